@@ -1,0 +1,637 @@
+//! The in-memory store behind the receiver: flattened spans, metrics and logs,
+//! bounded so a long benchmark cannot exhaust memory, plus `wait_for_*` helpers
+//! that let tests block until an export arrives instead of sleeping.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+/// Default bound on stored spans (and, separately, on metrics and on logs).
+pub const DEFAULT_MAX_SPANS: usize = 200_000;
+
+/// How an export reached the receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Transport {
+    /// OTLP/gRPC.
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies.
+    Http,
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Grpc => "gRPC",
+            Transport::Http => "HTTP",
+        })
+    }
+}
+
+/// One span, flattened together with its resource and scope so assertions need
+/// no knowledge of the OTLP nesting.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredSpan {
+    /// Lower-case hex, 32 characters for a valid id.
+    pub trace_id: String,
+    /// Lower-case hex, 16 characters for a valid id.
+    pub span_id: String,
+    /// Empty for a root span.
+    pub parent_span_id: String,
+    pub name: String,
+    /// `SERVER`, `CLIENT`, `INTERNAL`, `PRODUCER`, `CONSUMER` or `UNSPECIFIED`.
+    pub kind: String,
+    pub start_unix_nanos: u64,
+    pub end_unix_nanos: u64,
+    /// `UNSET`, `OK` or `ERROR`.
+    pub status_code: String,
+    pub status_message: String,
+    pub attributes: BTreeMap<String, Value>,
+    pub events: Vec<StoredEvent>,
+    pub links: Vec<StoredLink>,
+    pub resource: BTreeMap<String, Value>,
+    pub scope_name: String,
+}
+
+/// A span event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    pub name: String,
+    pub time_unix_nanos: u64,
+    pub attributes: BTreeMap<String, Value>,
+}
+
+/// A span link; ids are lower-case hex like the span's own.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredLink {
+    pub trace_id: String,
+    pub span_id: String,
+    pub attributes: BTreeMap<String, Value>,
+}
+
+impl StoredSpan {
+    /// The resource's `service.name`, or `""` when the exporter sent none.
+    pub fn service_name(&self) -> &str {
+        service_name_of(&self.resource)
+    }
+
+    /// A string attribute; `None` when missing or not a string.
+    pub fn attr_str(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).and_then(Value::as_str)
+    }
+
+    /// An integer attribute; `None` when missing or not an integer.
+    pub fn attr_i64(&self, key: &str) -> Option<i64> {
+        self.attributes.get(key).and_then(Value::as_i64)
+    }
+
+    /// End minus start, saturating so a clock-skewed span reads as 0 rather than wrapping.
+    pub fn duration_nanos(&self) -> u64 {
+        self.end_unix_nanos.saturating_sub(self.start_unix_nanos)
+    }
+
+    /// True when the span has no parent.
+    pub fn is_root(&self) -> bool {
+        self.parent_span_id.is_empty()
+    }
+}
+
+/// One metric of one export, with its data points summarised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredMetric {
+    pub name: String,
+    pub unit: String,
+    pub resource: BTreeMap<String, Value>,
+    /// `histogram`, `sum`, `gauge`, `exponential_histogram`, `summary`, or `none`
+    /// when the exporter sent a metric without data.
+    pub kind: String,
+    pub data_point_count: usize,
+    /// Attributes of each data point, in order.
+    pub point_attributes: Vec<BTreeMap<String, Value>>,
+    /// Total count of each data point for (exponential) histograms; empty otherwise.
+    pub histogram_counts: Vec<u64>,
+}
+
+impl StoredMetric {
+    /// The resource's `service.name`, or `""`.
+    pub fn service_name(&self) -> &str {
+        service_name_of(&self.resource)
+    }
+}
+
+/// One log record, flattened with its resource.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredLog {
+    pub time_unix_nanos: u64,
+    pub severity_text: String,
+    pub severity_number: i32,
+    /// The body when it is a string, else its JSON rendering; empty when absent.
+    pub body: String,
+    /// Lower-case hex; empty when the record is not tied to a trace.
+    pub trace_id: String,
+    pub span_id: String,
+    pub attributes: BTreeMap<String, Value>,
+    pub resource: BTreeMap<String, Value>,
+}
+
+impl StoredLog {
+    /// The resource's `service.name`, or `""`.
+    pub fn service_name(&self) -> &str {
+        service_name_of(&self.resource)
+    }
+}
+
+fn service_name_of(resource: &BTreeMap<String, Value>) -> &str {
+    resource
+        .get("service.name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// Cumulative counters; `clear()` leaves them alone so a benchmark can clear
+/// between phases and still report totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    pub spans_received: u64,
+    pub metrics_received: u64,
+    pub logs_received: u64,
+    /// Export requests accepted over gRPC.
+    pub grpc_export_requests: u64,
+    /// Export requests accepted over HTTP.
+    pub http_export_requests: u64,
+    /// Requests refused before reaching the store (bad content type, body, size).
+    pub rejected_requests: u64,
+    /// Items evicted because a bound was reached.
+    pub dropped_spans: u64,
+    pub dropped_metrics: u64,
+    pub dropped_logs: u64,
+}
+
+/// Returned by the `wait_for_*` methods when the predicate never held; the
+/// message summarises what did arrive so a failing test explains itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "timed out after {waited:?} waiting for {what}: received {received} {what} from services {services:?}; names seen: {names:?}"
+)]
+pub struct WaitTimeout {
+    /// `spans`, `metrics` or `logs`.
+    pub what: &'static str,
+    pub waited: Duration,
+    pub received: usize,
+    /// Distinct `service.name` values among what was received.
+    pub services: Vec<String>,
+    /// Up to a handful of distinct span names, metric names or log bodies.
+    pub names: Vec<String>,
+}
+
+const SUMMARY_NAMES: usize = 10;
+const SUMMARY_NAME_CHARS: usize = 80;
+
+/// What the timeout summary needs from each stored type.
+trait Summarize {
+    const WHAT: &'static str;
+    fn service(&self) -> &str;
+    fn label(&self) -> &str;
+}
+
+impl Summarize for StoredSpan {
+    const WHAT: &'static str = "spans";
+    fn service(&self) -> &str {
+        self.service_name()
+    }
+    fn label(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Summarize for StoredMetric {
+    const WHAT: &'static str = "metrics";
+    fn service(&self) -> &str {
+        self.service_name()
+    }
+    fn label(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Summarize for StoredLog {
+    const WHAT: &'static str = "logs";
+    fn service(&self) -> &str {
+        self.service_name()
+    }
+    fn label(&self) -> &str {
+        &self.body
+    }
+}
+
+impl WaitTimeout {
+    fn summarize<T: Summarize>(waited: Duration, items: &[T]) -> Self {
+        let services: BTreeSet<&str> = items.iter().map(T::service).collect();
+        let mut names: Vec<String> = Vec::new();
+        for item in items {
+            if names.len() >= SUMMARY_NAMES {
+                break;
+            }
+            let label: String = item.label().chars().take(SUMMARY_NAME_CHARS).collect();
+            if !names.contains(&label) {
+                names.push(label);
+            }
+        }
+        WaitTimeout {
+            what: T::WHAT,
+            waited,
+            received: items.len(),
+            services: services.into_iter().map(str::to_owned).collect(),
+            names,
+        }
+    }
+}
+
+/// A FIFO that evicts its oldest items beyond `max`.
+#[derive(Debug)]
+struct Ring<T> {
+    items: VecDeque<T>,
+    max: usize,
+    dropped: u64,
+}
+
+impl<T> Ring<T> {
+    fn new(max: usize) -> Self {
+        Ring {
+            items: VecDeque::new(),
+            max,
+            dropped: 0,
+        }
+    }
+
+    fn extend(&mut self, batch: Vec<T>) {
+        let incoming = batch.len();
+        if incoming >= self.max {
+            // The batch alone fills the ring: keep only its newest tail.
+            let skip = incoming - self.max;
+            self.dropped += (self.items.len() + skip) as u64;
+            self.items.clear();
+            self.items.extend(batch.into_iter().skip(skip));
+        } else {
+            let overflow = (self.items.len() + incoming).saturating_sub(self.max);
+            self.items.drain(..overflow);
+            self.dropped += overflow as u64;
+            self.items.extend(batch);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Data {
+    spans: Ring<StoredSpan>,
+    metrics: Ring<StoredMetric>,
+    logs: Ring<StoredLog>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    spans: AtomicU64,
+    metrics: AtomicU64,
+    logs: AtomicU64,
+    grpc: AtomicU64,
+    http: AtomicU64,
+    rejected: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    data: Mutex<Data>,
+    inserted: Notify,
+    counters: Counters,
+}
+
+/// A cheaply clonable handle to one shared store.
+#[derive(Debug, Clone)]
+pub struct SpanStore {
+    inner: Arc<Inner>,
+}
+
+impl Default for SpanStore {
+    fn default() -> Self {
+        SpanStore::new(DEFAULT_MAX_SPANS)
+    }
+}
+
+impl SpanStore {
+    /// A store keeping at most `max_items` spans, and separately at most
+    /// `max_items` metrics and `max_items` logs, dropping the oldest first.
+    pub fn new(max_items: usize) -> Self {
+        SpanStore {
+            inner: Arc::new(Inner {
+                data: Mutex::new(Data {
+                    spans: Ring::new(max_items),
+                    metrics: Ring::new(max_items),
+                    logs: Ring::new(max_items),
+                }),
+                inserted: Notify::new(),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Data> {
+        // A panicking predicate poisons the lock, but the data itself is never
+        // left half-written, so carrying on is safe.
+        self.inner
+            .data
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds spans and wakes every waiter.
+    pub fn insert_spans(&self, spans: Vec<StoredSpan>) {
+        if spans.is_empty() {
+            return;
+        }
+        self.inner
+            .counters
+            .spans
+            .fetch_add(spans.len() as u64, Ordering::Relaxed);
+        self.lock().spans.extend(spans);
+        self.inner.inserted.notify_waiters();
+    }
+
+    /// Adds metrics and wakes every waiter.
+    pub fn insert_metrics(&self, metrics: Vec<StoredMetric>) {
+        if metrics.is_empty() {
+            return;
+        }
+        self.inner
+            .counters
+            .metrics
+            .fetch_add(metrics.len() as u64, Ordering::Relaxed);
+        self.lock().metrics.extend(metrics);
+        self.inner.inserted.notify_waiters();
+    }
+
+    /// Adds log records and wakes every waiter.
+    pub fn insert_logs(&self, logs: Vec<StoredLog>) {
+        if logs.is_empty() {
+            return;
+        }
+        self.inner
+            .counters
+            .logs
+            .fetch_add(logs.len() as u64, Ordering::Relaxed);
+        self.lock().logs.extend(logs);
+        self.inner.inserted.notify_waiters();
+    }
+
+    /// Counts an accepted export request.
+    pub fn record_export(&self, transport: Transport) {
+        let counter = match transport {
+            Transport::Grpc => &self.inner.counters.grpc,
+            Transport::Http => &self.inner.counters.http,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused before it reached the store.
+    pub fn record_rejected(&self) {
+        self.inner.counters.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> StoreStats {
+        let c = &self.inner.counters;
+        let data = self.lock();
+        StoreStats {
+            spans_received: c.spans.load(Ordering::Relaxed),
+            metrics_received: c.metrics.load(Ordering::Relaxed),
+            logs_received: c.logs.load(Ordering::Relaxed),
+            grpc_export_requests: c.grpc.load(Ordering::Relaxed),
+            http_export_requests: c.http.load(Ordering::Relaxed),
+            rejected_requests: c.rejected.load(Ordering::Relaxed),
+            dropped_spans: data.spans.dropped,
+            dropped_metrics: data.metrics.dropped,
+            dropped_logs: data.logs.dropped,
+        }
+    }
+
+    /// All stored spans, oldest first.
+    pub fn spans(&self) -> Vec<StoredSpan> {
+        self.lock().spans.items.iter().cloned().collect()
+    }
+
+    /// Number of stored spans, without copying them.
+    pub fn span_count(&self) -> usize {
+        self.lock().spans.items.len()
+    }
+
+    /// The stored spans of one trace (id compared case-insensitively), oldest first.
+    pub fn spans_of_trace(&self, trace_id: &str) -> Vec<StoredSpan> {
+        self.lock()
+            .spans
+            .items
+            .iter()
+            .filter(|s| s.trace_id.eq_ignore_ascii_case(trace_id))
+            .cloned()
+            .collect()
+    }
+
+    /// All stored metrics, oldest first.
+    pub fn metrics(&self) -> Vec<StoredMetric> {
+        self.lock().metrics.items.iter().cloned().collect()
+    }
+
+    /// All stored log records, oldest first.
+    pub fn logs(&self) -> Vec<StoredLog> {
+        self.lock().logs.items.iter().cloned().collect()
+    }
+
+    /// Forgets all stored spans, metrics and logs; counters keep counting.
+    pub fn clear(&self) {
+        let mut data = self.lock();
+        data.spans.items.clear();
+        data.metrics.items.clear();
+        data.logs.items.clear();
+    }
+
+    /// Waits until `predicate` holds for the stored spans and returns them.
+    ///
+    /// The predicate runs under the store's lock (so no copy is made per
+    /// wake-up); it must not call back into this store.
+    pub async fn wait_for_spans<F>(
+        &self,
+        predicate: F,
+        timeout: Duration,
+    ) -> Result<Vec<StoredSpan>, WaitTimeout>
+    where
+        F: Fn(&[StoredSpan]) -> bool,
+    {
+        self.wait_for(predicate, timeout, |d| &mut d.spans).await
+    }
+
+    /// Waits until `predicate` holds for the stored metrics and returns them.
+    /// Same locking rule as [`SpanStore::wait_for_spans`].
+    pub async fn wait_for_metrics<F>(
+        &self,
+        predicate: F,
+        timeout: Duration,
+    ) -> Result<Vec<StoredMetric>, WaitTimeout>
+    where
+        F: Fn(&[StoredMetric]) -> bool,
+    {
+        self.wait_for(predicate, timeout, |d| &mut d.metrics).await
+    }
+
+    /// Waits until `predicate` holds for the stored logs and returns them.
+    /// Same locking rule as [`SpanStore::wait_for_spans`].
+    pub async fn wait_for_logs<F>(
+        &self,
+        predicate: F,
+        timeout: Duration,
+    ) -> Result<Vec<StoredLog>, WaitTimeout>
+    where
+        F: Fn(&[StoredLog]) -> bool,
+    {
+        self.wait_for(predicate, timeout, |d| &mut d.logs).await
+    }
+
+    async fn wait_for<T, F>(
+        &self,
+        predicate: F,
+        timeout: Duration,
+        ring: fn(&mut Data) -> &mut Ring<T>,
+    ) -> Result<Vec<T>, WaitTimeout>
+    where
+        T: Clone + Summarize,
+        F: Fn(&[T]) -> bool,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut notified = pin!(self.inner.inserted.notified());
+            // Registering before checking means an insert landing between the
+            // check and the await still wakes us.
+            notified.as_mut().enable();
+            {
+                let mut data = self.lock();
+                let items = ring(&mut data).items.make_contiguous();
+                if predicate(items) {
+                    return Ok(items.to_vec());
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let mut data = self.lock();
+                let items = ring(&mut data).items.make_contiguous();
+                // An insert can land right at the deadline; it still counts.
+                if predicate(items) {
+                    return Ok(items.to_vec());
+                }
+                return Err(WaitTimeout::summarize(timeout, items));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(service: &str, name: &str) -> StoredSpan {
+        StoredSpan {
+            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            span_id: "b7ad6b7169203331".into(),
+            parent_span_id: String::new(),
+            name: name.into(),
+            kind: "SERVER".into(),
+            start_unix_nanos: 10,
+            end_unix_nanos: 25,
+            status_code: "UNSET".into(),
+            status_message: String::new(),
+            attributes: BTreeMap::from([
+                ("http.route".to_owned(), Value::from("/cart")),
+                ("http.status_code".to_owned(), Value::from(200)),
+            ]),
+            events: vec![],
+            links: vec![],
+            resource: BTreeMap::from([("service.name".to_owned(), Value::from(service))]),
+            scope_name: "test".into(),
+        }
+    }
+
+    #[test]
+    fn helpers_read_flattened_fields() {
+        let s = span("cart", "GET /cart");
+        assert_eq!(s.service_name(), "cart");
+        assert_eq!(s.attr_str("http.route"), Some("/cart"));
+        assert_eq!(s.attr_str("http.status_code"), None);
+        assert_eq!(s.attr_i64("http.status_code"), Some(200));
+        assert_eq!(s.duration_nanos(), 15);
+        assert!(s.is_root());
+    }
+
+    #[test]
+    fn bound_drops_oldest_first() {
+        let store = SpanStore::new(3);
+        store.insert_spans(vec![span("a", "1"), span("a", "2")]);
+        store.insert_spans(vec![span("a", "3"), span("a", "4")]);
+        let names: Vec<String> = store.spans().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["2", "3", "4"]);
+        store.insert_spans((5..10).map(|i| span("a", &i.to_string())).collect());
+        let names: Vec<String> = store.spans().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["7", "8", "9"]);
+        let stats = store.stats();
+        assert_eq!(stats.spans_received, 9);
+        assert_eq!(stats.dropped_spans, 6);
+    }
+
+    #[test]
+    fn zero_bound_stores_nothing() {
+        let store = SpanStore::new(0);
+        store.insert_spans(vec![span("a", "1")]);
+        assert_eq!(store.span_count(), 0);
+        assert_eq!(store.stats().dropped_spans, 1);
+    }
+
+    #[test]
+    fn clear_keeps_counters() {
+        let store = SpanStore::default();
+        store.insert_spans(vec![span("a", "1")]);
+        store.clear();
+        assert!(store.spans().is_empty());
+        assert_eq!(store.stats().spans_received, 1);
+    }
+
+    #[tokio::test]
+    async fn wait_wakes_on_insert() {
+        let store = SpanStore::default();
+        let writer = store.clone();
+        let waiter = tokio::spawn(async move {
+            store
+                .wait_for_spans(|s| s.len() >= 2, Duration::from_secs(10))
+                .await
+        });
+        tokio::task::yield_now().await;
+        writer.insert_spans(vec![span("a", "1")]);
+        writer.insert_spans(vec![span("b", "2")]);
+        let got = waiter.await.expect("waiter task").expect("predicate met");
+        assert_eq!(got.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn timeout_summarises_what_arrived() {
+        let store = SpanStore::default();
+        store.insert_spans(vec![span("cart", "GET /cart"), span("frontend", "GET /")]);
+        let err = store
+            .wait_for_spans(|s| s.len() > 5, Duration::from_millis(20))
+            .await
+            .expect_err("predicate cannot hold");
+        assert_eq!(err.received, 2);
+        assert_eq!(err.services, ["cart", "frontend"]);
+        let message = err.to_string();
+        assert!(message.contains("received 2 spans"), "{message}");
+        assert!(message.contains("GET /cart"), "{message}");
+    }
+}

@@ -1,0 +1,29 @@
+//! The user attributes that travel with every request as W3C baggage.
+//!
+//! The frontend (or the load generator) decides who the user is; every service downstream
+//! receives these entries in the `baggage` header and copies them onto its SERVER span, so a
+//! trace can be filtered by tier, region or company in any backend.
+
+use opentelemetry::Context;
+use opentelemetry::baggage::BaggageExt;
+
+/// Baggage keys copied onto spans. Anything else in the header is passed on but not recorded:
+/// baggage comes from outside and must not be able to fill spans with arbitrary data.
+pub const USER_KEYS: [&str; 7] = [
+    "user.id",
+    "user.tier",
+    "user.region",
+    "user.device",
+    "user.locale",
+    "user.company",
+    "synthetic",
+];
+
+/// The recorded baggage entries of a context, in [`USER_KEYS`] order.
+pub fn user_entries(cx: &Context) -> Vec<(&'static str, String)> {
+    let baggage = cx.baggage();
+    USER_KEYS
+        .iter()
+        .filter_map(|key| baggage.get(*key).map(|v| (*key, v.as_str().to_string())))
+        .collect()
+}

@@ -1,0 +1,33 @@
+//! What every tracedojo service shares.
+//!
+//! A service crate only holds its routes, its SQL and its business rules. Everything about
+//! *how* a request is traced lives here, so a reader finds it in one place:
+//!
+//! - [`telemetry`]: reads the standard `OTEL_*` variables and installs the tracer, meter and
+//!   logger providers (OTLP over gRPC or HTTP/protobuf);
+//! - [`server`]: the HTTP server layer that turns every request into a SERVER span and a
+//!   `http.server.request.duration` measurement, and serves a router until shutdown;
+//! - [`client`]: the traced HTTP client that makes CLIENT spans and injects W3C trace context
+//!   and baggage into every outgoing call;
+//! - [`db`]: the SQLite pool and the helper that wraps each query in a database CLIENT span;
+//! - [`queue`]: a durable queue on a database table, with PRODUCER and CONSUMER spans;
+//! - [`baggage`]: the user attributes that travel with every request;
+//! - [`error`]: the JSON error type every service answers with;
+//! - [`shutdown`]: Ctrl-C / SIGTERM as a future.
+
+pub mod baggage;
+pub mod client;
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod otel_env;
+pub mod queue;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use client::{ClientError, HttpClient};
+pub use db::{Db, Statement};
+pub use error::ApiError;
+pub use server::serve;
+pub use telemetry::{Telemetry, TelemetryError};

@@ -1,0 +1,226 @@
+//! A durable work queue on a database table, traced like a message broker.
+//!
+//! The checkout service publishes `order.created`; the shipping worker consumes it later, in
+//! another process. The publisher's PRODUCER span context and baggage are stored with the
+//! message (as `traceparent`/`baggage` headers would be on Kafka or RabbitMQ). The consumer
+//! starts a *new* trace whose CONSUMER span carries a span link back to the producer: the work
+//! happens after the checkout answered, so it is not the checkout's child.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::{Context, KeyValue, global};
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::baggage;
+use crate::db::{Db, DbError, Statement};
+
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    enqueued_at_ms INTEGER NOT NULL,
+    claimed_at_ms INTEGER,
+    claimed_by TEXT
+)";
+const CREATE_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS queue_messages_topic ON queue_messages (topic, claimed_at_ms, id)";
+
+const INSERT: Statement = Statement::new(
+    "INSERT",
+    "queue_messages",
+    "INSERT INTO queue_messages (topic, payload, headers, enqueued_at_ms) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+);
+// A claim older than this is taken to belong to a worker that died.
+const CLAIM_TIMEOUT_MS: i64 = 60_000;
+const CLAIM: &str = "UPDATE queue_messages SET claimed_at_ms = ?1, claimed_by = ?2
+    WHERE id = (SELECT id FROM queue_messages
+                WHERE topic = ?3 AND (claimed_at_ms IS NULL OR claimed_at_ms < ?4)
+                ORDER BY id LIMIT 1)
+    RETURNING id, payload, headers, enqueued_at_ms";
+const ACK: Statement = Statement::new(
+    "DELETE",
+    "queue_messages",
+    "DELETE FROM queue_messages WHERE id = ?1",
+);
+const RELEASE: &str =
+    "UPDATE queue_messages SET claimed_at_ms = NULL, claimed_by = NULL WHERE id = ?1";
+
+/// One message taken from the queue.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: i64,
+    pub topic: String,
+    pub payload: serde_json::Value,
+    pub headers: HashMap<String, String>,
+    pub enqueued_at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Queue {
+    db: Db,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Queue {
+    /// Opens the queue database, creating the table if it is not there yet.
+    pub async fn open(url: &str) -> Result<Queue, DbError> {
+        let db = Db::connect(url).await?;
+        for ddl in [CREATE, CREATE_INDEX] {
+            sqlx::query(ddl)
+                .execute(db.pool())
+                .await
+                .map_err(|source| DbError::Open {
+                    url: url.to_string(),
+                    source,
+                })?;
+        }
+        Ok(Queue { db })
+    }
+
+    /// Publishes a message under a PRODUCER span; returns the message id.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: &serde_json::Value,
+    ) -> Result<i64, sqlx::Error> {
+        let span = tracing::info_span!(
+            "messaging.publish",
+            otel.name = format!("send {topic}"),
+            otel.kind = "producer",
+            otel.status_code = Empty,
+            messaging.system = "tracedojo",
+            messaging.destination.name = topic,
+            messaging.operation.name = "send",
+            messaging.operation.type = "send",
+            messaging.message.id = Empty,
+        );
+        let cx = span.context();
+        let mut headers = HashMap::new();
+        global::get_text_map_propagator(|propagator| propagator.inject_context(&cx, &mut headers));
+        let headers = serde_json::to_string(&headers).unwrap_or_else(|_| "{}".into());
+        let payload = payload.to_string();
+        let result = self
+            .db
+            .run(
+                &INSERT,
+                sqlx::query_scalar::<_, i64>(INSERT.text)
+                    .bind(topic)
+                    .bind(payload)
+                    .bind(headers)
+                    .bind(now_ms())
+                    .fetch_one(self.db.pool()),
+            )
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(id) => {
+                span.record("messaging.message.id", id.to_string());
+            }
+            Err(_) => {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        result
+    }
+
+    /// Claims the oldest unclaimed message of `topic`, if any. Not traced: an empty poll is
+    /// not work, and a span per poll would bury the real traces.
+    pub async fn receive(
+        &self,
+        topic: &str,
+        consumer: &str,
+    ) -> Result<Option<Message>, sqlx::Error> {
+        let now = now_ms();
+        let row: Option<(i64, String, String, i64)> = sqlx::query_as(CLAIM)
+            .bind(now)
+            .bind(consumer)
+            .bind(topic)
+            .bind(now - CLAIM_TIMEOUT_MS)
+            .fetch_optional(self.db.pool())
+            .await?;
+        Ok(row.map(|(id, payload, headers, enqueued_at_ms)| Message {
+            id,
+            topic: topic.to_string(),
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            headers: serde_json::from_str(&headers).unwrap_or_default(),
+            enqueued_at_ms,
+        }))
+    }
+
+    /// The CONSUMER span for processing `message`: a new trace, linked to the producer, with
+    /// the producer's baggage.
+    pub fn consumer_span(&self, message: &Message, consumer_group: &str) -> tracing::Span {
+        let producer_cx =
+            global::get_text_map_propagator(|propagator| propagator.extract(&message.headers));
+        let span = tracing::info_span!(
+            parent: None,
+            "messaging.process",
+            otel.name = format!("process {}", message.topic),
+            otel.kind = "consumer",
+            otel.status_code = Empty,
+            messaging.system = "tracedojo",
+            messaging.destination.name = %message.topic,
+            messaging.operation.name = "process",
+            messaging.operation.type = "process",
+            messaging.message.id = message.id.to_string(),
+            messaging.consumer.group.name = consumer_group,
+            error.type = Empty,
+        );
+        let producer = producer_cx.span().span_context().clone();
+        if producer.is_valid() {
+            span.add_link(producer);
+        }
+        for (key, value) in baggage::user_entries(&producer_cx) {
+            span.set_attribute(key, value);
+        }
+        let entries: Vec<KeyValue> = producer_cx
+            .baggage()
+            .iter()
+            .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        let _ = span.set_parent(Context::new().with_baggage(entries));
+        span
+    }
+
+    /// Removes a processed message (a DB span inside the current span).
+    pub async fn ack(&self, message: &Message) -> Result<(), sqlx::Error> {
+        self.db
+            .run(
+                &ACK,
+                sqlx::query(ACK.text)
+                    .bind(message.id)
+                    .execute(self.db.pool()),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// Puts a message back for another attempt.
+    pub async fn release(&self, message: &Message) -> Result<(), sqlx::Error> {
+        sqlx::query(RELEASE)
+            .bind(message.id)
+            .execute(self.db.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// How many messages wait for a consumer (the backlog).
+    pub async fn depth(&self, topic: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM queue_messages WHERE topic = ?1")
+            .bind(topic)
+            .fetch_one(self.db.pool())
+            .await
+    }
+}

@@ -1,0 +1,254 @@
+//! The HTTP server side: one SERVER span and one duration measurement per request.
+//!
+//! [`instrument`] wraps a service's router with [`trace_request`], the middleware that
+//! continues the caller's trace (W3C `traceparent` + `baggage`), names the span
+//! `{method} {route}`, records the stable HTTP semantic-convention attributes, and marks the
+//! span as an error only for 5xx answers. It also adds an untraced `GET /health`.
+//! [`serve`] runs the router on a listener until the shutdown future completes.
+//!
+//! Looking for where to add your own span? Not here: put `#[tracing::instrument]` on a
+//! function in the service crate, or open a `tracing::info_span!` in a handler. It becomes
+//! a child of the SERVER span made here.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::{Context, KeyValue, global};
+use opentelemetry_http::HeaderExtractor;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::baggage;
+use crate::metrics::instruments;
+use crate::telemetry::ExportStats;
+
+/// Adds baggage entries the caller did not send (the frontend uses it to name the user).
+pub type BaggageDefaults = Arc<dyn Fn(&HeaderMap) -> Vec<KeyValue> + Send + Sync>;
+
+/// How a service's router is wrapped.
+#[derive(Clone)]
+pub struct ServerOptions {
+    pub service: String,
+    pub baggage_defaults: Option<BaggageDefaults>,
+    pub export_stats: Option<Arc<ExportStats>>,
+}
+
+impl ServerOptions {
+    pub fn new(service: impl Into<String>) -> Self {
+        ServerOptions {
+            service: service.into(),
+            baggage_defaults: None,
+            export_stats: None,
+        }
+    }
+
+    pub fn with_export_stats(mut self, stats: Arc<ExportStats>) -> Self {
+        self.export_stats = Some(stats);
+        self
+    }
+
+    pub fn with_baggage_defaults(mut self, defaults: BaggageDefaults) -> Self {
+        self.baggage_defaults = Some(defaults);
+        self
+    }
+}
+
+/// Wraps every route of `routes` in a SERVER span and adds `GET /health`.
+pub fn instrument(routes: Router, options: ServerOptions) -> Router {
+    let options = Arc::new(options);
+    let health_options = options.clone();
+    routes
+        .route_layer(middleware::from_fn_with_state(options, trace_request))
+        .route(
+            "/health",
+            get(move || {
+                let options = health_options.clone();
+                async move { health(&options) }
+            }),
+        )
+}
+
+fn health(options: &ServerOptions) -> axum::Json<serde_json::Value> {
+    let telemetry = options
+        .export_stats
+        .as_ref()
+        .map(|s| s.snapshot())
+        .unwrap_or(serde_json::Value::Null);
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "service": options.service,
+        "telemetry": telemetry,
+    }))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// The method as the semantic conventions want it: a known method, or `_OTHER`.
+pub fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "_OTHER",
+    }
+}
+
+/// The middleware: extract context, open the SERVER span, run the handler inside it.
+pub async fn trace_request(
+    State(options): State<Arc<ServerOptions>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = method_name(request.method());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let span_name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_string(),
+    };
+    let (server_address, server_port) = host_and_port(request.headers());
+    let client_address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+
+    let parent = continue_context(request.headers(), &options);
+
+    let span = tracing::info_span!(
+        "http.server.request",
+        otel.name = %span_name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = route.as_deref(),
+        url.path = request.uri().path(),
+        url.scheme = "http",
+        server.address = server_address.as_deref(),
+        server.port = server_port.map(i64::from),
+        client.address = client_address.as_deref(),
+        user_agent.original = user_agent.as_deref(),
+        network.protocol.version = protocol_version(&request),
+        http.response.status_code = Empty,
+        error.type = Empty,
+    );
+    for (key, value) in baggage::user_entries(&parent) {
+        span.set_attribute(key, value);
+    }
+    let _ = span.set_parent(parent);
+
+    let response = next.run(request).instrument(span.clone()).await;
+
+    let status = response.status();
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    let mut metric_attributes = vec![
+        KeyValue::new("http.request.method", method),
+        KeyValue::new("url.scheme", "http"),
+        KeyValue::new("http.response.status_code", i64::from(status.as_u16())),
+    ];
+    if let Some(route) = route {
+        metric_attributes.push(KeyValue::new("http.route", route));
+    }
+    // 4xx is the caller's problem; only 5xx marks a SERVER span as failed.
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+        span.record("error.type", status.as_str());
+        metric_attributes.push(KeyValue::new("error.type", status.as_str().to_string()));
+    }
+    instruments()
+        .http_server_duration
+        .record(started.elapsed().as_secs_f64(), &metric_attributes);
+    response
+}
+
+/// The caller's trace context and baggage, plus any defaults this service adds.
+fn continue_context(headers: &HeaderMap, options: &ServerOptions) -> Context {
+    let extracted =
+        global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
+    let Some(defaults) = &options.baggage_defaults else {
+        return extracted;
+    };
+    let extra = defaults(headers);
+    if extra.is_empty() {
+        return extracted;
+    }
+    let existing = extracted.baggage();
+    let mut entries: Vec<KeyValue> = existing
+        .iter()
+        .map(|(k, (v, _))| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    for kv in extra {
+        if existing.get(kv.key.as_str()).is_none() {
+            entries.push(kv);
+        }
+    }
+    extracted.with_baggage(entries)
+}
+
+fn host_and_port(headers: &HeaderMap) -> (Option<String>, Option<u16>) {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return (None, None);
+    };
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(']') || name.starts_with('[') => {
+            (Some(name.to_string()), port.parse().ok())
+        }
+        _ => (Some(host.to_string()), Some(80)),
+    }
+}
+
+fn protocol_version(request: &Request) -> &'static str {
+    match request.version() {
+        axum::http::Version::HTTP_10 => "1.0",
+        axum::http::Version::HTTP_2 => "2",
+        axum::http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
+}
+
+/// Why a service could not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("{0}")]
+    Config(String),
+    #[error("server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
