@@ -1,0 +1,58 @@
+//! The catalog service: the shop's products and categories, read from SQLite.
+//!
+//! Every other service asks it about products: the frontend for pages and search, cart for
+//! names and prices, checkout to re-check prices, recommendation for a product's neighbours.
+//! It is the busiest service in a trace and the one whose SQL you will read most: each query
+//! is a database span with its full text.
+//!
+//! Files: [`routes`] is the HTTP API; [`store`] holds every SQL statement; [`seed`] generates
+//! the 240 products written on first start.
+
+pub mod routes;
+pub mod seed;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tracedojo_kit::Db;
+use tracedojo_kit::server::{self, RunError, ServerOptions};
+
+pub use store::{Category, Product};
+
+/// The port `tracedojo up` gives this service by default.
+pub const DEFAULT_PORT: u16 = 8081;
+
+/// Everything the service needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the catalogue is kept, e.g. `sqlite://data/catalog.db`.
+    pub database_url: String,
+}
+
+/// The service's routes, without telemetry (see [`run`]).
+pub fn router(db: Db) -> Router {
+    routes::router(db)
+}
+
+/// Opens (and on first start, fills) the catalogue, then serves the API on `listener` until
+/// `shutdown` completes.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate(&sqlx::migrate!()).await?;
+    seed::seed_if_empty(&db)
+        .await
+        .map_err(|e| RunError::Config(format!("cannot seed the catalogue: {e}")))?;
+    let app = server::instrument(router(db), options);
+    server::serve(listener, app, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The checkout service: turns a cart into a paid order.
+//!
+//! `POST /checkout` is the trace the demo is built around: one request fans out to five other
+//! services, writes to its own database in a transaction and publishes an event that the
+//! shipping worker picks up later, in another trace linked to this one.
+//!
+//! Files, in reading order:
+//! - [`place_order`]: the eight steps of a checkout, one function each — start here;
+//! - [`request`]: what `POST /checkout` accepts and how it is validated;
+//! - [`clients`]: one HTTP client per service we call, and the shapes of their answers;
+//! - [`orders`]: the SQL of the `orders` and `order_items` tables;
+//! - [`routes`]: the HTTP API.
+
+pub mod clients;
+pub mod orders;
+pub mod place_order;
+pub mod request;
+pub mod routes;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tracedojo_kit::Db;
+use tracedojo_kit::queue::Queue;
+use tracedojo_kit::server::{self, RunError, ServerOptions};
+
+use crate::clients::Clients;
+
+/// The port `tracedojo up` gives this service by default.
+pub const DEFAULT_PORT: u16 = 8085;
+
+/// Everything the service needs to run: its own database, the queue, and where the others are.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub queue_url: String,
+    pub cart_url: String,
+    pub catalog_url: String,
+    pub inventory_url: String,
+    pub payment_url: String,
+    pub shipping_url: String,
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct CheckoutState {
+    pub db: Db,
+    pub queue: Queue,
+    pub clients: Clients,
+}
+
+/// The service's routes, without telemetry (see [`run`]).
+pub fn router(state: CheckoutState) -> Router {
+    routes::router(Arc::new(state))
+}
+
+/// Opens the orders database and the queue, then serves the checkout API on `listener`
+/// until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate(&sqlx::migrate!()).await?;
+    let queue = Queue::open(&config.queue_url).await?;
+    let state = CheckoutState {
+        db,
+        queue,
+        clients: Clients::new(&config),
+    };
+    let app = server::instrument(router(state), options);
+    server::serve(listener, app, shutdown).await?;
+    Ok(())
+}

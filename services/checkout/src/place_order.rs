@@ -1,0 +1,327 @@
+//! Placing an order: the eight steps of `POST /checkout`, in the order they happen.
+//!
+//! This is the trace the demo is built around, so this file reads like its waterfall. Each
+//! step is one function, and each makes one call to another service (one CLIENT span) or one
+//! write of our own:
+//!
+//! ```text
+//! place order
+//!  ├─ 1 GET  cart       /carts/{session_id}   what is being bought
+//!  ├─ 2 GET  catalog    /products?ids=..      at today's prices
+//!  ├─ 3 POST inventory  /reservations         hold the stock
+//!  ├─ 4 POST payment    /payments             charge the card for the goods
+//!  ├─ 5 POST shipping   /quotes               price the delivery
+//!  ├─ 6 save order      orders + order_items  one transaction
+//!  ├─ 7 send order.created                    the shipping worker takes it from here
+//!  └─ 8 DELETE cart     /carts/{session_id}   start the next cart empty
+//! ```
+//!
+//! If step 4, 5 or 6 fails, the stock held in step 3 is released. Steps 7 and 8 come after
+//! the order is paid and saved: a failure there is logged, not answered, because an error
+//! answer would invite the customer to pay a second time.
+
+use axum::Json;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::IgnoredAny;
+use tracedojo_kit::ApiError;
+use tracedojo_kit::queue::Queue;
+use tracing::field::Empty;
+
+use crate::CheckoutState;
+use crate::clients::{
+    Cart, Clients, ItemQuantity, Payment, PaymentRequest, ProductList, Quote, QuoteRequest,
+    Reservation, ReservationRequest,
+};
+use crate::orders::{self, NewOrder, OrderLine, STATUS_PLACED, SavedOrder};
+use crate::request::ValidCheckout;
+
+/// The topic the shipping worker listens on.
+pub const ORDER_CREATED: &str = "order.created";
+
+/// The answer to a successful checkout.
+#[derive(Debug, Serialize)]
+pub struct PlacedOrder {
+    pub order_id: i64,
+    pub status: &'static str,
+    pub total_cents: i64,
+    pub shipping_cents: i64,
+    pub payment_id: String,
+    pub items: Vec<OrderLine>,
+}
+
+/// Why a checkout did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// Nothing to buy. A 400 with its own code, so the frontend can say so in plain words
+    /// (the kit's `ApiError::BadRequest` always answers `bad_request`).
+    #[error("the cart of session {session_id} is empty")]
+    CartEmpty { session_id: String },
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl IntoResponse for CheckoutError {
+    fn into_response(self) -> Response {
+        match self {
+            CheckoutError::CartEmpty { .. } => {
+                let body =
+                    serde_json::json!({ "error": "cart_empty", "message": self.to_string() });
+                (StatusCode::BAD_REQUEST, Json(body)).into_response()
+            }
+            CheckoutError::Api(err) => err.into_response(),
+        }
+    }
+}
+
+/// Runs the eight steps for one validated request.
+#[tracing::instrument(name = "place order", skip_all, fields(order.ref = Empty, order.total_cents = Empty, order.region = checkout.region))]
+pub async fn place_order(
+    state: &CheckoutState,
+    checkout: ValidCheckout,
+) -> Result<PlacedOrder, CheckoutError> {
+    let clients = &state.clients;
+    let order_ref = new_order_ref();
+    tracing::Span::current().record("order.ref", order_ref.as_str());
+
+    // 1 and 2: what is being bought, at today's prices.
+    let cart = fetch_cart(clients, &checkout.session_id).await?;
+    if cart.items.is_empty() {
+        return Err(CheckoutError::CartEmpty {
+            session_id: checkout.session_id,
+        });
+    }
+    let lines = price_items(clients, &cart).await?;
+    let total_cents: i64 = lines.iter().map(|l| l.quantity * l.unit_price_cents).sum();
+    tracing::Span::current().record("order.total_cents", total_cents);
+    let items: Vec<ItemQuantity> = lines
+        .iter()
+        .map(|l| ItemQuantity {
+            product_id: l.product_id,
+            quantity: l.quantity,
+        })
+        .collect();
+    // 3: hold the stock.
+    let reservation = reserve_stock(clients, &order_ref, &items).await?;
+
+    // 4, 5 and 6: pay, price the delivery, save. They run while the stock is held for this
+    // order; if one of them fails, the stock goes back.
+    let held = async {
+        let payment = charge_card(clients, &order_ref, total_cents, &checkout.card_number).await?;
+        let quote = quote_shipping(clients, checkout.region, &items).await?;
+        let new_order = NewOrder {
+            order_ref: &order_ref,
+            session_id: &checkout.session_id,
+            email: &checkout.email,
+            region: checkout.region,
+            total_cents,
+            shipping_cents: quote.cost_cents,
+            payment_id: &payment.payment_id,
+            lines: &lines,
+        };
+        let saved = orders::save_order(&state.db, &new_order).await?;
+        Ok::<_, ApiError>((payment, quote, saved))
+    }
+    .await;
+    let (payment, quote, saved) = match held {
+        Ok(done) => done,
+        Err(err) => {
+            release_stock(clients, &reservation, &err).await;
+            return Err(err.into());
+        }
+    };
+
+    // 7 and 8: the order is paid and saved; from here on nothing can undo it.
+    publish_order_created(&state.queue, &saved, &checkout, &items, total_cents).await;
+    clear_cart(clients, &checkout.session_id).await;
+
+    tracing::info!(
+        order.id = saved.id,
+        order.ref = %order_ref,
+        order.total_cents = total_cents,
+        shipping.carrier = %quote.carrier,
+        "order placed"
+    );
+    Ok(PlacedOrder {
+        order_id: saved.id,
+        status: STATUS_PLACED,
+        total_cents,
+        shipping_cents: quote.cost_cents,
+        payment_id: payment.payment_id,
+        items: lines,
+    })
+}
+
+/// A reference every service can log before the order has an id.
+fn new_order_ref() -> String {
+    format!("ord_{:016x}", rand::random::<u64>())
+}
+
+/// Step 1: what the customer is buying.
+async fn fetch_cart(clients: &Clients, session_id: &str) -> Result<Cart, ApiError> {
+    clients
+        .cart
+        .get("/carts/{session_id}", &format!("/carts/{session_id}"))
+        .await
+        .map_err(|source| ApiError::Downstream {
+            service: "cart",
+            source,
+        })
+}
+
+/// Step 2: the cart remembers the price when the item was added; the order uses today's.
+async fn price_items(clients: &Clients, cart: &Cart) -> Result<Vec<OrderLine>, ApiError> {
+    let ids: Vec<String> = cart
+        .items
+        .iter()
+        .map(|i| i.product_id.to_string())
+        .collect();
+    let catalog: ProductList = clients
+        .catalog
+        .get("/products", &format!("/products?ids={}", ids.join(",")))
+        .await
+        .map_err(|source| ApiError::Downstream {
+            service: "catalog",
+            source,
+        })?;
+    let mut lines = Vec::with_capacity(cart.items.len());
+    for item in &cart.items {
+        let Some(product) = catalog.products.iter().find(|p| p.id == item.product_id) else {
+            return Err(ApiError::Conflict {
+                code: "product_unavailable",
+                message: format!("product {} in the cart is no longer sold", item.product_id),
+            });
+        };
+        if product.price_cents != item.unit_price_cents {
+            tracing::info!(
+                product.id = product.id,
+                cart_price_cents = item.unit_price_cents,
+                catalog_price_cents = product.price_cents,
+                "price changed since the item was added to the cart"
+            );
+        }
+        lines.push(OrderLine {
+            product_id: product.id,
+            name: product.name.clone(),
+            quantity: item.quantity,
+            unit_price_cents: product.price_cents,
+        });
+    }
+    Ok(lines)
+}
+
+/// Step 3: hold the stock; a 409 `out_of_stock` passes through to the customer.
+async fn reserve_stock(
+    clients: &Clients,
+    order_ref: &str,
+    items: &[ItemQuantity],
+) -> Result<Reservation, ApiError> {
+    let request = ReservationRequest { order_ref, items };
+    clients
+        .inventory
+        .post("/reservations", "/reservations", &request)
+        .await
+        .map_err(|source| ApiError::Downstream {
+            service: "inventory",
+            source,
+        })
+}
+
+/// Step 4: charge the goods; a 402 decline passes through to the customer.
+async fn charge_card(
+    clients: &Clients,
+    order_ref: &str,
+    amount_cents: i64,
+    card_number: &str,
+) -> Result<Payment, ApiError> {
+    let request = PaymentRequest {
+        order_ref,
+        amount_cents,
+        currency: "USD",
+        card_number,
+    };
+    clients
+        .payment
+        .post("/payments", "/payments", &request)
+        .await
+        .map_err(|source| ApiError::Downstream {
+            service: "payment",
+            source,
+        })
+}
+
+/// Step 5: the delivery price for this region and this many items.
+async fn quote_shipping(
+    clients: &Clients,
+    region: &str,
+    items: &[ItemQuantity],
+) -> Result<Quote, ApiError> {
+    let request = QuoteRequest { region, items };
+    clients
+        .shipping
+        .post("/quotes", "/quotes", &request)
+        .await
+        .map_err(|source| ApiError::Downstream {
+            service: "shipping",
+            source,
+        })
+}
+
+/// Step 7: tell the shipping worker. It runs later, in its own trace linked to this one.
+async fn publish_order_created(
+    queue: &Queue,
+    saved: &SavedOrder,
+    checkout: &ValidCheckout,
+    items: &[ItemQuantity],
+    total_cents: i64,
+) {
+    let payload = serde_json::json!({
+        "order_id": saved.id,
+        "session_id": checkout.session_id,
+        "region": checkout.region,
+        "items": items,
+        "total_cents": total_cents,
+    });
+    if let Err(err) = queue.publish(ORDER_CREATED, &payload).await {
+        tracing::error!(order.id = saved.id, error = %err, "order saved but order.created not published: it will not ship");
+    }
+}
+
+/// Step 8: empty the cart so the next visit starts afresh.
+async fn clear_cart(clients: &Clients, session_id: &str) {
+    let path = format!("/carts/{session_id}");
+    if let Err(err) = clients
+        .cart
+        .delete::<IgnoredAny>("/carts/{session_id}", &path)
+        .await
+    {
+        tracing::warn!(error = %err, "order placed but the cart could not be emptied");
+    }
+}
+
+/// Gives back the stock held in step 3 when a later step failed.
+async fn release_stock(clients: &Clients, reservation: &Reservation, reason: &ApiError) {
+    let path = format!("/reservations/{}/release", reservation.reservation_id);
+    let released = clients
+        .inventory
+        .call::<(), IgnoredAny>(
+            Method::POST,
+            "/reservations/{reservation_id}/release",
+            &path,
+            None,
+        )
+        .await;
+    match released {
+        Ok(_) => tracing::info!(
+            reservation.id = %reservation.reservation_id,
+            reason = %reason,
+            "order not placed; stock released"
+        ),
+        Err(err) => tracing::warn!(
+            reservation.id = %reservation.reservation_id,
+            error = %err,
+            "order not placed and its stock could not be released"
+        ),
+    }
+}

@@ -1,0 +1,66 @@
+//! The inventory service: how many of each product are left, and reservations against them.
+//!
+//! Checkout reserves the items of an order before taking payment and releases them if the
+//! payment is declined. A reservation is one database transaction of conditional updates,
+//! so two shoppers can never both get the last unit. In a trace, the "reserve stock" span
+//! holds one `UPDATE stock` span per item, then the `INSERT`s that record the reservation.
+//!
+//! Files: [`routes`] holds the HTTP API and its input checks; [`stock`] reads and seeds the
+//! stock levels; [`reservations`] reserves and releases.
+
+pub mod reservations;
+pub mod routes;
+pub mod stock;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tracedojo_kit::Db;
+use tracedojo_kit::db::DbError;
+use tracedojo_kit::server::{self, RunError, ServerOptions};
+
+/// The port `tracedojo up` gives this service by default.
+pub const DEFAULT_PORT: u16 = 8083;
+
+/// Everything the service needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where stock and reservations are kept, e.g. `sqlite://data/inventory.db`.
+    pub database_url: String,
+}
+
+/// Opens the inventory database, brings its tables up to date and, on first start, stocks
+/// every product.
+pub async fn open_database(database_url: &str) -> Result<Db, RunError> {
+    let db = Db::connect(database_url).await?;
+    db.migrate(&sqlx::migrate!()).await?;
+    stock::seed_if_empty(&db)
+        .await
+        .map_err(|source| DbError::Open {
+            url: database_url.to_string(),
+            source,
+        })?;
+    Ok(db)
+}
+
+/// The service's routes, without telemetry (see [`run`]).
+pub fn router(db: Db) -> Router {
+    routes::router(db)
+}
+
+/// Serves the inventory API on `listener` until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let db = open_database(&config.database_url).await?;
+    let app = server::instrument(router(db), options);
+    server::serve(listener, app, shutdown).await?;
+    Ok(())
+}

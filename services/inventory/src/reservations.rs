@@ -1,0 +1,220 @@
+//! Reserving stock for an order and giving it back.
+//!
+//! A reservation is all-or-nothing: every item is taken with a conditional
+//! `UPDATE … WHERE available >= quantity` inside one transaction, and if any product is
+//! short the whole transaction is rolled back. The condition in the UPDATE, not a read
+//! followed by a write, is what stops two orders from both taking the last unit.
+
+use serde::{Deserialize, Serialize};
+use sqlx::SqliteConnection;
+use tracedojo_kit::{ApiError, Db, Statement};
+use tracing::field::Empty;
+
+use crate::stock::{SELECT_STOCK, StockLevel};
+
+const TAKE_STOCK: Statement = Statement::new(
+    "UPDATE",
+    "stock",
+    "UPDATE stock SET available = available - ?1,
+         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+     WHERE product_id = ?2 AND available >= ?1",
+);
+
+const INSERT_RESERVATION: Statement = Statement::new(
+    "INSERT",
+    "reservations",
+    "INSERT INTO reservations (id, order_ref, status) VALUES (?1, ?2, 'reserved')",
+);
+
+const INSERT_RESERVATION_ITEM: Statement = Statement::new(
+    "INSERT",
+    "reservation_items",
+    "INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES (?1, ?2, ?3)",
+);
+
+// Only a reservation still 'reserved' changes: this is what makes releasing idempotent,
+// even when two releases of the same reservation race.
+const MARK_RELEASED: Statement = Statement::new(
+    "UPDATE",
+    "reservations",
+    "UPDATE reservations SET status = 'released' WHERE id = ?1 AND status = 'reserved'",
+);
+
+const SELECT_RESERVATION_STATUS: Statement = Statement::new(
+    "SELECT",
+    "reservations",
+    "SELECT status FROM reservations WHERE id = ?1",
+);
+
+const RESTORE_STOCK: Statement = Statement::new(
+    "UPDATE",
+    "stock",
+    "UPDATE stock SET available = available + (
+             SELECT SUM(quantity) FROM reservation_items
+             WHERE reservation_id = ?1 AND product_id = stock.product_id),
+         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+     WHERE product_id IN (SELECT product_id FROM reservation_items WHERE reservation_id = ?1)",
+);
+
+/// One line of a reservation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Item {
+    pub product_id: i64,
+    pub quantity: i64,
+}
+
+/// A reservation as the API returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reservation {
+    pub reservation_id: String,
+    pub order_ref: String,
+    pub items: Vec<Item>,
+}
+
+/// What releasing a reservation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// The stock went back on the shelf just now.
+    Now,
+    /// It had been released before; nothing changed.
+    Earlier,
+}
+
+/// Takes the stock for every item, or none at all.
+///
+/// Fails with 409 `out_of_stock` naming the first product that is short, or 404 if a product
+/// is not stocked here.
+#[tracing::instrument(
+    name = "reserve stock",
+    skip_all,
+    fields(order.ref = %order_ref, reservation.item_count = items.len() as i64, reservation.id = Empty, reservation.outcome = Empty)
+)]
+pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reservation, ApiError> {
+    let span = tracing::Span::current();
+    let reservation_id = format!("res_{:016x}", rand::random::<u64>());
+    span.record("reservation.id", reservation_id.as_str());
+
+    let mut tx = db.pool().begin().await?;
+    for item in items {
+        let taken = db
+            .run(
+                &TAKE_STOCK,
+                sqlx::query(TAKE_STOCK.text)
+                    .bind(item.quantity)
+                    .bind(item.product_id)
+                    .execute(&mut *tx),
+            )
+            .await?;
+        if taken.rows_affected() == 0 {
+            let refusal = explain_shortage(db, &mut tx, item).await?;
+            tx.rollback().await?;
+            span.record("reservation.outcome", "out_of_stock");
+            tracing::info!(product_id = item.product_id, %refusal, "reservation refused");
+            return Err(refusal);
+        }
+    }
+    db.run(
+        &INSERT_RESERVATION,
+        sqlx::query(INSERT_RESERVATION.text)
+            .bind(&reservation_id)
+            .bind(order_ref)
+            .execute(&mut *tx),
+    )
+    .await?;
+    for item in items {
+        db.run(
+            &INSERT_RESERVATION_ITEM,
+            sqlx::query(INSERT_RESERVATION_ITEM.text)
+                .bind(&reservation_id)
+                .bind(item.product_id)
+                .bind(item.quantity)
+                .execute(&mut *tx),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+
+    span.record("reservation.outcome", "reserved");
+    tracing::info!(%reservation_id, order_ref, items = items.len(), "stock reserved");
+    Ok(Reservation {
+        reservation_id,
+        order_ref: order_ref.to_string(),
+        items: items.to_vec(),
+    })
+}
+
+/// Why the conditional update took nothing: the product is short, or not stocked at all.
+async fn explain_shortage(
+    db: &Db,
+    conn: &mut SqliteConnection,
+    item: &Item,
+) -> Result<ApiError, sqlx::Error> {
+    let level = db
+        .run(
+            &SELECT_STOCK,
+            sqlx::query_as::<_, StockLevel>(SELECT_STOCK.text)
+                .bind(item.product_id)
+                .fetch_optional(&mut *conn),
+        )
+        .await?;
+    Ok(match level {
+        None => ApiError::NotFound(format!("product {}", item.product_id)),
+        Some(level) => ApiError::Conflict {
+            code: "out_of_stock",
+            message: format!(
+                "product {} is out of stock: {} requested, {} available",
+                item.product_id, item.quantity, level.available
+            ),
+        },
+    })
+}
+
+/// Puts a reservation's stock back. Releasing twice changes nothing the second time.
+#[tracing::instrument(
+    name = "release reservation",
+    skip_all,
+    fields(reservation.id = %reservation_id, reservation.outcome = Empty)
+)]
+pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError> {
+    let span = tracing::Span::current();
+    let mut tx = db.pool().begin().await?;
+    let marked = db
+        .run(
+            &MARK_RELEASED,
+            sqlx::query(MARK_RELEASED.text)
+                .bind(reservation_id)
+                .execute(&mut *tx),
+        )
+        .await?;
+    if marked.rows_affected() == 0 {
+        let status: Option<String> = db
+            .run(
+                &SELECT_RESERVATION_STATUS,
+                sqlx::query_scalar(SELECT_RESERVATION_STATUS.text)
+                    .bind(reservation_id)
+                    .fetch_optional(&mut *tx),
+            )
+            .await?;
+        tx.rollback().await?;
+        return match status {
+            None => Err(ApiError::NotFound(format!("reservation {reservation_id}"))),
+            Some(_) => {
+                span.record("reservation.outcome", "already_released");
+                tracing::info!(reservation_id, "reservation was already released");
+                Ok(Released::Earlier)
+            }
+        };
+    }
+    db.run(
+        &RESTORE_STOCK,
+        sqlx::query(RESTORE_STOCK.text)
+            .bind(reservation_id)
+            .execute(&mut *tx),
+    )
+    .await?;
+    tx.commit().await?;
+
+    span.record("reservation.outcome", "released");
+    tracing::info!(reservation_id, "reservation released, stock restored");
+    Ok(Released::Now)
+}

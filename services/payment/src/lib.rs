@@ -1,0 +1,45 @@
+//! The payment service: behaves like a third-party card gateway.
+//!
+//! It answers slowly and unevenly (log-normal latency with a long tail, as real gateways
+//! do) and declines some cards with `402 Payment Required`. A decline is a normal business
+//! answer, not a failure of ours: the SERVER span here stays OK, while the caller's CLIENT
+//! span is marked as an error.
+//!
+//! Files: [`gateway`] holds the rules (latency, declines); [`routes`] the HTTP API.
+
+pub mod gateway;
+pub mod routes;
+
+use std::future::Future;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tracedojo_kit::server::{self, RunError, ServerOptions};
+
+pub use gateway::GatewayConfig;
+
+/// The port `tracedojo up` gives this service by default.
+pub const DEFAULT_PORT: u16 = 8084;
+
+/// Everything the service needs to run.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub gateway: GatewayConfig,
+}
+
+/// The service's routes, without telemetry (see [`run`]).
+pub fn router(config: Config) -> Router {
+    routes::router(config.gateway)
+}
+
+/// Serves the payment API on `listener` until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let app = server::instrument(router(config), options);
+    server::serve(listener, app, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! The payment API: `POST /payments` authorises a card payment.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use tracedojo_kit::ApiError;
+
+use crate::gateway::{GatewayConfig, decline_reason, luhn_valid};
+
+#[derive(Debug, Deserialize)]
+pub struct PaymentRequest {
+    pub order_ref: String,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub card_number: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Payment {
+    pub payment_id: String,
+    pub status: &'static str,
+    pub amount_cents: i64,
+    pub currency: String,
+}
+
+pub fn router(gateway: GatewayConfig) -> Router {
+    Router::new()
+        .route("/payments", post(authorize))
+        .with_state(Arc::new(gateway))
+}
+
+/// Authorises a payment after the gateway's (simulated) think time.
+#[tracing::instrument(name = "authorize payment", skip_all, fields(payment.amount_cents = request.amount_cents, payment.currency = %request.currency))]
+async fn authorize(
+    State(gateway): State<Arc<GatewayConfig>>,
+    Json(request): Json<PaymentRequest>,
+) -> Result<(StatusCode, Json<Payment>), ApiError> {
+    if request.amount_cents <= 0 {
+        return Err(ApiError::BadRequest(
+            "amount_cents must be a positive number of cents".into(),
+        ));
+    }
+    if request.currency.len() != 3 {
+        return Err(ApiError::BadRequest(
+            "currency must be a three-letter ISO 4217 code such as USD".into(),
+        ));
+    }
+    if !luhn_valid(&request.card_number) {
+        return Err(ApiError::BadRequest(
+            "card_number is not a valid card number (Luhn check failed)".into(),
+        ));
+    }
+    tokio::time::sleep(gateway.sample_latency()).await;
+    if let Some(reason) = decline_reason(&request.card_number) {
+        tracing::info!(order_ref = %request.order_ref, reason, "payment declined");
+        return Err(ApiError::PaymentDeclined {
+            reason: reason.to_string(),
+        });
+    }
+    let payment_id = format!("pay_{:016x}", rand::random::<u64>());
+    tracing::info!(order_ref = %request.order_ref, %payment_id, "payment approved");
+    Ok((
+        StatusCode::CREATED,
+        Json(Payment {
+            payment_id,
+            status: "approved",
+            amount_cents: request.amount_cents,
+            currency: request.currency,
+        }),
+    ))
+}
