@@ -1,0 +1,287 @@
+//! `tracedojo-bench`: measures a release build of `tracedojo up` and prints the figures.
+//!
+//! - start-up: from spawning `tracedojo up` to the first complete checkout trace received by
+//!   an OTLP receiver in this process;
+//! - memory: total RSS of every service process, idle and under steady traffic;
+//! - throughput: checkouts per second at saturation with telemetry on, then with
+//!   `OTEL_SDK_DISABLED=true`, in the same run, and their ratio.
+//!
+//! All traffic goes to loopback, is bounded in time, and stops by itself.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tracedojo_explorer::Receiver;
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks `tracedojo up` and prints start-up, memory and throughput figures")]
+struct Args {
+    /// The tracedojo binary to measure (a release build).
+    #[arg(long, default_value = "target/release/tracedojo")]
+    binary: PathBuf,
+    /// Seconds of saturation traffic per throughput run.
+    #[arg(long, default_value = "15")]
+    seconds: u64,
+    /// Concurrent shoppers during the saturation runs.
+    #[arg(long, default_value = "48")]
+    concurrency: usize,
+    /// Checkouts per second during the steady-traffic memory measurement.
+    #[arg(long, default_value = "20")]
+    steady_rate: u64,
+}
+
+struct RunningShop {
+    child: Child,
+    url: String,
+    pids: Vec<u32>,
+    data_dir: PathBuf,
+}
+
+impl RunningShop {
+    async fn start(binary: &PathBuf, env: &[(&str, String)]) -> anyhow::Result<RunningShop> {
+        let data_dir = std::env::temp_dir().join(format!(
+            "tracedojo-bench-{}-{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos() + rand_nanos()
+        ));
+        let mut command = Command::new(binary);
+        command
+            .args(["up", "--base-port", "0", "--data-dir"])
+            .arg(&data_dir)
+            .env("PAYMENT_MEDIAN_LATENCY_MS", "1")
+            .env_remove("OTEL_SDK_DISABLED")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().with_context(|| {
+            format!(
+                "cannot start {}; build it with `cargo build --release`",
+                binary.display()
+            )
+        })?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut pids = Vec::new();
+        let url = loop {
+            let Some(line) =
+                tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await??
+            else {
+                bail!("tracedojo up exited before it was ready");
+            };
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.len() == 3
+                && words[1].starts_with("http://")
+                && let Ok(pid) = words[2].parse()
+            {
+                pids.push(pid);
+            }
+            if let Some(url) = line.trim().strip_prefix("Shop:") {
+                break url.trim().to_string();
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(RunningShop {
+            child,
+            url,
+            pids,
+            data_dir,
+        })
+    }
+
+    fn rss_kib(&self) -> u64 {
+        self.pids.iter().map(|pid| rss_of(*pid)).sum()
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn rand_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Resident set size of one process, from /proc (Linux only; 0 elsewhere).
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// One shopper's purchase: two items into a cart, then checkout. Returns the checkout status.
+async fn checkout(http: &reqwest::Client, url: &str, session: &str, n: u64) -> anyhow::Result<u16> {
+    for product in [1 + n % 240, 1 + (n * 7 + 3) % 240] {
+        let response = http
+            .post(format!("{url}/api/cart/items"))
+            .header("x-session-id", session)
+            .json(&json!({"product_id": product, "quantity": 1}))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Ok(response.status().as_u16());
+        }
+    }
+    let response = http
+        .post(format!("{url}/api/checkout"))
+        .header("x-session-id", session)
+        .json(&json!({"card_number": "4242424242424242", "email": "bench@example.com", "region": "eu-west-1"}))
+        .send()
+        .await?;
+    Ok(response.status().as_u16())
+}
+
+/// Closed-loop saturation: `concurrency` shoppers buying as fast as the shop answers.
+async fn saturate(url: &str, concurrency: usize, duration: Duration) -> (f64, u64) {
+    let http = reqwest::Client::new();
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let (http, url, ok, failed) = (http.clone(), url.to_string(), ok.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = worker as u64;
+            while Instant::now() < deadline {
+                let session = format!("bench-{worker}-{n}");
+                match checkout(&http, &url, &session, n).await {
+                    Ok(201) => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+                n += concurrency as u64;
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    (
+        ok.load(Ordering::Relaxed) as f64 / elapsed,
+        failed.load(Ordering::Relaxed),
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let receiver = Receiver::start_local().await?;
+    let otlp = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_string()),
+    ];
+
+    // 1. Start-up to the first complete checkout trace.
+    let spawned = Instant::now();
+    let shop = RunningShop::start(&args.binary, &otlp).await?;
+    let ready = spawned.elapsed();
+    let http = reqwest::Client::new();
+    let status = checkout(&http, &shop.url, "bench-first", 0).await?;
+    if status != 201 {
+        bail!("the first checkout answered {status}");
+    }
+    receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                spans.iter().any(|root| {
+                    root.name == "POST /api/checkout"
+                        && spans
+                            .iter()
+                            .filter(|s| s.trace_id == root.trace_id)
+                            .map(|s| s.service_name())
+                            .collect::<BTreeSet<_>>()
+                            .len()
+                            >= 7
+                })
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let first_trace = spawned.elapsed();
+    println!(
+        "startup: ready after {:.2} s; first complete checkout trace received after {:.2} s (target <= 2 s)",
+        ready.as_secs_f64(),
+        first_trace.as_secs_f64()
+    );
+
+    // 2. Memory, idle and under steady traffic.
+    tokio::time::sleep(Duration::from_secs(2)).await; // let start-up allocations settle before reading idle RSS
+    let idle = shop.rss_kib();
+    let mut steady_peak = 0;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / args.steady_rate as f64));
+    let steady_end = Instant::now() + Duration::from_secs(10);
+    let mut n = 0u64;
+    let mut in_flight = Vec::new();
+    while Instant::now() < steady_end {
+        tick.tick().await;
+        n += 1;
+        let (http, url) = (http.clone(), shop.url.clone());
+        in_flight.push(tokio::spawn(async move {
+            checkout(&http, &url, &format!("steady-{n}"), n).await
+        }));
+        if n.is_multiple_of(args.steady_rate) {
+            steady_peak = steady_peak.max(shop.rss_kib());
+        }
+    }
+    for task in in_flight {
+        let _ = task.await;
+    }
+    steady_peak = steady_peak.max(shop.rss_kib());
+    println!(
+        "memory: {} service processes, total RSS idle {:.1} MB (target <= 100 MB), under {} checkouts/s {:.1} MB",
+        shop.pids.len(),
+        idle as f64 / 1024.0,
+        args.steady_rate,
+        steady_peak as f64 / 1024.0
+    );
+
+    // 3. Saturation throughput, telemetry on.
+    let duration = Duration::from_secs(args.seconds);
+    let (with_telemetry, failed_on) = saturate(&shop.url, args.concurrency, duration).await;
+    let spans = receiver.store().stats().spans_received;
+    shop.stop().await;
+
+    // ... and off, in the same run.
+    let off =
+        RunningShop::start(&args.binary, &[("OTEL_SDK_DISABLED", "true".to_string())]).await?;
+    let (without, failed_off) = saturate(&off.url, args.concurrency, duration).await;
+    off.stop().await;
+    println!(
+        "throughput: {with_telemetry:.0} checkouts/s with telemetry ({failed_on} failed), {without:.0} with OTEL_SDK_DISABLED=true ({failed_off} failed); ratio {:.2} (target >= 0.8); {spans} spans received",
+        with_telemetry / without.max(f64::MIN_POSITIVE)
+    );
+    Ok(())
+}

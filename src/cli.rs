@@ -1,0 +1,117 @@
+//! The command line, declared with clap: `--help` on each subcommand is the configuration
+//! reference, and every flag can also come from the environment variable it names.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ports::parse_port;
+
+const OTEL_HELP: &str = "\
+Telemetry goes where the standard OpenTelemetry variables say:
+  OTEL_EXPORTER_OTLP_ENDPOINT   base URL of an OTLP receiver (default http://localhost:4318)
+  OTEL_EXPORTER_OTLP_PROTOCOL   http/protobuf (default, port 4318) or grpc (port 4317)
+  OTEL_EXPORTER_OTLP_HEADERS    key=value pairs sent with every export, e.g. an API key
+  OTEL_RESOURCE_ATTRIBUTES      extra resource attributes, e.g. service.namespace=alice
+  OTEL_TRACES_SAMPLER(_ARG)     always_on, traceidratio + 0.25, ...
+  OTEL_SDK_DISABLED=true        no telemetry at all
+Examples:
+  Jaeger on this machine:  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 tracedojo up
+  A vendor (HTTPS + key):  OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.example.com \\
+                           OTEL_EXPORTER_OTLP_HEADERS=api-key=YOUR_KEY tracedojo up";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tracedojo",
+    version,
+    about = "A traced demo shop for APM workshops and demos",
+    long_about = "tracedojo runs a small online shop made of real microservices that send \
+OpenTelemetry traces, metrics and logs over OTLP. Start everything with `tracedojo up`.",
+    after_help = OTEL_HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start every service of the shop, each as its own process, and supervise them.
+    #[command(after_help = OTEL_HELP)]
+    Up(UpArgs),
+    /// Run one service of the shop in this process (what `up` and containers run).
+    #[command(after_help = OTEL_HELP)]
+    Service(Box<ServiceArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Address every service listens on. Use 0.0.0.0 to reach the shop from other machines.
+    #[arg(long, env = "TRACEDOJO_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// First port: frontend gets it, the other services the next seven
+    /// (catalog +1, cart +2, inventory +3, payment +4, checkout +5, shipping +6, recommendation +7).
+    /// 0 picks free ports.
+    #[arg(long, env = "TRACEDOJO_BASE_PORT", default_value = "8080", value_parser = parse_port)]
+    pub base_port: u16,
+    /// Directory for the SQLite databases; created if missing.
+    #[arg(long, env = "TRACEDOJO_DATA_DIR", default_value = "tracedojo-data")]
+    pub data_dir: PathBuf,
+    /// Use an already running service instead of starting ours, e.g. `--external payment=http://10.0.0.5:9000`.
+    /// Repeat for several. Your own service then joins the shop's traces.
+    #[arg(long = "external", value_name = "NAME=URL")]
+    pub external: Vec<String>,
+    /// Show each service's info-level logs (by default only warnings and errors).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The service to run: frontend, catalog, cart, checkout, payment, inventory, recommendation or shipping.
+    pub name: String,
+    /// Address to listen on.
+    #[arg(long, env = "TRACEDOJO_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (default: the service's own, e.g. 8081 for catalog; 0 picks a free one).
+    #[arg(long, env = "PORT", value_parser = parse_port)]
+    pub port: Option<u16>,
+    /// Directory for the SQLite databases; created if missing.
+    #[arg(long, env = "TRACEDOJO_DATA_DIR", default_value = "tracedojo-data")]
+    pub data_dir: PathBuf,
+    /// This service's database (default: sqlite://DATA_DIR/NAME.db).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The order queue shared by checkout and shipping (default: sqlite://DATA_DIR/queue.db).
+    #[arg(long, env = "QUEUE_URL")]
+    pub queue_url: Option<String>,
+    /// Median latency of the simulated payment gateway, in milliseconds (payment only).
+    #[arg(long, env = "PAYMENT_MEDIAN_LATENCY_MS", default_value = "25")]
+    pub payment_median_latency_ms: u64,
+    #[command(flatten)]
+    pub peers: PeerUrls,
+}
+
+/// Where each service is reached. Every service reads only the ones it calls.
+#[derive(Debug, Args, Clone)]
+pub struct PeerUrls {
+    #[arg(long, env = "CATALOG_URL", default_value = "http://127.0.0.1:8081")]
+    pub catalog_url: String,
+    #[arg(long, env = "CART_URL", default_value = "http://127.0.0.1:8082")]
+    pub cart_url: String,
+    #[arg(long, env = "INVENTORY_URL", default_value = "http://127.0.0.1:8083")]
+    pub inventory_url: String,
+    #[arg(long, env = "PAYMENT_URL", default_value = "http://127.0.0.1:8084")]
+    pub payment_url: String,
+    #[arg(long, env = "CHECKOUT_URL", default_value = "http://127.0.0.1:8085")]
+    pub checkout_url: String,
+    #[arg(long, env = "SHIPPING_URL", default_value = "http://127.0.0.1:8086")]
+    pub shipping_url: String,
+    #[arg(
+        long,
+        env = "RECOMMENDATION_URL",
+        default_value = "http://127.0.0.1:8087"
+    )]
+    pub recommendation_url: String,
+}

@@ -1,0 +1,41 @@
+//! `tracedojo`: a traced demo shop, its supervisor, and (later) load, faults and workshops.
+//!
+//! This crate is only the command line: it parses arguments (see [`cli`]) and hands each
+//! subcommand to its own small module. Business logic lives in the service crates.
+
+mod cli;
+mod ports;
+mod service;
+mod up;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    tracedojo_kit::telemetry::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            cli::Command::Up(args) => up::run(args).await,
+            cli::Command::Service(args) => service::run(*args).await,
+        }
+    });
+    // Exporter threads may still hold the runtime briefly; do not wait for them forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

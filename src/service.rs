@@ -1,0 +1,196 @@
+//! `tracedojo service NAME`: run one service of the shop in this process.
+//!
+//! Starts telemetry under the service's own name, binds its port, opens its database and
+//! serves until Ctrl-C or SIGTERM, then flushes the spans still buffered.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tracedojo_kit::server::{RunError, ServerOptions};
+use tracedojo_kit::telemetry::{ServiceIdentity, Telemetry};
+
+use crate::cli::ServiceArgs;
+use crate::ports;
+
+pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
+    let name = args.name.trim().to_ascii_lowercase();
+    let Some(offset) = ports::offset(&name) else {
+        bail!(
+            "unknown service \"{}\"; choose one of: {}",
+            args.name,
+            ports::names()
+        );
+    };
+    let port = args.port.unwrap_or(8080 + offset);
+    let database_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => {
+            prepare_data_dir(&args.data_dir)?;
+            sqlite_url(&args.data_dir, &name)
+        }
+    };
+    let queue_url = match &args.queue_url {
+        Some(url) => url.clone(),
+        None => {
+            prepare_data_dir(&args.data_dir)?;
+            sqlite_url(&args.data_dir, "queue")
+        }
+    };
+
+    let telemetry = Telemetry::init(ServiceIdentity {
+        name: name.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })?;
+
+    let address = SocketAddr::new(args.host, port);
+    let listener = TcpListener::bind(address).await.map_err(|err| {
+        if err.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "port {port} is already in use, so {name} cannot listen on {address}; choose another with --port"
+            )
+        } else {
+            anyhow::anyhow!("cannot listen on {address}: {err}")
+        }
+    })?;
+    let bound = listener.local_addr()?;
+    tracing::info!(
+        "{name} listening on http://{bound}; traces go to {}",
+        telemetry.destination()
+    );
+
+    let options = ServerOptions::new(telemetry.service_name()).with_export_stats(telemetry.stats());
+    let shutdown = tracedojo_kit::shutdown::signal();
+    let peers = args.peers;
+    let result: Result<(), RunError> = match name.as_str() {
+        "catalog" => {
+            tracedojo_catalog::run(
+                tracedojo_catalog::Config { database_url },
+                listener,
+                options,
+                shutdown,
+            )
+            .await
+        }
+        "cart" => {
+            tracedojo_cart::run(
+                tracedojo_cart::Config {
+                    database_url,
+                    catalog_url: peers.catalog_url,
+                },
+                listener,
+                options,
+                shutdown,
+            )
+            .await
+        }
+        "inventory" => {
+            tracedojo_inventory::run(
+                tracedojo_inventory::Config { database_url },
+                listener,
+                options,
+                shutdown,
+            )
+            .await
+        }
+        "payment" => {
+            let gateway = tracedojo_payment::GatewayConfig {
+                median_latency: Duration::from_millis(args.payment_median_latency_ms),
+                ..Default::default()
+            };
+            tracedojo_payment::run(
+                tracedojo_payment::Config { gateway },
+                listener,
+                options,
+                shutdown,
+            )
+            .await
+        }
+        "checkout" => {
+            tracedojo_checkout::run(
+                tracedojo_checkout::Config {
+                    database_url,
+                    queue_url,
+                    cart_url: peers.cart_url,
+                    catalog_url: peers.catalog_url,
+                    inventory_url: peers.inventory_url,
+                    payment_url: peers.payment_url,
+                    shipping_url: peers.shipping_url,
+                },
+                listener,
+                options,
+                shutdown,
+            )
+            .await
+        }
+        "shipping" => {
+            tracedojo_shipping::run(
+                tracedojo_shipping::Config {
+                    database_url,
+                    queue_url,
+                },
+                listener,
+                options,
+                shutdown,
+            )
+            .await
+        }
+        "recommendation" => {
+            tracedojo_recommendation::run(
+                tracedojo_recommendation::Config {
+                    catalog_url: peers.catalog_url,
+                    cache_ttl: Duration::from_secs(30),
+                },
+                listener,
+                options,
+                shutdown,
+            )
+            .await
+        }
+        "frontend" => {
+            tracedojo_frontend::run(
+                tracedojo_frontend::Config {
+                    catalog_url: peers.catalog_url,
+                    cart_url: peers.cart_url,
+                    checkout_url: peers.checkout_url,
+                    recommendation_url: peers.recommendation_url,
+                    shipping_url: peers.shipping_url,
+                },
+                listener,
+                options,
+                shutdown,
+            )
+            .await
+        }
+        _ => Err(RunError::Config(format!("unknown service {name}"))),
+    };
+    tracing::info!("{name} stopped; flushing telemetry");
+    telemetry.shutdown(Duration::from_secs(5));
+    result.with_context(|| format!("{name} failed"))
+}
+
+/// Creates the data directory and proves it is writable, with an error that says how to fix it.
+pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    let hint = "choose another with --data-dir or fix its permissions";
+    std::fs::create_dir_all(dir).map_err(|err| {
+        anyhow::anyhow!(
+            "cannot create data directory {}: {err}; {hint}",
+            dir.display()
+        )
+    })?;
+    let probe = dir.join(".tracedojo-write-test");
+    std::fs::write(&probe, b"ok").map_err(|err| {
+        anyhow::anyhow!(
+            "cannot write to data directory {}: {err}; {hint}",
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+pub fn sqlite_url(dir: &Path, name: &str) -> String {
+    format!("sqlite://{}", dir.join(format!("{name}.db")).display())
+}

@@ -1,0 +1,474 @@
+//! `tracedojo up`: start every service as its own process and keep them running.
+//!
+//! The supervisor checks the environment and the ports first (so a mistake is one clear
+//! line, not eight crashing children), starts the services in dependency order, waits until
+//! each answers `GET /health`, prints where everything runs, restarts a service that dies
+//! (with growing back-off), and on Ctrl-C or SIGTERM stops them all gracefully so their last
+//! spans are flushed.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tracedojo_kit::otel_env;
+
+use crate::cli::UpArgs;
+use crate::ports::{self, SERVICES};
+use crate::service::prepare_data_dir;
+
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+const STOP_GRACE: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A service that ran this long before dying starts again with the shortest back-off.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+
+/// How to start one service process.
+#[derive(Debug, Clone)]
+struct ChildSpec {
+    name: &'static str,
+    port: u16,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    env_remove: Vec<String>,
+    recent_output: Arc<Mutex<VecDeque<String>>>,
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    otel_env::validate_all()?;
+    let externals = parse_externals(&args.external)?;
+    prepare_data_dir(&args.data_dir)?;
+    let data_dir = absolute(&args.data_dir);
+
+    let ports = plan_ports(&args, &externals)?;
+    let connect_host = if args.host.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        args.host
+    };
+    let url_of = |name: &str| -> String {
+        externals.get(name).cloned().unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                SocketAddr::new(connect_host, ports.get(name).copied().unwrap_or(0))
+            )
+        })
+    };
+
+    let (child_env, env_remove) = child_environment(args.verbose);
+    let exe = std::env::current_exe()
+        .context("cannot find the tracedojo executable to start services")?;
+    let mut specs = Vec::new();
+    for (name, _) in SERVICES {
+        if externals.contains_key(name) {
+            continue;
+        }
+        let port = ports[name];
+        let mut child_args = vec![
+            "service".to_string(),
+            name.to_string(),
+            "--host".into(),
+            args.host.to_string(),
+            "--port".into(),
+            port.to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+        ];
+        for peer in [
+            "catalog",
+            "cart",
+            "inventory",
+            "payment",
+            "checkout",
+            "shipping",
+            "recommendation",
+        ] {
+            child_args.push(format!("--{peer}-url"));
+            child_args.push(url_of(peer));
+        }
+        specs.push(ChildSpec {
+            name,
+            port,
+            args: child_args,
+            env: child_env.clone(),
+            env_remove: env_remove.clone(),
+            recent_output: Arc::new(Mutex::new(VecDeque::new())),
+        });
+    }
+
+    let started = Instant::now();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut supervisors = Vec::new();
+    let mut pids = HashMap::new();
+    let shutdown = tracedojo_kit::shutdown::signal();
+    tokio::pin!(shutdown);
+    for spec in &specs {
+        let start = start_healthy(&exe, spec, connect_host);
+        let child = tokio::select! {
+            result = start => match result {
+                Ok(child) => child,
+                Err(err) => {
+                    let _ = stop_tx.send(true);
+                    for task in supervisors { let _ = task.await; }
+                    return Err(err);
+                }
+            },
+            _ = &mut shutdown => {
+                println!("stopping before everything started");
+                let _ = stop_tx.send(true);
+                for task in supervisors { let _ = task.await; }
+                return Ok(());
+            }
+        };
+        pids.insert(spec.name, child.id().unwrap_or(0));
+        supervisors.push(tokio::spawn(supervise(
+            exe.clone(),
+            spec.clone(),
+            connect_host,
+            child,
+            stop_rx.clone(),
+        )));
+    }
+
+    print_summary(
+        &args,
+        &ports,
+        &externals,
+        &pids,
+        &url_of("frontend"),
+        started.elapsed(),
+    );
+
+    shutdown.await;
+    println!("\nstopping {} services ...", supervisors.len());
+    let _ = stop_tx.send(true);
+    for task in supervisors {
+        let _ = task.await;
+    }
+    println!("all services stopped");
+    Ok(())
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `--external payment=http://host:port` entries, checked.
+fn parse_externals(entries: &[String]) -> anyhow::Result<HashMap<&'static str, String>> {
+    let mut externals = HashMap::new();
+    for entry in entries {
+        let Some((name, url)) = entry.split_once('=') else {
+            bail!(
+                "--external {entry:?} must be NAME=URL, e.g. --external payment=http://127.0.0.1:9000"
+            );
+        };
+        let Some((known, _)) = SERVICES.iter().find(|(n, _)| *n == name.trim()) else {
+            bail!(
+                "--external names unknown service \"{name}\"; choose one of: {}",
+                ports::names()
+            );
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("--external {name}={url}: the URL must start with http:// or https://");
+        }
+        externals.insert(*known, url.trim_end_matches('/').to_string());
+    }
+    Ok(externals)
+}
+
+/// Every service's port, checked free now so a clash is one clear message.
+fn plan_ports(
+    args: &UpArgs,
+    externals: &HashMap<&'static str, String>,
+) -> anyhow::Result<HashMap<&'static str, u16>> {
+    let mut ports = HashMap::new();
+    for (name, offset) in SERVICES {
+        if externals.contains_key(name) {
+            continue;
+        }
+        let port = if args.base_port == 0 {
+            let listener = std::net::TcpListener::bind(SocketAddr::new(args.host, 0))
+                .with_context(|| format!("cannot find a free port on {}", args.host))?;
+            listener.local_addr()?.port()
+        } else {
+            let Some(port) = args.base_port.checked_add(offset) else {
+                bail!(
+                    "--base-port {} leaves no room for {name} (needs base + {offset} ≤ 65535); choose a lower --base-port",
+                    args.base_port
+                );
+            };
+            if let Err(err) = std::net::TcpListener::bind(SocketAddr::new(args.host, port)) {
+                if err.kind() == std::io::ErrorKind::AddrInUse {
+                    bail!(
+                        "port {port} (for {name}) is already in use; start with another --base-port (e.g. --base-port {}) or stop what uses it",
+                        args.base_port.saturating_add(1000)
+                    );
+                }
+                bail!("cannot listen on {}:{port} (for {name}): {err}", args.host);
+            }
+            port
+        };
+        ports.insert(name, port);
+    }
+    Ok(ports)
+}
+
+/// The environment every child gets: `OTEL_SERVICE_NAME` and a `service.name` in
+/// `OTEL_RESOURCE_ATTRIBUTES` are removed, because eight services cannot share one name.
+fn child_environment(verbose: bool) -> (Vec<(String, String)>, Vec<String>) {
+    let mut set = Vec::new();
+    let mut remove = Vec::new();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_some() {
+        println!(
+            "note: OTEL_SERVICE_NAME is ignored under `up` (each service has its own name); \
+to tell your run apart, set OTEL_RESOURCE_ATTRIBUTES=service.namespace=YOUR_NAME"
+        );
+        remove.push("OTEL_SERVICE_NAME".to_string());
+    }
+    if let Ok(attributes) = std::env::var("OTEL_RESOURCE_ATTRIBUTES") {
+        let kept: Vec<&str> = attributes
+            .split(',')
+            .filter(|entry| entry.split('=').next().map(str::trim) != Some("service.name"))
+            .collect();
+        if kept.len() != attributes.split(',').count() {
+            println!(
+                "note: service.name in OTEL_RESOURCE_ATTRIBUTES is ignored under `up`; use service.namespace instead"
+            );
+            set.push(("OTEL_RESOURCE_ATTRIBUTES".to_string(), kept.join(",")));
+        }
+    }
+    if std::env::var_os("RUST_LOG").is_none() {
+        let level = if verbose { "info" } else { "warn" };
+        set.push((
+            "RUST_LOG".to_string(),
+            format!(
+                "{level},sqlx=warn,hyper=warn,h2=warn,opentelemetry=warn,opentelemetry_sdk=warn"
+            ),
+        ));
+    }
+    (set, remove)
+}
+
+fn spawn_child(exe: &PathBuf, spec: &ChildSpec) -> anyhow::Result<Child> {
+    let mut command = Command::new(exe);
+    command
+        .args(&spec.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in &spec.env {
+        command.env(key, value);
+    }
+    for key in &spec.env_remove {
+        command.env_remove(key);
+    }
+    // Its own process group: Ctrl-C in the terminal reaches only `up`, which then stops the
+    // children in order instead of watching them all die at once and restarting them.
+    #[cfg(unix)]
+    command.process_group(0);
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", spec.name))?;
+    if let Some(stderr) = child.stderr.take() {
+        let name = spec.name;
+        let recent = spec.recent_output.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("{name:>14} | {line}");
+                let mut recent = recent.lock().unwrap_or_else(|p| p.into_inner());
+                if recent.len() == 20 {
+                    recent.pop_front();
+                }
+                recent.push_back(line);
+            }
+        });
+    }
+    Ok(child)
+}
+
+/// Starts a service and waits until `GET /health` answers, or explains why it did not.
+async fn start_healthy(exe: &PathBuf, spec: &ChildSpec, host: IpAddr) -> anyhow::Result<Child> {
+    let mut child = spawn_child(exe, spec)?;
+    let health_url = format!("http://{}/health", SocketAddr::new(host, spec.port));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .context("cannot build the health-check client")?;
+    let deadline = Instant::now() + HEALTH_TIMEOUT;
+    let mut poll = tokio::time::interval(Duration::from_millis(25));
+    loop {
+        poll.tick().await;
+        if let Some(status) = child.try_wait()? {
+            let output = spec
+                .recent_output
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ");
+            bail!(
+                "{} exited during start-up ({status}):\n  {output}",
+                spec.name
+            );
+        }
+        if let Ok(response) = client.get(&health_url).send().await
+            && response.status().is_success()
+        {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill().await;
+            bail!(
+                "{} did not answer {health_url} within {}s",
+                spec.name,
+                HEALTH_TIMEOUT.as_secs()
+            );
+        }
+    }
+}
+
+/// Keeps one service running until `stop` turns true, restarting it with back-off.
+async fn supervise(
+    exe: PathBuf,
+    spec: ChildSpec,
+    host: IpAddr,
+    mut child: Child,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(500);
+    let mut restarts = 0u32;
+    let mut since = Instant::now();
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                if *stop.borrow() {
+                    return;
+                }
+                if since.elapsed() > STABLE_AFTER {
+                    backoff = Duration::from_millis(500);
+                }
+                restarts += 1;
+                let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                eprintln!(
+                    "{} exited ({status}); restarting in {:.1}s (restart {restarts})",
+                    spec.name,
+                    backoff.as_secs_f64()
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                since = Instant::now();
+                match start_healthy(&exe, &spec, host).await {
+                    Ok(new_child) => {
+                        eprintln!("{} is back (pid {})", spec.name, new_child.id().unwrap_or(0));
+                        child = new_child;
+                    }
+                    Err(err) => {
+                        eprintln!("{}", format!("{err:#}").lines().next().unwrap_or_default());
+                        // Try again after the next back-off.
+                        match spawn_child(&exe, &spec) {
+                            Ok(new_child) => child = new_child,
+                            Err(err) => {
+                                eprintln!("{err:#}; giving up on {}", spec.name);
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+            _ = stop.changed() => {
+                stop_child(spec.name, &mut child).await;
+                return;
+            }
+        }
+    }
+}
+
+/// SIGTERM first, so the service finishes requests and flushes spans; a kill after the grace period.
+async fn stop_child(name: &str, child: &mut Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) with a pid we spawned and still own (not yet reaped).
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGTERM);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = child.start_kill();
+    match tokio::time::timeout(STOP_GRACE, child.wait()).await {
+        Ok(_) => {}
+        Err(_) => {
+            eprintln!(
+                "{name} did not stop within {}s; killing it",
+                STOP_GRACE.as_secs()
+            );
+            let _ = child.kill().await;
+        }
+    }
+}
+
+fn print_summary(
+    args: &UpArgs,
+    ports: &HashMap<&'static str, u16>,
+    externals: &HashMap<&'static str, String>,
+    pids: &HashMap<&'static str, u32>,
+    shop_url: &str,
+    elapsed: Duration,
+) {
+    let mut names: Vec<&str> = SERVICES.iter().map(|(n, _)| *n).collect();
+    names.sort_by_key(|n| ports::offset(n));
+    println!(
+        "\ntracedojo is running: {} services ready in {:.1}s\n",
+        pids.len(),
+        elapsed.as_secs_f64()
+    );
+    println!("  {:<16} {:<30} PID", "SERVICE", "URL");
+    for name in names {
+        match externals.get(name) {
+            Some(url) => println!("  {name:<16} {url:<30} (external)"),
+            None => println!(
+                "  {name:<16} {:<30} {}",
+                format!("http://{}", SocketAddr::new(args.host, ports[name])),
+                pids.get(name).copied().unwrap_or(0)
+            ),
+        }
+    }
+    println!();
+    println!("  Data:   {}", args.data_dir.display());
+    println!("  Traces: {}", traces_destination());
+    println!("  Shop:   {shop_url}");
+    println!("\nPress Ctrl-C to stop.");
+}
+
+fn traces_destination() -> String {
+    let described = otel_env::protocol(otel_env::Signal::Traces).and_then(|protocol| {
+        otel_env::endpoint(otel_env::Signal::Traces, protocol).map(|endpoint| {
+            format!(
+                "{} (OTLP {})",
+                otel_env::redact_url(&endpoint),
+                protocol.as_str()
+            )
+        })
+    });
+    let described = described.unwrap_or_else(|e| e.to_string());
+    if otel_env::sdk_disabled().unwrap_or(false) {
+        "none (OTEL_SDK_DISABLED=true)".to_string()
+    } else if otel_env::endpoint_configured() {
+        described
+    } else {
+        format!(
+            "{described}\n          the standard local endpoint, as OTEL_EXPORTER_OTLP_ENDPOINT is not set;\n          run an OTLP receiver there (e.g. Jaeger) or see `tracedojo up --help`"
+        )
+    }
+}

@@ -1,0 +1,166 @@
+//! Bad input and hostile conditions: each gives one clear line, a non-zero exit and no panic;
+//! an unreachable telemetry backend never stops the shop.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::{ServiceProcess, run_to_end, temp_dir};
+
+/// The first line of stderr, after checking the run failed without a panic.
+fn failure_line(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = run_to_end(args, env);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        !output.status.success(),
+        "{args:?} should fail; stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    stderr.lines().next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn an_unknown_service_names_the_choices() {
+    let line = failure_line(&["service", "catalgo"], &[]);
+    assert!(line.contains("unknown service \"catalgo\""), "{line}");
+    assert!(
+        line.contains("catalog") && line.contains("frontend"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_bad_port_says_what_a_port_is() {
+    let line = failure_line(&["service", "catalog", "--port", "70000"], &[]);
+    assert!(line.contains("1 to 65535"), "{line}");
+    let line = failure_line(&["up", "--base-port", "eighty"], &[]);
+    assert!(line.contains("1 to 65535"), "{line}");
+}
+
+#[test]
+fn an_unusable_data_directory_says_how_to_fix_it() {
+    let dir = temp_dir("not-a-dir");
+    let file = dir.join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let path = file.to_str().unwrap();
+    for args in [
+        vec!["service", "catalog", "--port", "0", "--data-dir", path],
+        vec!["up", "--base-port", "0", "--data-dir", path],
+    ] {
+        let line = failure_line(&args, &[]);
+        assert!(line.contains("data directory"), "{line}");
+        assert!(line.contains("--data-dir"), "{line}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn malformed_otlp_headers_are_refused_without_showing_the_secret() {
+    for args in [
+        vec!["service", "payment", "--port", "0"],
+        vec!["up", "--base-port", "0"],
+    ] {
+        let line = failure_line(
+            &args,
+            &[(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "api-key=SECRET-VALUE-123,broken",
+            )],
+        );
+        assert!(line.contains("OTEL_EXPORTER_OTLP_HEADERS"), "{line}");
+        assert!(line.contains("entry 2"), "{line}");
+        assert!(line.contains("key=value"), "{line}");
+        assert!(
+            !line.contains("SECRET-VALUE-123"),
+            "the secret leaked: {line}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_protocol_lists_the_allowed_ones() {
+    let line = failure_line(
+        &["service", "payment", "--port", "0"],
+        &[("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")],
+    );
+    assert!(
+        line.contains("grpc") && line.contains("http/protobuf"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_port_in_use_names_the_port_and_the_flag() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let line = failure_line(
+        &[
+            "up",
+            "--base-port",
+            &port,
+            "--data-dir",
+            temp_dir("busy").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(line.contains(&format!("port {port}")), "{line}");
+    assert!(line.contains("--base-port"), "{line}");
+    let line = failure_line(&["service", "payment", "--port", &port], &[]);
+    assert!(
+        line.contains(&format!("port {port}")) && line.contains("--port"),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_otlp_endpoint_never_stops_the_shop() {
+    // Port 9 on loopback: nothing listens there, every export is refused.
+    let mut payment = ServiceProcess::start(
+        "payment",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+            ("PAYMENT_MEDIAN_LATENCY_MS", "1"),
+        ],
+    );
+    tracedojo_kit::telemetry::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let pay = json!({"order_ref": "ord_1", "amount_cents": 1299, "currency": "USD", "card_number": "4242424242424242"});
+    // Keep serving while exports fail: every request succeeds until a failed export is counted.
+    let mut served = 0;
+    let mut failed_batches = 0;
+    for _ in 0..400 {
+        let response = http
+            .post(format!("{}/payments", payment.url))
+            .json(&pay)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        served += 1;
+        let health: serde_json::Value = http
+            .get(format!("{}/health", payment.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        failed_batches = health["telemetry"]["failed_batches"].as_u64().unwrap_or(0);
+        if failed_batches > 0 && served >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await; // pacing requests, not synchronising
+    }
+    assert!(
+        failed_batches > 0,
+        "no export failure counted after {served} requests"
+    );
+    payment
+        .stderr
+        .wait_for("could not export spans", Duration::from_secs(10))
+        .unwrap();
+    assert!(payment.stop(), "payment did not stop cleanly");
+}

@@ -1,0 +1,394 @@
+//! End to end: `tracedojo up` runs the real shop, a real OTLP receiver collects what it
+//! sends, and the traces are checked against the semantic conventions and DESIGN.md.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::Shop;
+use tracedojo_explorer::{Receiver, StoredSpan};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn client() -> reqwest::Client {
+    tracedojo_kit::telemetry::install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Puts two products in the session's cart and checks out; returns the HTTP status and body.
+async fn buy(shop: &Shop, session: &str, card: &str, baggage: &str) -> (u16, Value) {
+    let http = client();
+    for (product_id, quantity) in [(3, 2), (57, 1)] {
+        let response = http
+            .post(format!("{}/api/cart/items", shop.url))
+            .header("x-session-id", session)
+            .json(&json!({ "product_id": product_id, "quantity": quantity }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "add to cart: {}",
+            response.text().await.unwrap()
+        );
+    }
+    let response = http
+        .post(format!("{}/api/checkout", shop.url))
+        .header("x-session-id", session)
+        .header("baggage", baggage)
+        .json(
+            &json!({ "card_number": card, "email": "ada@example.com", "region": "ap-northeast-1" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// The frontend's SERVER span of the checkout (each test's shop sees exactly one).
+fn checkout_root(spans: &[StoredSpan], _session: &str) -> Option<StoredSpan> {
+    spans
+        .iter()
+        .find(|s| {
+            s.service_name() == "frontend" && s.kind == "SERVER" && s.name == "POST /api/checkout"
+        })
+        .cloned()
+}
+
+fn trace_of<'a>(spans: &'a [StoredSpan], trace_id: &str) -> Vec<&'a StoredSpan> {
+    spans.iter().filter(|s| s.trace_id == trace_id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_is_one_trace_across_the_shop() {
+    let receiver = Receiver::start_local().await.unwrap();
+    let endpoint = receiver.http_endpoint();
+    let shop = Shop::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    ]);
+    let session = "checkout-happy-1";
+    let (status, order) = buy(
+        &shop,
+        session,
+        "4242 4242 4242 4242",
+        "user.tier=gold,user.region=ap-northeast-1",
+    )
+    .await;
+    assert_eq!(status, 201, "checkout answered {order}");
+    assert!(order["order_id"].as_i64().is_some(), "{order}");
+
+    // Everything this test asserts on, so the wait ends exactly when it can.
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                let Some(root) = checkout_root(spans, session) else {
+                    return false;
+                };
+                let services: BTreeSet<&str> = trace_of(spans, &root.trace_id)
+                    .iter()
+                    .map(|s| s.service_name())
+                    .collect();
+                let consumed = spans.iter().any(|s| {
+                    s.kind == "CONSUMER" && s.links.iter().any(|l| l.trace_id == root.trace_id)
+                });
+                services.len() >= 7 && consumed
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let root = checkout_root(&spans, session).unwrap();
+    let trace = trace_of(&spans, &root.trace_id);
+    let by_id: BTreeMap<&str, &StoredSpan> =
+        trace.iter().map(|s| (s.span_id.as_str(), *s)).collect();
+
+    // One trace across at least six services (the design's checkout crosses seven).
+    let services: BTreeSet<&str> = trace.iter().map(|s| s.service_name()).collect();
+    for expected in [
+        "frontend",
+        "checkout",
+        "cart",
+        "catalog",
+        "inventory",
+        "payment",
+        "shipping",
+    ] {
+        assert!(
+            services.contains(expected),
+            "{expected} missing from the checkout trace: {services:?}"
+        );
+    }
+
+    // Nothing orphaned: one root, every other parent is in the trace.
+    let roots: Vec<_> = trace
+        .iter()
+        .filter(|s| s.parent_span_id.is_empty())
+        .collect();
+    assert_eq!(
+        roots.len(),
+        1,
+        "roots: {:?}",
+        roots.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    for span in &trace {
+        if !span.parent_span_id.is_empty() {
+            assert!(
+                by_id.contains_key(span.parent_span_id.as_str()),
+                "span {} ({}) has a parent that was never received",
+                span.name,
+                span.service_name()
+            );
+        }
+    }
+
+    // Every SERVER span below the root is the child of a CLIENT span of its caller.
+    for server in trace
+        .iter()
+        .filter(|s| s.kind == "SERVER" && !s.parent_span_id.is_empty())
+    {
+        let parent = by_id[server.parent_span_id.as_str()];
+        assert_eq!(
+            parent.kind, "CLIENT",
+            "parent of {} is {} {}",
+            server.name, parent.kind, parent.name
+        );
+        assert_ne!(parent.service_name(), server.service_name());
+        assert_eq!(parent.attr_str("peer.service"), Some(server.service_name()));
+        let route = server.attr_str("http.route").unwrap();
+        let method = server.attr_str("http.request.method").unwrap();
+        assert_eq!(server.name, format!("{method} {route}"));
+        assert!(
+            server.attr_i64("http.response.status_code").is_some(),
+            "{server:#?}"
+        );
+        assert!(server.attr_str("url.path").is_some());
+        assert_eq!(server.attr_str("url.scheme"), Some("http"));
+        assert!(server.attr_str("server.address").is_some());
+        assert!(
+            parent
+                .attr_str("url.full")
+                .is_some_and(|u| u.starts_with("http://"))
+        );
+        assert!(parent.attr_str("server.address").is_some());
+        assert!(parent.attr_i64("server.port").is_some());
+        assert_eq!(parent.attr_str("http.request.method"), Some(method));
+        assert!(
+            parent.attr_str("code.file.path").is_none() && parent.attr_str("thread.name").is_none()
+        );
+        // Baggage from the caller arrives everywhere.
+        assert_eq!(
+            server.attr_str("user.tier"),
+            Some("gold"),
+            "{} on {}",
+            server.name,
+            server.service_name()
+        );
+        assert_eq!(server.attr_str("user.region"), Some("ap-northeast-1"));
+        assert!(
+            server.attr_str("user.device").is_some(),
+            "frontend's own baggage reaches {}",
+            server.service_name()
+        );
+        assert_eq!(
+            server.status_code, "UNSET",
+            "{} should not be an error",
+            server.name
+        );
+    }
+    let checkout_server = trace
+        .iter()
+        .find(|s| s.service_name() == "checkout" && s.kind == "SERVER")
+        .unwrap();
+    assert_eq!(checkout_server.name, "POST /checkout");
+    assert_eq!(
+        checkout_server.attr_i64("http.response.status_code"),
+        Some(201)
+    );
+
+    // Database spans: named `{operation} {table}`, carrying the query text.
+    let db_spans: Vec<_> = trace
+        .iter()
+        .filter(|s| s.attr_str("db.system.name").is_some())
+        .collect();
+    let db_services: BTreeSet<&str> = db_spans.iter().map(|s| s.service_name()).collect();
+    assert!(db_services.len() >= 3, "DB spans only from {db_services:?}");
+    for span in &db_spans {
+        assert_eq!(span.kind, "CLIENT");
+        assert_eq!(span.attr_str("db.system.name"), Some("sqlite"));
+        let text = span.attr_str("db.query.text").unwrap_or_default();
+        let operation = span.attr_str("db.operation.name").unwrap();
+        let table = span.attr_str("db.collection.name").unwrap();
+        assert!(
+            text.to_uppercase().contains(operation),
+            "{operation} not in {text}"
+        );
+        assert_eq!(span.name, format!("{operation} {table}"));
+    }
+
+    // The shipping worker's CONSUMER span starts its own trace, linked to the PRODUCER span.
+    let producer = trace
+        .iter()
+        .find(|s| s.kind == "PRODUCER")
+        .expect("a PRODUCER span in the checkout trace");
+    assert_eq!(producer.service_name(), "checkout");
+    let consumer = spans
+        .iter()
+        .find(|s| s.kind == "CONSUMER" && s.links.iter().any(|l| l.trace_id == root.trace_id))
+        .unwrap();
+    assert_eq!(consumer.service_name(), "shipping");
+    assert_ne!(consumer.trace_id, root.trace_id);
+    assert!(consumer.parent_span_id.is_empty());
+    assert!(consumer.links.iter().any(|l| l.span_id == producer.span_id));
+    assert_eq!(consumer.attr_str("user.tier"), Some("gold"));
+    assert_eq!(
+        consumer.attr_str("messaging.destination.name"),
+        Some(producer.attr_str("messaging.destination.name").unwrap())
+    );
+
+    // Every service names itself, with its own instance id and the full resource.
+    let mut instance_ids = BTreeMap::new();
+    for span in &trace {
+        let resource = &span.resource;
+        for key in [
+            "service.name",
+            "service.namespace",
+            "service.version",
+            "service.instance.id",
+            "host.name",
+            "deployment.environment.name",
+            "telemetry.sdk.language",
+        ] {
+            assert!(
+                resource.contains_key(key),
+                "{key} missing on {}",
+                span.service_name()
+            );
+        }
+        instance_ids.insert(
+            span.service_name().to_string(),
+            resource["service.instance.id"].clone(),
+        );
+    }
+    let distinct: BTreeSet<String> = instance_ids.values().map(|v| v.to_string()).collect();
+    assert_eq!(
+        distinct.len(),
+        instance_ids.len(),
+        "instance ids shared between services: {instance_ids:?}"
+    );
+
+    // RED metrics and correlated logs.
+    let metrics = receiver
+        .store()
+        .wait_for_metrics(
+            |metrics| {
+                let names: BTreeSet<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+                names.contains("http.server.request.duration")
+                    && names.contains("http.client.request.duration")
+                    && names.contains("db.client.operation.duration")
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server_metric = metrics
+        .iter()
+        .find(|m| m.name == "http.server.request.duration")
+        .unwrap();
+    assert_eq!(server_metric.kind, "histogram");
+    assert_eq!(server_metric.unit, "s");
+    let trace_id = root.trace_id.clone();
+    receiver
+        .store()
+        .wait_for_logs(
+            |logs| {
+                logs.iter()
+                    .any(|l| l.trace_id == trace_id && !l.span_id.is_empty())
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("no log correlated with the checkout trace: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_card_is_an_error_for_the_caller_only_and_grpc_works() {
+    let receiver = Receiver::start_local().await.unwrap();
+    let endpoint = receiver.grpc_endpoint();
+    let shop = Shop::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+    let session = "checkout-declined-1";
+    let (status, body) = buy(&shop, session, "4000 0000 0000 0002", "user.tier=silver").await;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!(body["error"], "payment_declined", "{body}");
+
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                checkout_root(spans, session).is_some_and(|root| {
+                    spans.iter().any(|s| {
+                        s.trace_id == root.trace_id
+                            && s.service_name() == "inventory"
+                            && s.name.contains("release")
+                    })
+                })
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let root = checkout_root(&spans, session).unwrap();
+    let trace = trace_of(&spans, &root.trace_id);
+
+    let payment_server = trace
+        .iter()
+        .find(|s| s.service_name() == "payment" && s.kind == "SERVER")
+        .unwrap();
+    assert_eq!(
+        payment_server.attr_i64("http.response.status_code"),
+        Some(402)
+    );
+    assert_ne!(
+        payment_server.status_code, "ERROR",
+        "a decline is not the gateway's error"
+    );
+    assert!(payment_server.attr_str("error.type").is_none());
+
+    let payment_client = trace
+        .iter()
+        .find(|s| {
+            s.service_name() == "checkout"
+                && s.kind == "CLIENT"
+                && s.attr_str("peer.service") == Some("payment")
+        })
+        .unwrap();
+    assert_eq!(
+        payment_client.status_code, "ERROR",
+        "a 4xx is an error for the client"
+    );
+    assert_eq!(payment_client.attr_str("error.type"), Some("402"));
+    assert_eq!(
+        payment_client.attr_i64("http.response.status_code"),
+        Some(402)
+    );
+
+    assert_eq!(root.attr_i64("http.response.status_code"), Some(402));
+    assert_ne!(root.status_code, "ERROR");
+    assert!(
+        trace.iter().all(|s| s.kind != "PRODUCER"),
+        "no order event after a decline"
+    );
+    assert!(receiver.store().stats().grpc_export_requests > 0);
+}

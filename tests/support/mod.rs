@@ -1,0 +1,259 @@
+//! Test support: start the real `tracedojo` binary and read what it prints.
+//!
+//! [`Shop::start`] runs `tracedojo up` on free ports with its own data directory and the
+//! given environment, waits for the line that says the shop is ready, and stops the whole
+//! shop (SIGTERM, so spans are flushed) when dropped, even if the test failed.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tracedojo");
+
+/// Lines a child printed, shared with the threads that read them.
+#[derive(Default, Clone)]
+pub struct Output {
+    lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+}
+
+impl Output {
+    fn push(&self, line: String) {
+        let (lines, signal) = &*self.lines;
+        lines.lock().unwrap().push(line);
+        signal.notify_all();
+    }
+
+    pub fn text(&self) -> String {
+        self.lines.0.lock().unwrap().join("\n")
+    }
+
+    /// Waits until a line contains `needle`; returns that line.
+    pub fn wait_for(&self, needle: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        let (lines, signal) = &*self.lines;
+        let mut guard = lines.lock().unwrap();
+        loop {
+            if let Some(line) = guard.iter().find(|l| l.contains(needle)) {
+                return Ok(line.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!(
+                    "no line containing {needle:?} within {timeout:?}; got:\n{}",
+                    guard.join("\n")
+                ));
+            }
+            guard = signal.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+}
+
+fn read_lines(stream: impl std::io::Read + Send + 'static, output: Output) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            match line {
+                Ok(line) => output.push(line),
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+/// A fresh, empty directory under the system temp dir, unique to this test run.
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tracedojo-test-{label}-{}-{:x}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos() ^ (label.len() as u128 * 7919) ^ rand_suffix()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// A running `tracedojo up`.
+pub struct Shop {
+    child: Child,
+    pub url: String,
+    pub stdout: Output,
+    pub stderr: Output,
+    pub data_dir: PathBuf,
+}
+
+impl Shop {
+    pub fn start(env: &[(&str, &str)]) -> Shop {
+        let data_dir = temp_dir("up");
+        let mut command = Command::new(BIN);
+        command
+            .args(["up", "--base-port", "0", "--data-dir"])
+            .arg(&data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for var in [
+            "OTEL_SERVICE_NAME",
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_SDK_DISABLED",
+            "RUST_LOG",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+            .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
+            .env("PAYMENT_MEDIAN_LATENCY_MS", "5");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start tracedojo up");
+        let stdout = Output::default();
+        let stderr = Output::default();
+        read_lines(child.stdout.take().unwrap(), stdout.clone());
+        read_lines(child.stderr.take().unwrap(), stderr.clone());
+        let mut shop = Shop {
+            child,
+            url: String::new(),
+            stdout,
+            stderr,
+            data_dir,
+        };
+        match shop.stdout.wait_for("Shop:", Duration::from_secs(60)) {
+            Ok(line) => {
+                shop.url = line.split_whitespace().last().unwrap().to_string();
+            }
+            Err(err) => panic!("shop did not start: {err}\nstderr:\n{}", shop.stderr.text()),
+        }
+        shop
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM and wait, as Ctrl-C would; returns whether `up` exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        terminate(&mut self.child)
+    }
+}
+
+fn terminate(child: &mut Child) -> bool {
+    if let Ok(Some(status)) = child.try_wait() {
+        return status.success();
+    }
+    // SAFETY: signalling a child process we spawned and have not reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.success();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
+impl Drop for Shop {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Runs `tracedojo` with arguments and environment to completion (bounded), for error tests.
+pub fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(BIN);
+    command.args(args).stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tracedojo");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tracedojo {args:?} did not exit within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `tracedojo service NAME --port 0`, stopped (SIGTERM) when dropped.
+pub struct ServiceProcess {
+    child: Child,
+    pub url: String,
+    pub stderr: Output,
+    pub data_dir: PathBuf,
+}
+
+impl ServiceProcess {
+    pub fn start(name: &str, env: &[(&str, &str)]) -> ServiceProcess {
+        let data_dir = temp_dir(name);
+        let mut command = Command::new(BIN);
+        command
+            .args(["service", name, "--port", "0", "--data-dir"])
+            .arg(&data_dir)
+            .env("RUST_LOG", "info")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start tracedojo service");
+        let stderr = Output::default();
+        read_lines(child.stderr.take().unwrap(), stderr.clone());
+        let line = stderr
+            .wait_for("listening on http://", Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{name} did not start: {e}"));
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap()
+            .trim_end_matches(';')
+            .to_string();
+        ServiceProcess {
+            child,
+            url,
+            stderr,
+            data_dir,
+        }
+    }
+
+    /// SIGTERM and wait; returns whether the service exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        terminate(&mut self.child)
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
