@@ -18,8 +18,12 @@ if [[ "${1:-}" != "--runtime" ]]; then
     # What a workshop participant does: change one line in one service and rebuild.
     file=services/payment/src/routes.rs
     cp "$file" "$file.bench-backup"
-    trap 'mv -f "$file.bench-backup" "$file"; rm -rf "$clean_dir"' EXIT
+    trap 'if [[ -f "$file.bench-backup" ]]; then mv -f "$file.bench-backup" "$file"; fi; rm -rf "$clean_dir"' EXIT
     sed -i 's/"payment approved"/"payment approved (edited)"/' "$file"
+    if cmp -s "$file" "$file.bench-backup"; then
+        echo "bench: the one-line edit did not apply to $file" >&2
+        exit 1
+    fi
     start=$(date +%s.%N)
     CARGO_TARGET_DIR="$clean_dir" cargo build --release --quiet --bin tracedojo
     end=$(date +%s.%N)

@@ -243,6 +243,19 @@ to tell your run apart, set OTEL_RESOURCE_ATTRIBUTES=service.namespace=YOUR_NAME
             set.push(("OTEL_RESOURCE_ATTRIBUTES".to_string(), kept.join(",")));
         }
     }
+    for (variable, why) in [
+        (
+            "DATABASE_URL",
+            "each service gets its own database in --data-dir",
+        ),
+        ("QUEUE_URL", "the queue lives in --data-dir"),
+        ("PORT", "each service gets its own port from --base-port"),
+    ] {
+        if std::env::var_os(variable).is_some() {
+            println!("note: {variable} is ignored under `up`: {why}");
+            remove.push(variable.to_string());
+        }
+    }
     if std::env::var_os("RUST_LOG").is_none() {
         let level = if verbose { "info" } else { "warn" };
         set.push((

@@ -164,3 +164,48 @@ async fn an_unreachable_otlp_endpoint_never_stops_the_shop() {
         .unwrap();
     assert!(payment.stop(), "payment did not stop cleanly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_still_buffered_are_flushed_on_sigterm() {
+    let receiver = tracedojo_explorer::Receiver::start_local().await.unwrap();
+    let endpoint = receiver.grpc_endpoint();
+    // A batch delay of ten minutes: nothing leaves before shutdown unless shutdown flushes.
+    let mut payment = ServiceProcess::start(
+        "payment",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+            ("PAYMENT_MEDIAN_LATENCY_MS", "1"),
+        ],
+    );
+    tracedojo_kit::telemetry::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let pay = json!({"order_ref": "ord_flush", "amount_cents": 500, "currency": "USD", "card_number": "4242424242424242"});
+    let response = http
+        .post(format!("{}/payments", payment.url))
+        .json(&pay)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        receiver.store().span_count(),
+        0,
+        "the batch delay should hold the span back"
+    );
+
+    assert!(payment.stop(), "payment did not stop cleanly");
+    receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                spans
+                    .iter()
+                    .any(|s| s.name == "POST /payments" && s.kind == "SERVER")
+            },
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the buffered span was lost on shutdown: {e}"));
+}

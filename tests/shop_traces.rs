@@ -62,6 +62,17 @@ fn checkout_root(spans: &[StoredSpan], _session: &str) -> Option<StoredSpan> {
         .cloned()
 }
 
+/// Every span of the trace that names a parent has that parent present, and there is a root:
+/// nothing still on its way from another service's batch.
+fn complete(spans: &[StoredSpan], trace_id: &str) -> bool {
+    let trace = trace_of(spans, trace_id);
+    let ids: BTreeSet<&str> = trace.iter().map(|s| s.span_id.as_str()).collect();
+    trace.iter().any(|s| s.parent_span_id.is_empty())
+        && trace
+            .iter()
+            .all(|s| s.parent_span_id.is_empty() || ids.contains(s.parent_span_id.as_str()))
+}
+
 fn trace_of<'a>(spans: &'a [StoredSpan], trace_id: &str) -> Vec<&'a StoredSpan> {
     spans.iter().filter(|s| s.trace_id == trace_id).collect()
 }
@@ -100,7 +111,7 @@ async fn a_checkout_is_one_trace_across_the_shop() {
                 let consumed = spans.iter().any(|s| {
                     s.kind == "CONSUMER" && s.links.iter().any(|l| l.trace_id == root.trace_id)
                 });
-                services.len() >= 7 && consumed
+                services.len() >= 7 && consumed && complete(spans, &root.trace_id)
             },
             WAIT,
         )
@@ -338,11 +349,12 @@ async fn a_declined_card_is_an_error_for_the_caller_only_and_grpc_works() {
         .wait_for_spans(
             |spans| {
                 checkout_root(spans, session).is_some_and(|root| {
-                    spans.iter().any(|s| {
-                        s.trace_id == root.trace_id
-                            && s.service_name() == "inventory"
-                            && s.name.contains("release")
-                    })
+                    complete(spans, &root.trace_id)
+                        && spans.iter().any(|s| {
+                            s.trace_id == root.trace_id
+                                && s.service_name() == "inventory"
+                                && s.name.contains("release")
+                        })
                 })
             },
             WAIT,
@@ -391,4 +403,70 @@ async fn a_declined_card_is_an_error_for_the_caller_only_and_grpc_works() {
         "no order event after a decline"
     );
     assert!(receiver.store().stats().grpc_export_requests > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_service_shows_as_a_connection_error_with_an_exception() {
+    let receiver = Receiver::start_local().await.unwrap();
+    let endpoint = receiver.http_endpoint();
+    // Nothing listens on port 9: every call to "inventory" is refused, as when it is down.
+    let shop = Shop::start_with(
+        &["--external", "inventory=http://127.0.0.1:9"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    assert!(
+        shop.stdout.text().contains("(external)"),
+        "{}",
+        shop.stdout.text()
+    );
+    let session = "checkout-unreachable-1";
+    let (status, body) = buy(&shop, session, "4242424242424242", "user.tier=free").await;
+    assert_eq!(status, 502, "{body}");
+
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                checkout_root(spans, session).is_some_and(|root| {
+                    spans.iter().any(|s| {
+                        s.trace_id == root.trace_id
+                            && s.service_name() == "checkout"
+                            && s.kind == "SERVER"
+                    })
+                })
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let root = checkout_root(&spans, session).unwrap();
+    let trace = trace_of(&spans, &root.trace_id);
+    let refused = trace
+        .iter()
+        .find(|s| s.kind == "CLIENT" && s.attr_str("peer.service") == Some("inventory"))
+        .expect("a CLIENT span for the inventory call");
+    assert_eq!(refused.status_code, "ERROR");
+    assert_eq!(refused.attr_str("error.type"), Some("connection_refused"));
+    assert!(
+        refused.attr_i64("http.response.status_code").is_none(),
+        "no answer, no status code"
+    );
+    assert!(
+        refused.events.iter().any(|e| e.name == "exception"),
+        "{refused:#?}"
+    );
+
+    let checkout = trace
+        .iter()
+        .find(|s| s.service_name() == "checkout" && s.kind == "SERVER")
+        .unwrap();
+    assert_eq!(checkout.status_code, "ERROR", "a 502 is our error");
+    assert_eq!(checkout.attr_str("error.type"), Some("502"));
+    let exception = checkout
+        .events
+        .iter()
+        .find(|e| e.name == "exception")
+        .expect("the 502 carries an exception event");
+    assert!(exception.attributes.contains_key("exception.message"));
+    assert!(exception.attributes.contains_key("exception.type"));
 }

@@ -93,11 +93,17 @@ pub struct Shop {
 
 impl Shop {
     pub fn start(env: &[(&str, &str)]) -> Shop {
+        Shop::start_with(&[], env)
+    }
+
+    /// Like [`Shop::start`], with extra arguments for `up`.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Shop {
         let data_dir = temp_dir("up");
         let mut command = Command::new(BIN);
         command
             .args(["up", "--base-port", "0", "--data-dir"])
             .arg(&data_dir)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

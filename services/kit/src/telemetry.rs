@@ -23,7 +23,9 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::{EnvResourceDetector, TelemetryResourceDetector};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
+};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -107,6 +109,7 @@ impl Telemetry {
 
         let console = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(false)
             .with_filter(console_filter());
 
@@ -146,9 +149,18 @@ impl Telemetry {
                 destination: destination.clone(),
                 last_warning: std::sync::Mutex::new(None),
             };
+            let mut batch = BatchConfigBuilder::default();
+            // The specification's 5 s delay makes a newcomer wait for their first trace;
+            // half a second unless OTEL_BSP_SCHEDULE_DELAY says otherwise.
+            if std::env::var_os("OTEL_BSP_SCHEDULE_DELAY").is_none() {
+                batch = batch.with_scheduled_delay(Duration::from_millis(500));
+            }
+            let processor = BatchSpanProcessor::builder(counting)
+                .with_batch_config(batch.build())
+                .build();
             Some(
                 SdkTracerProvider::builder()
-                    .with_batch_exporter(counting)
+                    .with_span_processor(processor)
                     .with_resource(resource.clone())
                     .build(),
             )
@@ -368,11 +380,17 @@ pub fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".to_string())
 }
 
+/// Console logs: `RUST_LOG` (default `info`), never the SDK's own export complaints: a
+/// backend that is down would print one every half second, and [`CountingExporter`] already
+/// says it once a minute in plain words.
 fn console_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("info,sqlx=warn,hyper=warn,h2=warn,tonic=warn,tower=warn,reqwest=warn,opentelemetry=warn,opentelemetry_sdk=warn")
-    })
+    let base = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+    EnvFilter::try_new(format!("{QUIET_LIBRARIES},{base}"))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET_LIBRARIES}")))
 }
+
+const QUIET_LIBRARIES: &str = "sqlx=warn,hyper=warn,h2=warn,tonic=warn,tower=warn,reqwest=warn,\
+opentelemetry=off,opentelemetry_sdk=off,opentelemetry-otlp=off,opentelemetry_otlp=off,opentelemetry-http=off";
 
 /// Spans become OpenTelemetry spans only from our own code: library-internal spans (h2,
 /// hyper, sqlx) would bury the ones a participant is meant to read.
