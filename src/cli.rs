@@ -89,6 +89,10 @@ pub struct ServiceArgs {
     /// Median latency of the simulated payment gateway, in milliseconds (payment only).
     #[arg(long, env = "PAYMENT_MEDIAN_LATENCY_MS", default_value = "25")]
     pub payment_median_latency_ms: u64,
+    /// How often the inventory's supplier refills products running low, in milliseconds
+    /// (inventory only).
+    #[arg(long, env = "INVENTORY_RESTOCK_INTERVAL_MS", default_value = "10000", value_parser = clap::value_parser!(u64).range(10..))]
+    pub restock_interval_ms: u64,
     #[command(flatten)]
     pub peers: PeerUrls,
 }

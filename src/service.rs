@@ -88,7 +88,10 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         }
         "inventory" => {
             tracedojo_inventory::run(
-                tracedojo_inventory::Config { database_url },
+                tracedojo_inventory::Config {
+                    database_url,
+                    restock_interval: Duration::from_millis(args.restock_interval_ms),
+                },
                 listener,
                 options,
                 shutdown,

@@ -6,9 +6,11 @@
 //! holds one `UPDATE stock` span per item, then the `INSERT`s that record the reservation.
 //!
 //! Files: [`routes`] holds the HTTP API and its input checks; [`stock`] reads and seeds the
-//! stock levels; [`reservations`] reserves and releases.
+//! stock levels; [`reservations`] reserves and releases; [`restock`] is the supplier that
+//! refills products running low.
 
 pub mod reservations;
+pub mod restock;
 pub mod routes;
 pub mod stock;
 
@@ -31,6 +33,8 @@ pub const DEFAULT_PORT: u16 = 8083;
 pub struct Config {
     /// Where stock and reservations are kept, e.g. `sqlite://data/inventory.db`.
     pub database_url: String,
+    /// How often the supplier refills products that run low.
+    pub restock_interval: std::time::Duration,
 }
 
 /// Opens the inventory database, brings its tables up to date and, on first start, stocks
@@ -60,7 +64,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let db = open_database(&config.database_url).await?;
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let supplier = tokio::spawn(restock::run_supplier(
+        db.clone(),
+        config.restock_interval,
+        async move {
+            let _ = stop_rx.changed().await;
+        },
+    ));
     let app = server::instrument(router(db), options);
-    server::serve(listener, app, shutdown).await?;
+    let served = server::serve(listener, app, shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = supplier.await;
+    served?;
     Ok(())
 }

@@ -229,3 +229,39 @@ async fn stock_is_seeded_only_on_first_start() {
     assert_eq!(level.available, initial_quantity(240) - 1);
     db.pool().close().await;
 }
+
+#[tokio::test]
+async fn the_supplier_refills_only_products_below_the_reorder_point() {
+    let temp = TempDb::new("restock");
+    let db = open_database(&temp.url()).await.expect("open database");
+    let set = "UPDATE stock SET available = ?1 WHERE product_id = ?2";
+    sqlx::query(set)
+        .bind(5)
+        .bind(1)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query(set)
+        .bind(50)
+        .bind(2)
+        .execute(db.pool())
+        .await
+        .unwrap();
+
+    let refilled = crate::restock::restock_once(&db).await.expect("restock");
+    assert_eq!(refilled, 1, "only product 1 was below the reorder point");
+
+    let available = |id: i64| {
+        let db = db.clone();
+        async move {
+            crate::stock::find(&db, id)
+                .await
+                .unwrap()
+                .expect("stocked")
+                .available
+        }
+    };
+    assert_eq!(available(1).await, 5 + crate::restock::DELIVERY_SIZE);
+    assert_eq!(available(2).await, 50);
+    assert_eq!(crate::restock::restock_once(&db).await.unwrap(), 0);
+}
