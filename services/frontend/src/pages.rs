@@ -503,7 +503,10 @@ fn render_order(status: &OrderStatus) -> String {
         );
     }
     let shipping_line = match order.shipping_cents {
-        Some(cents) => format!(r#"<p>Shipping: {}</p>"#, escape_html(money(cents, "USD"))),
+        Some(cents) => format!(
+            r#"<p>Shipping: {} <span class="muted">(billed by the carrier on delivery)</span></p>"#,
+            escape_html(money(cents, "USD"))
+        ),
         None => String::new(),
     };
     let shipment = match &status.shipment {
@@ -528,7 +531,7 @@ fn render_order(status: &OrderStatus) -> String {
     <tbody>{items}</tbody>
   </table>
   {shipping_line}
-  <p>Total: <strong class="price">{total}</strong></p>
+  <p>Charged to your card: <strong class="price">{total}</strong></p>
 </div>
 <div class="panel">
   <h2>Shipment</h2>
