@@ -3,16 +3,7 @@
 use serde::Deserialize;
 use tracedojo_kit::ApiError;
 
-/// The regions the shop ships to (the same names as the user's `user.region` baggage).
-pub const REGIONS: [&str; 7] = [
-    "us-east-1",
-    "us-west-2",
-    "eu-west-1",
-    "eu-central-1",
-    "ap-northeast-1",
-    "ap-southeast-2",
-    "sa-east-1",
-];
+pub use tracedojo_kit::baggage::REGIONS;
 
 /// The region an order ships to when the request names none.
 pub const DEFAULT_REGION: &str = "eu-west-1";

@@ -156,18 +156,11 @@ async fn remove_from_cart(
     Ok(Json(clients.cart.remove(&session.id, product_id).await?))
 }
 
-#[derive(Debug, Deserialize)]
-struct CheckoutBody {
-    card_number: String,
-    email: String,
-    region: Option<String>,
-}
-
 /// Places the order; checkout's answer (or its 402/409/400) is passed through unchanged.
 async fn checkout(
     State(clients): State<Arc<Clients>>,
     session: Session,
-    Json(body): Json<CheckoutBody>,
+    Json(body): Json<input::CheckoutFields>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let request = input::checkout_request(
         &session,

@@ -58,6 +58,14 @@ pub fn add_item(product_id: i64, quantity: i64) -> Result<AddItem, ApiError> {
     })
 }
 
+/// The checkout fields, as the JSON API and the HTML form both send them.
+#[derive(Debug, serde::Deserialize)]
+pub struct CheckoutFields {
+    pub card_number: String,
+    pub email: String,
+    pub region: Option<String>,
+}
+
 /// The checkout request for `session`; the region defaults to the user's own.
 pub fn checkout_request(
     session: &Session,

@@ -390,18 +390,11 @@ async fn remove_from_cart(
     respond(&session.user, result.await)
 }
 
-#[derive(Debug, Deserialize)]
-struct CheckoutForm {
-    card_number: String,
-    email: String,
-    region: Option<String>,
-}
-
 /// Places the order and shows it, or shows the cart again with what went wrong.
 async fn checkout(
     State(clients): State<Arc<Clients>>,
     session: Session,
-    Form(form): Form<CheckoutForm>,
+    Form(form): Form<input::CheckoutFields>,
 ) -> Response {
     let placed = async {
         let request = input::checkout_request(

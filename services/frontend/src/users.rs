@@ -15,15 +15,7 @@ pub const TIERS: [&str; 4] = ["free", "silver", "gold", "platinum"];
 /// which makes "is it only the platinum customers who are slow?" a question worth asking.
 const TIER_PERCENT: [u64; 4] = [60, 25, 10, 5];
 
-pub const REGIONS: [&str; 7] = [
-    "us-east-1",
-    "us-west-2",
-    "eu-west-1",
-    "eu-central-1",
-    "ap-northeast-1",
-    "ap-southeast-2",
-    "sa-east-1",
-];
+pub use tracedojo_kit::baggage::REGIONS;
 
 pub const DEVICES: [&str; 3] = ["desktop", "mobile", "tablet"];
 

@@ -44,9 +44,9 @@ pub async fn open_database(database_url: &str) -> Result<Db, RunError> {
     db.migrate(&sqlx::migrate!()).await?;
     stock::seed_if_empty(&db)
         .await
-        .map_err(|source| DbError::Open {
+        .map_err(|reason| DbError::Open {
             url: database_url.to_string(),
-            source,
+            reason,
         })?;
     Ok(db)
 }

@@ -19,6 +19,17 @@ pub const USER_KEYS: [&str; 7] = [
     "synthetic",
 ];
 
+/// The regions users live in and the shop ships to: the values of `user.region`.
+pub const REGIONS: [&str; 7] = [
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-northeast-1",
+    "ap-southeast-2",
+    "sa-east-1",
+];
+
 /// The recorded baggage entries of a context, in [`USER_KEYS`] order.
 pub fn user_entries(cx: &Context) -> Vec<(&'static str, String)> {
     let baggage = cx.baggage();

@@ -46,25 +46,18 @@ impl Statement {
 /// Why a database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("database URL {url:?} is not valid: {source}; use e.g. sqlite://data/catalog.db")]
-    BadUrl {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    // The cause is part of each message rather than a `#[source]`, so a one-line error
+    // report does not print it twice.
+    #[error("database URL {url:?} is not valid: {reason}; use e.g. sqlite://data/catalog.db")]
+    BadUrl { url: String, reason: sqlx::Error },
     #[error(
-        "cannot open database {url}: {source}; check that the data directory exists and is writable"
+        "cannot open database {url}: {reason}; check that the data directory exists and is writable"
     )]
-    Open {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
-    #[error("cannot migrate database {url}: {source}")]
+    Open { url: String, reason: sqlx::Error },
+    #[error("cannot migrate database {url}: {reason}")]
     Migrate {
         url: String,
-        #[source]
-        source: sqlx::migrate::MigrateError,
+        reason: sqlx::migrate::MigrateError,
     },
 }
 
@@ -80,9 +73,9 @@ impl Db {
     /// in-memory one and still embedded.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(|source| DbError::BadUrl {
+            .map_err(|reason| DbError::BadUrl {
                 url: url.to_string(),
-                source,
+                reason,
             })?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -97,9 +90,9 @@ impl Db {
             .max_connections(8)
             .connect_with(options)
             .await
-            .map_err(|source| DbError::Open {
+            .map_err(|reason| DbError::Open {
                 url: url.to_string(),
-                source,
+                reason,
             })?;
         Ok(Db { pool, namespace })
     }
@@ -109,9 +102,9 @@ impl Db {
         migrator
             .run(&self.pool)
             .await
-            .map_err(|source| DbError::Migrate {
+            .map_err(|reason| DbError::Migrate {
                 url: self.namespace.clone(),
-                source,
+                reason,
             })
     }
 

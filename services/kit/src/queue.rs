@@ -81,9 +81,9 @@ impl Queue {
             sqlx::query(ddl)
                 .execute(db.pool())
                 .await
-                .map_err(|source| DbError::Open {
+                .map_err(|reason| DbError::Open {
                     url: url.to_string(),
-                    source,
+                    reason,
                 })?;
         }
         Ok(Queue { db })

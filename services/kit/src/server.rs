@@ -249,6 +249,6 @@ pub enum RunError {
     Db(#[from] crate::db::DbError),
     #[error("{0}")]
     Config(String),
-    #[error("server stopped: {0}")]
+    #[error("server stopped")]
     Io(#[from] std::io::Error),
 }

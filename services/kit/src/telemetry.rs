@@ -35,7 +35,7 @@ use crate::otel_env::{self, EnvError, Signal};
 /// Why telemetry could not be started. Each message says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
-    #[error("{0}")]
+    #[error(transparent)]
     Env(#[from] EnvError),
     #[error("could not build the OTLP {signal} exporter for {endpoint}: {reason}")]
     Exporter {
