@@ -7,7 +7,8 @@
 //! spans are flushed.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,20 @@ use tracedojo_kit::otel_env;
 use crate::cli::UpArgs;
 use crate::ports::{self, SERVICES};
 use crate::service::prepare_data_dir;
+
+/// `println!` that ignores a closed pipe (`tracedojo up | head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!`, likewise.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -47,10 +62,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let data_dir = absolute(&args.data_dir);
 
     let ports = plan_ports(&args, &externals)?;
-    let connect_host = if args.host.is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        args.host
+    // A wildcard address is reached through loopback of the same family.
+    let connect_host = match args.host {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        host => host,
     };
     let url_of = |name: &str| -> String {
         externals.get(name).cloned().unwrap_or_else(|| {
@@ -103,7 +119,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
 
     let started = Instant::now();
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut supervisors = Vec::new();
     let mut pids = HashMap::new();
     let shutdown = tracedojo_kit::shutdown::signal();
@@ -114,26 +129,29 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             result = start => match result {
                 Ok(child) => child,
                 Err(err) => {
-                    let _ = stop_tx.send(true);
-                    for task in supervisors { let _ = task.await; }
+                    stop_all(supervisors).await;
                     return Err(err);
                 }
             },
             _ = &mut shutdown => {
-                println!("stopping before everything started");
-                let _ = stop_tx.send(true);
-                for task in supervisors { let _ = task.await; }
+                say!("stopping before everything started");
+                stop_all(supervisors).await;
                 return Ok(());
             }
         };
         pids.insert(spec.name, child.id().unwrap_or(0));
-        supervisors.push(tokio::spawn(supervise(
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(supervise(
             exe.clone(),
             spec.clone(),
             connect_host,
             child,
-            stop_rx.clone(),
-        )));
+            stop_rx,
+        ));
+        supervisors.push(Supervised {
+            stop: stop_tx,
+            task,
+        });
     }
 
     print_summary(
@@ -146,13 +164,25 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
 
     shutdown.await;
-    println!("\nstopping {} services ...", supervisors.len());
-    let _ = stop_tx.send(true);
-    for task in supervisors {
-        let _ = task.await;
-    }
-    println!("all services stopped");
+    say!("\nstopping {} services ...", supervisors.len());
+    stop_all(supervisors).await;
+    say!("all services stopped");
     Ok(())
+}
+
+/// A running supervisor task and the switch that stops it.
+struct Supervised {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Stops services in the reverse of their start order: the frontend first, so no request
+/// is still arriving while the services it calls go away.
+async fn stop_all(supervisors: Vec<Supervised>) {
+    for supervised in supervisors.into_iter().rev() {
+        let _ = supervised.stop.send(true);
+        let _ = supervised.task.await;
+    }
 }
 
 fn absolute(path: &std::path::Path) -> PathBuf {
@@ -188,7 +218,10 @@ fn plan_ports(
     externals: &HashMap<&'static str, String>,
 ) -> anyhow::Result<HashMap<&'static str, u16>> {
     let mut ports = HashMap::new();
-    for (name, offset) in SERVICES {
+    // In port order, so a clash reports the lowest taken port first.
+    let mut by_port = SERVICES;
+    by_port.sort_by_key(|(_, offset)| *offset);
+    for (name, offset) in by_port {
         if externals.contains_key(name) {
             continue;
         }
@@ -225,7 +258,7 @@ fn child_environment(verbose: bool) -> (Vec<(String, String)>, Vec<String>) {
     let mut set = Vec::new();
     let mut remove = Vec::new();
     if std::env::var_os("OTEL_SERVICE_NAME").is_some() {
-        println!(
+        say!(
             "note: OTEL_SERVICE_NAME is ignored under `up` (each service has its own name); \
 to tell your run apart, set OTEL_RESOURCE_ATTRIBUTES=service.namespace=YOUR_NAME"
         );
@@ -237,7 +270,7 @@ to tell your run apart, set OTEL_RESOURCE_ATTRIBUTES=service.namespace=YOUR_NAME
             .filter(|entry| entry.split('=').next().map(str::trim) != Some("service.name"))
             .collect();
         if kept.len() != attributes.split(',').count() {
-            println!(
+            say!(
                 "note: service.name in OTEL_RESOURCE_ATTRIBUTES is ignored under `up`; use service.namespace instead"
             );
             set.push(("OTEL_RESOURCE_ATTRIBUTES".to_string(), kept.join(",")));
@@ -252,7 +285,7 @@ to tell your run apart, set OTEL_RESOURCE_ATTRIBUTES=service.namespace=YOUR_NAME
         ("PORT", "each service gets its own port from --base-port"),
     ] {
         if std::env::var_os(variable).is_some() {
-            println!("note: {variable} is ignored under `up`: {why}");
+            say!("note: {variable} is ignored under `up`: {why}");
             remove.push(variable.to_string());
         }
     }
@@ -286,6 +319,16 @@ fn spawn_child(exe: &PathBuf, spec: &ChildSpec) -> anyhow::Result<Child> {
     // children in order instead of watching them all die at once and restarting them.
     #[cfg(unix)]
     command.process_group(0);
+    // If `up` itself dies (SIGKILL, out of memory), its children must not live on holding the
+    // shop's ports: Linux sends them SIGTERM when their parent goes.
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe and touches only the new child's own state.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot start {}", spec.name))?;
@@ -295,7 +338,7 @@ fn spawn_child(exe: &PathBuf, spec: &ChildSpec) -> anyhow::Result<Child> {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("{name:>14} | {line}");
+                say_err!("{name:>14} | {line}");
                 let mut recent = recent.lock().unwrap_or_else(|p| p.into_inner());
                 if recent.len() == 20 {
                     recent.pop_front();
@@ -359,50 +402,52 @@ async fn supervise(
 ) {
     let mut backoff = Duration::from_millis(500);
     let mut restarts = 0u32;
-    let mut since = Instant::now();
     loop {
-        tokio::select! {
-            status = child.wait() => {
-                if *stop.borrow() {
-                    return;
-                }
-                if since.elapsed() > STABLE_AFTER {
-                    backoff = Duration::from_millis(500);
-                }
-                restarts += 1;
-                let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                eprintln!(
-                    "{} exited ({status}); restarting in {:.1}s (restart {restarts})",
-                    spec.name,
-                    backoff.as_secs_f64()
-                );
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.changed() => return,
-                }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                since = Instant::now();
-                match start_healthy(&exe, &spec, host).await {
-                    Ok(new_child) => {
-                        eprintln!("{} is back (pid {})", spec.name, new_child.id().unwrap_or(0));
-                        child = new_child;
-                    }
-                    Err(err) => {
-                        eprintln!("{}", format!("{err:#}").lines().next().unwrap_or_default());
-                        // Try again after the next back-off.
-                        match spawn_child(&exe, &spec) {
-                            Ok(new_child) => child = new_child,
-                            Err(err) => {
-                                eprintln!("{err:#}; giving up on {}", spec.name);
-                                return;
-                            }
-                        }
-                    }
-                }
-            }
+        let since = Instant::now();
+        let status = tokio::select! {
+            status = child.wait() => status,
             _ = stop.changed() => {
                 stop_child(spec.name, &mut child).await;
                 return;
+            }
+        };
+        if since.elapsed() > STABLE_AFTER {
+            backoff = Duration::from_millis(500);
+        }
+        let status = status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|e| e.to_string());
+        // Restart until a start succeeds, waiting longer after each failure.
+        loop {
+            restarts += 1;
+            say_err!(
+                "{} exited ({status}); restarting in {:.1}s (restart {restarts})",
+                spec.name,
+                backoff.as_secs_f64()
+            );
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stop.changed() => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            // Dropping a half-started child on stop kills it (`kill_on_drop`).
+            let started = tokio::select! {
+                started = start_healthy(&exe, &spec, host) => started,
+                _ = stop.changed() => return,
+            };
+            match started {
+                Ok(new_child) => {
+                    say_err!(
+                        "{} is back (pid {})",
+                        spec.name,
+                        new_child.id().unwrap_or(0)
+                    );
+                    child = new_child;
+                    break;
+                }
+                Err(err) => {
+                    say_err!("{}", format!("{err:#}").lines().next().unwrap_or_default());
+                }
             }
         }
     }
@@ -422,7 +467,7 @@ async fn stop_child(name: &str, child: &mut Child) {
     match tokio::time::timeout(STOP_GRACE, child.wait()).await {
         Ok(_) => {}
         Err(_) => {
-            eprintln!(
+            say_err!(
                 "{name} did not stop within {}s; killing it",
                 STOP_GRACE.as_secs()
             );
@@ -441,27 +486,27 @@ fn print_summary(
 ) {
     let mut names: Vec<&str> = SERVICES.iter().map(|(n, _)| *n).collect();
     names.sort_by_key(|n| ports::offset(n));
-    println!(
+    say!(
         "\ntracedojo is running: {} services ready in {:.1}s\n",
         pids.len(),
         elapsed.as_secs_f64()
     );
-    println!("  {:<16} {:<30} PID", "SERVICE", "URL");
+    say!("  {:<16} {:<30} PID", "SERVICE", "URL");
     for name in names {
         match externals.get(name) {
-            Some(url) => println!("  {name:<16} {url:<30} (external)"),
-            None => println!(
+            Some(url) => say!("  {name:<16} {url:<30} (external)"),
+            None => say!(
                 "  {name:<16} {:<30} {}",
                 format!("http://{}", SocketAddr::new(args.host, ports[name])),
                 pids.get(name).copied().unwrap_or(0)
             ),
         }
     }
-    println!();
-    println!("  Data:   {}", args.data_dir.display());
-    println!("  Traces: {}", traces_destination());
-    println!("  Shop:   {shop_url}");
-    println!("\nPress Ctrl-C to stop.");
+    say!("");
+    say!("  Data:   {}", args.data_dir.display());
+    say!("  Traces: {}", traces_destination());
+    say!("  Shop:   {shop_url}");
+    say!("\nPress Ctrl-C to stop.");
 }
 
 fn traces_destination() -> String {

@@ -62,15 +62,23 @@ fn checkout_root(spans: &[StoredSpan], _session: &str) -> Option<StoredSpan> {
         .cloned()
 }
 
-/// Every span of the trace that names a parent has that parent present, and there is a root:
-/// nothing still on its way from another service's batch.
+/// Nothing of the trace is still on its way from another service's batch: every span that
+/// names a parent has it, there is a root, and every CLIENT call that got an answer has the
+/// callee's SERVER span below it.
 fn complete(spans: &[StoredSpan], trace_id: &str) -> bool {
     let trace = trace_of(spans, trace_id);
     let ids: BTreeSet<&str> = trace.iter().map(|s| s.span_id.as_str()).collect();
+    let parents: BTreeSet<&str> = trace.iter().map(|s| s.parent_span_id.as_str()).collect();
     trace.iter().any(|s| s.parent_span_id.is_empty())
         && trace
             .iter()
             .all(|s| s.parent_span_id.is_empty() || ids.contains(s.parent_span_id.as_str()))
+        && trace
+            .iter()
+            .filter(|s| {
+                s.kind == "CLIENT" && s.attributes.contains_key("http.response.status_code")
+            })
+            .all(|client| parents.contains(client.span_id.as_str()))
 }
 
 fn trace_of<'a>(spans: &'a [StoredSpan], trace_id: &str) -> Vec<&'a StoredSpan> {
@@ -343,6 +351,13 @@ async fn a_declined_card_is_an_error_for_the_caller_only_and_grpc_works() {
     let (status, body) = buy(&shop, session, "4000 0000 0000 0002", "user.tier=silver").await;
     assert_eq!(status, 402, "{body}");
     assert_eq!(body["error"], "payment_declined", "{body}");
+    // A path no route matches is a request too: a SERVER span named after the method alone.
+    let missing = client()
+        .get(format!("{}/no/such/page", shop.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 
     let spans = receiver
         .store()
@@ -402,6 +417,29 @@ async fn a_declined_card_is_an_error_for_the_caller_only_and_grpc_works() {
         trace.iter().all(|s| s.kind != "PRODUCER"),
         "no order event after a decline"
     );
+
+    let not_found = receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                spans.iter().any(|s| {
+                    s.service_name() == "frontend"
+                        && s.attr_str("url.path") == Some("/no/such/page")
+                })
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let not_found = not_found
+        .iter()
+        .find(|s| s.attr_str("url.path") == Some("/no/such/page"))
+        .unwrap();
+    assert_eq!(not_found.name, "GET");
+    assert_eq!(not_found.kind, "SERVER");
+    assert_eq!(not_found.attr_i64("http.response.status_code"), Some(404));
+    assert!(not_found.attr_str("http.route").is_none());
+    assert_ne!(not_found.status_code, "ERROR");
     assert!(receiver.store().stats().grpc_export_requests > 0);
 }
 

@@ -9,8 +9,8 @@
 //!  ├─ 1 GET  cart       /carts/{session_id}   what is being bought
 //!  ├─ 2 GET  catalog    /products?ids=..      at today's prices
 //!  ├─ 3 POST inventory  /reservations         hold the stock
-//!  ├─ 4 POST payment    /payments             charge the card for the goods
-//!  ├─ 5 POST shipping   /quotes               price the delivery
+//!  ├─ 4 POST shipping   /quotes               price the delivery
+//!  ├─ 5 POST payment    /payments             charge the card for the goods
 //!  ├─ 6 save order      orders + order_items  one transaction
 //!  ├─ 7 send order.created                    the shipping worker takes it from here
 //!  └─ 8 DELETE cart     /carts/{session_id}   start the next cart empty
@@ -105,11 +105,12 @@ pub async fn place_order(
     // 3: hold the stock.
     let reservation = reserve_stock(clients, &order_ref, &items).await?;
 
-    // 4, 5 and 6: pay, price the delivery, save. They run while the stock is held for this
+    // 4, 5 and 6: price the delivery, pay, save. They run while the stock is held for this
     // order; if one of them fails, the stock goes back.
     let held = async {
-        let payment = charge_card(clients, &order_ref, total_cents, &checkout.card_number).await?;
+        // The quote comes first: once the card is charged, only our own write can still fail.
         let quote = quote_shipping(clients, checkout.region, &items).await?;
+        let payment = charge_card(clients, &order_ref, total_cents, &checkout.card_number).await?;
         let new_order = NewOrder {
             order_ref: &order_ref,
             session_id: &checkout.session_id,
@@ -228,7 +229,24 @@ async fn reserve_stock(
         })
 }
 
-/// Step 4: charge the goods; a 402 decline passes through to the customer.
+/// Step 4: the delivery price for this region and this many items.
+async fn quote_shipping(
+    clients: &Clients,
+    region: &str,
+    items: &[ItemQuantity],
+) -> Result<Quote, ApiError> {
+    let request = QuoteRequest { region, items };
+    clients
+        .shipping
+        .post("/quotes", "/quotes", &request)
+        .await
+        .map_err(|source| ApiError::Downstream {
+            service: "shipping",
+            source,
+        })
+}
+
+/// Step 5: charge the goods; a 402 decline passes through to the customer.
 async fn charge_card(
     clients: &Clients,
     order_ref: &str,
@@ -247,23 +265,6 @@ async fn charge_card(
         .await
         .map_err(|source| ApiError::Downstream {
             service: "payment",
-            source,
-        })
-}
-
-/// Step 5: the delivery price for this region and this many items.
-async fn quote_shipping(
-    clients: &Clients,
-    region: &str,
-    items: &[ItemQuantity],
-) -> Result<Quote, ApiError> {
-    let request = QuoteRequest { region, items };
-    clients
-        .shipping
-        .post("/quotes", "/quotes", &request)
-        .await
-        .map_err(|source| ApiError::Downstream {
-            service: "shipping",
             source,
         })
 }

@@ -385,7 +385,8 @@ async fn a_declined_card_releases_the_stock_and_answers_402() -> TestResult {
             .count(&format!("POST /reservations/{RESERVATION}/release")),
         1
     );
-    assert_eq!(harness.calls.count("POST /quotes"), 0);
+    // The delivery is priced before the card is charged, so the quote was asked for.
+    assert_eq!(harness.calls.count("POST /quotes"), 1);
     assert_eq!(harness.calls.count(&format!("DELETE /carts/{SESSION}")), 0);
     assert_eq!(count_rows(&harness.db, COUNT_ORDERS).await?, 0);
     let queue = Queue::open(&harness.queue_url).await?;

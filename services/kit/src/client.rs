@@ -177,10 +177,19 @@ impl HttpClient {
             KeyValue::new("url.template", template.to_string()),
         ];
         match &result {
-            Ok(_) => {}
+            Ok((_, status)) => {
+                attributes.push(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(status.as_u16()),
+                ));
+            }
             Err(ClientError::Status { status, .. }) => {
                 span.record("otel.status_code", "ERROR");
                 span.record("error.type", status.as_str());
+                attributes.push(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(status.as_u16()),
+                ));
                 attributes.push(KeyValue::new("error.type", status.as_str().to_string()));
             }
             Err(ClientError::Transport { kind, message, .. }) => {
@@ -204,7 +213,7 @@ impl HttpClient {
         instruments()
             .http_client_duration
             .record(started.elapsed().as_secs_f64(), &attributes);
-        result
+        result.map(|(body, _)| body)
     }
 
     async fn exchange<B: Serialize, T: DeserializeOwned>(
@@ -213,7 +222,7 @@ impl HttpClient {
         url: &str,
         body: Option<&B>,
         span: &tracing::Span,
-    ) -> Result<T, ClientError> {
+    ) -> Result<(T, StatusCode), ClientError> {
         let mut request = self.inner.request(method, url);
         if let Some(body) = body {
             request = request.json(body);
@@ -232,7 +241,8 @@ impl HttpClient {
         let status = response.status();
         span.record("http.response.status_code", i64::from(status.as_u16()));
         let bytes = response.bytes().await.map_err(|e| transport(url, &e))?;
-        if !status.is_success() {
+        // 1xx and 3xx are not failures (redirects are followed before we see them).
+        if status.is_client_error() || status.is_server_error() {
             let parsed: Option<serde_json::Value> = serde_json::from_slice(&bytes).ok();
             let field = |name: &str| {
                 parsed
@@ -254,10 +264,11 @@ impl HttpClient {
         } else {
             &bytes[..]
         };
-        serde_json::from_slice(bytes).map_err(|e| ClientError::Decode {
+        let body = serde_json::from_slice(bytes).map_err(|e| ClientError::Decode {
             url: url.to_string(),
             message: e.to_string(),
-        })
+        })?;
+        Ok((body, status))
     }
 }
 

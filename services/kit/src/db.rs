@@ -157,7 +157,8 @@ impl Db {
     }
 }
 
-fn error_kind(err: &sqlx::Error) -> &'static str {
+/// A short, stable name for a database failure, for `error.type`.
+pub fn error_kind(err: &sqlx::Error) -> &'static str {
     match err {
         sqlx::Error::Database(_) => "database_error",
         sqlx::Error::PoolTimedOut => "pool_timed_out",

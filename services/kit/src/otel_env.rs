@@ -308,13 +308,16 @@ pub fn endpoint_configured() -> bool {
 
 /// An endpoint fit for a log line: any `user:password@` part is hidden.
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) if !host.contains('/') || rest.find('@') < rest.find('/') => {
-                format!("{scheme}://***@{host}")
-            }
-            _ => url.to_string(),
-        },
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    // The last '@' of the authority ends the user info, whatever the password contains.
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
         None => url.to_string(),
     }
 }
@@ -356,5 +359,9 @@ mod tests {
             "https://***@otlp.example.com/x"
         );
         assert_eq!(redact_url("http://localhost:4318"), "http://localhost:4318");
+        assert_eq!(
+            redact_url("https://u:p@ss@host/x@y"),
+            "https://***@host/x@y"
+        );
     }
 }

@@ -105,6 +105,7 @@ impl Queue {
             messaging.operation.name = "send",
             messaging.operation.type = "send",
             messaging.message.id = Empty,
+            error.type = Empty,
         );
         let cx = span.context();
         let mut headers = HashMap::new();
@@ -128,11 +129,35 @@ impl Queue {
             Ok(id) => {
                 span.record("messaging.message.id", id.to_string());
             }
-            Err(_) => {
+            Err(err) => {
                 span.record("otel.status_code", "ERROR");
+                span.record("error.type", crate::db::error_kind(err));
             }
         }
         result
+    }
+
+    /// Records `messaging.process.duration` for one processed message; `error` names the
+    /// failure (`error.type`) when processing failed.
+    pub fn record_processing(
+        &self,
+        message: &Message,
+        consumer_group: &str,
+        elapsed: std::time::Duration,
+        error: Option<&'static str>,
+    ) {
+        let mut attributes = vec![
+            KeyValue::new("messaging.system", "tracedojo"),
+            KeyValue::new("messaging.destination.name", message.topic.clone()),
+            KeyValue::new("messaging.operation.name", "process"),
+            KeyValue::new("messaging.consumer.group.name", consumer_group.to_string()),
+        ];
+        if let Some(kind) = error {
+            attributes.push(KeyValue::new("error.type", kind));
+        }
+        crate::metrics::instruments()
+            .messaging_process_duration
+            .record(elapsed.as_secs_f64(), &attributes);
     }
 
     /// Claims the oldest unclaimed message of `topic`, if any. Not traced: an empty poll is

@@ -68,8 +68,11 @@ impl ServerOptions {
 pub fn instrument(routes: Router, options: ServerOptions) -> Router {
     let options = Arc::new(options);
     let health_options = options.clone();
+    // `layer`, not `route_layer`: unmatched paths (404) and wrong methods (405) are requests
+    // too and get a SERVER span named after the method alone. `/health` is added after the
+    // layer, so it stays untraced.
     routes
-        .route_layer(middleware::from_fn_with_state(options, trace_request))
+        .layer(middleware::from_fn_with_state(options, trace_request))
         .route(
             "/health",
             get(move || {
@@ -159,6 +162,7 @@ pub async fn trace_request(
         http.request.method = method,
         http.route = route.as_deref(),
         url.path = request.uri().path(),
+        url.query = request.uri().query(),
         url.scheme = "http",
         server.address = server_address.as_deref(),
         server.port = server_port.map(i64::from),
@@ -225,11 +229,21 @@ fn host_and_port(headers: &HeaderMap) -> (Option<String>, Option<u16>) {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return (None, None);
     };
+    split_host(host)
+}
+
+/// `name:port`, `[v6]:port`, `[v6]` or `name`, into address and port (80 when absent).
+fn split_host(host: &str) -> (Option<String>, Option<u16>) {
+    if let Some(rest) = host.strip_prefix('[') {
+        let Some((address, after)) = rest.split_once(']') else {
+            return (Some(host.to_string()), None);
+        };
+        let port = after.strip_prefix(':').map_or(Some(80), |p| p.parse().ok());
+        return (Some(address.to_string()), port);
+    }
     match host.rsplit_once(':') {
-        Some((name, port)) if !name.ends_with(']') || name.starts_with('[') => {
-            (Some(name.to_string()), port.parse().ok())
-        }
-        _ => (Some(host.to_string()), Some(80)),
+        Some((name, port)) => (Some(name.to_string()), port.parse().ok()),
+        None => (Some(host.to_string()), Some(80)),
     }
 }
 
@@ -251,4 +265,23 @@ pub enum RunError {
     Config(String),
     #[error("server stopped")]
     Io(#[from] std::io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_host;
+
+    #[test]
+    fn host_headers_split_into_address_and_port() {
+        assert_eq!(
+            split_host("127.0.0.1:8080"),
+            (Some("127.0.0.1".into()), Some(8080))
+        );
+        assert_eq!(split_host("[::1]:8080"), (Some("::1".into()), Some(8080)));
+        assert_eq!(split_host("[::1]"), (Some("::1".into()), Some(80)));
+        assert_eq!(
+            split_host("shop.example"),
+            (Some("shop.example".into()), Some(80))
+        );
+    }
 }

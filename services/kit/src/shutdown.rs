@@ -1,7 +1,7 @@
-//! Ctrl-C and SIGTERM as one future, so `run(listener, shutdown)` can stop gracefully.
+//! Ctrl-C, SIGTERM and SIGHUP as one future, so `run(listener, shutdown)` can stop gracefully.
 
-/// Completes when the process is asked to stop: Ctrl-C everywhere, SIGTERM on Unix
-/// (what `tracedojo up`, docker and Kubernetes send).
+/// Completes when the process is asked to stop: Ctrl-C everywhere; on Unix also SIGTERM (what
+/// `tracedojo up`, docker and Kubernetes send) and SIGHUP (the terminal was closed).
 pub async fn signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -9,14 +9,18 @@ pub async fn signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hangup)) => {
                 tokio::select! {
                     _ = ctrl_c => {}
                     _ = term.recv() => {}
+                    _ = hangup.recv() => {}
                 }
             }
-            Err(_) => ctrl_c.await,
+            _ => ctrl_c.await,
         }
     }
     #[cfg(not(unix))]

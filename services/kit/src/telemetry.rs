@@ -295,10 +295,12 @@ fn exporter_error(
     endpoint: &str,
     err: opentelemetry_otlp::ExporterBuildError,
 ) -> TelemetryError {
+    // The SDK's message may quote the raw endpoint, credentials included.
+    let redacted = otel_env::redact_url(endpoint);
     TelemetryError::Exporter {
         signal,
-        endpoint: otel_env::redact_url(endpoint),
-        reason: err.to_string(),
+        reason: err.to_string().replace(endpoint, &redacted),
+        endpoint: redacted,
     }
 }
 

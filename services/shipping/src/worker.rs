@@ -91,7 +91,11 @@ pub async fn consume_orders(db: Db, queue: Queue, mut stop: watch::Receiver<bool
 /// a failure the worker pauses, so a failing database is not hammered).
 async fn handle(db: &Db, queue: &Queue, message: &Message) -> bool {
     let span = queue.consumer_span(message, CONSUMER_GROUP);
-    let Err(err) = process(db, queue, message).instrument(span.clone()).await else {
+    let started = std::time::Instant::now();
+    let outcome = process(db, queue, message).instrument(span.clone()).await;
+    let failure = outcome.as_ref().err().map(ProcessError::kind);
+    queue.record_processing(message, CONSUMER_GROUP, started.elapsed(), failure);
+    let Err(err) = outcome else {
         return true;
     };
     span.record("otel.status_code", "ERROR");
