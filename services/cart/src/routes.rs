@@ -9,6 +9,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tracedojo_kit::ApiError;
+use tracedojo_kit::server::annotate;
 
 use crate::AppState;
 use crate::catalog::fetch_product;
@@ -42,7 +43,6 @@ async fn show_cart(
 }
 
 /// Looks the product up in the catalog, then adds it to the cart.
-#[tracing::instrument(name = "add item to cart", skip_all, fields(cart.session_id, product.id, cart.quantity))]
 async fn add_item(
     State(state): State<AppState>,
     session_id: Result<Path<String>, PathRejection>,
@@ -51,10 +51,9 @@ async fn add_item(
     let Path(session_id) = session_id.map_err(bad_path)?;
     check_session_id(&session_id)?;
     let Json(request) = body.map_err(bad_json)?;
-    let span = tracing::Span::current();
-    span.record("cart.session_id", session_id.as_str());
-    span.record("product.id", request.product_id);
-    span.record("cart.quantity", request.quantity);
+    annotate("cart.session_id", session_id.clone());
+    annotate("product.id", request.product_id);
+    annotate("cart.quantity", request.quantity);
     check_product_id(request.product_id)?;
     if !(1..=MAX_QUANTITY).contains(&request.quantity) {
         return Err(ApiError::BadRequest(format!(

@@ -2,6 +2,7 @@
 //! each one becomes a database span named after its operation and table.
 
 use serde::Serialize;
+use tracedojo_kit::server::annotate;
 use tracedojo_kit::{Db, Statement};
 
 const SELECT_ITEMS: Statement = Statement::new(
@@ -72,7 +73,6 @@ impl Cart {
 }
 
 /// Reads a session's cart and prices it.
-#[tracing::instrument(name = "load cart", skip_all, fields(cart.item_count, cart.total_cents))]
 pub async fn load_cart(db: &Db, session_id: &str) -> Result<Cart, sqlx::Error> {
     let items = db
         .run(
@@ -83,9 +83,8 @@ pub async fn load_cart(db: &Db, session_id: &str) -> Result<Cart, sqlx::Error> {
         )
         .await?;
     let cart = Cart::new(session_id, items);
-    let span = tracing::Span::current();
-    span.record("cart.item_count", cart.items.len() as i64);
-    span.record("cart.total_cents", cart.total_cents);
+    annotate("cart.item_count", cart.items.len() as i64);
+    annotate("cart.total_cents", cart.total_cents);
     Ok(cart)
 }
 

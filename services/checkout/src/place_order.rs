@@ -5,7 +5,7 @@
 //! write of our own:
 //!
 //! ```text
-//! place order
+//! POST /checkout (SERVER span)
 //!  ├─ 1 GET  cart       /carts/{session_id}   what is being bought
 //!  ├─ 2 GET  catalog    /products?ids=..      at today's prices
 //!  ├─ 3 POST inventory  /reservations         hold the stock
@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde::de::IgnoredAny;
 use tracedojo_kit::ApiError;
 use tracedojo_kit::queue::Queue;
-use tracing::field::Empty;
+use tracedojo_kit::server::annotate;
 
 use crate::CheckoutState;
 use crate::clients::{
@@ -75,15 +75,15 @@ impl IntoResponse for CheckoutError {
     }
 }
 
-/// Runs the eight steps for one validated request.
-#[tracing::instrument(name = "place order", skip_all, fields(order.ref = Empty, order.total_cents = Empty, order.region = checkout.region))]
+/// Runs the eight steps for one validated request, in the request's SERVER span.
 pub async fn place_order(
     state: &CheckoutState,
     checkout: ValidCheckout,
 ) -> Result<PlacedOrder, CheckoutError> {
     let clients = &state.clients;
     let order_ref = new_order_ref();
-    tracing::Span::current().record("order.ref", order_ref.as_str());
+    annotate("order.ref", order_ref.clone());
+    annotate("order.region", checkout.region);
 
     // 1 and 2: what is being bought, at today's prices.
     let cart = fetch_cart(clients, &checkout.session_id).await?;
@@ -94,7 +94,7 @@ pub async fn place_order(
     }
     let lines = price_items(clients, &cart).await?;
     let total_cents: i64 = lines.iter().map(|l| l.quantity * l.unit_price_cents).sum();
-    tracing::Span::current().record("order.total_cents", total_cents);
+    annotate("order.total_cents", total_cents);
     let items: Vec<ItemQuantity> = lines
         .iter()
         .map(|l| ItemQuantity {

@@ -275,7 +275,7 @@ async fn cart(State(clients): State<Arc<Clients>>, session: Session) -> Response
     respond(&session.user, result.await)
 }
 
-#[tracing::instrument(name = "render cart page", skip_all, fields(cart.items = cart.items.len()))]
+#[tracing::instrument(name = "render cart page", skip_all, fields(cart.items = cart.items.len() as i64))]
 fn render_cart(cart: &Cart, user: &User, problem: Option<&str>) -> String {
     let mut body = String::from("<h1>Your cart</h1>");
     if let Some(problem) = problem {

@@ -95,6 +95,13 @@ fn health(options: &ServerOptions) -> axum::Json<serde_json::Value> {
     }))
 }
 
+/// Adds a business attribute (`order.total_cents`, `payment.currency`, ...) to the span the
+/// code runs in — in a handler, the request's SERVER span. Cheaper and clearer than opening an
+/// extra span that would only repeat the SERVER span's start and end.
+pub fn annotate(key: &'static str, value: impl Into<opentelemetry::Value>) {
+    tracing::Span::current().set_attribute(key, value);
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
 pub async fn serve(
     listener: TcpListener,

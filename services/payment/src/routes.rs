@@ -8,6 +8,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tracedojo_kit::ApiError;
+use tracedojo_kit::server::annotate;
 
 use crate::gateway::{GatewayConfig, decline_reason, luhn_valid};
 
@@ -34,11 +35,12 @@ pub fn router(gateway: GatewayConfig) -> Router {
 }
 
 /// Authorises a payment after the gateway's (simulated) think time.
-#[tracing::instrument(name = "authorize payment", skip_all, fields(payment.amount_cents = request.amount_cents, payment.currency = %request.currency))]
 async fn authorize(
     State(gateway): State<Arc<GatewayConfig>>,
     Json(request): Json<PaymentRequest>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
+    annotate("payment.amount_cents", request.amount_cents);
+    annotate("payment.currency", request.currency.clone());
     if request.amount_cents <= 0 {
         return Err(ApiError::BadRequest(
             "amount_cents must be a positive number of cents".into(),
