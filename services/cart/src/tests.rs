@@ -1,7 +1,5 @@
 //! The cart API over real HTTP, with a stub catalog on a random port.
 
-use std::path::PathBuf;
-
 use axum::Json;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -13,32 +11,17 @@ use tracedojo_kit::server::{self, ServerOptions};
 use crate::{AppState, open_database, router};
 
 /// A database file in its own temporary directory, removed when the test ends.
-struct TempDb {
-    dir: PathBuf,
-}
+struct TempDb(tracedojo_kit::testing::TempDir);
 
 impl TempDb {
     fn new(test: &str) -> TempDb {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let dir = std::env::temp_dir().join(format!(
-            "tracedojo-cart-{test}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDb { dir }
+        TempDb(
+            tracedojo_kit::testing::TempDir::new(&format!("cart-{test}")).expect("create temp dir"),
+        )
     }
 
     fn url(&self) -> String {
-        format!("sqlite://{}", self.dir.join("cart.db").display())
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.0.sqlite_url("cart")
     }
 }
 

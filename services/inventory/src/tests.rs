@@ -1,7 +1,5 @@
 //! The inventory API over real HTTP, on a fresh database per test.
 
-use std::path::PathBuf;
-
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -11,32 +9,18 @@ use crate::stock::initial_quantity;
 use crate::{open_database, router};
 
 /// A database file in its own temporary directory, removed when the test ends.
-struct TempDb {
-    dir: PathBuf,
-}
+struct TempDb(tracedojo_kit::testing::TempDir);
 
 impl TempDb {
     fn new(test: &str) -> TempDb {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let dir = std::env::temp_dir().join(format!(
-            "tracedojo-inventory-{test}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDb { dir }
+        TempDb(
+            tracedojo_kit::testing::TempDir::new(&format!("inventory-{test}"))
+                .expect("create temp dir"),
+        )
     }
 
     fn url(&self) -> String {
-        format!("sqlite://{}", self.dir.join("inventory.db").display())
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.0.sqlite_url("inventory")
     }
 }
 

@@ -13,7 +13,8 @@
 //! - [`queue`]: a durable queue on a database table, with PRODUCER and CONSUMER spans;
 //! - [`baggage`]: the user attributes that travel with every request;
 //! - [`error`]: the JSON error type every service answers with;
-//! - [`shutdown`]: Ctrl-C / SIGTERM as a future.
+//! - [`shutdown`]: Ctrl-C / SIGTERM as a future;
+//! - [`testing`]: a scratch directory for the services' own tests.
 
 pub mod baggage;
 pub mod client;
@@ -25,6 +26,7 @@ pub mod queue;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod testing;
 
 pub use client::{ClientError, HttpClient};
 pub use db::{Db, Statement};
