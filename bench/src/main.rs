@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value = "target/release/tracedojo")]
     binary: PathBuf,
     /// Seconds of saturation traffic per throughput run.
-    #[arg(long, default_value = "15")]
+    #[arg(long, default_value = "10")]
     seconds: u64,
     /// Concurrent shoppers during the saturation runs.
     #[arg(long, default_value = "48")]
@@ -37,6 +37,12 @@ struct Args {
     /// Checkouts per second during the steady-traffic memory measurement.
     #[arg(long, default_value = "20")]
     steady_rate: u64,
+    /// Rounds of the telemetry on/off comparison (odd, so the median is one of them).
+    #[arg(long, default_value = "3")]
+    rounds: usize,
+    /// Only the saturation runs (skip start-up and memory), e.g. to compare OTEL_* settings.
+    #[arg(long)]
+    throughput_only: bool,
 }
 
 struct RunningShop {
@@ -243,19 +249,15 @@ async fn discarding_sink() -> anyhow::Result<String> {
     Ok(format!("http://{address}"))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let receiver = Receiver::start_local().await?;
-    let otlp = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_string()),
-    ];
-
+/// Start-up to the first complete checkout trace, then memory idle and under steady traffic.
+async fn startup_and_memory(
+    args: &Args,
+    receiver: &Receiver,
+    otlp: &[(&str, String)],
+) -> anyhow::Result<()> {
     // 1. Start-up to the first complete checkout trace.
     let spawned = Instant::now();
-    let shop = RunningShop::start(&args.binary, &otlp).await?;
+    let shop = RunningShop::start(&args.binary, otlp).await?;
     let ready = spawned.elapsed();
     let http = reqwest::Client::new();
     let status = checkout(&http, &shop.url, "bench-first", 0).await?;
@@ -329,28 +331,66 @@ async fn main() -> anyhow::Result<()> {
 
     shop.stop().await;
 
-    // 3. Saturation throughput, telemetry on (exporting every span to a discarding sink)...
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let receiver = Receiver::start_local().await?;
+    let otlp = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_string()),
+    ];
+
+    if !args.throughput_only {
+        startup_and_memory(&args, &receiver, &otlp).await?;
+    }
+
+    // Saturation throughput with telemetry on (every span exported to a discarding sink) and
+    // with OTEL_SDK_DISABLED=true, in alternating order over several rounds so that drift in
+    // what else the machine is doing falls on both sides; the median ratio is the figure.
     let duration = Duration::from_secs(args.seconds);
     let sink = discarding_sink().await?;
-    let on = RunningShop::start(
-        &args.binary,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", sink),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_string()),
-        ],
-    )
-    .await?;
-    let (with_telemetry, failed_on) = saturate(&on.url, args.concurrency, duration).await;
-    on.stop().await;
-
-    // ... and off, in the same run.
-    let off =
-        RunningShop::start(&args.binary, &[("OTEL_SDK_DISABLED", "true".to_string())]).await?;
-    let (without, failed_off) = saturate(&off.url, args.concurrency, duration).await;
-    off.stop().await;
+    let telemetry_on = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", sink),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_string()),
+    ];
+    let telemetry_off = vec![("OTEL_SDK_DISABLED", "true".to_string())];
+    let mut ratios = Vec::new();
+    for round in 1..=args.rounds {
+        let mut rates = [0.0f64; 2];
+        let order = if round % 2 == 1 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let env = if side == 0 {
+                &telemetry_on
+            } else {
+                &telemetry_off
+            };
+            let shop = RunningShop::start(&args.binary, env).await?;
+            let (rate, failures) = saturate(&shop.url, args.concurrency, duration).await;
+            shop.stop().await;
+            if failures != "no failures" {
+                println!(
+                    "  round {round}: {} run {failures}",
+                    ["telemetry", "no-telemetry"][side]
+                );
+            }
+            rates[side] = rate;
+        }
+        let ratio = rates[0] / rates[1].max(f64::MIN_POSITIVE);
+        println!(
+            "  round {round}: {:.0} checkouts/s with telemetry, {:.0} with OTEL_SDK_DISABLED=true, ratio {ratio:.2}",
+            rates[0], rates[1]
+        );
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
     println!(
-        "throughput: {with_telemetry:.0} checkouts/s with telemetry ({failed_on}), {without:.0} with OTEL_SDK_DISABLED=true ({failed_off}); ratio {:.2} (target >= 0.8)",
-        with_telemetry / without.max(f64::MIN_POSITIVE)
+        "throughput: median ratio telemetry on / off {:.2} over {} rounds (target >= 0.8)",
+        ratios[ratios.len() / 2],
+        ratios.len()
     );
     Ok(())
 }
