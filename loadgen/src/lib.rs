@@ -4,8 +4,13 @@
 //! schedule before the run, never from when the previous request finished, so a slow shop
 //! cannot quietly slow the load down (coordinated omission).
 //!
-//! Done so far: [`schedule`], the arrival plans for each load profile.
+//! Done so far: [`schedule`] (when each journey starts, per load profile), [`population`]
+//! (the seeded users and their baggage), [`journeys`] (what each visit does) and [`plan`]
+//! (which user starts which journey at each arrival).
 
+pub mod journeys;
+pub mod plan;
+pub mod population;
 pub mod schedule;
 
 pub use schedule::{Arrivals, Profile, Schedule, ScheduleError};

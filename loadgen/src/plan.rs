@@ -1,0 +1,181 @@
+//! The run plan: for each arrival of the schedule, which user starts which journey.
+//!
+//! Everything random comes from one seed, so `--seed N` gives the same plan every time.
+
+use std::time::Duration;
+
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+
+use crate::journeys::{self, JourneyKind, JourneyOptions, TimedStep};
+use crate::population::Population;
+use crate::schedule::Schedule;
+
+/// One journey to start at `offset` from the beginning of the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedJourney {
+    pub offset: Duration,
+    pub user: usize,
+    pub kind: JourneyKind,
+    pub steps: Vec<TimedStep>,
+}
+
+/// Lazily yields the plan of a run.
+pub fn plan<'a>(
+    schedule: &'a Schedule,
+    population: &'a Population,
+    mix: &'a [(JourneyKind, u32)],
+    options: JourneyOptions,
+    seed: u64,
+) -> impl Iterator<Item = PlannedJourney> + 'a {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x6a6f_7572_6e65_7973);
+    schedule.offsets().map(move |offset| {
+        let user = rng.random_range(0..population.len());
+        let (kind, steps) = journeys::draw(mix, &mut rng, options);
+        PlannedJourney {
+            offset,
+            user,
+            kind,
+            steps,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::journeys::DEFAULT_MIX;
+    use crate::schedule::{Arrivals, Profile};
+
+    fn run(seed: u64, count: u64) -> Vec<PlannedJourney> {
+        let schedule = Schedule::new(
+            Profile::Constant { rate: 1000.0 },
+            Arrivals::Poisson,
+            None,
+            Some(count),
+            seed,
+        )
+        .unwrap();
+        let population = Population::new(500, seed);
+        let options = JourneyOptions {
+            max_think: Duration::from_secs(2),
+            declined_per_mille: 20,
+        };
+        plan(&schedule, &population, &DEFAULT_MIX, options, seed).collect()
+    }
+
+    #[test]
+    fn the_journey_mix_matches_its_weights() {
+        let journeys = run(11, 20_000);
+        let mut counts: BTreeMap<JourneyKind, usize> = BTreeMap::new();
+        for journey in &journeys {
+            *counts.entry(journey.kind).or_default() += 1;
+        }
+        // Stated tolerance: each share within 1.5 percentage points of its weight over
+        // 20,000 journeys (a binomial σ is at most 0.35 points here).
+        for (kind, weight) in DEFAULT_MIX {
+            let share =
+                100.0 * counts.get(&kind).copied().unwrap_or(0) as f64 / journeys.len() as f64;
+            assert!(
+                (share - weight as f64).abs() <= 1.5,
+                "{}: {share:.2} % of journeys, weight {weight} %",
+                kind.name()
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_plan() {
+        assert_eq!(run(5, 2_000), run(5, 2_000));
+        assert_ne!(run(5, 2_000), run(6, 2_000));
+        assert_eq!(
+            Population::new(100, 9).users(),
+            Population::new(100, 9).users()
+        );
+    }
+
+    #[test]
+    fn every_purchase_checks_out_then_views_its_order() {
+        for journey in run(3, 3_000)
+            .iter()
+            .filter(|j| j.kind == JourneyKind::Purchase)
+        {
+            let steps: Vec<_> = journey.steps.iter().map(|s| &s.step).collect();
+            assert!(matches!(
+                steps[steps.len() - 2],
+                journeys::Step::Checkout { .. }
+            ));
+            assert_eq!(*steps[steps.len() - 1], journeys::Step::ViewOrder);
+            assert_eq!(
+                journey.steps[0].think,
+                Duration::ZERO,
+                "a visit starts at once"
+            );
+            assert!(
+                journey
+                    .steps
+                    .iter()
+                    .all(|s| s.think <= Duration::from_secs(2))
+            );
+        }
+    }
+
+    #[test]
+    fn declined_cards_appear_only_when_asked_for() {
+        let declined = |journeys: &[PlannedJourney]| {
+            journeys
+                .iter()
+                .flat_map(|j| &j.steps)
+                .filter(|s| {
+                    s.step
+                        == journeys::Step::Checkout {
+                            card_number: journeys::DECLINED_CARD,
+                        }
+                })
+                .count()
+        };
+        assert!(declined(&run(3, 10_000)) > 0, "20 per mille were asked for");
+        let schedule = Schedule::new(
+            Profile::Constant { rate: 1000.0 },
+            Arrivals::Uniform,
+            None,
+            Some(10_000),
+            3,
+        )
+        .unwrap();
+        let population = Population::new(50, 3);
+        let quiet: Vec<_> = plan(
+            &schedule,
+            &population,
+            &DEFAULT_MIX,
+            JourneyOptions::default(),
+            3,
+        )
+        .collect();
+        assert_eq!(declined(&quiet), 0);
+    }
+
+    #[test]
+    fn users_carry_their_segment_as_baggage() {
+        let population = Population::new(2_000, 1);
+        let gold = population
+            .users()
+            .iter()
+            .filter(|u| u.tier == "gold")
+            .count();
+        assert!(
+            (180..=300).contains(&gold),
+            "{gold} gold users of 2,000 (weight 12 %)"
+        );
+        let user = &population.users()[0];
+        let baggage = user.baggage();
+        assert!(
+            baggage.contains(&format!("user.tier={}", user.tier)),
+            "{baggage}"
+        );
+        assert!(baggage.contains("synthetic=true"));
+        assert!(!baggage.contains(' '), "values are encoded: {baggage}");
+    }
+}
