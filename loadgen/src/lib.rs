@@ -6,11 +6,14 @@
 //!
 //! Done so far: [`schedule`] (when each journey starts, per load profile), [`population`]
 //! (the seeded users and their baggage), [`journeys`] (what each visit does) and [`plan`]
-//! (which user starts which journey at each arrival).
+//! (which user starts which journey at each arrival), [`runner`] (sends the plan, open model,
+//! with an in-flight cap) and [`recorder`] (corrected and uncorrected HDR latencies).
 
 pub mod journeys;
 pub mod plan;
 pub mod population;
+pub mod recorder;
+pub mod runner;
 pub mod schedule;
 
 pub use schedule::{Arrivals, Profile, Schedule, ScheduleError};

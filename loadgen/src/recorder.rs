@@ -1,0 +1,143 @@
+//! What a run measured: latency histograms per endpoint, corrected and uncorrected, and the
+//! counts of late, dropped and failed sends.
+//!
+//! Corrected latency runs from the moment the plan *intended* a request to start; the
+//! uncorrected view runs from when it was actually sent. When the shop stalls and sends back
+//! up, only the corrected view shows what users waited (coordinated omission).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Latencies are kept in microseconds, from 1 µs to one hour, to three significant digits.
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+/// One finished request.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub endpoint: &'static str,
+    /// From intended start to answer.
+    pub corrected: Duration,
+    /// From actual send to answer.
+    pub uncorrected: Duration,
+    /// HTTP status, or `None` when no answer came (refused, timed out).
+    pub status: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+struct Endpoint {
+    corrected: Histogram<u64>,
+    uncorrected: Histogram<u64>,
+    errors: u64,
+    statuses: BTreeMap<String, u64>,
+}
+
+impl Default for Endpoint {
+    fn default() -> Self {
+        Endpoint {
+            corrected: new_histogram(),
+            uncorrected: new_histogram(),
+            errors: 0,
+            statuses: BTreeMap::new(),
+        }
+    }
+}
+
+/// Percentiles of one latency view, in milliseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Percentiles {
+    fn of(histogram: &Histogram<u64>) -> Percentiles {
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        Percentiles {
+            p50_ms: ms(histogram.value_at_quantile(0.50)),
+            p90_ms: ms(histogram.value_at_quantile(0.90)),
+            p99_ms: ms(histogram.value_at_quantile(0.99)),
+            p999_ms: ms(histogram.value_at_quantile(0.999)),
+            max_ms: ms(histogram.max()),
+        }
+    }
+}
+
+/// The summary of one endpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSummary {
+    pub endpoint: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub statuses: BTreeMap<String, u64>,
+    pub corrected: Percentiles,
+    pub uncorrected: Percentiles,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    endpoints: BTreeMap<&'static str, Endpoint>,
+    all: Option<Endpoint>,
+    /// Journeys that started later than the lateness threshold after their intended time.
+    pub late: u64,
+    /// Journeys never started: the in-flight cap stayed full for too long.
+    pub dropped: u64,
+    pub journeys_started: u64,
+}
+
+impl Recorder {
+    pub fn record(&mut self, sample: &Sample) {
+        let micros = |d: Duration| (d.as_micros().clamp(1, 3_600_000_000)) as u64;
+        let all = self.all.get_or_insert_with(Endpoint::default);
+        for endpoint in [self.endpoints.entry(sample.endpoint).or_default(), all] {
+            let _ = endpoint.corrected.record(micros(sample.corrected));
+            let _ = endpoint.uncorrected.record(micros(sample.uncorrected));
+            let status = sample
+                .status
+                .map_or_else(|| "no answer".to_string(), |s| s.to_string());
+            if sample.status.is_none_or(|s| s >= 400) {
+                endpoint.errors += 1;
+            }
+            *endpoint.statuses.entry(status).or_default() += 1;
+        }
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.all.as_ref().map_or(0, |a| a.corrected.len())
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.all.as_ref().map_or(0, |a| a.errors)
+    }
+
+    /// Every request together.
+    pub fn overall(&self) -> Option<EndpointSummary> {
+        self.all.as_ref().map(|e| summarize("all", e))
+    }
+
+    pub fn endpoints(&self) -> Vec<EndpointSummary> {
+        self.endpoints
+            .iter()
+            .map(|(name, e)| summarize(name, e))
+            .collect()
+    }
+}
+
+fn summarize(name: &str, endpoint: &Endpoint) -> EndpointSummary {
+    EndpointSummary {
+        endpoint: name.to_string(),
+        requests: endpoint.corrected.len(),
+        errors: endpoint.errors,
+        statuses: endpoint.statuses.clone(),
+        corrected: Percentiles::of(&endpoint.corrected),
+        uncorrected: Percentiles::of(&endpoint.uncorrected),
+    }
+}
