@@ -43,6 +43,52 @@ pub enum Command {
     /// Run one service of the shop in this process (what `up` and containers run).
     #[command(after_help = OTEL_HELP)]
     Service(Box<ServiceArgs>),
+    /// Drive the shop with open-model traffic: user journeys at planned times, honest latency.
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The shop to drive (its frontend), local or remote.
+    #[arg(
+        long,
+        env = "TRACEDOJO_TARGET",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub target: String,
+    /// Shape of the load: constant, ramp, steps, diurnal or spike (around --rate).
+    #[arg(long, default_value = "constant")]
+    pub profile: String,
+    /// Journeys started per second (the profile's peak).
+    #[arg(long, default_value = "5", allow_negative_numbers = true)]
+    pub rate: f64,
+    /// How long to run, in seconds (0: until --journeys have started).
+    #[arg(long, default_value = "60")]
+    pub duration: u64,
+    /// Stop after this many journeys (whichever of this and --duration comes first).
+    #[arg(long)]
+    pub journeys: Option<u64>,
+    /// Random (Poisson) arrivals instead of evenly spaced ones.
+    #[arg(long)]
+    pub poisson: bool,
+    /// Seed for arrivals, users and journeys: the same seed gives the same run plan.
+    #[arg(long, default_value = "1")]
+    pub seed: u64,
+    /// Size of the simulated user population.
+    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub users: u64,
+    /// Most journeys in flight at once; a journey that cannot start within 5 s is dropped.
+    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_in_flight: u64,
+    /// Longest think time between two steps of a journey, in milliseconds.
+    #[arg(long, default_value = "2000")]
+    pub think_max_ms: u64,
+    /// Purchases paid with the declined test card, per thousand (0: none, no errors).
+    #[arg(long, default_value = "0", value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub declined_per_mille: u32,
+    /// Write every figure of the run to this file as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,19 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{ServiceProcess, run_to_end, temp_dir};
-
-/// The first line of stderr, after checking the run failed without a panic.
-fn failure_line(args: &[&str], env: &[(&str, &str)]) -> String {
-    let output = run_to_end(args, env);
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(
-        !output.status.success(),
-        "{args:?} should fail; stderr: {stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    stderr.lines().next().unwrap_or_default().to_string()
-}
+use support::{ServiceProcess, failure_line, temp_dir};
 
 #[test]
 fn an_unknown_service_names_the_choices() {

@@ -91,6 +91,7 @@ pub struct Recorder {
     /// Journeys never started: the in-flight cap stayed full for too long.
     pub dropped: u64,
     pub journeys_started: u64,
+    pub journeys_finished: u64,
 }
 
 impl Recorder {

@@ -44,13 +44,14 @@ impl Default for RunnerConfig {
     }
 }
 
-/// Runs `plan` to completion (bounded by the plan itself) and returns what was measured.
+/// Runs `plan` to completion (bounded by the plan itself), recording into `recorder` as it
+/// goes (read it meanwhile for live progress).
 pub async fn run(
     plan: impl Iterator<Item = PlannedJourney>,
     population: Arc<Population>,
     config: RunnerConfig,
-) -> Arc<Mutex<Recorder>> {
-    let recorder = Arc::new(Mutex::new(Recorder::default()));
+    recorder: Arc<Mutex<Recorder>>,
+) {
     let client = reqwest::Client::builder()
         .timeout(config.request_timeout)
         .build()
@@ -91,12 +92,12 @@ pub async fn run(
             if let Some(user) = population.users().get(journey.user) {
                 run_journey(&client, &base, user, &journey, intended, &recorder).await;
             }
+            lock(&recorder).journeys_finished += 1;
         });
         // Reap finished journeys as we go, so the set stays as small as what is in flight.
         while journeys.try_join_next().is_some() {}
     }
     while journeys.join_next().await.is_some() {}
-    recorder
 }
 
 fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {

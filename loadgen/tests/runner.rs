@@ -10,6 +10,7 @@ use axum::routing::get;
 use tracedojo_loadgen::journeys::{JourneyKind, JourneyOptions};
 use tracedojo_loadgen::plan::plan;
 use tracedojo_loadgen::population::Population;
+use tracedojo_loadgen::recorder::Recorder;
 use tracedojo_loadgen::runner::{RunnerConfig, run};
 use tracedojo_loadgen::schedule::{Arrivals, Profile, Schedule};
 
@@ -63,8 +64,10 @@ async fn a_stall_shows_in_corrected_latency_only() {
         max_in_flight: 1,
         ..RunnerConfig::default()
     };
-    let recorder = run(journeys.into_iter(), population, config).await;
+    let recorder = Arc::new(std::sync::Mutex::new(Recorder::default()));
+    run(journeys.into_iter(), population, config, recorder.clone()).await;
     let recorder = recorder.lock().unwrap();
+    assert_eq!(recorder.journeys_finished, 300);
 
     assert_eq!(
         served.load(Ordering::SeqCst),

@@ -263,3 +263,15 @@ impl Drop for ServiceProcess {
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
+
+/// The first line of stderr, after checking the run failed without a panic.
+pub fn failure_line(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = run_to_end(args, env);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        !output.status.success(),
+        "{args:?} should fail; stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    stderr.lines().next().unwrap_or_default().to_string()
+}

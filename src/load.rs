@@ -1,0 +1,193 @@
+//! `tracedojo load`: plan a run, check the shop answers, send it, show progress and a summary.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tracedojo_loadgen::journeys::{DEFAULT_MIX, JourneyOptions};
+use tracedojo_loadgen::plan::plan;
+use tracedojo_loadgen::population::Population;
+use tracedojo_loadgen::recorder::{EndpointSummary, Recorder};
+use tracedojo_loadgen::runner::{RunnerConfig, run as run_plan};
+use tracedojo_loadgen::schedule::{Arrivals, Profile, Schedule};
+
+use crate::cli::LoadArgs;
+
+pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
+    let target = args.target.trim_end_matches('/').to_string();
+    if !(target.starts_with("http://") || target.starts_with("https://")) {
+        bail!(
+            "--target {target:?} must start with http:// or https://, e.g. http://127.0.0.1:8080"
+        );
+    }
+    let duration = Duration::from_secs(args.duration);
+    let profile = Profile::from_name(&args.profile, args.rate, duration)?;
+    let arrivals = if args.poisson {
+        Arrivals::Poisson
+    } else {
+        Arrivals::Uniform
+    };
+    let schedule = Schedule::new(
+        profile.clone(),
+        arrivals,
+        (!duration.is_zero()).then_some(duration),
+        args.journeys,
+        args.seed,
+    )?;
+    check_target(&target).await?;
+
+    let population = Arc::new(Population::new(args.users as usize, args.seed));
+    let options = JourneyOptions {
+        max_think: Duration::from_millis(args.think_max_ms),
+        declined_per_mille: args.declined_per_mille,
+    };
+    // Planned lazily, journey by journey: an hour at a thousand a second is never in memory.
+    let journeys = plan(&schedule, &population, &DEFAULT_MIX, options, args.seed);
+    let config = RunnerConfig {
+        base_url: target.clone(),
+        max_in_flight: args.max_in_flight as usize,
+        ..RunnerConfig::default()
+    };
+    let recorder = Arc::new(Mutex::new(Recorder::default()));
+    eprintln!(
+        "load: {} profile around {} journeys/s against {target} (seed {}); Ctrl-C stops early",
+        args.profile, args.rate, args.seed
+    );
+    let started = std::time::Instant::now();
+    let progress = tokio::spawn(show_progress(recorder.clone(), profile, started));
+    tokio::select! {
+        _ = run_plan(journeys, population.clone(), config, recorder.clone()) => {}
+        _ = tokio::signal::ctrl_c() => eprintln!("\nstopped early"),
+    }
+    progress.abort();
+    let elapsed = started.elapsed();
+    let recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    print_summary(&recorder, elapsed);
+    if let Some(path) = &args.json {
+        let report = serde_json::json!({
+            "target": target,
+            "profile": args.profile,
+            "rate": args.rate,
+            "seed": args.seed,
+            "elapsed_s": elapsed.as_secs_f64(),
+            "journeys_started": recorder.journeys_started,
+            "journeys_finished": recorder.journeys_finished,
+            "late": recorder.late,
+            "dropped": recorder.dropped,
+            "requests": recorder.requests(),
+            "errors": recorder.errors(),
+            "overall": recorder.overall(),
+            "endpoints": recorder.endpoints(),
+        });
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Fails early, in plain words, when nothing answers at the target.
+async fn check_target(target: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .context("cannot build an HTTP client")?;
+    match client.get(format!("{target}/health")).send().await {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let reason = if err.is_connect() {
+                "connection refused"
+            } else if err.is_timeout() {
+                "no answer within 5 s"
+            } else {
+                "request failed"
+            };
+            bail!(
+                "cannot reach the shop at {target} ({reason}); start it with `tracedojo up` or point --target at it"
+            )
+        }
+    }
+}
+
+/// One line a second: achieved vs planned rate, requests, errors, p99, in flight.
+async fn show_progress(
+    recorder: Arc<Mutex<Recorder>>,
+    profile: Profile,
+    started: std::time::Instant,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let mut last_started = 0;
+    // On a terminal the line rewrites itself; in a log file each second is its own line.
+    let (start, end) = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ("\r", "")
+    } else {
+        ("", "\n")
+    };
+    loop {
+        tick.tick().await;
+        let line = {
+            let recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
+            let rate = recorder.journeys_started - last_started;
+            last_started = recorder.journeys_started;
+            let p99 = recorder.overall().map_or(0.0, |o| o.corrected.p99_ms);
+            format!(
+                "{start}{:>5.0}s  {rate:>5} journeys/s (planned {:.1})  {} requests  {} errors  p99 {p99:.1} ms  {} in flight  {} late  {} dropped {end}",
+                started.elapsed().as_secs_f64(),
+                profile.rate_at(started.elapsed().as_secs_f64()),
+                recorder.requests(),
+                recorder.errors(),
+                recorder.journeys_started - recorder.journeys_finished,
+                recorder.late,
+                recorder.dropped,
+            )
+        };
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(line.as_bytes());
+        let _ = stderr.flush();
+    }
+}
+
+fn print_summary(recorder: &Recorder, elapsed: Duration) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "\n\n{} journeys started in {:.1} s ({} late, {} dropped), {} requests, {} errors",
+        recorder.journeys_started,
+        elapsed.as_secs_f64(),
+        recorder.late,
+        recorder.dropped,
+        recorder.requests(),
+        recorder.errors()
+    );
+    let _ = writeln!(
+        out,
+        "\nlatency from the intended start (ms); uncorrected p99 from the actual send beside it\n"
+    );
+    let _ = writeln!(
+        out,
+        "  {:<24} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12}",
+        "ENDPOINT", "REQUESTS", "ERRORS", "p50", "p90", "p99", "p99.9", "max", "p99 uncorr."
+    );
+    let rows: Vec<EndpointSummary> = recorder
+        .endpoints()
+        .into_iter()
+        .chain(recorder.overall())
+        .collect();
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>8} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>12.1}",
+            row.endpoint,
+            row.requests,
+            row.errors,
+            row.corrected.p50_ms,
+            row.corrected.p90_ms,
+            row.corrected.p99_ms,
+            row.corrected.p999_ms,
+            row.corrected.max_ms,
+            row.uncorrected.p99_ms
+        );
+    }
+}
