@@ -86,6 +86,9 @@ pub struct LoadArgs {
     /// Purchases paid with the declined test card, per thousand (0: none, no errors).
     #[arg(long, default_value = "0", value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub declined_per_mille: u32,
+    /// Send no trace context: no `loadgenerator` spans, only the user's baggage header.
+    #[arg(long)]
+    pub no_trace: bool,
     /// Write every figure of the run to this file as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,

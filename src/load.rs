@@ -12,6 +12,8 @@ use tracedojo_loadgen::recorder::{EndpointSummary, Recorder};
 use tracedojo_loadgen::runner::{RunnerConfig, run as run_plan};
 use tracedojo_loadgen::schedule::{Arrivals, Profile, Schedule};
 
+use tracedojo_kit::telemetry::{ServiceIdentity, Telemetry};
+
 use crate::cli::LoadArgs;
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
@@ -36,6 +38,14 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         args.seed,
     )?;
     check_target(&target).await?;
+    let telemetry = if args.no_trace {
+        None
+    } else {
+        Some(Telemetry::init(ServiceIdentity {
+            name: "loadgenerator".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })?)
+    };
 
     let population = Arc::new(Population::new(args.users as usize, args.seed));
     let options = JourneyOptions {
@@ -47,6 +57,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let config = RunnerConfig {
         base_url: target.clone(),
         max_in_flight: args.max_in_flight as usize,
+        traced: telemetry.as_ref().is_some_and(Telemetry::traces_enabled),
         ..RunnerConfig::default()
     };
     let recorder = Arc::new(Mutex::new(Recorder::default()));
@@ -62,6 +73,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     }
     progress.abort();
     let elapsed = started.elapsed();
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown(Duration::from_secs(5));
+    }
     let recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
     print_summary(&recorder, elapsed);
     if let Some(path) = &args.json {

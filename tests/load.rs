@@ -81,3 +81,87 @@ fn bad_load_input_gets_one_clear_line() {
     let line = failure_line(&["load", "--target", "shop.example"]);
     assert!(line.contains("http://"), "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_start_at_the_load_generator_and_finish_without_errors() {
+    let receiver = tracedojo_explorer::Receiver::start_local().await.unwrap();
+    let endpoint = receiver.http_endpoint();
+    let shop = Shop::start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())]);
+    let url = shop.url.clone();
+    let env_endpoint = endpoint.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        run_to_end(
+            &[
+                "load",
+                "--target",
+                &url,
+                "--rate",
+                "10",
+                "--duration",
+                "2",
+                "--think-max-ms",
+                "20",
+            ],
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", env_endpoint.as_str()),
+                ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                let roots = spans
+                    .iter()
+                    .filter(|s| s.service_name() == "loadgenerator" && s.parent_span_id.is_empty())
+                    .count();
+                let answered = spans
+                    .iter()
+                    .filter(|s| {
+                        s.service_name() == "frontend"
+                            && s.kind == "SERVER"
+                            && s.attr_str("synthetic") == Some("true")
+                    })
+                    .count();
+                roots >= 20 && answered >= roots
+            },
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let roots: Vec<_> = spans
+        .iter()
+        .filter(|s| s.service_name() == "loadgenerator" && s.parent_span_id.is_empty())
+        .collect();
+    for root in &roots {
+        assert_eq!(root.kind, "CLIENT");
+        let trace: Vec<_> = spans
+            .iter()
+            .filter(|s| s.trace_id == root.trace_id)
+            .collect();
+        let frontend = trace
+            .iter()
+            .find(|s| s.service_name() == "frontend" && s.kind == "SERVER")
+            .unwrap_or_else(|| panic!("no frontend span under {}", root.name));
+        assert_eq!(frontend.parent_span_id, root.span_id);
+        assert_eq!(frontend.attr_str("user.tier"), root.attr_str("user.tier"));
+        assert!(
+            trace.iter().all(|s| s.status_code != "ERROR"),
+            "an error in a fault-free run: {:?}",
+            trace
+                .iter()
+                .filter(|s| s.status_code == "ERROR")
+                .map(|s| &s.name)
+                .collect::<Vec<_>>()
+        );
+    }
+}

@@ -15,5 +15,6 @@ pub mod population;
 pub mod recorder;
 pub mod runner;
 pub mod schedule;
+pub mod traced;
 
 pub use schedule::{Arrivals, Profile, Schedule, ScheduleError};

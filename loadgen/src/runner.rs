@@ -30,6 +30,9 @@ pub struct RunnerConfig {
     pub max_lateness: Duration,
     /// The longest any one request may take.
     pub request_timeout: Duration,
+    /// Open a root CLIENT span per request (service `loadgenerator`) and send its trace
+    /// context; otherwise only the user's baggage header is sent.
+    pub traced: bool,
 }
 
 impl Default for RunnerConfig {
@@ -40,6 +43,7 @@ impl Default for RunnerConfig {
             late_after: Duration::from_millis(10),
             max_lateness: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
+            traced: false,
         }
     }
 }
@@ -81,6 +85,7 @@ pub async fn run(
                 recorder.late += 1;
             }
         }
+        let traced = config.traced;
         let (client, base, recorder, population) = (
             client.clone(),
             config.base_url.clone(),
@@ -90,7 +95,7 @@ pub async fn run(
         journeys.spawn(async move {
             let _permit = permit;
             if let Some(user) = population.users().get(journey.user) {
-                run_journey(&client, &base, user, &journey, intended, &recorder).await;
+                run_journey(&client, &base, user, &journey, intended, &recorder, traced).await;
             }
             lock(&recorder).journeys_finished += 1;
         });
@@ -112,6 +117,7 @@ async fn run_journey(
     journey: &PlannedJourney,
     journey_start: Instant,
     recorder: &Mutex<Recorder>,
+    traced: bool,
 ) {
     let baggage = user.baggage();
     let mut intended = journey_start;
@@ -125,18 +131,12 @@ async fn run_journey(
         let Some((endpoint, request)) = build(client, base, &timed.step, order_id) else {
             break;
         };
-        let request = request
-            .header("x-session-id", &user.session_id)
-            .header("baggage", &baggage);
+        let request = request.header("x-session-id", &user.session_id);
         let sent = Instant::now();
-        let result = request.send().await;
-        let (status, body) = match result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let body: Option<Value> = response.json().await.ok();
-                (Some(status), body)
-            }
-            Err(_) => (None, None),
+        let (status, body) = if traced {
+            crate::traced::send(client, request, endpoint, user).await
+        } else {
+            send(request.header("baggage", &baggage)).await
         };
         let done = Instant::now();
         lock(recorder).record(&Sample {
@@ -149,6 +149,18 @@ async fn run_journey(
             order_id = body.as_ref().and_then(|b| b["order_id"].as_i64());
         }
         intended = done;
+    }
+}
+
+/// Sends a request; the status and JSON body, or nothing when no answer came.
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> (Option<u16>, Option<Value>) {
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body: Option<Value> = response.json().await.ok();
+            (Some(status), body)
+        }
+        Err(_) => (None, None),
     }
 }
 

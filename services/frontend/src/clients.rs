@@ -162,15 +162,22 @@ impl RecommendationClient {
 #[derive(Debug, Clone)]
 pub struct ShippingClient(HttpClient);
 
+/// Shipping's answer to `GET /shipments?order_id=..`.
+#[derive(Debug, serde::Deserialize)]
+struct OrderShipments {
+    shipments: Vec<Shipment>,
+}
+
 impl ShippingClient {
     /// The order's shipment, or `None` while the shipping worker has not got to it yet.
     pub async fn shipment(&self, order_id: i64) -> Result<Option<Shipment>, ApiError> {
         let path = format!("/shipments?order_id={order_id}");
-        match self.0.get("/shipments", &path).await {
-            Ok(shipment) => Ok(Some(shipment)),
-            Err(e) if e.status() == Some(axum::http::StatusCode::NOT_FOUND) => Ok(None),
-            Err(e) => Err(downstream("shipping")(e)),
-        }
+        let listed: OrderShipments = self
+            .0
+            .get("/shipments", &path)
+            .await
+            .map_err(downstream("shipping"))?;
+        Ok(listed.shipments.into_iter().next())
     }
 }
 

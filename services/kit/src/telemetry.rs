@@ -258,6 +258,12 @@ impl Telemetry {
         &self.instance_id
     }
 
+    /// Whether spans are being exported (not disabled by OTEL_SDK_DISABLED or
+    /// OTEL_TRACES_EXPORTER=none).
+    pub fn traces_enabled(&self) -> bool {
+        self.tracer_provider.is_some()
+    }
+
     pub fn stats(&self) -> Arc<ExportStats> {
         self.stats.clone()
     }

@@ -1,4 +1,6 @@
-//! The shipping API: `POST /quotes` prices a delivery, `GET /shipments?order_id=..` tracks one.
+//! The shipping API: `POST /quotes` prices a delivery, `GET /shipments?order_id=..` lists an
+//! order's shipments (none yet while the worker has not got to it: an empty list, not a 404,
+//! because "not yet" is a normal answer and a 404 would be an error on the caller's span).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -75,18 +77,29 @@ async fn quote(body: Result<Json<QuoteRequest>, JsonRejection>) -> Result<Json<Q
         })
 }
 
+/// An order's shipments.
+#[derive(Debug, serde::Serialize)]
+struct OrderShipments {
+    order_id: i64,
+    shipments: Vec<Shipment>,
+}
+
 async fn shipment(
     State(db): State<Db>,
     query: Result<Query<ShipmentQuery>, QueryRejection>,
-) -> Result<Json<Shipment>, ApiError> {
+) -> Result<Json<OrderShipments>, ApiError> {
     let order_id = query
         .ok()
         .and_then(|Query(q)| q.order_id)
         .and_then(|id| id.parse::<i64>().ok())
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::BadRequest("order_id must be a positive integer".into()))?;
-    shipments::find_shipment(&db, order_id)
+    let shipments = shipments::find_shipment(&db, order_id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("shipment for order {order_id}")))
+        .into_iter()
+        .collect();
+    Ok(Json(OrderShipments {
+        order_id,
+        shipments,
+    }))
 }

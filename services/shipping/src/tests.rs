@@ -82,8 +82,13 @@ async fn get_shipment(base_url: &str, order_id: i64) -> Result<Option<Value>, Bo
         .send()
         .await?;
     match response.status() {
-        StatusCode::OK => Ok(Some(response.json().await?)),
-        StatusCode::NOT_FOUND => Ok(None),
+        StatusCode::OK => {
+            let body: Value = response.json().await?;
+            Ok(body["shipments"]
+                .as_array()
+                .and_then(|s| s.first())
+                .cloned())
+        }
         other => Err(format!("GET /shipments answered {other}").into()),
     }
 }
