@@ -89,6 +89,9 @@ pub struct LoadArgs {
     /// Send no trace context: no `loadgenerator` spans, only the user's baggage header.
     #[arg(long)]
     pub no_trace: bool,
+    /// No progress line and no summary (for background use, as `up` runs it).
+    #[arg(long)]
+    pub quiet: bool,
     /// Write every figure of the run to this file as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
@@ -111,6 +114,13 @@ pub struct UpArgs {
     /// Repeat for several. Your own service then joins the shop's traces.
     #[arg(long = "external", value_name = "NAME=URL")]
     pub external: Vec<String>,
+    /// Do not start the gentle background load (by default simulated users shop a little, so
+    /// traces appear without anyone clicking).
+    #[arg(long, env = "TRACEDOJO_NO_LOAD")]
+    pub no_load: bool,
+    /// Journeys per second of the background load.
+    #[arg(long, default_value = "1", env = "TRACEDOJO_LOAD_RATE")]
+    pub load_rate: f64,
     /// Show each service's info-level logs (by default only warnings and errors).
     #[arg(long, short)]
     pub verbose: bool,

@@ -61,23 +61,30 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         ..RunnerConfig::default()
     };
     let recorder = Arc::new(Mutex::new(Recorder::default()));
-    eprintln!(
-        "load: {} profile around {} journeys/s against {target} (seed {}); Ctrl-C stops early",
-        args.profile, args.rate, args.seed
-    );
+    if !args.quiet {
+        eprintln!(
+            "load: {} profile around {} journeys/s against {target} (seed {}); Ctrl-C stops early",
+            args.profile, args.rate, args.seed
+        );
+    }
     let started = std::time::Instant::now();
-    let progress = tokio::spawn(show_progress(recorder.clone(), profile, started));
+    let progress =
+        (!args.quiet).then(|| tokio::spawn(show_progress(recorder.clone(), profile, started)));
     tokio::select! {
         _ = run_plan(journeys, population.clone(), config, recorder.clone()) => {}
-        _ = tokio::signal::ctrl_c() => eprintln!("\nstopped early"),
+        _ = tracedojo_kit::shutdown::signal() => if !args.quiet { eprintln!("\nstopped early") },
     }
-    progress.abort();
+    if let Some(progress) = progress {
+        progress.abort();
+    }
     let elapsed = started.elapsed();
     if let Some(telemetry) = telemetry {
         telemetry.shutdown(Duration::from_secs(5));
     }
     let recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
-    print_summary(&recorder, elapsed);
+    if !args.quiet {
+        print_summary(&recorder, elapsed);
+    }
     if let Some(path) = &args.json {
         let report = serde_json::json!({
             "target": target,

@@ -49,6 +49,8 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 struct ChildSpec {
     name: &'static str,
     port: u16,
+    /// Whether the child answers `GET /health` (services do; the background load does not).
+    health: bool,
     args: Vec<String>,
     env: Vec<(String, String)>,
     env_remove: Vec<String>,
@@ -111,7 +113,31 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         specs.push(ChildSpec {
             name,
             port,
+            health: true,
             args: child_args,
+            env: child_env.clone(),
+            env_remove: env_remove.clone(),
+            recent_output: Arc::new(Mutex::new(VecDeque::new())),
+        });
+    }
+
+    if !args.no_load {
+        specs.push(ChildSpec {
+            name: "load",
+            port: 0,
+            health: false,
+            args: vec![
+                "load".into(),
+                "--target".into(),
+                url_of("frontend"),
+                "--rate".into(),
+                args.load_rate.to_string(),
+                // A year: `up` runs until stopped, and the plan is made lazily.
+                "--duration".into(),
+                "31536000".into(),
+                "--poisson".into(),
+                "--quiet".into(),
+            ],
             env: child_env.clone(),
             env_remove: env_remove.clone(),
             recent_output: Arc::new(Mutex::new(VecDeque::new())),
@@ -353,6 +379,9 @@ fn spawn_child(exe: &PathBuf, spec: &ChildSpec) -> anyhow::Result<Child> {
 /// Starts a service and waits until `GET /health` answers, or explains why it did not.
 async fn start_healthy(exe: &PathBuf, spec: &ChildSpec, host: IpAddr) -> anyhow::Result<Child> {
     let mut child = spawn_child(exe, spec)?;
+    if !spec.health {
+        return Ok(child);
+    }
     let health_url = format!("http://{}/health", SocketAddr::new(host, spec.port));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
@@ -488,7 +517,7 @@ fn print_summary(
     names.sort_by_key(|n| ports::offset(n));
     say!(
         "\ntracedojo is running: {} services ready in {:.1}s\n",
-        pids.len(),
+        names.iter().filter(|n| pids.contains_key(*n)).count(),
         elapsed.as_secs_f64()
     );
     say!("  {:<16} {:<30} PID", "SERVICE", "URL");
@@ -506,6 +535,13 @@ fn print_summary(
     say!("  Data:   {}", args.data_dir.display());
     say!("  Traces: {}", traces_destination());
     say!("  Shop:   {shop_url}");
+    match pids.get("load") {
+        Some(pid) => say!(
+            "  Load:   {} journeys/s of simulated shoppers (pid {pid}); --no-load turns it off",
+            args.load_rate
+        ),
+        None => say!("  Load:   none (--no-load); try `tracedojo load --target {shop_url}`"),
+    }
     say!("\nPress Ctrl-C to stop.");
 }
 

@@ -165,3 +165,32 @@ async fn traces_start_at_the_load_generator_and_finish_without_errors() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_runs_a_gentle_load_so_traces_appear_without_clicking() {
+    let receiver = tracedojo_explorer::Receiver::start_local().await.unwrap();
+    let endpoint = receiver.http_endpoint();
+    let shop = Shop::start_with(
+        &["--load-rate", "5"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    assert!(
+        shop.stdout.text().contains("Load:   5 journeys/s"),
+        "{}",
+        shop.stdout.text()
+    );
+    receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                spans.iter().any(|s| {
+                    s.service_name() == "frontend"
+                        && s.kind == "SERVER"
+                        && s.attr_str("synthetic") == Some("true")
+                })
+            },
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("no traces from the background load: {e}"));
+}

@@ -449,7 +449,7 @@ async fn an_unreachable_service_shows_as_a_connection_error_with_an_exception() 
     let endpoint = receiver.http_endpoint();
     // Nothing listens on port 9: every call to "inventory" is refused, as when it is down.
     let shop = Shop::start_with(
-        &["--external", "inventory=http://127.0.0.1:9"],
+        &["--no-load", "--external", "inventory=http://127.0.0.1:9"],
         &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
     );
     assert!(

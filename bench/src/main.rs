@@ -61,7 +61,7 @@ impl RunningShop {
         ));
         let mut command = Command::new(binary);
         command
-            .args(["up", "--base-port", "0", "--data-dir"])
+            .args(["up", "--no-load", "--base-port", "0", "--data-dir"])
             .arg(&data_dir)
             .env("PAYMENT_MEDIAN_LATENCY_MS", "1")
             // Saturation sells ~1,000 units a second: the supplier must keep up.

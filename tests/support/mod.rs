@@ -92,11 +92,12 @@ pub struct Shop {
 }
 
 impl Shop {
+    /// `up` without its background load: the test's own requests are the only ones.
     pub fn start(env: &[(&str, &str)]) -> Shop {
-        Shop::start_with(&[], env)
+        Shop::start_with(&["--no-load"], env)
     }
 
-    /// Like [`Shop::start`], with extra arguments for `up`.
+    /// `up` with extra arguments (and the background load unless they say `--no-load`).
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Shop {
         let data_dir = temp_dir("up");
         let mut command = Command::new(BIN);
@@ -140,6 +141,13 @@ impl Shop {
         match shop.stdout.wait_for("Shop:", Duration::from_secs(60)) {
             Ok(line) => {
                 shop.url = line.split_whitespace().last().unwrap().to_string();
+                // The summary's last line: everything above it has been printed.
+                if let Err(err) = shop
+                    .stdout
+                    .wait_for("Press Ctrl-C", Duration::from_secs(10))
+                {
+                    panic!("summary incomplete: {err}");
+                }
             }
             Err(err) => panic!("shop did not start: {err}\nstderr:\n{}", shop.stderr.text()),
         }
