@@ -49,43 +49,46 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The shop to drive (its frontend), local or remote.
-    #[arg(
-        long,
-        env = "TRACEDOJO_TARGET",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    pub target: String,
-    /// Shape of the load: constant, ramp, steps, diurnal or spike (around --rate).
-    #[arg(long, default_value = "constant")]
-    pub profile: String,
-    /// Journeys started per second (the profile's peak).
-    #[arg(long, default_value = "5", allow_negative_numbers = true)]
-    pub rate: f64,
-    /// How long to run, in seconds (0: until --journeys have started).
-    #[arg(long, default_value = "60")]
-    pub duration: u64,
+    /// A TOML profile file (profile, rate, duration_s, poisson, seed, users, [mix] ...); flags
+    /// given here win over it.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+    /// The shop to drive (its frontend), local or remote [default: http://127.0.0.1:8080].
+    #[arg(long, env = "TRACEDOJO_TARGET")]
+    pub target: Option<String>,
+    /// Shape of the load: constant, ramp, steps, diurnal or spike, around --rate
+    /// [default: constant].
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Journeys started per second (the profile's peak) [default: 5].
+    #[arg(long, allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// How long to run, in seconds; 0 runs until --journeys have started [default: 60].
+    #[arg(long)]
+    pub duration: Option<u64>,
     /// Stop after this many journeys (whichever of this and --duration comes first).
     #[arg(long)]
     pub journeys: Option<u64>,
     /// Random (Poisson) arrivals instead of evenly spaced ones.
     #[arg(long)]
     pub poisson: bool,
-    /// Seed for arrivals, users and journeys: the same seed gives the same run plan.
-    #[arg(long, default_value = "1")]
-    pub seed: u64,
-    /// Size of the simulated user population.
-    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub users: u64,
-    /// Most journeys in flight at once; a journey that cannot start within 5 s is dropped.
-    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub max_in_flight: u64,
-    /// Longest think time between two steps of a journey, in milliseconds.
-    #[arg(long, default_value = "2000")]
-    pub think_max_ms: u64,
-    /// Purchases paid with the declined test card, per thousand (0: none, no errors).
-    #[arg(long, default_value = "0", value_parser = clap::value_parser!(u32).range(0..=1000))]
-    pub declined_per_mille: u32,
+    /// Seed for arrivals, users and journeys: the same seed gives the same plan [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Size of the simulated user population [default: 1000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub users: Option<u64>,
+    /// Most journeys in flight at once; one that cannot start within 5 s is dropped
+    /// [default: 1000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_in_flight: Option<u64>,
+    /// Longest think time between two steps of a journey, in milliseconds [default: 2000].
+    #[arg(long)]
+    pub think_max_ms: Option<u64>,
+    /// Purchases paid with the declined test card, per thousand; 0 gives a run without
+    /// errors [default: 0].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub declined_per_mille: Option<u32>,
     /// Send no trace context: no `loadgenerator` spans, only the user's baggage header.
     #[arg(long)]
     pub no_trace: bool,

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tracedojo_loadgen::journeys::{DEFAULT_MIX, JourneyOptions};
+use tracedojo_loadgen::journeys::{DEFAULT_MIX, JourneyKind, JourneyOptions};
 use tracedojo_loadgen::plan::plan;
 use tracedojo_loadgen::population::Population;
+use tracedojo_loadgen::profile_file::ProfileFile;
 use tracedojo_loadgen::recorder::{EndpointSummary, Recorder};
 use tracedojo_loadgen::runner::{RunnerConfig, run as run_plan};
 use tracedojo_loadgen::schedule::{Arrivals, Profile, Schedule};
@@ -16,16 +17,69 @@ use tracedojo_kit::telemetry::{ServiceIdentity, Telemetry};
 
 use crate::cli::LoadArgs;
 
+/// The settings of a run: explicit flags, then the profile file, then the defaults.
+struct Settings {
+    target: String,
+    profile: String,
+    rate: f64,
+    duration: Duration,
+    journeys: Option<u64>,
+    poisson: bool,
+    seed: u64,
+    users: u64,
+    max_in_flight: u64,
+    think_max_ms: u64,
+    declined_per_mille: u32,
+    mix: Vec<(JourneyKind, u32)>,
+}
+
+fn settings(args: &LoadArgs) -> anyhow::Result<Settings> {
+    let file = match &args.file {
+        Some(path) => ProfileFile::read(path)?,
+        None => ProfileFile::default(),
+    };
+    let mix = match &args.file {
+        Some(path) => file.mix(path)?,
+        None => None,
+    };
+    Ok(Settings {
+        target: args
+            .target
+            .clone()
+            .or(file.target)
+            .unwrap_or_else(|| "http://127.0.0.1:8080".to_string()),
+        profile: args
+            .profile
+            .clone()
+            .or(file.profile)
+            .unwrap_or_else(|| "constant".to_string()),
+        rate: args.rate.or(file.rate).unwrap_or(5.0),
+        duration: Duration::from_secs(args.duration.or(file.duration_s).unwrap_or(60)),
+        journeys: args.journeys.or(file.journeys),
+        poisson: args.poisson || file.poisson.unwrap_or(false),
+        seed: args.seed.or(file.seed).unwrap_or(1),
+        users: args.users.or(file.users).unwrap_or(1000),
+        max_in_flight: args.max_in_flight.or(file.max_in_flight).unwrap_or(1000),
+        think_max_ms: args.think_max_ms.or(file.think_max_ms).unwrap_or(2000),
+        declined_per_mille: args
+            .declined_per_mille
+            .or(file.declined_per_mille)
+            .unwrap_or(0),
+        mix: mix.unwrap_or_else(|| DEFAULT_MIX.to_vec()),
+    })
+}
+
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
-    let target = args.target.trim_end_matches('/').to_string();
+    let settings = settings(&args)?;
+    let target = settings.target.trim_end_matches('/').to_string();
     if !(target.starts_with("http://") || target.starts_with("https://")) {
         bail!(
             "--target {target:?} must start with http:// or https://, e.g. http://127.0.0.1:8080"
         );
     }
-    let duration = Duration::from_secs(args.duration);
-    let profile = Profile::from_name(&args.profile, args.rate, duration)?;
-    let arrivals = if args.poisson {
+    let duration = settings.duration;
+    let profile = Profile::from_name(&settings.profile, settings.rate, duration)?;
+    let arrivals = if settings.poisson {
         Arrivals::Poisson
     } else {
         Arrivals::Uniform
@@ -34,8 +88,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         profile.clone(),
         arrivals,
         (!duration.is_zero()).then_some(duration),
-        args.journeys,
-        args.seed,
+        settings.journeys,
+        settings.seed,
     )?;
     check_target(&target).await?;
     let telemetry = if args.no_trace {
@@ -47,16 +101,22 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         })?)
     };
 
-    let population = Arc::new(Population::new(args.users as usize, args.seed));
+    let population = Arc::new(Population::new(settings.users as usize, settings.seed));
     let options = JourneyOptions {
-        max_think: Duration::from_millis(args.think_max_ms),
-        declined_per_mille: args.declined_per_mille,
+        max_think: Duration::from_millis(settings.think_max_ms),
+        declined_per_mille: settings.declined_per_mille,
     };
     // Planned lazily, journey by journey: an hour at a thousand a second is never in memory.
-    let journeys = plan(&schedule, &population, &DEFAULT_MIX, options, args.seed);
+    let journeys = plan(
+        &schedule,
+        &population,
+        &settings.mix,
+        options,
+        settings.seed,
+    );
     let config = RunnerConfig {
         base_url: target.clone(),
-        max_in_flight: args.max_in_flight as usize,
+        max_in_flight: settings.max_in_flight as usize,
         traced: telemetry.as_ref().is_some_and(Telemetry::traces_enabled),
         ..RunnerConfig::default()
     };
@@ -64,7 +124,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     if !args.quiet {
         eprintln!(
             "load: {} profile around {} journeys/s against {target} (seed {}); Ctrl-C stops early",
-            args.profile, args.rate, args.seed
+            settings.profile, settings.rate, settings.seed
         );
     }
     let started = std::time::Instant::now();
@@ -88,9 +148,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.json {
         let report = serde_json::json!({
             "target": target,
-            "profile": args.profile,
-            "rate": args.rate,
-            "seed": args.seed,
+            "profile": settings.profile,
+            "rate": settings.rate,
+            "seed": settings.seed,
             "elapsed_s": elapsed.as_secs_f64(),
             "journeys_started": recorder.journeys_started,
             "journeys_finished": recorder.journeys_finished,

@@ -80,6 +80,19 @@ fn bad_load_input_gets_one_clear_line() {
     assert!(line.contains("--target"), "{line}");
     let line = failure_line(&["load", "--target", "shop.example"]);
     assert!(line.contains("http://"), "{line}");
+
+    let dir = temp_dir("profile-file");
+    let file = dir.join("demo.toml");
+    std::fs::write(&file, "profile = \"spike\"\nrat = 10\n").unwrap();
+    let line = failure_line(&["load", "--file", file.to_str().unwrap()]);
+    assert!(
+        line.contains("demo.toml line 2:") && line.contains("rat"),
+        "{line}"
+    );
+    std::fs::write(&file, "[mix]\nbrowze = 1\n").unwrap();
+    let line = failure_line(&["load", "--file", file.to_str().unwrap()]);
+    assert!(line.contains("unknown journey \"browze\""), "{line}");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,21 @@ pub enum JourneyKind {
 }
 
 impl JourneyKind {
+    pub const ALL: [JourneyKind; 5] = [
+        JourneyKind::Browse,
+        JourneyKind::Search,
+        JourneyKind::ViewProduct,
+        JourneyKind::AbandonCart,
+        JourneyKind::Purchase,
+    ];
+
+    /// The kind named `name` (as in [`JourneyKind::name`]).
+    pub fn from_name(name: &str) -> Option<JourneyKind> {
+        JourneyKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name.trim())
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             JourneyKind::Browse => "browse",

@@ -12,6 +12,7 @@
 pub mod journeys;
 pub mod plan;
 pub mod population;
+pub mod profile_file;
 pub mod recorder;
 pub mod runner;
 pub mod schedule;

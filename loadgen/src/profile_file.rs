@@ -1,0 +1,167 @@
+//! Load profiles as TOML files, so a run (and later a showcase act) can be kept and shared.
+//!
+//! ```toml
+//! profile = "diurnal"      # constant, ramp, steps, diurnal, spike
+//! rate = 50                # journeys per second at the peak
+//! duration_s = 600
+//! poisson = true
+//! seed = 7
+//!
+//! [mix]                    # journey weights; the ones left out are not run
+//! browse = 30
+//! purchase = 20
+//! ```
+//!
+//! Every key is optional; a command-line flag given explicitly wins over the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::journeys::JourneyKind;
+
+/// The keys a profile file may hold.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileFile {
+    pub target: Option<String>,
+    pub profile: Option<String>,
+    pub rate: Option<f64>,
+    pub duration_s: Option<u64>,
+    pub journeys: Option<u64>,
+    pub poisson: Option<bool>,
+    pub seed: Option<u64>,
+    pub users: Option<u64>,
+    pub max_in_flight: Option<u64>,
+    pub think_max_ms: Option<u64>,
+    pub declined_per_mille: Option<u32>,
+    pub mix: Option<BTreeMap<String, u32>>,
+}
+
+/// Why a profile file cannot be used: the file, the line, and what is wrong there.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileFileError {
+    #[error("cannot read profile file {path}: {reason}")]
+    Read {
+        path: PathBuf,
+        reason: std::io::Error,
+    },
+    #[error("{path} line {line}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error(
+        "{path}: [mix] names unknown journey \"{name}\"; choose from browse, search, view_product, abandon_cart, purchase"
+    )]
+    UnknownJourney { path: PathBuf, name: String },
+    #[error("{path}: [mix] weights add up to 0; give at least one journey a weight above 0")]
+    EmptyMix { path: PathBuf },
+}
+
+impl ProfileFile {
+    pub fn read(path: &Path) -> Result<ProfileFile, ProfileFileError> {
+        let text = std::fs::read_to_string(path).map_err(|reason| ProfileFileError::Read {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        ProfileFile::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<ProfileFile, ProfileFileError> {
+        toml::from_str(text).map_err(|err| {
+            let line = err.span().map_or(1, |span| {
+                text[..span.start.min(text.len())].lines().count().max(1)
+            });
+            // Where the error starts at a line's first character, `lines()` has not counted it yet.
+            let line = match err.span() {
+                Some(span)
+                    if span.start > 0 && text.as_bytes().get(span.start - 1) == Some(&b'\n') =>
+                {
+                    line + 1
+                }
+                _ => line,
+            };
+            ProfileFileError::Parse {
+                path: path.to_path_buf(),
+                line,
+                message: err.message().trim().replace('\n', " "),
+            }
+        })
+    }
+
+    /// The journey mix of the file, if it has one.
+    pub fn mix(&self, path: &Path) -> Result<Option<Vec<(JourneyKind, u32)>>, ProfileFileError> {
+        let Some(mix) = &self.mix else {
+            return Ok(None);
+        };
+        let mut weights = Vec::new();
+        for (name, weight) in mix {
+            let kind =
+                JourneyKind::from_name(name).ok_or_else(|| ProfileFileError::UnknownJourney {
+                    path: path.to_path_buf(),
+                    name: name.clone(),
+                })?;
+            weights.push((kind, *weight));
+        }
+        if weights.iter().all(|(_, w)| *w == 0) {
+            return Err(ProfileFileError::EmptyMix {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Some(weights))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ProfileFile, ProfileFileError> {
+        ProfileFile::parse(Path::new("demo.toml"), text)
+    }
+
+    #[test]
+    fn a_full_file_reads_back() {
+        let file = parse("profile = \"spike\"\nrate = 40\nduration_s = 90\npoisson = true\n\n[mix]\nbrowse = 3\npurchase = 1\n").unwrap();
+        assert_eq!(file.profile.as_deref(), Some("spike"));
+        assert_eq!(file.rate, Some(40.0));
+        assert_eq!(file.duration_s, Some(90));
+        let mix = file.mix(Path::new("demo.toml")).unwrap().unwrap();
+        assert_eq!(
+            mix,
+            vec![(JourneyKind::Browse, 3), (JourneyKind::Purchase, 1)]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_field() {
+        let err = parse("rate = 5\nrat = 10\n").unwrap_err().to_string();
+        assert!(err.starts_with("demo.toml line 2:"), "{err}");
+        assert!(err.contains("rat"), "{err}");
+        let err = parse("profile = \"constant\"\n\nrate = \"fast\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("demo.toml line 3:"), "{err}");
+        let err = parse("[mix]\nbrowze = 1\n")
+            .unwrap()
+            .mix(Path::new("demo.toml"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown journey \"browze\""),
+            "{err}"
+        );
+        let err = parse("[mix]\nbrowse = 0\n")
+            .unwrap()
+            .mix(Path::new("demo.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("add up to 0"), "{err}");
+        let missing = ProfileFile::read(Path::new("/nonexistent/profile.toml")).unwrap_err();
+        assert!(
+            missing.to_string().starts_with("cannot read profile file"),
+            "{missing}"
+        );
+    }
+}
