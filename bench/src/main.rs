@@ -25,6 +25,10 @@ use tracedojo_explorer::Receiver;
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks `tracedojo up` and prints start-up, memory and throughput figures")]
 struct Args {
+    /// Only serve a trivial HTTP endpoint on this address (every path answers `{}`), for the
+    /// load generator's benchmark in bench/loadgen.sh; runs until killed.
+    #[arg(long, value_name = "ADDR")]
+    trivial_server: Option<std::net::SocketAddr>,
     /// The tracedojo binary to measure (a release build).
     #[arg(long, default_value = "target/release/tracedojo")]
     binary: PathBuf,
@@ -227,6 +231,21 @@ async fn saturate(url: &str, concurrency: usize, duration: Duration) -> (f64, St
     (ok.load(Ordering::Relaxed) as f64 / elapsed, failures)
 }
 
+/// The cheapest answer an HTTP server can give, so a load generator's own cost is what shows.
+async fn trivial_server(address: std::net::SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let app = axum::Router::new().fallback(|| async {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+    });
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
 /// An OTLP/HTTP endpoint that accepts every export and keeps nothing: the throughput runs
 /// measure what telemetry costs the shop, not what storing spans costs a backend that would
 /// share these two cores.
@@ -337,6 +356,9 @@ async fn startup_and_memory(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(address) = args.trivial_server {
+        return trivial_server(address).await;
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let receiver = Receiver::start_local().await?;
     let otlp = [
