@@ -160,6 +160,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             "errors": recorder.errors(),
             "overall": recorder.overall(),
             "endpoints": recorder.endpoints(),
+            "journey_steps": recorder.steps(),
         });
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text)

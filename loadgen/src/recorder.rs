@@ -20,6 +20,9 @@ fn new_histogram() -> Histogram<u64> {
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub endpoint: &'static str,
+    /// The journey this request belongs to and its place in it (1 for the first step).
+    pub journey: &'static str,
+    pub step: usize,
     /// From intended start to answer.
     pub corrected: Duration,
     /// From actual send to answer.
@@ -85,6 +88,7 @@ pub struct EndpointSummary {
 #[derive(Debug, Default)]
 pub struct Recorder {
     endpoints: BTreeMap<&'static str, Endpoint>,
+    steps: BTreeMap<(&'static str, usize, &'static str), Endpoint>,
     all: Option<Endpoint>,
     /// Journeys that started later than the lateness threshold after their intended time.
     pub late: u64,
@@ -98,7 +102,15 @@ impl Recorder {
     pub fn record(&mut self, sample: &Sample) {
         let micros = |d: Duration| (d.as_micros().clamp(1, 3_600_000_000)) as u64;
         let all = self.all.get_or_insert_with(Endpoint::default);
-        for endpoint in [self.endpoints.entry(sample.endpoint).or_default(), all] {
+        let step = self
+            .steps
+            .entry((sample.journey, sample.step, sample.endpoint))
+            .or_default();
+        for endpoint in [
+            self.endpoints.entry(sample.endpoint).or_default(),
+            step,
+            all,
+        ] {
             let _ = endpoint.corrected.record(micros(sample.corrected));
             let _ = endpoint.uncorrected.record(micros(sample.uncorrected));
             let status = sample
@@ -122,6 +134,16 @@ impl Recorder {
     /// Every request together.
     pub fn overall(&self) -> Option<EndpointSummary> {
         self.all.as_ref().map(|e| summarize("all", e))
+    }
+
+    /// Per journey step, named like `purchase #5 POST /api/checkout`.
+    pub fn steps(&self) -> Vec<EndpointSummary> {
+        self.steps
+            .iter()
+            .map(|((journey, step, endpoint), e)| {
+                summarize(&format!("{journey} #{step} {endpoint}"), e)
+            })
+            .collect()
     }
 
     pub fn endpoints(&self) -> Vec<EndpointSummary> {

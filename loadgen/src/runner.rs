@@ -122,7 +122,7 @@ async fn run_journey(
     let baggage = user.baggage();
     let mut intended = journey_start;
     let mut order_id: Option<i64> = None;
-    for timed in &journey.steps {
+    for (index, timed) in journey.steps.iter().enumerate() {
         if !timed.think.is_zero() {
             intended = Instant::now() + timed.think;
             // A person reading the page before the next click.
@@ -141,6 +141,8 @@ async fn run_journey(
         let done = Instant::now();
         lock(recorder).record(&Sample {
             endpoint,
+            journey: journey.kind.name(),
+            step: index + 1,
             corrected: done.saturating_duration_since(intended),
             uncorrected: done.saturating_duration_since(sent),
             status,
