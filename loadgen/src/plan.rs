@@ -170,7 +170,7 @@ mod tests {
             "{gold} gold users of 2,000 (weight 12 %)"
         );
         let user = &population.users()[0];
-        let baggage = user.baggage();
+        let baggage = &user.baggage;
         assert!(
             baggage.contains(&format!("user.tier={}", user.tier)),
             "{baggage}"

@@ -38,12 +38,14 @@ pub struct User {
     pub device: &'static str,
     pub locale: &'static str,
     pub company: &'static str,
+    /// The W3C `baggage` header value that carries this user, made once.
+    pub baggage: String,
 }
 
 impl User {
     /// The W3C `baggage` header value that carries this user (marked synthetic: load, not a
     /// person).
-    pub fn baggage(&self) -> String {
+    fn baggage_header(&self) -> String {
         format!(
             "user.id={},user.tier={},user.region={},user.device={},user.locale={},user.company={},synthetic=true",
             self.id,
@@ -109,7 +111,7 @@ impl Population {
         let users = (0..size.max(1))
             .map(|n| {
                 let region = weighted(&REGIONS, &mut rng);
-                User {
+                let mut user = User {
                     id: format!("load-{seed:x}-{n:05}"),
                     session_id: format!("load{:016x}", rng.random::<u64>()),
                     tier: weighted(&TIERS, &mut rng),
@@ -117,7 +119,10 @@ impl Population {
                     device: weighted(&DEVICES, &mut rng),
                     locale: locale_for(region, &mut rng),
                     company: weighted(&COMPANIES, &mut rng),
-                }
+                    baggage: String::new(),
+                };
+                user.baggage = user.baggage_header();
+                user
             })
             .collect();
         Population { users }

@@ -36,7 +36,8 @@ struct Endpoint {
     corrected: Histogram<u64>,
     uncorrected: Histogram<u64>,
     errors: u64,
-    statuses: BTreeMap<String, u64>,
+    /// By HTTP status; `None` for no answer.
+    statuses: BTreeMap<Option<u16>, u64>,
 }
 
 impl Default for Endpoint {
@@ -113,13 +114,10 @@ impl Recorder {
         ] {
             let _ = endpoint.corrected.record(micros(sample.corrected));
             let _ = endpoint.uncorrected.record(micros(sample.uncorrected));
-            let status = sample
-                .status
-                .map_or_else(|| "no answer".to_string(), |s| s.to_string());
             if sample.status.is_none_or(|s| s >= 400) {
                 endpoint.errors += 1;
             }
-            *endpoint.statuses.entry(status).or_default() += 1;
+            *endpoint.statuses.entry(sample.status).or_default() += 1;
         }
     }
 
@@ -159,7 +157,14 @@ fn summarize(name: &str, endpoint: &Endpoint) -> EndpointSummary {
         endpoint: name.to_string(),
         requests: endpoint.corrected.len(),
         errors: endpoint.errors,
-        statuses: endpoint.statuses.clone(),
+        statuses: endpoint
+            .statuses
+            .iter()
+            .map(|(status, count)| {
+                let name = status.map_or_else(|| "no answer".to_string(), |s| s.to_string());
+                (name, *count)
+            })
+            .collect(),
         corrected: Percentiles::of(&endpoint.corrected),
         uncorrected: Percentiles::of(&endpoint.uncorrected),
     }

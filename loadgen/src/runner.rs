@@ -119,7 +119,6 @@ async fn run_journey(
     recorder: &Mutex<Recorder>,
     traced: bool,
 ) {
-    let baggage = user.baggage();
     let mut intended = journey_start;
     let mut order_id: Option<i64> = None;
     for (index, timed) in journey.steps.iter().enumerate() {
@@ -133,10 +132,14 @@ async fn run_journey(
         };
         let request = request.header("x-session-id", &user.session_id);
         let sent = Instant::now();
+        let want_body = matches!(timed.step, Step::Checkout { .. });
         let (status, body) = if traced {
-            crate::traced::send(client, request, endpoint, user).await
+            crate::traced::send(client, request, endpoint, user, want_body).await
         } else {
-            send(request.header("baggage", &baggage)).await
+            match request.header("baggage", &user.baggage).build() {
+                Ok(request) => send(client, request, want_body).await,
+                Err(_) => (None, None),
+            }
         };
         let done = Instant::now();
         lock(recorder).record(&Sample {
@@ -154,12 +157,22 @@ async fn run_journey(
     }
 }
 
-/// Sends a request; the status and JSON body, or nothing when no answer came.
-pub(crate) async fn send(request: reqwest::RequestBuilder) -> (Option<u16>, Option<Value>) {
-    match request.send().await {
+/// Sends a request; the status, and the JSON body when `want_body` (otherwise the body is
+/// read and dropped: parsing what nobody reads would cost the generator, not the shop).
+pub(crate) async fn send(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    want_body: bool,
+) -> (Option<u16>, Option<Value>) {
+    match client.execute(request).await {
         Ok(response) => {
             let status = response.status().as_u16();
-            let body: Option<Value> = response.json().await.ok();
+            let bytes = response.bytes().await.ok();
+            let body = if want_body {
+                bytes.and_then(|b| serde_json::from_slice(&b).ok())
+            } else {
+                None
+            };
             (Some(status), body)
         }
         Err(_) => (None, None),

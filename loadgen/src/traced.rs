@@ -18,6 +18,7 @@ pub async fn send(
     request: reqwest::RequestBuilder,
     endpoint: &'static str,
     user: &User,
+    want_body: bool,
 ) -> (Option<u16>, Option<Value>) {
     let method = endpoint.split(' ').next().unwrap_or("GET");
     let span = tracing::info_span!(
@@ -51,18 +52,9 @@ pub async fn send(
     global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&cx, &mut HeaderInjector(request.headers_mut()))
     });
-    let result = async {
-        match client.execute(request).await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let body: Option<Value> = response.json().await.ok();
-                (Some(status), body)
-            }
-            Err(_) => (None, None),
-        }
-    }
-    .instrument(span.clone())
-    .await;
+    let result = crate::runner::send(client, request, want_body)
+        .instrument(span.clone())
+        .await;
     match result.0 {
         Some(status) => {
             span.record("http.response.status_code", i64::from(status));
