@@ -25,20 +25,18 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         );
     };
     let port = args.port.unwrap_or(8080 + offset);
-    let database_url = match &args.database_url {
-        Some(url) => url.clone(),
-        None => {
-            prepare_data_dir(&args.data_dir)?;
-            sqlite_url(&args.data_dir, &name)
-        }
-    };
-    let queue_url = match &args.queue_url {
-        Some(url) => url.clone(),
-        None => {
-            prepare_data_dir(&args.data_dir)?;
-            sqlite_url(&args.data_dir, "queue")
-        }
-    };
+    // The data directory is needed only for the URLs left to their defaults.
+    if args.database_url.is_none() || args.queue_url.is_none() {
+        prepare_data_dir(&args.data_dir)?;
+    }
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| sqlite_url(&args.data_dir, &name));
+    let queue_url = args
+        .queue_url
+        .clone()
+        .unwrap_or_else(|| sqlite_url(&args.data_dir, "queue"));
 
     let telemetry = Telemetry::init(ServiceIdentity {
         name: name.clone(),

@@ -51,8 +51,7 @@ impl AppState {
 
 /// Opens the cart database and brings its tables up to date.
 pub async fn open_database(database_url: &str) -> Result<Db, RunError> {
-    let db = Db::connect(database_url).await?;
-    db.migrate(&sqlx::migrate!()).await?;
+    let db = Db::open(database_url, &sqlx::migrate!()).await?;
     Ok(db)
 }
 
@@ -70,7 +69,5 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let db = open_database(&config.database_url).await?;
     let state = AppState::new(db, &config.catalog_url);
-    let app = server::instrument(router(state), options);
-    server::serve(listener, app, shutdown).await?;
-    Ok(())
+    server::serve_traced(listener, router(state), options, shutdown).await
 }

@@ -47,12 +47,9 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate(&sqlx::migrate!()).await?;
+    let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
     seed::seed_if_empty(&db)
         .await
         .map_err(|e| RunError::Config(format!("cannot seed the catalogue: {e}")))?;
-    let app = server::instrument(router(db), options);
-    server::serve(listener, app, shutdown).await?;
-    Ok(())
+    server::serve_traced(listener, router(db), options, shutdown).await
 }

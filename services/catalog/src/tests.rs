@@ -18,8 +18,9 @@ async fn start(test_name: &str) -> (String, Db) {
         "sqlite:file:catalog_{test_name}_{}?mode=memory&cache=shared",
         std::process::id()
     );
-    let db = Db::connect(&url).await.expect("open test database");
-    db.migrate(&sqlx::migrate!()).await.expect("migrate");
+    let db = Db::open(&url, &sqlx::migrate!())
+        .await
+        .expect("open test database");
     seed::seed_if_empty(&db).await.expect("seed");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("local address");

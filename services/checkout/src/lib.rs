@@ -67,15 +67,12 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate(&sqlx::migrate!()).await?;
+    let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
     let queue = Queue::open(&config.queue_url).await?;
     let state = CheckoutState {
         db,
         queue,
         clients: Clients::new(&config),
     };
-    let app = server::instrument(router(state), options);
-    server::serve(listener, app, shutdown).await?;
-    Ok(())
+    server::serve_traced(listener, router(state), options, shutdown).await
 }

@@ -234,8 +234,7 @@ async fn start(test: &str, scenario: Scenario) -> Result<Harness, Box<dyn std::e
         shipping_url,
     };
 
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate(&sqlx::migrate!()).await?;
+    let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
     let state = CheckoutState {
         db: db.clone(),
         queue: Queue::open(&config.queue_url).await?,

@@ -40,8 +40,7 @@ pub struct Config {
 /// Opens the inventory database, brings its tables up to date and, on first start, stocks
 /// every product.
 pub async fn open_database(database_url: &str) -> Result<Db, RunError> {
-    let db = Db::connect(database_url).await?;
-    db.migrate(&sqlx::migrate!()).await?;
+    let db = Db::open(database_url, &sqlx::migrate!()).await?;
     stock::seed_if_empty(&db)
         .await
         .map_err(|reason| DbError::Open {

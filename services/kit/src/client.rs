@@ -110,10 +110,6 @@ impl HttpClient {
         }
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     /// `GET` and decode JSON. `template` names the route (`/products/{id}`), `path` is the
     /// concrete path with query (`/products/42`).
     pub async fn get<T: DeserializeOwned>(

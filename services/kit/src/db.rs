@@ -97,6 +97,14 @@ impl Db {
         Ok(Db { pool, namespace })
     }
 
+    /// Opens the database and brings it up to date with a service's migrations:
+    /// `Db::open(url, &sqlx::migrate!()).await?` in the service crate.
+    pub async fn open(url: &str, migrator: &sqlx::migrate::Migrator) -> Result<Db, DbError> {
+        let db = Db::connect(url).await?;
+        db.migrate(migrator).await?;
+        Ok(db)
+    }
+
     /// Applies a crate's migrations (`sqlx::migrate!()` in the service crate).
     pub async fn migrate(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), DbError> {
         migrator

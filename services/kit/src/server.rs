@@ -116,6 +116,18 @@ pub async fn serve(
     .await
 }
 
+/// What most services' `run` ends with: wrap `routes` in SERVER spans (see [`instrument`])
+/// and serve them on `listener` until `shutdown` completes.
+pub async fn serve_traced(
+    listener: TcpListener,
+    routes: Router,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    serve(listener, instrument(routes, options), shutdown).await?;
+    Ok(())
+}
+
 /// The method as the semantic conventions want it: a known method, or `_OTHER`.
 pub fn method_name(method: &Method) -> &'static str {
     match *method {

@@ -84,7 +84,6 @@ pub struct Telemetry {
     stats: Arc<ExportStats>,
     destination: String,
     service_name: String,
-    instance_id: String,
 }
 
 impl Telemetry {
@@ -127,7 +126,6 @@ impl Telemetry {
                 stats,
                 destination: "nowhere (OTEL_SDK_DISABLED=true)".to_string(),
                 service_name,
-                instance_id,
             });
         }
 
@@ -241,7 +239,6 @@ impl Telemetry {
             stats,
             destination,
             service_name,
-            instance_id,
         })
     }
 
@@ -252,10 +249,6 @@ impl Telemetry {
 
     pub fn service_name(&self) -> &str {
         &self.service_name
-    }
-
-    pub fn instance_id(&self) -> &str {
-        &self.instance_id
     }
 
     /// Whether spans are being exported (not disabled by OTEL_SDK_DISABLED or

@@ -1,6 +1,6 @@
 //! Helpers for the services' own tests: a scratch directory for a real SQLite database.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A fresh directory under the system's temp dir, removed (with its databases) on drop.
@@ -24,10 +24,6 @@ impl TempDir {
         ));
         std::fs::create_dir_all(&dir)?;
         Ok(TempDir { dir })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.dir
     }
 
     /// The URL of a SQLite database file named `name.db` in this directory.

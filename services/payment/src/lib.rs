@@ -39,7 +39,5 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let app = server::instrument(router(config), options);
-    server::serve(listener, app, shutdown).await?;
-    Ok(())
+    server::serve_traced(listener, router(config), options, shutdown).await
 }

@@ -48,8 +48,7 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate(&sqlx::migrate!()).await?;
+    let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
     let queue = Queue::open(&config.queue_url).await?;
 
     // One stop signal shared by the server and the worker, so they end together.
