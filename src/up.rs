@@ -317,12 +317,9 @@ to tell your run apart, set OTEL_RESOURCE_ATTRIBUTES=service.namespace=YOUR_NAME
     }
     if std::env::var_os("RUST_LOG").is_none() {
         let level = if verbose { "info" } else { "warn" };
-        set.push((
-            "RUST_LOG".to_string(),
-            format!(
-                "{level},sqlx=warn,hyper=warn,h2=warn,opentelemetry=warn,opentelemetry_sdk=warn"
-            ),
-        ));
+        // Only the level: each service already quiets its libraries (see the kit's
+        // telemetry), and naming them here would turn the SDK's per-batch export errors back on.
+        set.push(("RUST_LOG".to_string(), level.to_string()));
     }
     (set, remove)
 }

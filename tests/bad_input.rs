@@ -212,3 +212,25 @@ async fn spans_still_buffered_are_flushed_on_sigterm() {
         .await
         .unwrap_or_else(|e| panic!("the buffered span was lost on shutdown: {e}"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_up_a_dead_backend_is_one_plain_warning_not_a_stream_of_sdk_errors() {
+    let shop = support::Shop::start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")]);
+    tracedojo_kit::telemetry::install_crypto_provider();
+    let page = reqwest::get(format!("{}/api/products?limit=2", shop.url))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.status(),
+        200,
+        "the shop serves while its backend is down"
+    );
+    shop.stderr
+        .wait_for("could not export spans", Duration::from_secs(20))
+        .unwrap();
+    let stderr = shop.stderr.text();
+    assert!(
+        !stderr.contains("ExportError"),
+        "SDK export errors reached the console:\n{stderr}"
+    );
+}
