@@ -82,6 +82,9 @@ pub struct LoadArgs {
     /// [default: 1000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub max_in_flight: Option<u64>,
+    /// Threads sending requests, each with its own connections [default: one per core].
+    #[arg(long, env = "TRACEDOJO_LOAD_WORKERS", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub workers: Option<u64>,
     /// Longest think time between two steps of a journey, in milliseconds [default: 2000].
     #[arg(long)]
     pub think_max_ms: Option<u64>,

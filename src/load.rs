@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use tracedojo_loadgen::http::{Client, Failure, Request, Target};
 use tracedojo_loadgen::journeys::{DEFAULT_MIX, JourneyKind, JourneyOptions};
 use tracedojo_loadgen::plan::plan;
 use tracedojo_loadgen::population::Population;
@@ -72,11 +73,7 @@ fn settings(args: &LoadArgs) -> anyhow::Result<Settings> {
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let settings = settings(&args)?;
     let target = settings.target.trim_end_matches('/').to_string();
-    if !(target.starts_with("http://") || target.starts_with("https://")) {
-        bail!(
-            "--target {target:?} must start with http:// or https://, e.g. http://127.0.0.1:8080"
-        );
-    }
+    let parsed_target = Target::parse(&target).map_err(|e| anyhow::anyhow!("--target {e}"))?;
     let duration = settings.duration;
     let profile = Profile::from_name(&settings.profile, settings.rate, duration)?;
     let arrivals = if settings.poisson {
@@ -91,7 +88,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         settings.journeys,
         settings.seed,
     )?;
-    check_target(&target).await?;
+    check_target(&parsed_target).await?;
     let telemetry = if args.no_trace {
         None
     } else {
@@ -115,9 +112,12 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         settings.seed,
     );
     let config = RunnerConfig {
-        base_url: target.clone(),
+        target: parsed_target,
         max_in_flight: settings.max_in_flight as usize,
         traced: telemetry.as_ref().is_some_and(Telemetry::traces_enabled),
+        workers: args
+            .workers
+            .map_or(RunnerConfig::default().workers, |w| w as usize),
         ..RunnerConfig::default()
     };
     let recorder = Arc::new(Mutex::new(Recorder::default()));
@@ -130,10 +130,14 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let progress =
         (!args.quiet).then(|| tokio::spawn(show_progress(recorder.clone(), profile, started)));
-    tokio::select! {
-        _ = run_plan(journeys, population.clone(), config, recorder.clone()) => {}
-        _ = tracedojo_kit::shutdown::signal() => if !args.quiet { eprintln!("\nstopped early") },
-    }
+    let quiet = args.quiet;
+    let stop = async move {
+        tracedojo_kit::shutdown::signal().await;
+        if !quiet {
+            eprintln!("\nstopped early");
+        }
+    };
+    run_plan(journeys, population.clone(), config, recorder.clone(), stop).await;
     if let Some(progress) = progress {
         progress.abort();
     }
@@ -170,23 +174,21 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
 }
 
 /// Fails early, in plain words, when nothing answers at the target.
-async fn check_target(target: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .context("cannot build an HTTP client")?;
-    match client.get(format!("{target}/health")).send().await {
+async fn check_target(target: &Target) -> anyhow::Result<()> {
+    let client = Client::new(Arc::new(target.clone()), Duration::from_secs(5));
+    match client.send(&Request::get("/health")).await {
         Ok(_) => Ok(()),
-        Err(err) => {
-            let reason = if err.is_connect() {
-                "connection refused"
-            } else if err.is_timeout() {
-                "no answer within 5 s"
-            } else {
-                "request failed"
+        Err(failure) => {
+            let reason = match failure {
+                Failure::Refused => "connection refused",
+                Failure::Timeout => "no answer within 5 s",
+                Failure::Connect => "cannot connect",
+                Failure::Broken => "the connection broke",
+                Failure::Malformed => "the answer was not HTTP/1.1",
             };
             bail!(
-                "cannot reach the shop at {target} ({reason}); start it with `tracedojo up` or point --target at it"
+                "cannot reach the shop at {} ({reason}); start it with `tracedojo up` or point --target at it",
+                target.url("")
             )
         }
     }
@@ -245,22 +247,34 @@ fn print_summary(recorder: &Recorder, elapsed: Duration) {
     );
     let _ = writeln!(
         out,
-        "\nlatency from the intended start (ms); uncorrected p99 from the actual send beside it\n"
+        "\nlatency from the intended start (ms); uncorrected p99 from the actual send beside it"
     );
-    let _ = writeln!(
-        out,
-        "  {:<24} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12}",
-        "ENDPOINT", "REQUESTS", "ERRORS", "p50", "p90", "p99", "p99.9", "max", "p99 uncorr."
-    );
-    let rows: Vec<EndpointSummary> = recorder
+    let endpoints: Vec<EndpointSummary> = recorder
         .endpoints()
         .into_iter()
         .chain(recorder.overall())
         .collect();
+    print_table(&mut out, "ENDPOINT", &endpoints);
+    print_table(&mut out, "JOURNEY STEP", &recorder.steps());
+}
+
+/// One latency table: a row per endpoint or journey step.
+fn print_table(out: &mut impl Write, heading: &str, rows: &[EndpointSummary]) {
+    let width = rows
+        .iter()
+        .map(|r| r.endpoint.len())
+        .chain([heading.len()])
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "\n  {heading:<width$} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12}",
+        "REQUESTS", "ERRORS", "p50", "p90", "p99", "p99.9", "max", "p99 uncorr."
+    );
     for row in rows {
         let _ = writeln!(
             out,
-            "  {:<24} {:>8} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>12.1}",
+            "  {:<width$} {:>8} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>12.1}",
             row.endpoint,
             row.requests,
             row.errors,

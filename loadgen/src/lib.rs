@@ -9,6 +9,7 @@
 //! (which user starts which journey at each arrival), [`runner`] (sends the plan, open model,
 //! with an in-flight cap) and [`recorder`] (corrected and uncorrected HDR latencies).
 
+pub mod http;
 pub mod journeys;
 pub mod plan;
 pub mod population;

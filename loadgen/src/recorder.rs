@@ -51,6 +51,20 @@ impl Default for Endpoint {
     }
 }
 
+impl Endpoint {
+    fn drain_into(&mut self, into: &mut Endpoint) {
+        // Both sides share the same bounds, so adding cannot fail.
+        let _ = into.corrected.add(&self.corrected);
+        let _ = into.uncorrected.add(&self.uncorrected);
+        self.corrected.reset();
+        self.uncorrected.reset();
+        into.errors += std::mem::take(&mut self.errors);
+        for (status, count) in std::mem::take(&mut self.statuses) {
+            *into.statuses.entry(status).or_default() += count;
+        }
+    }
+}
+
 /// Percentiles of one latency view, in milliseconds.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Percentiles {
@@ -121,6 +135,24 @@ impl Recorder {
         }
     }
 
+    /// Moves everything recorded here into `into`, leaving this recorder empty (its
+    /// histograms keep their memory for the next samples).
+    pub fn drain_into(&mut self, into: &mut Recorder) {
+        for (name, endpoint) in &mut self.endpoints {
+            endpoint.drain_into(into.endpoints.entry(name).or_default());
+        }
+        for (key, endpoint) in &mut self.steps {
+            endpoint.drain_into(into.steps.entry(*key).or_default());
+        }
+        if let Some(all) = &mut self.all {
+            all.drain_into(into.all.get_or_insert_with(Endpoint::default));
+        }
+        into.late += std::mem::take(&mut self.late);
+        into.dropped += std::mem::take(&mut self.dropped);
+        into.journeys_started += std::mem::take(&mut self.journeys_started);
+        into.journeys_finished += std::mem::take(&mut self.journeys_finished);
+    }
+
     pub fn requests(&self) -> u64 {
         self.all.as_ref().map_or(0, |a| a.corrected.len())
     }
@@ -167,5 +199,50 @@ fn summarize(name: &str, endpoint: &Endpoint) -> EndpointSummary {
             .collect(),
         corrected: Percentiles::of(&endpoint.corrected),
         uncorrected: Percentiles::of(&endpoint.uncorrected),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(endpoint: &'static str, millis: u64, status: Option<u16>) -> Sample {
+        Sample {
+            endpoint,
+            journey: "browse",
+            step: 1,
+            corrected: Duration::from_millis(millis),
+            uncorrected: Duration::from_millis(millis / 2),
+            status,
+        }
+    }
+
+    #[test]
+    fn draining_moves_every_figure_and_leaves_the_worker_empty() {
+        let mut shared = Recorder::default();
+        shared.record(&sample("GET /a", 10, Some(200)));
+        let mut worker = Recorder {
+            late: 2,
+            dropped: 1,
+            journeys_started: 3,
+            journeys_finished: 3,
+            ..Recorder::default()
+        };
+        worker.record(&sample("GET /a", 30, Some(500)));
+        worker.record(&sample("GET /b", 20, None));
+        worker.drain_into(&mut shared);
+
+        assert_eq!((shared.requests(), shared.errors()), (3, 2));
+        assert_eq!((shared.late, shared.dropped), (2, 1));
+        assert_eq!((shared.journeys_started, shared.journeys_finished), (3, 3));
+        let a = &shared.endpoints()[0];
+        assert_eq!((a.requests, a.errors), (2, 1));
+        assert_eq!(a.statuses["200"] + a.statuses["500"], 2);
+        assert!((a.corrected.max_ms - 30.0).abs() < 0.1, "{:?}", a.corrected);
+        assert_eq!(shared.endpoints()[1].statuses["no answer"], 1);
+
+        assert_eq!((worker.requests(), worker.late, worker.dropped), (0, 0, 0));
+        worker.drain_into(&mut shared);
+        assert_eq!(shared.requests(), 3, "draining twice adds nothing");
     }
 }

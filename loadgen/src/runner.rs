@@ -1,17 +1,25 @@
 //! Sends a plan to the shop: each journey starts at its intended time, each step is a real
 //! HTTP request to the shop's public API, and every answer is recorded.
 //!
-//! A cap bounds the journeys in flight. A journey that finds the cap full waits for a place
-//! — its latency still counts from the intended time — and is dropped (and counted) only
-//! when it would start more than `max_lateness` late.
+//! The plan is dealt, in batches a little ahead of time, to one worker thread per core. Each
+//! worker has its own single-threaded runtime, HTTP connections and recorder, so a request
+//! never crosses threads: at tens of thousands of requests a second, waking another thread
+//! per request would cost more than the request. Workers hand their figures to the shared
+//! recorder a few times a second and when they finish.
+//!
+//! A cap bounds the journeys in flight (split evenly between workers). A journey that finds
+//! the cap full waits for a place — its latency still counts from the intended time — and is
+//! dropped (and counted) only when it would start more than `max_lateness` late.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+use crate::http::{Client, Request, Target};
 use crate::journeys::Step;
 use crate::plan::PlannedJourney;
 use crate::population::{Population, User};
@@ -20,8 +28,8 @@ use crate::recorder::{Recorder, Sample};
 /// How a run is sent.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// The shop's frontend, e.g. `http://127.0.0.1:8080`.
-    pub base_url: String,
+    /// The shop's frontend.
+    pub target: Target,
     /// The most journeys under way at once.
     pub max_in_flight: usize,
     /// A journey starting later than this after its intended time counts as late.
@@ -33,76 +41,272 @@ pub struct RunnerConfig {
     /// Open a root CLIENT span per request (service `loadgenerator`) and send its trace
     /// context; otherwise only the user's baggage header is sent.
     pub traced: bool,
+    /// Worker threads sending requests; at most one per in-flight place.
+    pub workers: usize,
 }
 
 impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
-            base_url: "http://127.0.0.1:8080".to_string(),
+            target: Target::parse("http://127.0.0.1:8080").expect("a valid constant URL"),
             max_in_flight: 1000,
             late_after: Duration::from_millis(10),
             max_lateness: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             traced: false,
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
         }
     }
 }
 
-/// Runs `plan` to completion (bounded by the plan itself), recording into `recorder` as it
-/// goes (read it meanwhile for live progress).
+/// How far ahead of their intended start journeys are handed to a worker.
+const LOOKAHEAD: Duration = Duration::from_millis(20);
+/// The most journeys handed over at once.
+const BATCH: usize = 256;
+/// Batches queued per worker before the dealer waits: bounds what a slow worker holds.
+const QUEUED_BATCHES: usize = 4;
+/// How often workers hand their figures to the shared recorder.
+const HAND_IN_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs `plan` to completion (bounded by the plan itself) or until `stop` resolves,
+/// recording into `recorder` as it goes (read it meanwhile for live progress). When this
+/// returns, every figure is in `recorder`.
 pub async fn run(
     plan: impl Iterator<Item = PlannedJourney>,
     population: Arc<Population>,
     config: RunnerConfig,
     recorder: Arc<Mutex<Recorder>>,
+    stop: impl Future<Output = ()>,
 ) {
-    let client = reqwest::Client::builder()
-        .timeout(config.request_timeout)
-        .build()
-        .unwrap_or_default();
-    let slots = Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+    let target = Arc::new(config.target.clone());
+    let workers = config.workers.clamp(1, config.max_in_flight.max(1));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut ready = Vec::with_capacity(workers);
+    let mut queues = Vec::with_capacity(workers);
+    let mut threads = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let (tx, rx) = mpsc::channel(QUEUED_BATCHES);
+        queues.push(tx);
+        // An even share of the cap; the first workers take the remainder.
+        let cap = config.max_in_flight.max(1) / workers
+            + usize::from(index < config.max_in_flight.max(1) % workers);
+        let (ready_tx, ready_rx) = oneshot::channel();
+        ready.push(ready_rx);
+        let worker = Worker {
+            target: target.clone(),
+            cap,
+            population: population.clone(),
+            config: config.clone(),
+            shared: recorder.clone(),
+            stop: stop_rx.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("load-worker-{index}"))
+            .spawn(move || worker.run_on_own_thread(rx, ready_tx));
+        match spawned {
+            Ok(thread) => threads.push(thread),
+            Err(_) => {
+                // Without a thread this worker's batches have nowhere to go.
+                queues.pop();
+                break;
+            }
+        }
+    }
+    // The run's clock starts once every worker can send, so that setting up threads and
+    // runtimes does not make the first journeys late.
+    for worker in ready {
+        // An error means the worker could not start; it drops what it is handed.
+        let _ = worker.await;
+    }
     let start = Instant::now();
-    let mut journeys = tokio::task::JoinSet::new();
+    let stop_workers = move || {
+        let _ = stop_tx.send(true);
+    };
+    let mut finished = tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            let _ = thread.join();
+        }
+    });
+    tokio::pin!(stop);
+    let mut stopped = false;
+    tokio::select! {
+        _ = deal(plan, start, &queues) => {}
+        _ = &mut stop => stopped = true,
+    }
+    // Workers finish what they hold, or leave it at once after `stop`, then hand in.
+    drop(queues);
+    if !stopped {
+        tokio::select! {
+            _ = &mut finished => return,
+            _ = &mut stop => {}
+        }
+    }
+    stop_workers();
+    let _ = finished.await;
+}
+
+/// Journeys handed to a worker together, with the instant their offsets count from.
+struct Batch {
+    start: Instant,
+    journeys: Vec<PlannedJourney>,
+}
+
+/// Hands journeys to the workers in turn, each batch shortly before its first journey is due.
+async fn deal(
+    plan: impl Iterator<Item = PlannedJourney>,
+    start: Instant,
+    queues: &[mpsc::Sender<Batch>],
+) {
+    let mut next = 0;
+    let mut batch = Batch {
+        start,
+        journeys: Vec::new(),
+    };
     for journey in plan {
+        let due = start + journey.offset;
+        let pending = batch.journeys.len();
+        let hand_over_now = pending > 0 && (pending == BATCH || due > Instant::now() + LOOKAHEAD);
+        if hand_over_now && !hand_over(&mut batch, &mut next, queues).await {
+            return;
+        }
+        if due > Instant::now() + LOOKAHEAD {
+            tokio::time::sleep_until(due - LOOKAHEAD).await;
+        }
+        batch.journeys.push(journey);
+    }
+    hand_over(&mut batch, &mut next, queues).await;
+}
+
+/// Sends the batch to the next worker; false when no worker is left.
+async fn hand_over(batch: &mut Batch, next: &mut usize, queues: &[mpsc::Sender<Batch>]) -> bool {
+    if batch.journeys.is_empty() {
+        return true;
+    }
+    if queues.is_empty() {
+        return false;
+    }
+    let queue = &queues[*next % queues.len()];
+    *next += 1;
+    let journeys = std::mem::take(&mut batch.journeys);
+    let start = batch.start;
+    queue.send(Batch { start, journeys }).await.is_ok()
+}
+
+/// One worker thread: its share of the plan, its own runtime, client and recorder.
+struct Worker {
+    target: Arc<Target>,
+    cap: usize,
+    population: Arc<Population>,
+    config: RunnerConfig,
+    shared: Arc<Mutex<Recorder>>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    /// Tells `ready` once it can send, then sends what it is handed.
+    fn run_on_own_thread(self, batches: mpsc::Receiver<Batch>, ready: oneshot::Sender<()>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        match runtime {
+            Ok(runtime) => runtime.block_on(self.run(batches, ready)),
+            // Counted, not hidden: every journey it was handed is dropped.
+            Err(_) => {
+                drop(ready);
+                drop_all(batches, &self.shared)
+            }
+        }
+    }
+
+    async fn run(self, mut batches: mpsc::Receiver<Batch>, ready: oneshot::Sender<()>) {
+        let client = Arc::new(Client::new(
+            self.target.clone(),
+            self.config.request_timeout,
+        ));
+        let local = Arc::new(Mutex::new(Recorder::default()));
+        let _ = ready.send(());
+        let hand_in = {
+            let (local, shared) = (local.clone(), self.shared.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(HAND_IN_EVERY);
+                loop {
+                    tick.tick().await;
+                    lock(&local).drain_into(&mut lock(&shared));
+                }
+            })
+        };
+        let cap = self.cap.clamp(1, Semaphore::MAX_PERMITS) as u32;
+        let slots = Arc::new(Semaphore::new(cap as usize));
+        let mut stop = self.stop.clone();
+        let work = async {
+            while let Some(batch) = batches.recv().await {
+                for journey in batch.journeys {
+                    self.start_journey(batch.start, journey, &client, &slots, &local)
+                        .await;
+                }
+            }
+            // Every place back means every journey has finished.
+            let _ = slots.acquire_many(cap).await;
+        };
+        tokio::select! {
+            _ = work => {}
+            _ = stop.wait_for(|stopped| *stopped) => {}
+        }
+        hand_in.abort();
+        lock(&local).drain_into(&mut lock(&self.shared));
+        // Returning drops this thread's runtime, which cancels any journey still under way.
+    }
+
+    async fn start_journey(
+        &self,
+        start: Instant,
+        journey: PlannedJourney,
+        client: &Arc<Client>,
+        slots: &Arc<Semaphore>,
+        local: &Arc<Mutex<Recorder>>,
+    ) {
         let intended = start + journey.offset;
-        tokio::time::sleep_until(intended).await;
-        let permit = match tokio::time::timeout_at(
-            intended + config.max_lateness,
-            slots.clone().acquire_owned(),
-        )
-        .await
-        {
-            Ok(Ok(permit)) => permit,
-            _ => {
-                lock(&recorder).dropped += 1;
-                continue;
+        if intended > Instant::now() {
+            tokio::time::sleep_until(intended).await;
+        }
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let deadline = intended + self.config.max_lateness;
+                match tokio::time::timeout_at(deadline, slots.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => {
+                        lock(local).dropped += 1;
+                        return;
+                    }
+                }
             }
         };
         {
-            let mut recorder = lock(&recorder);
-            recorder.journeys_started += 1;
-            if Instant::now().saturating_duration_since(intended) > config.late_after {
-                recorder.late += 1;
+            let mut local = lock(local);
+            local.journeys_started += 1;
+            if Instant::now().saturating_duration_since(intended) > self.config.late_after {
+                local.late += 1;
             }
         }
-        let traced = config.traced;
-        let (client, base, recorder, population) = (
-            client.clone(),
-            config.base_url.clone(),
-            recorder.clone(),
-            population.clone(),
-        );
-        journeys.spawn(async move {
-            let _permit = permit;
+        let traced = self.config.traced;
+        let (client, local, population) = (client.clone(), local.clone(), self.population.clone());
+        // A task on this thread's runtime; the permit it holds is its place in flight.
+        tokio::spawn(async move {
             if let Some(user) = population.users().get(journey.user) {
-                run_journey(&client, &base, user, &journey, intended, &recorder, traced).await;
+                run_journey(&client, user, &journey, intended, &local, traced).await;
             }
-            lock(&recorder).journeys_finished += 1;
+            lock(&local).journeys_finished += 1;
+            drop(permit);
         });
-        // Reap finished journeys as we go, so the set stays as small as what is in flight.
-        while journeys.try_join_next().is_some() {}
     }
-    while journeys.join_next().await.is_some() {}
+}
+
+/// A worker that could not start drops what it is handed, and says so in the figures.
+fn drop_all(mut batches: mpsc::Receiver<Batch>, shared: &Mutex<Recorder>) {
+    while let Some(batch) = batches.blocking_recv() {
+        lock(shared).dropped += batch.journeys.len() as u64;
+    }
 }
 
 fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
@@ -111,8 +315,7 @@ fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
 
 /// The steps of one journey, one after another, each measured from its intended start.
 async fn run_journey(
-    client: &reqwest::Client,
-    base: &str,
+    client: &Client,
     user: &User,
     journey: &PlannedJourney,
     journey_start: Instant,
@@ -127,21 +330,21 @@ async fn run_journey(
             // A person reading the page before the next click.
             tokio::time::sleep_until(intended).await;
         }
-        let Some((endpoint, request)) = build(client, base, &timed.step, order_id) else {
+        let Some((endpoint, mut request)) = build(&timed.step, order_id) else {
             break;
         };
-        let request = request.header("x-session-id", &user.session_id);
+        request.header("x-session-id", &user.session_id);
         let sent = Instant::now();
-        let want_body = matches!(timed.step, Step::Checkout { .. });
-        let (status, body) = if traced {
-            crate::traced::send(client, request, endpoint, user, want_body).await
+        let result = if traced {
+            // Boxed, like the send below: a request's future is large, and a journey's would
+            // otherwise be copied whole each time one is started.
+            Box::pin(crate::traced::send(client, request, endpoint, user)).await
         } else {
-            match request.header("baggage", &user.baggage).build() {
-                Ok(request) => send(client, request, want_body).await,
-                Err(_) => (None, None),
-            }
+            request.header("baggage", &user.baggage);
+            Box::pin(client.send(&request)).await
         };
         let done = Instant::now();
+        let status = result.as_ref().ok().map(|r| r.status);
         lock(recorder).record(&Sample {
             endpoint,
             journey: journey.kind.name(),
@@ -151,78 +354,55 @@ async fn run_journey(
             status,
         });
         if matches!(timed.step, Step::Checkout { .. }) {
-            order_id = body.as_ref().and_then(|b| b["order_id"].as_i64());
+            order_id = result
+                .ok()
+                .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
+                .and_then(|body| body["order_id"].as_i64());
         }
         intended = done;
     }
 }
 
-/// Sends a request; the status, and the JSON body when `want_body` (otherwise the body is
-/// read and dropped: parsing what nobody reads would cost the generator, not the shop).
-pub(crate) async fn send(
-    client: &reqwest::Client,
-    request: reqwest::Request,
-    want_body: bool,
-) -> (Option<u16>, Option<Value>) {
-    match client.execute(request).await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let bytes = response.bytes().await.ok();
-            let body = if want_body {
-                bytes.and_then(|b| serde_json::from_slice(&b).ok())
-            } else {
-                None
-            };
-            (Some(status), body)
-        }
-        Err(_) => (None, None),
-    }
-}
-
-/// The HTTP request for one step and the endpoint it is recorded under; `None` when the step
-/// cannot be made (an order to view when the checkout failed).
-fn build(
-    client: &reqwest::Client,
-    base: &str,
-    step: &Step,
-    order_id: Option<i64>,
-) -> Option<(&'static str, reqwest::RequestBuilder)> {
+/// The endpoint a step is recorded under and its request; `None` when the step cannot be
+/// made (an order to view when the checkout failed).
+fn build(step: &Step, order_id: Option<i64>) -> Option<(&'static str, Request)> {
+    let get = |endpoint, path: String| (endpoint, Request::get(path));
+    let post = |endpoint, path: &str, body: Value| (endpoint, Request::post_json(path, &body));
     Some(match step {
-        Step::ListProducts { category } => {
-            let mut url = format!("{base}/api/products");
-            if let Some(category) = category {
-                url.push_str(&format!("?category={category}"));
-            }
-            ("GET /api/products", client.get(url))
+        Step::ListProducts { category: None } => {
+            get("GET /api/products", "/api/products".to_string())
         }
-        Step::Search { query } => (
-            "GET /api/search",
-            client.get(format!("{base}/api/search?q={}", query.replace(' ', "%20"))),
+        Step::ListProducts {
+            category: Some(category),
+        } => get(
+            "GET /api/products",
+            format!("/api/products?category={category}"),
         ),
-        Step::ViewProduct { product_id } => (
+        Step::Search { query } => get(
+            "GET /api/search",
+            format!("/api/search?q={}", query.replace(' ', "%20")),
+        ),
+        Step::ViewProduct { product_id } => get(
             "GET /api/products/{id}",
-            client.get(format!("{base}/api/products/{product_id}")),
+            format!("/api/products/{product_id}"),
         ),
         Step::AddToCart {
             product_id,
             quantity,
-        } => (
+        } => post(
             "POST /api/cart/items",
-            client
-                .post(format!("{base}/api/cart/items"))
-                .json(&json!({ "product_id": product_id, "quantity": quantity })),
+            "/api/cart/items",
+            json!({ "product_id": product_id, "quantity": quantity }),
         ),
-        Step::ViewCart => ("GET /api/cart", client.get(format!("{base}/api/cart"))),
-        Step::Checkout { card_number } => (
+        Step::ViewCart => get("GET /api/cart", "/api/cart".to_string()),
+        Step::Checkout { card_number } => post(
             "POST /api/checkout",
-            client.post(format!("{base}/api/checkout")).json(&json!({
+            "/api/checkout",
+            json!({
                 "card_number": card_number,
                 "email": "shopper@example.com",
-            })),
+            }),
         ),
-        Step::ViewOrder => (
-            "GET /api/orders/{id}",
-            client.get(format!("{base}/api/orders/{}", order_id?)),
-        ),
+        Step::ViewOrder => get("GET /api/orders/{id}", format!("/api/orders/{}", order_id?)),
     })
 }

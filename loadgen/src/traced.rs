@@ -4,23 +4,22 @@
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::{Context, KeyValue, global};
-use opentelemetry_http::HeaderInjector;
-use serde_json::Value;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::http::{Client, Failure, Request, Response};
 use crate::population::User;
 
 /// Sends `request` under a new root span named after its endpoint (`GET /api/cart`).
 pub async fn send(
-    client: &reqwest::Client,
-    request: reqwest::RequestBuilder,
+    client: &Client,
+    mut request: Request,
     endpoint: &'static str,
     user: &User,
-    want_body: bool,
-) -> (Option<u16>, Option<Value>) {
-    let method = endpoint.split(' ').next().unwrap_or("GET");
+) -> Result<Response, Failure> {
+    let method = request.method();
+    let target = client.target();
     let span = tracing::info_span!(
         parent: None,
         "http.client.request",
@@ -28,44 +27,29 @@ pub async fn send(
         otel.kind = "client",
         otel.status_code = Empty,
         http.request.method = method,
-        url.full = Empty,
-        server.address = Empty,
-        server.port = Empty,
+        url.full = target.url(request.path()),
+        server.address = target.host(),
+        server.port = i64::from(target.port()),
         http.response.status_code = Empty,
         error.type = Empty,
         user.tier = user.tier,
         user.region = user.region,
     );
     let _ = span.set_parent(Context::new().with_baggage(baggage_of(user)));
-    let Ok(mut request) = request.build() else {
-        return (None, None);
-    };
-    let url = request.url().clone();
-    span.record("url.full", url.as_str());
-    if let Some(host) = url.host_str() {
-        span.record("server.address", host);
-    }
-    if let Some(port) = url.port_or_known_default() {
-        span.record("server.port", i64::from(port));
-    }
     let cx = span.context();
-    global::get_text_map_propagator(|propagator| {
-        propagator.inject_context(&cx, &mut HeaderInjector(request.headers_mut()))
-    });
-    let result = crate::runner::send(client, request, want_body)
-        .instrument(span.clone())
-        .await;
-    match result.0 {
-        Some(status) => {
-            span.record("http.response.status_code", i64::from(status));
-            if status >= 400 {
+    global::get_text_map_propagator(|propagator| propagator.inject_context(&cx, &mut request));
+    let result = client.send(&request).instrument(span.clone()).await;
+    match &result {
+        Ok(response) => {
+            span.record("http.response.status_code", i64::from(response.status));
+            if response.status >= 400 {
                 span.record("otel.status_code", "ERROR");
-                span.record("error.type", status.to_string());
+                span.record("error.type", response.status.to_string());
             }
         }
-        None => {
+        Err(failure) => {
             span.record("otel.status_code", "ERROR");
-            span.record("error.type", "transport_error");
+            span.record("error.type", failure.error_type());
         }
     }
     result

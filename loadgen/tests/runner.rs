@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use tracedojo_loadgen::http::Target;
 use tracedojo_loadgen::journeys::{JourneyKind, JourneyOptions};
-use tracedojo_loadgen::plan::plan;
+use tracedojo_loadgen::plan::{PlannedJourney, plan};
 use tracedojo_loadgen::population::Population;
 use tracedojo_loadgen::recorder::Recorder;
 use tracedojo_loadgen::runner::{RunnerConfig, run};
@@ -40,7 +41,6 @@ async fn stalling_shop() -> (String, Arc<AtomicU64>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_shows_in_corrected_latency_only() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (base_url, served) = stalling_shop().await;
     // 100 single-request journeys a second for 3 s, at most one in flight: while the slow
     // answer is awaited, the next sends wait for the slot (as a closed-loop tool's would).
@@ -60,12 +60,19 @@ async fn a_stall_shows_in_corrected_latency_only() {
     };
     let journeys: Vec<_> = plan(&schedule, &population, &mix, options, 1).collect();
     let config = RunnerConfig {
-        base_url,
+        target: Target::parse(&base_url).unwrap(),
         max_in_flight: 1,
         ..RunnerConfig::default()
     };
     let recorder = Arc::new(std::sync::Mutex::new(Recorder::default()));
-    run(journeys.into_iter(), population, config, recorder.clone()).await;
+    run(
+        journeys.into_iter(),
+        population,
+        config,
+        recorder.clone(),
+        std::future::pending(),
+    )
+    .await;
     let recorder = recorder.lock().unwrap();
     assert_eq!(recorder.journeys_finished, 300);
 
@@ -105,4 +112,108 @@ async fn a_stall_shows_in_corrected_latency_only() {
         "uncorrected {:?}",
         all.uncorrected
     );
+}
+
+/// A product endpoint that answers at once and wakes `reached` when it has served `after`.
+async fn counting_shop(after: u64) -> (String, Arc<AtomicU64>, Arc<tokio::sync::Notify>) {
+    let served = Arc::new(AtomicU64::new(0));
+    let reached = Arc::new(tokio::sync::Notify::new());
+    let (counter, notify) = (served.clone(), reached.clone());
+    let app = Router::new().route(
+        "/api/products/{id}",
+        get(move || {
+            let (counter, notify) = (counter.clone(), notify.clone());
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) + 1 == after {
+                    notify.notify_one();
+                }
+                axum::Json(serde_json::json!({"product": {"id": 1}}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), served, reached)
+}
+
+fn product_views(rate: f64, count: u64) -> (Vec<PlannedJourney>, Arc<Population>) {
+    let schedule = Schedule::new(
+        Profile::Constant { rate },
+        Arrivals::Uniform,
+        None,
+        Some(count),
+        7,
+    )
+    .unwrap();
+    let population = Arc::new(Population::new(50, 7));
+    let options = JourneyOptions {
+        max_think: Duration::ZERO,
+        declined_per_mille: 0,
+    };
+    let mix = [(JourneyKind::ViewProduct, 1)];
+    let journeys = plan(&schedule, &population, &mix, options, 7).collect();
+    (journeys, population)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_workers_send_every_journey_once_and_hand_in_every_figure() {
+    let (base_url, served, _) = counting_shop(u64::MAX).await;
+    let (journeys, population) = product_views(4000.0, 2000);
+    let config = RunnerConfig {
+        target: Target::parse(&base_url).unwrap(),
+        max_in_flight: 64,
+        workers: 3,
+        ..RunnerConfig::default()
+    };
+    let recorder = Arc::new(std::sync::Mutex::new(Recorder::default()));
+    run(
+        journeys.into_iter(),
+        population,
+        config,
+        recorder.clone(),
+        std::future::pending(),
+    )
+    .await;
+    let recorder = recorder.lock().unwrap();
+    assert_eq!(served.load(Ordering::SeqCst), 2000);
+    assert_eq!(recorder.requests(), 2000);
+    assert_eq!(recorder.journeys_started, 2000);
+    assert_eq!(recorder.journeys_finished, 2000);
+    assert_eq!((recorder.errors(), recorder.dropped), (0, 0));
+    let steps = recorder.steps();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].endpoint, "view_product #1 GET /api/products/{id}");
+    assert_eq!(steps[0].requests, 2000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_early_ends_the_run_and_keeps_what_was_measured() {
+    let (base_url, served, reached) = counting_shop(100).await;
+    // 100 a second for a minute, stopped once the shop has served 100.
+    let (journeys, population) = product_views(100.0, 6000);
+    let config = RunnerConfig {
+        target: Target::parse(&base_url).unwrap(),
+        ..RunnerConfig::default()
+    };
+    let recorder = Arc::new(std::sync::Mutex::new(Recorder::default()));
+    let stop = async move { reached.notified().await };
+    run(
+        journeys.into_iter(),
+        population,
+        config,
+        recorder.clone(),
+        stop,
+    )
+    .await;
+    let recorder = recorder.lock().unwrap();
+    let served = served.load(Ordering::SeqCst);
+    assert!((100..6000).contains(&served), "served {served}");
+    // Every answer that came back before the stop is in the figures.
+    assert!(
+        recorder.requests() >= 90 && recorder.requests() <= served,
+        "{} recorded of {served} served",
+        recorder.requests()
+    );
+    assert!(recorder.journeys_started < 6000);
 }
