@@ -1,13 +1,15 @@
-//! The load generator behind `tracedojo load` (being built).
+//! The load generator behind `tracedojo load`.
 //!
 //! It follows the open model: every request's intended start time is computed from a
 //! schedule before the run, never from when the previous request finished, so a slow shop
 //! cannot quietly slow the load down (coordinated omission).
 //!
-//! Done so far: [`schedule`] (when each journey starts, per load profile), [`population`]
-//! (the seeded users and their baggage), [`journeys`] (what each visit does) and [`plan`]
-//! (which user starts which journey at each arrival), [`runner`] (sends the plan, open model,
-//! with an in-flight cap) and [`recorder`] (corrected and uncorrected HDR latencies).
+//! The parts: [`schedule`] (when each journey starts, per load profile), [`population`] (the
+//! seeded users and their baggage), [`journeys`] (what each visit does), [`plan`] (which user
+//! starts which journey at each arrival), [`runner`] (sends the plan on worker threads, with an
+//! in-flight cap), [`http`] (the lean HTTP/1.1 client each worker uses), [`traced`] (each
+//! request as a root span of service `loadgenerator`), [`recorder`] (corrected and uncorrected
+//! HDR latencies) and [`profile_file`] (settings from a TOML file).
 
 pub mod http;
 pub mod journeys;
