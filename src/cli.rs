@@ -45,6 +45,92 @@ pub enum Command {
     Service(Box<ServiceArgs>),
     /// Drive the shop with open-model traffic: user journeys at planned times, honest latency.
     Load(LoadArgs),
+    /// List, set and clear faults (incidents) in a running shop, through its control API.
+    #[command(after_help = FAULT_HELP)]
+    Fault(FaultArgs),
+}
+
+const FAULT_HELP: &str = "\
+Examples:
+  tracedojo fault presets                      the named incidents
+  tracedojo fault set slow-payment-gateway     start one
+  tracedojo fault set gold-tier-errors --expires-in 600
+  tracedojo fault set --spec '{\"fault\": {\"kind\": \"latency\", \"service\": \"cart\",
+      \"distribution\": {\"type\": \"fixed\", \"ms\": 200}}}' --tier gold --probability 0.5
+  tracedojo fault list
+  tracedojo fault clear 3                      or: tracedojo fault clear --all
+A spec is the JSON the control API takes (POST /api/faults); kinds: latency,
+downstream_latency, query_latency, errors, retry_storm, unreachable, missing_index,
+n_plus_one, lock_contention, cpu_burn, memory_leak, cache_failure, bad_release, async_backlog.";
+
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    #[command(subcommand)]
+    pub action: FaultAction,
+    /// The control API of the running shop (`tracedojo up` prints it).
+    #[arg(
+        long,
+        global = true,
+        env = "TRACEDOJO_CONTROL_URL",
+        default_value = "http://127.0.0.1:8089"
+    )]
+    pub control: String,
+    /// The control API's token, when it was started with one.
+    #[arg(
+        long,
+        global = true,
+        env = "TRACEDOJO_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FaultAction {
+    /// The faults in force.
+    List,
+    /// The named incidents `set` accepts.
+    Presets,
+    /// Start a preset by name, or a fault from a JSON spec; targeting flags narrow it.
+    Set(FaultSetArgs),
+    /// Clear one fault by id, or every fault with --all.
+    Clear {
+        /// The id `list` shows.
+        id: Option<u64>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FaultSetArgs {
+    /// A preset name (see `tracedojo fault presets`).
+    #[arg(required_unless_present = "spec", conflicts_with = "spec")]
+    pub preset: Option<String>,
+    /// A fault spec in JSON, or @FILE to read it from a file.
+    #[arg(long)]
+    pub spec: Option<String>,
+    /// Only requests of users in this tier (free, silver, gold, platinum).
+    #[arg(long)]
+    pub tier: Option<String>,
+    /// Only requests of users in this region (e.g. eu-west-1).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only requests from this device (desktop, mobile, tablet).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Only requests to this route of the faulty service (e.g. /checkout).
+    #[arg(long)]
+    pub route: Option<String>,
+    /// Only while the service runs this service.version.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// The share of targeted requests hit, from 0 to 1.
+    #[arg(long, alias = "rate")]
+    pub probability: Option<f64>,
+    /// Clear it by itself after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub expires_in: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +216,20 @@ pub struct UpArgs {
     /// Show each service's info-level logs (by default only warnings and errors).
     #[arg(long, short)]
     pub verbose: bool,
+    /// Address of the fault control API; it listens on loopback unless you give a token.
+    #[arg(long, env = "TRACEDOJO_CONTROL_ADDRESS", default_value = "127.0.0.1")]
+    pub control_address: IpAddr,
+    /// Port of the fault control API [default: base port + 9, or a free one with --base-port 0].
+    #[arg(long, env = "TRACEDOJO_CONTROL_PORT", value_parser = parse_port)]
+    pub control_port: Option<u16>,
+    /// Token the control API requires (`Authorization: Bearer TOKEN`); needed to listen
+    /// beyond loopback. At least 16 characters.
+    #[arg(long, env = "TRACEDOJO_CONTROL_TOKEN", hide_env_values = true)]
+    pub control_token: Option<String>,
+    /// Mark spans that a fault touched with `tracedojo.fault` (for a facilitator's reveal;
+    /// by default faults show only through their symptoms).
+    #[arg(long, env = "TRACEDOJO_REVEAL_FAULTS")]
+    pub reveal_faults: bool,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +258,12 @@ pub struct ServiceArgs {
     /// (inventory only).
     #[arg(long, env = "INVENTORY_RESTOCK_INTERVAL_MS", default_value = "10000", value_parser = clap::value_parser!(u64).range(10..))]
     pub restock_interval_ms: u64,
+    /// The fault control API to follow (`tracedojo up` passes its own); none: no faults.
+    #[arg(long, env = "TRACEDOJO_FAULTS_URL")]
+    pub faults_url: Option<String>,
+    /// The `service.version` this process reports (a new one is a new release).
+    #[arg(long, env = "TRACEDOJO_SERVICE_VERSION", default_value = env!("CARGO_PKG_VERSION"))]
+    pub service_version: String,
     #[command(flatten)]
     pub peers: PeerUrls,
 }

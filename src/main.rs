@@ -4,6 +4,7 @@
 //! subcommand to its own small module. Business logic lives in the service crates.
 
 mod cli;
+mod fault;
 mod load;
 mod ports;
 mod service;
@@ -29,6 +30,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Up(args) => up::run(args).await,
             cli::Command::Service(args) => service::run(*args).await,
             cli::Command::Load(args) => load::run(args).await,
+            cli::Command::Fault(args) => fault::run(args).await,
         }
     });
     // Exporter threads may still hold the runtime briefly; do not wait for them forever.

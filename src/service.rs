@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
+use tracedojo_faults::Faults;
 use tracedojo_kit::server::{RunError, ServerOptions};
 use tracedojo_kit::telemetry::{ServiceIdentity, Telemetry};
 
@@ -40,8 +41,16 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
 
     let telemetry = Telemetry::init(ServiceIdentity {
         name: name.clone(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
+        version: args.service_version.clone(),
     })?;
+    let faults = Faults::new(name.clone(), args.service_version.clone());
+    tracedojo_faults::follower::install(faults.clone());
+    if let Some(url) = &args.faults_url {
+        // The token comes only from the environment, never from the command line (where
+        // any user of the machine could read it).
+        let token = std::env::var("TRACEDOJO_CONTROL_TOKEN").ok();
+        faults.follow(url.clone(), token);
+    }
 
     let address = SocketAddr::new(args.host, port);
     let listener = TcpListener::bind(address).await.map_err(|err| {

@@ -79,7 +79,29 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         })
     };
 
-    let (child_env, env_remove) = child_environment(args.verbose);
+    let control_port = match args.control_port {
+        Some(port) => port,
+        None if args.base_port == 0 => 0,
+        None => args.base_port.checked_add(9).with_context(|| {
+            format!(
+                "--base-port {} leaves no room for the fault control API (base + 9); choose a lower one",
+                args.base_port
+            )
+        })?,
+    };
+    let control_url = crate::fault::serve_control(
+        SocketAddr::new(args.control_address, control_port),
+        args.control_token.clone(),
+        args.reveal_faults,
+        std::future::pending(),
+    )
+    .await?;
+
+    let (mut child_env, env_remove) = child_environment(args.verbose);
+    if let Some(token) = &args.control_token {
+        // By environment, not argument: a command line is visible to every user.
+        child_env.push(("TRACEDOJO_CONTROL_TOKEN".into(), token.clone()));
+    }
     let exe = std::env::current_exe()
         .context("cannot find the tracedojo executable to start services")?;
     let mut specs = Vec::new();
@@ -97,6 +119,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             port.to_string(),
             "--data-dir".into(),
             data_dir.display().to_string(),
+            "--faults-url".into(),
+            control_url.clone(),
         ];
         for peer in [
             "catalog",
@@ -186,6 +210,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &externals,
         &pids,
         &url_of("frontend"),
+        &control_url,
         started.elapsed(),
     );
 
@@ -508,6 +533,7 @@ fn print_summary(
     externals: &HashMap<&'static str, String>,
     pids: &HashMap<&'static str, u32>,
     shop_url: &str,
+    control_url: &str,
     elapsed: Duration,
 ) {
     let mut names: Vec<&str> = SERVICES.iter().map(|(n, _)| *n).collect();
@@ -539,6 +565,14 @@ fn print_summary(
         ),
         None => say!("  Load:   none (--no-load); try `tracedojo load --target {shop_url}`"),
     }
+    say!(
+        "  Faults: {control_url}/api/faults; `tracedojo fault presets` lists incidents{}",
+        if args.reveal_faults {
+            " (reveal on: affected spans say so)"
+        } else {
+            ""
+        }
+    );
     say!("\nPress Ctrl-C to stop.");
 }
 

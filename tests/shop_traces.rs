@@ -6,51 +6,10 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use support::Shop;
+use support::{Shop, buy, client};
 use tracedojo_explorer::{Receiver, StoredSpan};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn client() -> reqwest::Client {
-    tracedojo_kit::telemetry::install_crypto_provider();
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-/// Puts two products in the session's cart and checks out; returns the HTTP status and body.
-async fn buy(shop: &Shop, session: &str, card: &str, baggage: &str) -> (u16, Value) {
-    let http = client();
-    for (product_id, quantity) in [(3, 2), (57, 1)] {
-        let response = http
-            .post(format!("{}/api/cart/items", shop.url))
-            .header("x-session-id", session)
-            .json(&json!({ "product_id": product_id, "quantity": quantity }))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "add to cart: {}",
-            response.text().await.unwrap()
-        );
-    }
-    let response = http
-        .post(format!("{}/api/checkout", shop.url))
-        .header("x-session-id", session)
-        .header("baggage", baggage)
-        .json(
-            &json!({ "card_number": card, "email": "ada@example.com", "region": "ap-northeast-1" }),
-        )
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
 
 /// The frontend's SERVER span of the checkout (each test's shop sees exactly one).
 fn checkout_root(spans: &[StoredSpan], _session: &str) -> Option<StoredSpan> {

@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::{Value, json};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_tracedojo");
 
 /// Lines a child printed, shared with the threads that read them.
@@ -86,6 +88,8 @@ fn rand_suffix() -> u128 {
 pub struct Shop {
     child: Child,
     pub url: String,
+    /// The fault control API's base URL.
+    pub control: String,
     pub stdout: Output,
     pub stderr: Output,
     pub data_dir: PathBuf,
@@ -134,6 +138,7 @@ impl Shop {
         let mut shop = Shop {
             child,
             url: String::new(),
+            control: String::new(),
             stdout,
             stderr,
             data_dir,
@@ -148,6 +153,12 @@ impl Shop {
                 {
                     panic!("summary incomplete: {err}");
                 }
+                let faults = shop.stdout.wait_for("Faults:", Duration::ZERO).unwrap();
+                let api = faults.split_whitespace().nth(1).unwrap();
+                shop.control = api
+                    .trim_end_matches(';')
+                    .trim_end_matches("/api/faults")
+                    .to_string();
             }
             Err(err) => panic!("shop did not start: {err}\nstderr:\n{}", shop.stderr.text()),
         }
@@ -282,4 +293,45 @@ pub fn failure_line(args: &[&str], env: &[(&str, &str)]) -> String {
     );
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
     stderr.lines().next().unwrap_or_default().to_string()
+}
+
+/// An HTTP client for the tests' own requests.
+pub fn client() -> reqwest::Client {
+    tracedojo_kit::telemetry::install_crypto_provider();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Puts two products in the session's cart and checks out; returns the HTTP status and body.
+pub async fn buy(shop: &Shop, session: &str, card: &str, baggage: &str) -> (u16, Value) {
+    let http = client();
+    for (product_id, quantity) in [(3, 2), (57, 1)] {
+        let response = http
+            .post(format!("{}/api/cart/items", shop.url))
+            .header("x-session-id", session)
+            .json(&json!({ "product_id": product_id, "quantity": quantity }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "add to cart: {}",
+            response.text().await.unwrap()
+        );
+    }
+    let response = http
+        .post(format!("{}/api/checkout", shop.url))
+        .header("x-session-id", session)
+        .header("baggage", baggage)
+        .json(
+            &json!({ "card_number": card, "email": "ada@example.com", "region": "ap-northeast-1" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body)
 }

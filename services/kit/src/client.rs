@@ -16,6 +16,9 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use tracedojo_faults::follower::CallEffects;
+
+use crate::faults;
 use crate::metrics::instruments;
 use crate::server::method_name;
 
@@ -137,13 +140,42 @@ impl HttpClient {
         self.call(Method::DELETE, template, path, None::<&()>).await
     }
 
-    /// One traced call. The span is entered only around the network exchange.
+    /// One traced call: a CLIENT span per attempt. Normally there is one attempt; while a
+    /// fault makes this client give up early on its peer, a timed-out attempt is sent again
+    /// (`http.request.resend_count` on the new span), as a client with a retry policy would.
     pub async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         template: &str,
         path: &str,
         body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let effects = faults::on_call(self.peer_service);
+        let mut resend_count = 0;
+        loop {
+            let result = self
+                .attempt(method.clone(), template, path, body, &effects, resend_count)
+                .await;
+            match result {
+                Err(ClientError::Transport { kind, .. })
+                    if kind == "timeout" && resend_count < effects.retries =>
+                {
+                    resend_count += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One attempt of a call, in its own CLIENT span.
+    async fn attempt<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        template: &str,
+        path: &str,
+        body: Option<&B>,
+        effects: &CallEffects,
+        resend_count: u32,
     ) -> Result<T, ClientError> {
         let method_name = method_name(&method);
         let url = format!("{}{}", self.base_url, path);
@@ -153,6 +185,7 @@ impl HttpClient {
             otel.kind = "client",
             otel.status_code = Empty,
             http.request.method = method_name,
+            http.request.resend_count = (resend_count > 0).then_some(i64::from(resend_count)),
             url.full = %url,
             url.template = template,
             server.address = %self.server_address,
@@ -161,11 +194,23 @@ impl HttpClient {
             http.response.status_code = Empty,
             error.type = Empty,
         );
+        faults::reveal(&span, &effects.kinds);
         let started = Instant::now();
-        let result = self
-            .exchange(method, &url, body, &span)
-            .instrument(span.clone())
-            .await;
+        let exchange = async {
+            if !effects.delay.is_zero() {
+                // Time lost on the way (a congested link, a slow proxy): inside this span,
+                // before the peer sees anything.
+                tokio::time::sleep(effects.delay).await;
+            }
+            let exchange = self.exchange(method, &url, body, &span);
+            match effects.timeout {
+                None => exchange.await,
+                Some(limit) => tokio::time::timeout(limit, exchange)
+                    .await
+                    .unwrap_or_else(|_| Err(gave_up(&url, limit))),
+            }
+        };
+        let result = exchange.instrument(span.clone()).await;
         let mut attributes = vec![
             KeyValue::new("http.request.method", method_name),
             KeyValue::new("server.address", self.server_address.clone()),
@@ -265,6 +310,15 @@ impl HttpClient {
             message: e.to_string(),
         })?;
         Ok((body, status))
+    }
+}
+
+/// The error of an attempt this client stopped waiting for.
+fn gave_up(url: &str, limit: Duration) -> ClientError {
+    ClientError::Transport {
+        kind: "timeout",
+        url: url.to_string(),
+        message: format!("no answer within {} ms", limit.as_millis()),
     }
 }
 

@@ -143,6 +143,16 @@ impl Db {
     {
         let span = self.span(statement);
         let started = Instant::now();
+        let slowed = crate::faults::on_query(statement.collection);
+        let query = async {
+            if let Some((delay, kind)) = slowed {
+                // The time shows inside the query's span, as a slow query's would. (No
+                // connection is held meanwhile: holding one is what `lock_contention` does.)
+                crate::faults::reveal(&tracing::Span::current(), &[kind]);
+                tokio::time::sleep(delay).await;
+            }
+            query.await
+        };
         let result = query.instrument(span.clone()).await;
         let mut attributes = vec![
             KeyValue::new("db.system.name", "sqlite"),

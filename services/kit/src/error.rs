@@ -36,6 +36,9 @@ pub enum ApiError {
     Database(#[from] sqlx::Error),
     #[error("{0}")]
     Internal(String),
+    /// A failure with a chosen 5xx status (an overloaded or broken handler).
+    #[error("{message}")]
+    Failed { status: u16, message: String },
 }
 
 impl ApiError {
@@ -55,6 +58,9 @@ impl ApiError {
             },
             ApiError::Database(sqlx::Error::RowNotFound) => StatusCode::NOT_FOUND,
             ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Failed { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 
@@ -66,7 +72,7 @@ impl ApiError {
             ApiError::PaymentDeclined { .. } => "payment_declined",
             ApiError::Downstream { source, .. } => source.code().unwrap_or("downstream_error"),
             ApiError::Database(_) => "database_error",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::Internal(_) | ApiError::Failed { .. } => "internal_error",
         }
     }
 

@@ -13,6 +13,7 @@
 //! - [`queue`]: a durable queue on a database table, with PRODUCER and CONSUMER spans;
 //! - [`baggage`]: the user attributes that travel with every request;
 //! - [`error`]: the JSON error type every service answers with;
+//! - [`faults`]: where the server, client and database hooks consult the fault plan;
 //! - [`shutdown`]: Ctrl-C / SIGTERM as a future;
 //! - [`testing`]: a scratch directory for the services' own tests.
 
@@ -20,6 +21,7 @@ pub mod baggage;
 pub mod client;
 pub mod db;
 pub mod error;
+pub mod faults;
 pub mod metrics;
 pub mod otel_env;
 pub mod queue;

@@ -19,7 +19,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::{Context, KeyValue, global};
@@ -29,9 +29,10 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::baggage;
+use crate::error::ApiError;
 use crate::metrics::instruments;
 use crate::telemetry::ExportStats;
+use crate::{baggage, faults};
 
 /// Adds baggage entries the caller did not send (the frontend uses it to name the user).
 pub type BaggageDefaults = Arc<dyn Fn(&HeaderMap) -> Vec<KeyValue> + Send + Sync>;
@@ -191,12 +192,28 @@ pub async fn trace_request(
         http.response.status_code = Empty,
         error.type = Empty,
     );
-    for (key, value) in baggage::user_entries(&parent) {
-        span.set_attribute(key, value);
+    let user = baggage::user_entries(&parent);
+    for (key, value) in &user {
+        span.set_attribute(*key, value.clone());
     }
     let _ = span.set_parent(parent);
 
-    let response = next.run(request).instrument(span.clone()).await;
+    let served = faults::Served {
+        route: route.clone(),
+        baggage: user.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    };
+    let effects = faults::on_request(&served);
+    faults::reveal(&span, &effects.kinds);
+    let handle = async move {
+        suffer(&effects).await;
+        match effects.error {
+            Some((status, message)) => ApiError::Failed { status, message }.into_response(),
+            None => next.run(request).await,
+        }
+    };
+    let response = faults::serving(served, handle)
+        .instrument(span.clone())
+        .await;
 
     let status = response.status();
     span.record("http.response.status_code", i64::from(status.as_u16()));
@@ -218,6 +235,22 @@ pub async fn trace_request(
         .http_server_duration
         .record(started.elapsed().as_secs_f64(), &metric_attributes);
     response
+}
+
+/// What a fault does to a request before its handler runs: time, CPU and memory, spent as
+/// slow code would spend them.
+async fn suffer(effects: &tracedojo_faults::follower::RequestEffects) {
+    if !effects.delay.is_zero() {
+        tokio::time::sleep(effects.delay).await;
+    }
+    if !effects.cpu_burn.is_zero() {
+        faults::burn_cpu(effects.cpu_burn);
+    }
+    if effects.leak_kb > 0
+        && let Some(installed) = tracedojo_faults::follower::installed()
+    {
+        installed.leak(effects.leak_kb);
+    }
 }
 
 /// The caller's trace context and baggage, plus any defaults this service adds.

@@ -1,0 +1,293 @@
+//! The service side: the plan as this process last received it, kept current by following
+//! the control API, and the questions the kit's hooks ask of it ("should this request be
+//! slowed? failed?"). A process without a control URL has an empty plan and every answer
+//! is "no".
+
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use crate::plan::{ActiveFault, Plan, now_ms};
+use crate::spec::{Fault, RequestFacts};
+
+static INSTALLED: OnceLock<Arc<Faults>> = OnceLock::new();
+
+/// What a memory leak grows by at most per allocation.
+const LEAK_CHUNK: usize = 1 << 20;
+
+/// Makes `faults` the one this process's hooks consult (the first call wins).
+pub fn install(faults: Arc<Faults>) {
+    let _ = INSTALLED.set(faults);
+}
+
+/// The faults this process follows, if any were installed.
+pub fn installed() -> Option<&'static Arc<Faults>> {
+    INSTALLED.get()
+}
+
+/// What a request being served should suffer.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RequestEffects {
+    pub delay: Duration,
+    pub cpu_burn: Duration,
+    pub leak_kb: u64,
+    /// Fail with this status and exception message.
+    pub error: Option<(u16, String)>,
+    /// The kinds that hit it, for the reveal switch.
+    pub kinds: Vec<&'static str>,
+}
+
+/// What a call to another service should suffer.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CallEffects {
+    pub delay: Duration,
+    /// Give up after this long, and try again up to `retries` times.
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub kinds: Vec<&'static str>,
+}
+
+/// One process's view of the plan.
+pub struct Faults {
+    service: String,
+    version: String,
+    plan: RwLock<Arc<Plan>>,
+    /// What a memory leak holds; emptied when no leak is in force.
+    leaked: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Faults {
+    pub fn new(service: impl Into<String>, version: impl Into<String>) -> Arc<Faults> {
+        Arc::new(Faults {
+            service: service.into(),
+            version: version.into(),
+            plan: RwLock::new(Arc::new(Plan::default())),
+            leaked: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn plan(&self) -> Arc<Plan> {
+        self.plan.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Whether spans a fault touches should say so.
+    pub fn reveal(&self) -> bool {
+        self.plan().reveal
+    }
+
+    /// Takes a new plan; a leak no longer in force gives its memory back.
+    pub fn replace_plan(&self, plan: Plan) {
+        *self.plan.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(plan);
+        if self.memory_leak().is_none() {
+            let freed = std::mem::take(&mut *self.leaked.lock().unwrap_or_else(|p| p.into_inner()));
+            drop(freed);
+        }
+    }
+
+    /// The faults in force on this service that select a request with `facts`, each after
+    /// its probability draw.
+    fn hitting(&self, facts: &RequestFacts<'_>) -> Vec<ActiveFault> {
+        let plan = self.plan();
+        let now = now_ms();
+        plan.faults
+            .iter()
+            .filter(|f| f.fault.service() == self.service && f.in_force(now))
+            .filter(|f| f.target.selects(facts))
+            .filter(|f| f.target.probability >= 1.0 || rand::random::<f64>() < f.target.probability)
+            .cloned()
+            .collect()
+    }
+
+    /// Effects on a request this service is serving.
+    pub fn on_request(&self, facts: &RequestFacts<'_>) -> RequestEffects {
+        let mut effects = RequestEffects::default();
+        for active in self.hitting(facts) {
+            match &active.fault {
+                Fault::Latency { distribution, .. } => {
+                    effects.delay += distribution.sample(&mut rand::rng());
+                }
+                Fault::Errors {
+                    status, message, ..
+                } => effects.error = Some((*status, message.clone())),
+                Fault::CpuBurn { ms, .. } => effects.cpu_burn += Duration::from_millis(*ms),
+                Fault::MemoryLeak { kb_per_request, .. } => effects.leak_kb += kb_per_request,
+                Fault::BadRelease {
+                    version,
+                    latency,
+                    error_rate,
+                    ..
+                } if *version == self.version => {
+                    if let Some(latency) = latency {
+                        effects.delay += latency.sample(&mut rand::rng());
+                    }
+                    if rand::random::<f64>() < *error_rate {
+                        effects.error = Some((500, "internal error".to_string()));
+                    }
+                }
+                _ => continue,
+            }
+            effects.kinds.push(active.fault.kind());
+        }
+        effects
+    }
+
+    /// Effects on a call from this service to `peer`.
+    pub fn on_call(&self, peer: &str, facts: &RequestFacts<'_>) -> CallEffects {
+        let mut effects = CallEffects::default();
+        for active in self.hitting(facts) {
+            match &active.fault {
+                Fault::DownstreamLatency {
+                    peer: to,
+                    distribution,
+                    ..
+                } if to == peer => effects.delay += distribution.sample(&mut rand::rng()),
+                Fault::RetryStorm {
+                    peer: to,
+                    timeout_ms,
+                    retries,
+                    ..
+                } if to == peer => {
+                    effects.timeout = Some(Duration::from_millis(*timeout_ms));
+                    effects.retries = *retries;
+                }
+                _ => continue,
+            }
+            effects.kinds.push(active.fault.kind());
+        }
+        effects
+    }
+
+    /// Extra time a query on `table` should take, and the kind that adds it.
+    pub fn on_query(
+        &self,
+        table: &str,
+        facts: &RequestFacts<'_>,
+    ) -> Option<(Duration, &'static str)> {
+        let mut delay = None;
+        for active in self.hitting(facts) {
+            if let Fault::QueryLatency {
+                table: only,
+                distribution,
+                ..
+            } = &active.fault
+                && only.as_deref().is_none_or(|t| t == table)
+            {
+                let extra = distribution.sample(&mut rand::rng());
+                delay = Some((
+                    delay.map_or(Duration::ZERO, |(d, _)| d) + extra,
+                    "query_latency",
+                ));
+            }
+        }
+        delay
+    }
+
+    /// The first fault in force on this service for which `pick` gives a value, regardless
+    /// of targeting: for faults that change how the service itself works (an index dropped,
+    /// a listener closed) rather than one request.
+    pub fn service_fault<T>(&self, pick: impl Fn(&Fault) -> Option<T>) -> Option<T> {
+        let plan = self.plan();
+        let now = now_ms();
+        plan.faults
+            .iter()
+            .filter(|f| f.fault.service() == self.service && f.in_force(now))
+            .find_map(|f| pick(&f.fault))
+    }
+
+    /// The leak in force on this service: its cap in bytes.
+    fn memory_leak(&self) -> Option<usize> {
+        self.service_fault(|f| match f {
+            Fault::MemoryLeak { cap_mb, .. } => Some((*cap_mb as usize) << 20),
+            _ => None,
+        })
+    }
+
+    /// Keeps `kb` KiB more (written to, so it is really resident) until the cap is reached.
+    pub fn leak(&self, kb: u64) {
+        let Some(cap) = self.memory_leak() else {
+            return;
+        };
+        let mut leaked = self.leaked.lock().unwrap_or_else(|p| p.into_inner());
+        let held: usize = leaked.iter().map(Vec::len).sum();
+        let mut more = ((kb as usize) << 10).min(cap.saturating_sub(held));
+        while more > 0 {
+            // Kept in 1 MiB chunks: blocks that large are mapped on their own, so clearing
+            // the leak gives the memory back to the system, not just to the allocator.
+            if leaked.last().is_none_or(|chunk| chunk.len() == LEAK_CHUNK) {
+                leaked.push(Vec::with_capacity(LEAK_CHUNK));
+            }
+            let Some(chunk) = leaked.last_mut() else {
+                return;
+            };
+            let step = more.min(LEAK_CHUNK - chunk.len());
+            // A non-zero byte: untouched or zeroed pages might not count as resident.
+            chunk.resize(chunk.len() + step, 0xA5);
+            more -= step;
+        }
+    }
+
+    /// Bytes a leak holds now.
+    pub fn leaked_bytes(&self) -> usize {
+        let leaked = self.leaked.lock().unwrap_or_else(|p| p.into_inner());
+        leaked.iter().map(Vec::len).sum()
+    }
+
+    /// Follows the control API at `control_url` until the process ends: asks for a plan
+    /// newer than the one it has (the API answers at once on a change), and keeps the last
+    /// plan through network trouble, retrying every second.
+    pub fn follow(self: &Arc<Self>, control_url: String, token: Option<String>) {
+        let faults = self.clone();
+        tokio::spawn(async move {
+            let client = match reqwest::Client::builder()
+                .timeout(crate::api::LONG_POLL + Duration::from_secs(10))
+                .build()
+            {
+                Ok(client) => client,
+                Err(err) => {
+                    tracing::warn!("cannot follow the fault plan: {err}");
+                    return;
+                }
+            };
+            let url = format!("{}/api/faults/plan", control_url.trim_end_matches('/'));
+            let mut warned = false;
+            loop {
+                let after = faults.plan().version;
+                let service = &faults.service;
+                let mut request = client.get(format!("{url}?after={after}&service={service}"));
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token);
+                }
+                let answer = match request.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        response.json::<Plan>().await.map_err(|e| e.to_string())
+                    }
+                    Ok(response) => Err(format!("the control API answered {}", response.status())),
+                    Err(err) => Err(err.to_string()),
+                };
+                match answer {
+                    Ok(plan) => {
+                        warned = false;
+                        if plan.version != after {
+                            faults.replace_plan(plan);
+                        }
+                    }
+                    Err(err) => {
+                        if !warned {
+                            tracing::warn!(
+                                "cannot reach the fault control API at {control_url} ({err}); keeping the last plan and retrying every second"
+                            );
+                            warned = true;
+                        }
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! A process's view of the plan: only its own faults, only the targeted requests.
+
+use super::*;
+use crate::distribution::Distribution;
+use crate::plan::FaultStore;
+use crate::spec::{FaultSpec, Targeting};
+
+fn facts<'a>(attribute: &'a dyn Fn(&str) -> Option<String>) -> RequestFacts<'a> {
+    RequestFacts {
+        route: Some("/payments"),
+        version: "0.1.0",
+        attribute,
+    }
+}
+
+fn spec(fault: Fault, target: Targeting) -> FaultSpec {
+    FaultSpec {
+        fault,
+        target,
+        expires_in_s: None,
+    }
+}
+
+#[test]
+fn only_this_services_targeted_requests_are_hit() {
+    let store = FaultStore::new(false);
+    store
+        .set(vec![
+            spec(
+                Fault::Latency {
+                    service: "payment".into(),
+                    distribution: Distribution::Fixed { ms: 250.0 },
+                },
+                Targeting::default(),
+            ),
+            spec(
+                Fault::Errors {
+                    service: "payment".into(),
+                    status: 503,
+                    message: "gateway unavailable".into(),
+                },
+                Targeting {
+                    attributes: [("user.tier".to_string(), "gold".to_string())].into(),
+                    ..Targeting::default()
+                },
+            ),
+            spec(
+                Fault::CpuBurn {
+                    service: "cart".into(),
+                    ms: 10,
+                },
+                Targeting::default(),
+            ),
+        ])
+        .unwrap();
+    let payment = Faults::new("payment", "0.1.0");
+    payment.replace_plan(store.plan());
+
+    let gold = |k: &str| (k == "user.tier").then(|| "gold".to_string());
+    let free = |k: &str| (k == "user.tier").then(|| "free".to_string());
+    let hit = payment.on_request(&facts(&gold));
+    assert_eq!(hit.delay, Duration::from_millis(250));
+    assert_eq!(hit.error, Some((503, "gateway unavailable".into())));
+    assert_eq!(
+        hit.cpu_burn,
+        Duration::ZERO,
+        "cart's fault is not payment's"
+    );
+    let spared = payment.on_request(&facts(&free));
+    assert_eq!(spared.error, None);
+    assert_eq!(spared.kinds, vec!["latency"]);
+
+    payment.replace_plan(Plan::default());
+    assert_eq!(payment.on_request(&facts(&gold)), RequestEffects::default());
+}
+
+#[test]
+fn a_probability_hits_about_that_share() {
+    let store = FaultStore::new(false);
+    store
+        .set(vec![spec(
+            Fault::Errors {
+                service: "cart".into(),
+                status: 500,
+                message: "x".into(),
+            },
+            Targeting {
+                probability: 0.25,
+                ..Targeting::default()
+            },
+        )])
+        .unwrap();
+    let cart = Faults::new("cart", "0.1.0");
+    cart.replace_plan(store.plan());
+    let none = |_: &str| None;
+    let failed = (0..20_000)
+        .filter(|_| cart.on_request(&facts(&none)).error.is_some())
+        .count();
+    // σ ≈ 61 at n = 20,000, p = 0.25: 4,700..5,300 is ±5σ.
+    assert!((4_700..=5_300).contains(&failed), "{failed} of 20,000");
+}
+
+#[test]
+fn a_leak_grows_to_its_cap_and_is_given_back_on_clear() {
+    let store = FaultStore::new(false);
+    let ids = store
+        .set(vec![spec(
+            Fault::MemoryLeak {
+                service: "cart".into(),
+                kb_per_request: 512,
+                cap_mb: 2,
+            },
+            Targeting::default(),
+        )])
+        .unwrap();
+    let cart = Faults::new("cart", "0.1.0");
+    cart.replace_plan(store.plan());
+    for _ in 0..10 {
+        cart.leak(512);
+    }
+    assert_eq!(
+        cart.leaked_bytes(),
+        2 << 20,
+        "held up to the cap, not beyond"
+    );
+    store.clear(ids[0]);
+    cart.replace_plan(store.plan());
+    assert_eq!(cart.leaked_bytes(), 0);
+}
+
+#[tokio::test]
+async fn a_waiting_follower_is_answered_as_soon_as_the_plan_changes() {
+    let store = std::sync::Arc::new(FaultStore::new(true));
+    let version = store.plan().version;
+    let waiting = {
+        let store = store.clone();
+        tokio::spawn(async move { store.plan_after(version, Duration::from_secs(30)).await })
+    };
+    tokio::task::yield_now().await;
+    store
+        .set(vec![spec(
+            Fault::Unreachable {
+                service: "payment".into(),
+            },
+            Targeting::default(),
+        )])
+        .unwrap();
+    let plan = waiting.await.unwrap();
+    assert!(plan.version > version);
+    assert_eq!(plan.faults.len(), 1);
+    assert!(plan.reveal);
+}

@@ -1,0 +1,205 @@
+//! The fault plan: every fault in force, with its id and expiry, under a version number that
+//! grows with each change. [`FaultStore`] is the one source of truth the control API serves;
+//! services follow it (see [`crate::follower`]).
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::spec::{Fault, FaultSpec, FieldError, Targeting};
+
+/// The most faults in force at once.
+pub const MAX_FAULTS: usize = 64;
+
+/// One fault in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveFault {
+    pub id: u64,
+    pub fault: Fault,
+    pub target: Targeting,
+    /// Milliseconds since the Unix epoch.
+    pub set_at_ms: u64,
+    /// When it ends by itself (milliseconds since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
+}
+
+impl ActiveFault {
+    pub fn in_force(&self, now_ms: u64) -> bool {
+        self.expires_at_ms.is_none_or(|end| now_ms < end)
+    }
+}
+
+/// Every fault in force, as services receive it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Grows with every change; a service asks for the plan "after" the one it has.
+    pub version: u64,
+    /// When true, spans a fault touches carry `tracedojo.fault` (for a facilitator's reveal).
+    pub reveal: bool,
+    pub faults: Vec<ActiveFault>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The plan, a way to wait for its next change, and which services have applied which
+/// version of it.
+pub struct FaultStore {
+    plan: Mutex<(Plan, u64)>,
+    changed: watch::Sender<u64>,
+    /// Per following service: the plan version it runs and when it last asked.
+    followers: Mutex<BTreeMap<String, (u64, Instant)>>,
+    reported: watch::Sender<()>,
+}
+
+/// How long a service that stopped asking still counts as following.
+const FOLLOWER_GONE_AFTER: Duration = Duration::from_secs(60);
+
+impl FaultStore {
+    pub fn new(reveal: bool) -> FaultStore {
+        let plan = Plan {
+            version: 1,
+            reveal,
+            faults: Vec::new(),
+        };
+        FaultStore {
+            plan: Mutex::new((plan, 1)),
+            changed: watch::channel(1).0,
+            followers: Mutex::new(BTreeMap::new()),
+            reported: watch::channel(()).0,
+        }
+    }
+
+    /// The plan now, without faults that have expired.
+    pub fn plan(&self) -> Plan {
+        let mut plan = self.lock().0.clone();
+        let now = now_ms();
+        plan.faults.retain(|f| f.in_force(now));
+        plan
+    }
+
+    /// Adds faults (all or none: each is checked first); their ids in order.
+    pub fn set(&self, specs: Vec<FaultSpec>) -> Result<Vec<u64>, FieldError> {
+        for (index, spec) in specs.iter().enumerate() {
+            spec.validate().map_err(|e| {
+                if specs.len() > 1 {
+                    FieldError::new(format!("faults[{index}].{}", e.field), e.message)
+                } else {
+                    e
+                }
+            })?;
+        }
+        let now = now_ms();
+        let mut guard = self.lock();
+        let (plan, next_id) = &mut *guard;
+        plan.faults.retain(|f| f.in_force(now));
+        if plan.faults.len() + specs.len() > MAX_FAULTS {
+            return Err(FieldError::new(
+                "fault",
+                format!("at most {MAX_FAULTS} faults can be in force; clear some first"),
+            ));
+        }
+        let mut ids = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let id = *next_id;
+            *next_id += 1;
+            let expires_at_ms = spec.expires_in_s.map(|s| now + s * 1000);
+            plan.faults.push(ActiveFault {
+                id,
+                fault: spec.fault,
+                target: spec.target,
+                set_at_ms: now,
+                expires_at_ms,
+            });
+            ids.push(id);
+        }
+        Self::bump(plan, &self.changed);
+        Ok(ids)
+    }
+
+    /// Clears one fault; false when there is none with that id.
+    pub fn clear(&self, id: u64) -> bool {
+        let mut guard = self.lock();
+        let plan = &mut guard.0;
+        let before = plan.faults.len();
+        plan.faults.retain(|f| f.id != id);
+        let found = plan.faults.len() != before;
+        if found {
+            Self::bump(plan, &self.changed);
+        }
+        found
+    }
+
+    /// Clears every fault; how many there were.
+    pub fn clear_all(&self) -> usize {
+        let mut guard = self.lock();
+        let plan = &mut guard.0;
+        let count = plan.faults.len();
+        plan.faults.clear();
+        Self::bump(plan, &self.changed);
+        count
+    }
+
+    /// The plan once its version is past `after`, or the current one after `wait`.
+    pub async fn plan_after(&self, after: u64, wait: Duration) -> Plan {
+        let mut changes = self.changed.subscribe();
+        let _ = tokio::time::timeout(wait, changes.wait_for(|version| *version > after)).await;
+        self.plan()
+    }
+
+    /// Notes that `service` runs plan `version` (it asks for what comes after it).
+    pub fn report(&self, service: &str, version: u64) {
+        let mut followers = self.followers.lock().unwrap_or_else(|p| p.into_inner());
+        followers.insert(service.to_string(), (version, Instant::now()));
+        self.reported.send_replace(());
+    }
+
+    /// Waits up to `wait` until every following service runs `version` or a later one;
+    /// the services that do and those that do not (yet).
+    pub async fn wait_applied(&self, version: u64, wait: Duration) -> (Vec<String>, Vec<String>) {
+        let mut reports = self.reported.subscribe();
+        let split = || {
+            let followers = self.followers.lock().unwrap_or_else(|p| p.into_inner());
+            let mut applied = Vec::new();
+            let mut pending = Vec::new();
+            for (service, (has, seen)) in followers.iter() {
+                if seen.elapsed() > FOLLOWER_GONE_AFTER {
+                    continue;
+                }
+                if *has >= version {
+                    applied.push(service.clone());
+                } else {
+                    pending.push(service.clone());
+                }
+            }
+            (applied, pending)
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let (applied, pending) = split();
+            if pending.is_empty() {
+                return (applied, pending);
+            }
+            let changed = tokio::time::timeout_at(deadline, reports.changed()).await;
+            if !matches!(changed, Ok(Ok(()))) {
+                return split();
+            }
+        }
+    }
+
+    fn bump(plan: &mut Plan, changed: &watch::Sender<u64>) {
+        plan.version += 1;
+        changed.send_replace(plan.version);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Plan, u64)> {
+        self.plan.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

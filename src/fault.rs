@@ -1,0 +1,269 @@
+//! `tracedojo fault`: the fault plan from the command line, through the control API; and the
+//! control API itself as `tracedojo up` serves it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tracedojo_faults::FaultStore;
+use tracedojo_faults::spec::FaultSpec;
+
+use crate::cli::{FaultAction, FaultArgs, FaultSetArgs};
+
+/// Binds the control API (refusing a non-loopback address without a token) and serves it in
+/// the background; its URL.
+pub async fn serve_control(
+    address: SocketAddr,
+    token: Option<String>,
+    reveal: bool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<String> {
+    tracedojo_faults::api::check_exposure(address, token.as_deref()).map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(address).await.map_err(|err| {
+        if err.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "port {} (for the fault control API) is already in use; choose another with --control-port",
+                address.port()
+            )
+        } else {
+            anyhow::anyhow!("cannot listen on {address} for the fault control API: {err}")
+        }
+    })?;
+    let bound = listener.local_addr()?;
+    let router = tracedojo_faults::api::router(Arc::new(FaultStore::new(reveal)), token);
+    tokio::spawn(async move {
+        let _ = tracedojo_kit::server::serve(listener, router, shutdown).await;
+    });
+    let host = if bound.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        bound.ip().to_string()
+    };
+    Ok(format!(
+        "http://{}",
+        SocketAddr::new(host.parse()?, bound.port())
+    ))
+}
+
+pub async fn run(args: FaultArgs) -> anyhow::Result<()> {
+    let control = Control::new(&args)?;
+    match &args.action {
+        FaultAction::List => {
+            let plan = control
+                .send(reqwest::Method::GET, "/api/faults", None)
+                .await?;
+            print_plan(&plan);
+        }
+        FaultAction::Presets => {
+            let presets = control
+                .send(reqwest::Method::GET, "/api/faults/presets", None)
+                .await?;
+            for preset in presets.as_array().into_iter().flatten() {
+                println!(
+                    "  {:<22} {}",
+                    preset["name"].as_str().unwrap_or(""),
+                    preset["summary"].as_str().unwrap_or("")
+                );
+            }
+        }
+        FaultAction::Set(set) => {
+            for spec in specs(&control, set).await? {
+                let answer = control
+                    .send(reqwest::Method::POST, "/api/faults", Some(&spec))
+                    .await?;
+                println!(
+                    "set fault {}: {} on {}{}",
+                    answer["id"],
+                    spec.fault.kind(),
+                    spec.fault.service(),
+                    applied(&answer)
+                );
+            }
+        }
+        FaultAction::Clear { id, all } => {
+            let path = match (id, all) {
+                (Some(id), _) => format!("/api/faults/{id}"),
+                (None, true) => "/api/faults".to_string(),
+                (None, false) => {
+                    bail!("say which fault to clear: an id from `tracedojo fault list`, or --all")
+                }
+            };
+            let answer = control.send(reqwest::Method::DELETE, &path, None).await?;
+            println!("cleared: {}{}", answer["cleared"], applied(&answer));
+        }
+    }
+    Ok(())
+}
+
+/// The specs `set` sends: a preset's, or the one given, each narrowed by the flags.
+async fn specs(control: &Control, set: &FaultSetArgs) -> anyhow::Result<Vec<FaultSpec>> {
+    let mut specs = match (&set.preset, &set.spec) {
+        (Some(name), _) => {
+            let presets = control
+                .send(reqwest::Method::GET, "/api/faults/presets", None)
+                .await?;
+            let preset = presets
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == name.trim())
+                .with_context(|| {
+                    format!("no preset {name:?}; `tracedojo fault presets` lists them")
+                })?;
+            serde_json::from_value::<Vec<FaultSpec>>(preset["faults"].clone())
+                .context("the control API sent a preset this version cannot read")?
+        }
+        (None, Some(spec)) => {
+            let text = match spec.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the fault spec file {path}"))?,
+                None => spec.clone(),
+            };
+            let spec: FaultSpec = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("--spec is not a fault spec: {e}"))?;
+            vec![spec]
+        }
+        (None, None) => bail!("give a preset name or --spec"),
+    };
+    for spec in &mut specs {
+        let target = &mut spec.target;
+        for (key, value) in [
+            ("user.tier", &set.tier),
+            ("user.region", &set.region),
+            ("user.device", &set.device),
+        ] {
+            if let Some(value) = value {
+                target.attributes.insert(key.to_string(), value.clone());
+            }
+        }
+        if set.route.is_some() {
+            target.route = set.route.clone();
+        }
+        if set.version.is_some() {
+            target.version = set.version.clone();
+        }
+        if let Some(probability) = set.probability {
+            target.probability = probability;
+        }
+        if set.expires_in.is_some() {
+            spec.expires_in_s = set.expires_in;
+        }
+        // Checked here too, so a mistake is reported before anything is sent.
+        spec.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(specs)
+}
+
+/// `; applied by 8 services`, or which ones have not applied it yet.
+fn applied(answer: &Value) -> String {
+    let count = |key: &str| answer[key].as_array().map_or(0, Vec::len);
+    let pending: Vec<&str> = answer["pending"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if pending.is_empty() {
+        format!("; applied by {} services", count("applied_by"))
+    } else {
+        format!("; not yet applied by {}", pending.join(", "))
+    }
+}
+
+fn print_plan(plan: &Value) {
+    let faults = plan["faults"].as_array().cloned().unwrap_or_default();
+    if faults.is_empty() {
+        println!("no faults in force");
+        return;
+    }
+    println!("  {:<4} {:<20} {:<15} TARGET", "ID", "KIND", "SERVICE");
+    for fault in faults {
+        let target = &fault["target"];
+        let mut parts = Vec::new();
+        if let Some(p) = target["probability"].as_f64()
+            && p < 1.0
+        {
+            parts.push(format!("{:.0} % of requests", p * 100.0));
+        }
+        if let Some(route) = target["route"].as_str() {
+            parts.push(format!("route {route}"));
+        }
+        for (key, value) in target["attributes"].as_object().into_iter().flatten() {
+            parts.push(format!("{key}={}", value.as_str().unwrap_or("")));
+        }
+        if let Some(version) = target["version"].as_str() {
+            parts.push(format!("version {version}"));
+        }
+        println!(
+            "  {:<4} {:<20} {:<15} {}",
+            fault["id"].as_u64().unwrap_or(0),
+            fault["fault"]["kind"].as_str().unwrap_or(""),
+            fault["fault"]["service"].as_str().unwrap_or(""),
+            if parts.is_empty() {
+                "every request".to_string()
+            } else {
+                parts.join(", ")
+            }
+        );
+    }
+}
+
+/// The control API of a running shop.
+struct Control {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Control {
+    fn new(args: &FaultArgs) -> anyhow::Result<Control> {
+        let base = args.control.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!(
+                "--control {base:?} must start with http:// or https://, e.g. http://127.0.0.1:8089"
+            );
+        }
+        tracedojo_kit::telemetry::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("cannot build an HTTP client")?;
+        Ok(Control {
+            client,
+            base,
+            token: args.token.clone(),
+        })
+    }
+
+    /// Sends a request; an error answer becomes an error that quotes the API's message.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&FaultSpec>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|err| {
+            anyhow::anyhow!(
+                "cannot reach the fault control API at {} ({}); is `tracedojo up` running? (--control says where)",
+                self.base,
+                if err.is_connect() { "connection refused" } else { "request failed" }
+            )
+        })?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = value["error"].as_str().unwrap_or("no details");
+            bail!("the control API refused: {message} ({status})");
+        }
+        Ok(value)
+    }
+}

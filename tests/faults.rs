@@ -1,0 +1,554 @@
+//! Faults end to end: `tracedojo up` with a real OTLP receiver; a fault set through the
+//! control API must show in the traces as its symptom, only where it is targeted, and be
+//! gone soon after it is cleared.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::{Shop, buy, client, failure_line};
+use tracedojo_explorer::{Receiver, StoredSpan};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn shop_with_receiver(args: &[&str]) -> (Shop, Receiver) {
+    let receiver = Receiver::start_local().await.unwrap();
+    let endpoint = receiver.http_endpoint();
+    let shop = Shop::start_with(
+        args,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ],
+    );
+    (shop, receiver)
+}
+
+/// Sets a fault through the control API; its id.
+async fn set_fault(shop: &Shop, spec: Value) -> u64 {
+    let response = client()
+        .post(format!("{}/api/faults", shop.control))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_u64().unwrap()
+}
+
+async fn clear_fault(shop: &Shop, id: u64) {
+    let response = client()
+        .delete(format!("{}/api/faults/{id}", shop.control))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+fn millis(span: &StoredSpan) -> f64 {
+    span.duration_nanos() as f64 / 1e6
+}
+
+/// The one span of `service` named `name` in the trace of the checkout that `session` made.
+fn span_in<'a>(
+    spans: &'a [StoredSpan],
+    trace_id: &str,
+    service: &str,
+    name: &str,
+) -> Option<&'a StoredSpan> {
+    spans
+        .iter()
+        .find(|s| s.trace_id == trace_id && s.service_name() == service && s.name == name)
+}
+
+/// The frontend SERVER spans of checkouts, in the order they started.
+fn checkouts(spans: &[StoredSpan]) -> Vec<&StoredSpan> {
+    let mut roots: Vec<&StoredSpan> = spans
+        .iter()
+        .filter(|s| s.service_name() == "frontend" && s.name == "POST /api/checkout")
+        .collect();
+    roots.sort_by_key(|s| s.start_unix_nanos);
+    roots
+}
+
+/// Waits until the receiver holds `count` checkouts whose payment span has arrived.
+async fn wait_for_checkouts(receiver: &Receiver, count: usize) -> Vec<StoredSpan> {
+    receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                let roots = checkouts(spans);
+                roots.len() >= count
+                    && roots.iter().all(|root| {
+                        span_in(spans, &root.trace_id, "payment", "POST /payments").is_some()
+                            && span_in(spans, &root.trace_id, "checkout", "POST /checkout")
+                                .is_some()
+                    })
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every attribute key and string value of every span, to look for a word in.
+fn words(spans: &[StoredSpan]) -> String {
+    spans
+        .iter()
+        .flat_map(|s| s.attributes.iter())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_latency_shows_in_payment_and_checkout_spans_and_clears_within_a_second() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    let (status, body) = buy(&shop, "latency-0", "4242424242424242", "user.tier=free").await;
+    assert_eq!(status, 201, "{body}");
+
+    let id = set_fault(
+        &shop,
+        json!({"fault": {"kind": "latency", "service": "payment",
+                          "distribution": {"type": "fixed", "ms": 300}}}),
+    )
+    .await;
+    // The control API answers once the plan has changed; services follow it by long poll.
+    let (status, body) = buy(&shop, "latency-1", "4242424242424242", "user.tier=free").await;
+    assert_eq!(status, 201, "{body}");
+
+    clear_fault(&shop, id).await;
+    let cleared = Instant::now();
+    // Checkouts until one is fast again: the first must start within a second of the clear.
+    let mut restored_after = None;
+    for attempt in 2..40 {
+        let started = Instant::now();
+        let session = format!("latency-{attempt}");
+        let (status, body) = buy(&shop, &session, "4242424242424242", "user.tier=free").await;
+        assert_eq!(status, 201, "{body}");
+        if started.elapsed() < Duration::from_millis(250) {
+            restored_after = Some(started.duration_since(cleared));
+            break;
+        }
+    }
+    let restored_after = restored_after.expect("checkouts stayed slow after the clear");
+    assert!(
+        restored_after < Duration::from_secs(1),
+        "normal again only {restored_after:?} after the clear"
+    );
+
+    let spans = wait_for_checkouts(&receiver, 3).await;
+    let roots = checkouts(&spans);
+    let timing = |root: &StoredSpan| {
+        let payment = span_in(&spans, &root.trace_id, "payment", "POST /payments").unwrap();
+        let call = spans
+            .iter()
+            .find(|s| {
+                s.trace_id == root.trace_id
+                    && s.service_name() == "checkout"
+                    && s.kind == "CLIENT"
+                    && s.attr_str("peer.service") == Some("payment")
+            })
+            .unwrap();
+        (millis(payment), millis(call))
+    };
+    let (payment_before, call_before) = timing(roots[0]);
+    let (payment_during, call_during) = timing(roots[1]);
+    let (payment_after, _) = timing(roots[roots.len() - 1]);
+    // The injected 300 ms, on the payment SERVER span and on checkout's CLIENT span to it.
+    for (what, before, during) in [
+        ("payment SERVER", payment_before, payment_during),
+        ("checkout CLIENT -> payment", call_before, call_during),
+    ] {
+        let added = during - before;
+        assert!(
+            (290.0..450.0).contains(&added),
+            "{what}: {before:.1} ms before, {during:.1} ms with the fault (+{added:.1} ms, injected 300)"
+        );
+    }
+    assert!(
+        payment_after < payment_before + 100.0,
+        "after the clear: {payment_after:.1} ms"
+    );
+    // Symptoms only: nothing says "fault" without the reveal switch.
+    let text = words(&spans);
+    assert!(!text.contains("fault"), "a span names the fault: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tier_targeted_errors_hit_only_that_tier_and_reveal_marks_them() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load", "--reveal-faults"]).await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "errors", "service": "checkout", "status": 503,
+                         "message": "order could not be priced"},
+               "target": {"route": "/checkout", "attributes": {"user.tier": "gold"}}}),
+    )
+    .await;
+    for n in 0..3 {
+        let (status, _) = buy(
+            &shop,
+            &format!("gold-{n}"),
+            "4242424242424242",
+            "user.tier=gold",
+        )
+        .await;
+        assert_eq!(status, 502, "the frontend reports checkout's failure");
+        let (status, body) = buy(
+            &shop,
+            &format!("free-{n}"),
+            "4242424242424242",
+            "user.tier=free",
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                spans
+                    .iter()
+                    .filter(|s| s.service_name() == "checkout" && s.name == "POST /checkout")
+                    .count()
+                    >= 6
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let served: Vec<&StoredSpan> = spans
+        .iter()
+        .filter(|s| s.service_name() == "checkout" && s.name == "POST /checkout")
+        .collect();
+    for span in served {
+        let tier = span.attr_str("user.tier").unwrap();
+        let failed = span.status_code == "ERROR";
+        assert_eq!(
+            failed,
+            tier == "gold",
+            "tier {tier}: status {}",
+            span.status_code
+        );
+        if failed {
+            assert_eq!(span.attr_i64("http.response.status_code"), Some(503));
+            let exception = span.events.iter().find(|e| e.name == "exception").unwrap();
+            assert_eq!(
+                exception.attributes["exception.message"],
+                json!("order could not be priced")
+            );
+            assert_eq!(span.attr_str("tracedojo.fault"), Some("errors"));
+        } else {
+            assert_eq!(span.attr_str("tracedojo.fault"), None);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_show_as_resent_client_spans() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "latency", "service": "inventory",
+                         "distribution": {"type": "fixed", "ms": 400}},
+               "target": {"route": "/reservations"}}),
+    )
+    .await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "retry_storm", "service": "checkout", "peer": "inventory",
+                         "timeout_ms": 100, "retries": 2}}),
+    )
+    .await;
+    let (status, body) = buy(&shop, "storm", "4242424242424242", "user.tier=free").await;
+    assert_eq!(status, 502, "{body}");
+    let calls = |spans: &[StoredSpan]| -> Vec<StoredSpan> {
+        spans
+            .iter()
+            .filter(|s| {
+                s.service_name() == "checkout"
+                    && s.kind == "CLIENT"
+                    && s.name == "POST /reservations"
+            })
+            .cloned()
+            .collect()
+    };
+    let spans = receiver
+        .store()
+        .wait_for_spans(|spans| calls(spans).len() >= 3, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut resends: Vec<Option<i64>> = calls(&spans)
+        .iter()
+        .map(|s| s.attr_i64("http.request.resend_count"))
+        .collect();
+    resends.sort();
+    assert_eq!(resends, vec![None, Some(1), Some(2)]);
+    for call in calls(&spans) {
+        assert_eq!(call.attr_str("error.type"), Some("timeout"));
+        assert!(
+            millis(&call) >= 100.0 && millis(&call) < 300.0,
+            "{}",
+            millis(&call)
+        );
+    }
+    // Each retry reached inventory: three reservations served for one checkout.
+    let served = spans
+        .iter()
+        .filter(|s| s.service_name() == "inventory" && s.name == "POST /reservations")
+        .count();
+    assert!(served >= 1, "inventory saw the attempts");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downstream_and_query_latency_land_where_they_are_injected() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "downstream_latency", "service": "checkout", "peer": "payment",
+                         "distribution": {"type": "fixed", "ms": 250}}}),
+    )
+    .await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "query_latency", "service": "catalog", "table": "products",
+                         "distribution": {"type": "fixed", "ms": 120}}}),
+    )
+    .await;
+    let (status, body) = buy(&shop, "downstream", "4242424242424242", "user.tier=free").await;
+    assert_eq!(status, 201, "{body}");
+    let spans = wait_for_checkouts(&receiver, 1).await;
+    let root = checkouts(&spans)[0];
+    let payment = span_in(&spans, &root.trace_id, "payment", "POST /payments").unwrap();
+    let call = spans
+        .iter()
+        .find(|s| {
+            s.trace_id == root.trace_id
+                && s.kind == "CLIENT"
+                && s.attr_str("peer.service") == Some("payment")
+        })
+        .unwrap();
+    assert!(millis(call) >= 250.0, "CLIENT span {:.1} ms", millis(call));
+    assert!(
+        millis(payment) < 150.0,
+        "the payment SERVER span stays fast: {:.1} ms",
+        millis(payment)
+    );
+    let queries: Vec<&StoredSpan> = spans
+        .iter()
+        .filter(|s| {
+            // Queries of the checkout only (not those the catalogue ran when it started).
+            s.trace_id == root.trace_id
+                && s.service_name() == "catalog"
+                && s.attr_str("db.collection.name") == Some("products")
+        })
+        .collect();
+    assert!(!queries.is_empty());
+    for query in queries {
+        assert!(
+            millis(query) >= 120.0,
+            "{}: {:.1} ms",
+            query.name,
+            millis(query)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_burn_slows_the_server_span() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "cpu_burn", "service": "catalog", "ms": 80},
+               "target": {"route": "/products/{id}"}}),
+    )
+    .await;
+    let response = client()
+        .get(format!("{}/api/products/5", shop.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                spans
+                    .iter()
+                    .any(|s| s.service_name() == "catalog" && s.name == "GET /products/{id}")
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let served = spans
+        .iter()
+        .find(|s| s.service_name() == "catalog" && s.name == "GET /products/{id}")
+        .unwrap();
+    assert!(millis(served) >= 80.0, "{:.1} ms", millis(served));
+}
+
+/// Resident memory of a process, in MiB.
+#[cfg(target_os = "linux")]
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_leak_grows_to_its_cap_and_is_given_back_on_clear() {
+    let shop = Shop::start(&[("OTEL_SDK_DISABLED", "true")]);
+    let line = shop.stdout.wait_for("  cart ", Duration::ZERO).unwrap();
+    let pid: u32 = line.split_whitespace().last().unwrap().parse().unwrap();
+    let before = rss_mib(pid);
+    let id = set_fault(
+        &shop,
+        json!({"fault": {"kind": "memory_leak", "service": "cart",
+                         "kb_per_request": 1024, "cap_mb": 48}}),
+    )
+    .await;
+    let http = client();
+    for _ in 0..64 {
+        let response = http
+            .get(format!("{}/api/cart", shop.url))
+            .header("x-session-id", "leaky")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let grown = rss_mib(pid);
+    assert!(
+        grown - before >= 40.0 && grown - before <= 60.0,
+        "RSS {before:.1} MiB -> {grown:.1} MiB (64 requests of 1 MiB, capped at 48)"
+    );
+    clear_fault(&shop, id).await;
+    // The clear reaches cart by long poll; give it up to a second, looking every 50 ms.
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut after = rss_mib(pid);
+    while after > before + 10.0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        after = rss_mib(pid);
+    }
+    assert!(
+        after <= before + 10.0,
+        "RSS {before:.1} MiB, {grown:.1} MiB leaking, {after:.1} MiB a second after the clear"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_to_the_control_api_are_refused_and_change_nothing() {
+    let token = "a-test-token-of-32-characters-xx";
+    let shop = Shop::start_with(
+        &["--no-load", "--control-token", token],
+        &[("OTEL_SDK_DISABLED", "true")],
+    );
+    let http = client();
+    let post = |body: &'static str, with_token: bool| {
+        let mut request = http
+            .post(format!("{}/api/faults", shop.control))
+            .header("content-type", "application/json")
+            .body(body);
+        if with_token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let cases = [
+        (
+            r#"{"fault": {"kind": "meteor", "service": "cart"}}"#,
+            "unknown variant `meteor`",
+        ),
+        (
+            r#"{"fault": {"kind": "cpu_burn", "service": "cart", "ms": 999999}}"#,
+            "fault.ms: must be from 1 to 1000",
+        ),
+        (r#"{"fault": {"kind": "errors""#, "EOF while parsing"),
+        (
+            r#"{"fault": {"kind": "errors", "service": "cart"}, "target": {"probability": -1}}"#,
+            "target.probability",
+        ),
+    ];
+    for (body, says) in cases {
+        let response = post(body, true).await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains(says), "{body}: {error}");
+    }
+    let fine = r#"{"fault": {"kind": "errors", "service": "cart"}}"#;
+    let response = post(fine, false).await.unwrap();
+    assert_eq!(response.status(), 401, "no token, no fault");
+    let plan: Value = http
+        .get(format!("{}/api/faults", shop.control))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["faults"], json!([]), "nothing was applied");
+    assert_eq!(post(fine, true).await.unwrap().status(), 201);
+
+    // The command line says the same, and exits non-zero.
+    let control = shop.control.as_str();
+    let line = failure_line(
+        &[
+            "fault",
+            "--control",
+            control,
+            "--token",
+            token,
+            "set",
+            "meteor",
+        ],
+        &[],
+    );
+    assert!(line.contains("no preset \"meteor\""), "{line}");
+    let line = failure_line(&["fault", "--control", control, "list"], &[]);
+    assert!(line.contains("401"), "{line}");
+    let line = failure_line(&["fault", "--control", "http://127.0.0.1:9", "list"], &[]);
+    assert!(
+        line.contains("cannot reach the fault control API"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_control_api_stays_on_loopback_without_a_token() {
+    let line = failure_line(
+        &[
+            "up",
+            "--base-port",
+            "0",
+            "--no-load",
+            "--control-address",
+            "0.0.0.0",
+        ],
+        &[("OTEL_SDK_DISABLED", "true")],
+    );
+    assert!(line.contains("give a token"), "{line}");
+    let line = failure_line(
+        &[
+            "up",
+            "--base-port",
+            "0",
+            "--no-load",
+            "--control-token",
+            "short",
+        ],
+        &[("OTEL_SDK_DISABLED", "true")],
+    );
+    assert!(line.contains("at least 16 characters"), "{line}");
+}
