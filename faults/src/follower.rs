@@ -6,6 +6,8 @@
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use crate::plan::{ActiveFault, Plan, now_ms};
 use crate::spec::{Fault, RequestFacts};
 
@@ -53,6 +55,8 @@ pub struct Faults {
     plan: RwLock<Arc<Plan>>,
     /// What a memory leak holds; emptied when no leak is in force.
     leaked: Mutex<Vec<Vec<u8>>>,
+    /// The version of the plan in force, for services that react to a change.
+    changes: watch::Sender<u64>,
 }
 
 impl Faults {
@@ -62,7 +66,14 @@ impl Faults {
             version: version.into(),
             plan: RwLock::new(Arc::new(Plan::default())),
             leaked: Mutex::new(Vec::new()),
+            changes: watch::channel(0).0,
         })
+    }
+
+    /// Wakes on every new plan: for a service that changes how it works while a fault is in
+    /// force (drops an index, closes its listener) and changes back when it is cleared.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     pub fn version(&self) -> &str {
@@ -80,7 +91,9 @@ impl Faults {
 
     /// Takes a new plan; a leak no longer in force gives its memory back.
     pub fn replace_plan(&self, plan: Plan) {
+        let version = plan.version;
         *self.plan.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(plan);
+        self.changes.send_replace(version);
         if self.memory_leak().is_none() {
             let freed = std::mem::take(&mut *self.leaked.lock().unwrap_or_else(|p| p.into_inner()));
             drop(freed);
