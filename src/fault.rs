@@ -13,13 +13,13 @@ use tracedojo_faults::spec::FaultSpec;
 use crate::cli::{FaultAction, FaultArgs, FaultSetArgs};
 
 /// Binds the control API (refusing a non-loopback address without a token) and serves it in
-/// the background; its URL.
+/// the background; its URL and the plan it serves.
 pub async fn serve_control(
     address: SocketAddr,
     token: Option<String>,
     reveal: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Arc<FaultStore>)> {
     tracedojo_faults::api::check_exposure(address, token.as_deref()).map_err(anyhow::Error::msg)?;
     let listener = TcpListener::bind(address).await.map_err(|err| {
         if err.kind() == std::io::ErrorKind::AddrInUse {
@@ -32,7 +32,8 @@ pub async fn serve_control(
         }
     })?;
     let bound = listener.local_addr()?;
-    let router = tracedojo_faults::api::router(Arc::new(FaultStore::new(reveal)), token);
+    let store = Arc::new(FaultStore::new(reveal));
+    let router = tracedojo_faults::api::router(store.clone(), token);
     tokio::spawn(async move {
         let _ = tracedojo_kit::server::serve(listener, router, shutdown).await;
     });
@@ -41,10 +42,8 @@ pub async fn serve_control(
     } else {
         bound.ip().to_string()
     };
-    Ok(format!(
-        "http://{}",
-        SocketAddr::new(host.parse()?, bound.port())
-    ))
+    let url = format!("http://{}", SocketAddr::new(host.parse()?, bound.port()));
+    Ok((url, store))
 }
 
 pub async fn run(args: FaultArgs) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ mod cli;
 mod fault;
 mod load;
 mod ports;
+mod release;
 mod service;
 mod up;
 

@@ -22,6 +22,7 @@ use tracedojo_kit::otel_env;
 
 use crate::cli::UpArgs;
 use crate::ports::{self, SERVICES};
+use crate::release::{self, Releases};
 use crate::service::prepare_data_dir;
 
 /// `println!` that ignores a closed pipe (`tracedojo up | head`) instead of panicking.
@@ -89,7 +90,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             )
         })?,
     };
-    let control_url = crate::fault::serve_control(
+    let (control_url, fault_store) = crate::fault::serve_control(
         SocketAddr::new(args.control_address, control_port),
         args.control_token.clone(),
         args.reveal_faults,
@@ -168,6 +169,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         });
     }
 
+    let releases = Releases::new(&specs.iter().map(|s| s.name).collect::<Vec<_>>());
     let started = Instant::now();
     let mut supervisors = Vec::new();
     let mut pids = HashMap::new();
@@ -197,12 +199,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             connect_host,
             child,
             stop_rx,
+            releases.watch(spec.name),
         ));
         supervisors.push(Supervised {
             stop: stop_tx,
             task,
         });
     }
+
+    releases.follow(fault_store);
 
     print_summary(
         &args,
@@ -446,10 +451,11 @@ async fn start_healthy(exe: &PathBuf, spec: &ChildSpec, host: IpAddr) -> anyhow:
 /// Keeps one service running until `stop` turns true, restarting it with back-off.
 async fn supervise(
     exe: PathBuf,
-    spec: ChildSpec,
+    mut spec: ChildSpec,
     host: IpAddr,
     mut child: Child,
     mut stop: watch::Receiver<bool>,
+    mut release: watch::Receiver<Option<String>>,
 ) {
     let mut backoff = Duration::from_millis(500);
     let mut restarts = 0u32;
@@ -460,6 +466,36 @@ async fn supervise(
             _ = stop.changed() => {
                 stop_child(spec.name, &mut child).await;
                 return;
+            }
+            changed = release.changed(), if release.has_changed().is_ok() => {
+                if changed.is_err() {
+                    continue;
+                }
+                // A redeploy: the same service under another version (or back to its own).
+                let version = release.borrow_and_update().clone();
+                release::set_version(&mut spec.env, version.as_deref());
+                stop_child(spec.name, &mut child).await;
+                let started = tokio::select! {
+                    started = start_healthy(&exe, &spec, host) => started,
+                    _ = stop.changed() => return,
+                };
+                match started {
+                    Ok(new_child) => {
+                        say!(
+                            "{} redeployed as version {} (pid {})",
+                            spec.name,
+                            version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")),
+                            new_child.id().unwrap_or(0)
+                        );
+                        child = new_child;
+                        continue;
+                    }
+                    // Into the restart loop below, which keeps trying.
+                    Err(err) => Err(std::io::Error::other(format!(
+                        "redeploy failed: {}",
+                        format!("{err:#}").lines().next().unwrap_or_default()
+                    ))),
+                }
             }
         };
         if since.elapsed() > STABLE_AFTER {

@@ -7,50 +7,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Shop, buy, client, failure_line};
+use support::{
+    Shop, buy, clear_fault, client, failure_line, in_start_order, millis, set_fault,
+    shop_with_receiver,
+};
 use tracedojo_explorer::{Receiver, StoredSpan};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-async fn shop_with_receiver(args: &[&str]) -> (Shop, Receiver) {
-    let receiver = Receiver::start_local().await.unwrap();
-    let endpoint = receiver.http_endpoint();
-    let shop = Shop::start_with(
-        args,
-        &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ],
-    );
-    (shop, receiver)
-}
-
-/// Sets a fault through the control API; its id.
-async fn set_fault(shop: &Shop, spec: Value) -> u64 {
-    let response = client()
-        .post(format!("{}/api/faults", shop.control))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_u64().unwrap()
-}
-
-async fn clear_fault(shop: &Shop, id: u64) {
-    let response = client()
-        .delete(format!("{}/api/faults/{id}", shop.control))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-}
-
-fn millis(span: &StoredSpan) -> f64 {
-    span.duration_nanos() as f64 / 1e6
-}
 
 /// The one span of `service` named `name` in the trace of the checkout that `session` made.
 fn span_in<'a>(
@@ -551,4 +514,289 @@ fn the_control_api_stays_on_loopback_without_a_token() {
         &[("OTEL_SDK_DISABLED", "true")],
     );
     assert!(line.contains("at least 16 characters"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_service_refuses_connections_until_cleared() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    let id = set_fault(
+        &shop,
+        json!({"fault": {"kind": "unreachable", "service": "payment"}}),
+    )
+    .await;
+    let (status, body) = buy(&shop, "refused", "4242424242424242", "user.tier=free").await;
+    assert_eq!(status, 502, "{body}");
+
+    clear_fault(&shop, id).await;
+    let cleared = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (status, body) = buy(
+            &shop,
+            &format!("back-{attempt}"),
+            "4242424242424242",
+            "user.tier=free",
+        )
+        .await;
+        if status == 201 {
+            break;
+        }
+        assert!(
+            cleared.elapsed() < Duration::from_secs(1),
+            "payment still unreachable a second after the clear: {body}"
+        );
+    }
+
+    let is_refused = |s: &StoredSpan| {
+        s.service_name() == "checkout"
+            && s.kind == "CLIENT"
+            && s.attr_str("peer.service") == Some("payment")
+            && s.attr_str("error.type") == Some("connection_refused")
+    };
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| spans.iter().any(is_refused) && checkouts(spans).len() >= 2,
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let refused: Vec<&StoredSpan> = spans.iter().filter(|s| is_refused(s)).collect();
+    assert!(!refused.is_empty(), "a refused call to payment was traced");
+    for call in refused {
+        assert!(
+            !spans.iter().any(|s| s.parent_span_id == call.span_id),
+            "nothing answered a refused call"
+        );
+        assert!(call.events.iter().any(|e| e.name == "exception"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_contention_makes_reservations_wait_for_each_other() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "lock_contention", "service": "inventory", "hold_ms": 250}}),
+    )
+    .await;
+    let (a, b, c) = tokio::join!(
+        buy(&shop, "lock-a", "4242424242424242", "user.tier=free"),
+        buy(&shop, "lock-b", "4242424242424242", "user.tier=free"),
+        buy(&shop, "lock-c", "4242424242424242", "user.tier=free"),
+    );
+    for (status, body) in [a, b, c] {
+        assert_eq!(status, 201, "{body}");
+    }
+    let is_reservation =
+        |s: &StoredSpan| s.service_name() == "inventory" && s.name == "POST /reservations";
+    let is_write = |s: &StoredSpan| s.service_name() == "inventory" && s.name == "UPDATE stock";
+    // Inventory's spans come in their own batches: wait for all of them.
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| {
+                spans.iter().filter(|s| is_reservation(s)).count() >= 3
+                    && spans.iter().filter(|s| is_write(s)).count() >= 6
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reservations: Vec<&StoredSpan> = spans.iter().filter(|s| is_reservation(s)).collect();
+    assert_eq!(reservations.len(), 3);
+    // Each holds the lock for 250 ms; the last in line also waited for the others.
+    let mut took: Vec<f64> = reservations.iter().map(|s| millis(s)).collect();
+    took.sort_by(f64::total_cmp);
+    assert!(took[0] >= 250.0, "{took:?}");
+    assert!(took[2] >= 500.0, "the third waited its turn: {took:?}");
+    // The wait shows where it happens: in the first write of a reservation.
+    let waited = spans
+        .iter()
+        .filter(|s| is_write(s))
+        .map(millis)
+        .fold(0.0, f64::max);
+    assert!(waited >= 200.0, "longest UPDATE stock: {waited:.1} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_failure_sends_every_recommendation_to_the_catalog() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    let http = client();
+    let view = |id: u32| {
+        let http = http.clone();
+        let url = format!("{}/api/products/{id}", shop.url);
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+    // Two views of the same category: the second is served from the cache.
+    view(1).await;
+    view(2).await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "cache_failure", "service": "recommendation"}}),
+    )
+    .await;
+    view(3).await;
+    view(4).await;
+    let lookups = |spans: &[StoredSpan]| {
+        in_start_order(spans, |s| {
+            s.service_name() == "recommendation" && s.name == "cache lookup"
+        })
+    };
+    let spans = receiver
+        .store()
+        .wait_for_spans(|spans| lookups(spans).len() >= 4, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hits: Vec<Option<bool>> = lookups(&spans)
+        .iter()
+        .map(|s| s.attributes.get("cache.hit").and_then(Value::as_bool))
+        .collect();
+    assert_eq!(
+        hits,
+        vec![Some(false), Some(true), Some(false), Some(false)]
+    );
+    // Each miss is a call to the catalog under the lookup.
+    for lookup in lookups(&spans) {
+        let calls = spans
+            .iter()
+            .filter(|s| s.parent_span_id == lookup.span_id && s.kind == "CLIENT")
+            .count();
+        let hit = lookup.attributes.get("cache.hit").and_then(Value::as_bool);
+        assert_eq!(calls, usize::from(hit == Some(false)), "{lookup:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_backlog_slows_the_consumer_and_lets_lag_grow() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "async_backlog", "service": "shipping", "ms_per_message": 300}}),
+    )
+    .await;
+    for n in 0..3 {
+        let (status, body) = buy(
+            &shop,
+            &format!("backlog-{n}"),
+            "4242424242424242",
+            "user.tier=free",
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let consumers = |spans: &[StoredSpan]| {
+        in_start_order(spans, |s| {
+            s.service_name() == "shipping" && s.kind == "CONSUMER"
+        })
+    };
+    let spans = receiver
+        .store()
+        .wait_for_spans(|spans| consumers(spans).len() >= 3, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut lags = Vec::new();
+    for consumer in consumers(&spans) {
+        assert!(millis(&consumer) >= 300.0, "{:.1} ms", millis(&consumer));
+        let link = &consumer.links[0];
+        let producer = spans.iter().find(|s| s.span_id == link.span_id).unwrap();
+        lags.push((consumer.start_unix_nanos - producer.end_unix_nanos) as f64 / 1e6);
+    }
+    // Orders came faster than one per 300 ms: each waited longer than the one before.
+    assert!(
+        lags[2] > lags[0] + 100.0,
+        "lag from publish to processing: {lags:?} ms"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_release_redeploys_the_service_and_only_the_new_version_regresses() {
+    let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
+    let http = client();
+    let view = |id: u32| {
+        let http = http.clone();
+        let url = format!("{}/api/products/{id}", shop.url);
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(view(1).await, 200);
+    let id = set_fault(
+        &shop,
+        json!({"fault": {"kind": "bad_release", "service": "catalog", "version": "9.9.9",
+                         "latency": {"type": "fixed", "ms": 200}}}),
+    )
+    .await;
+    // The redeploy restarts catalog; wait (bounded) until it answers as the new version.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let released = |spans: &[StoredSpan]| {
+        spans.iter().any(|s| {
+            s.service_name() == "catalog"
+                && s.name == "GET /products/{id}"
+                && s.resource.get("service.version") == Some(&json!("9.9.9"))
+        })
+    };
+    loop {
+        view(2).await;
+        if released(&receiver.store().spans()) || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Cleared without waiting on catalog: it is being redeployed once more.
+    client()
+        .delete(format!("{}/api/faults/{id}", shop.control))
+        .send()
+        .await
+        .unwrap();
+    let spans = receiver
+        .store()
+        .wait_for_spans(released, WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let served: Vec<&StoredSpan> = spans
+        .iter()
+        .filter(|s| s.service_name() == "catalog" && s.name == "GET /products/{id}")
+        .collect();
+    for span in served {
+        let version = span.resource["service.version"].as_str().unwrap();
+        if version == "9.9.9" {
+            assert!(millis(span) >= 200.0, "9.9.9: {:.1} ms", millis(span));
+        } else {
+            assert!(millis(span) < 150.0, "{version}: {:.1} ms", millis(span));
+        }
+    }
+    assert!(
+        shop.stdout
+            .wait_for("redeployed as version 9.9.9", Duration::ZERO)
+            .is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shop_page_lists_the_faults_in_force() {
+    let shop = Shop::start(&[("OTEL_SDK_DISABLED", "true")]);
+    let page = || async {
+        client()
+            .get(format!("{}/", shop.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(!page().await.contains("Faults in force"));
+    let id = set_fault(
+        &shop,
+        json!({"fault": {"kind": "cpu_burn", "service": "payment", "ms": 5}}),
+    )
+    .await;
+    let html = page().await;
+    assert!(html.contains("Faults in force"), "{html}");
+    assert!(html.contains("<li>cpu burn on payment</li>"), "{html}");
+    clear_fault(&shop, id).await;
+    assert!(!page().await.contains("Faults in force"));
 }

@@ -6,6 +6,9 @@
 //! - throughput: checkouts per second at saturation with telemetry on, then with
 //!   `OTEL_SDK_DISABLED=true`, in the same run, and their ratio.
 //!
+//! - faults (`--fault-latency`): for each latency distribution, the injected p50 and p99
+//!   next to those of the SERVER spans received.
+//!
 //! All traffic goes to loopback, is bounded in time, and stops by itself.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +17,8 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod fault_latency;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -47,17 +52,36 @@ struct Args {
     /// Only the saturation runs (skip start-up and memory), e.g. to compare OTEL_* settings.
     #[arg(long)]
     throughput_only: bool,
+    /// Only the fault benchmark: injected vs observed latency for each distribution.
+    #[arg(long)]
+    fault_latency: bool,
+    /// Requests per distribution in the fault benchmark.
+    #[arg(long, default_value = "10000")]
+    fault_requests: usize,
 }
 
 struct RunningShop {
     child: Child,
     url: String,
+    /// Each service's URL, by name.
+    services: BTreeMap<String, String>,
+    /// The fault control API.
+    control: String,
     pids: Vec<u32>,
     data_dir: PathBuf,
 }
 
 impl RunningShop {
     async fn start(binary: &PathBuf, env: &[(&str, String)]) -> anyhow::Result<RunningShop> {
+        RunningShop::start_with(binary, env, &[]).await
+    }
+
+    /// `up` with extra arguments.
+    async fn start_with(
+        binary: &PathBuf,
+        env: &[(&str, String)],
+        args: &[&str],
+    ) -> anyhow::Result<RunningShop> {
         let data_dir = std::env::temp_dir().join(format!(
             "tracedojo-bench-{}-{}",
             std::process::id(),
@@ -67,6 +91,7 @@ impl RunningShop {
         command
             .args(["up", "--no-load", "--base-port", "0", "--data-dir"])
             .arg(&data_dir)
+            .args(args)
             .env("PAYMENT_MEDIAN_LATENCY_MS", "1")
             // Saturation sells ~1,000 units a second: the supplier must keep up.
             .env("INVENTORY_RESTOCK_INTERVAL_MS", "100")
@@ -87,7 +112,10 @@ impl RunningShop {
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let mut pids = Vec::new();
-        let url = loop {
+        let mut services = BTreeMap::new();
+        let (mut url, mut control) = (String::new(), String::new());
+        // The summary, up to its last line.
+        loop {
             let Some(line) =
                 tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await??
             else {
@@ -99,15 +127,28 @@ impl RunningShop {
                 && let Ok(pid) = words[2].parse()
             {
                 pids.push(pid);
+                services.insert(words[0].to_string(), words[1].to_string());
             }
-            if let Some(url) = line.trim().strip_prefix("Shop:") {
-                break url.trim().to_string();
+            if let Some(shop) = line.trim().strip_prefix("Shop:") {
+                url = shop.trim().to_string();
             }
-        };
+            if let Some(faults) = line.trim().strip_prefix("Faults:") {
+                let api = faults.split_whitespace().next().unwrap_or_default();
+                control = api
+                    .trim_end_matches(';')
+                    .trim_end_matches("/api/faults")
+                    .to_string();
+            }
+            if line.contains("Press Ctrl-C") {
+                break;
+            }
+        }
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(RunningShop {
             child,
             url,
+            services,
+            control,
             pids,
             data_dir,
         })
@@ -366,6 +407,12 @@ async fn main() -> anyhow::Result<()> {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_string()),
     ];
 
+    if args.fault_latency {
+        let shop = RunningShop::start_with(&args.binary, &otlp, &["--reveal-faults"]).await?;
+        let result = fault_latency::run(&shop, &receiver, args.fault_requests).await;
+        shop.stop().await;
+        return result;
+    }
     if !args.throughput_only {
         startup_and_memory(&args, &receiver, &otlp).await?;
     }

@@ -84,6 +84,20 @@ impl Faults {
         self.plan.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Waits for the next new plan on `changes` (from [`Faults::subscribe`]) or for a fault in
+    /// force to expire, whichever comes first; false once no plan can come any more.
+    pub async fn next_change(&self, changes: &mut watch::Receiver<u64>) -> bool {
+        match self.plan().next_expiry() {
+            None => changes.changed().await.is_ok(),
+            Some(until) => {
+                tokio::select! {
+                    changed = changes.changed() => changed.is_ok(),
+                    _ = tokio::time::sleep(until) => true,
+                }
+            }
+        }
+    }
+
     /// Whether spans a fault touches should say so.
     pub fn reveal(&self) -> bool {
         self.plan().reveal

@@ -43,6 +43,20 @@ pub struct Plan {
     pub faults: Vec<ActiveFault>,
 }
 
+impl Plan {
+    /// How long until the next fault in force ends by itself: an expiry brings no new plan
+    /// version, so whoever acts on the plan looks again then.
+    pub fn next_expiry(&self) -> Option<Duration> {
+        let now = now_ms();
+        self.faults
+            .iter()
+            .filter_map(|f| f.expires_at_ms)
+            .filter(|end| *end > now)
+            .min()
+            .map(|end| Duration::from_millis(end - now + 1))
+    }
+}
+
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -152,6 +166,11 @@ impl FaultStore {
         let mut changes = self.changed.subscribe();
         let _ = tokio::time::timeout(wait, changes.wait_for(|version| *version > after)).await;
         self.plan()
+    }
+
+    /// Wakes on every change of the plan.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     /// Notes that `service` runs plan `version` (it asks for what comes after it).

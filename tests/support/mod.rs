@@ -335,3 +335,62 @@ pub async fn buy(shop: &Shop, session: &str, card: &str, baggage: &str) -> (u16,
     let body: Value = response.json().await.unwrap_or(Value::Null);
     (status, body)
 }
+
+/// `up` (with `args`) exporting to a fresh OTLP receiver in this process.
+pub async fn shop_with_receiver(args: &[&str]) -> (Shop, tracedojo_explorer::Receiver) {
+    let receiver = tracedojo_explorer::Receiver::start_local().await.unwrap();
+    let endpoint = receiver.http_endpoint();
+    let shop = Shop::start_with(
+        args,
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ],
+    );
+    (shop, receiver)
+}
+
+/// Sets a fault through the control API and returns its id. The API answers once every
+/// service runs the new plan (or after a second, naming those that do not yet): none may be
+/// left pending.
+pub async fn set_fault(shop: &Shop, spec: Value) -> u64 {
+    let response = client()
+        .post(format!("{}/api/faults", shop.control))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["pending"], json!([]), "not applied everywhere: {body}");
+    body["id"].as_u64().unwrap()
+}
+
+/// Clears a fault; as with [`set_fault`], every service runs the new plan when it returns.
+pub async fn clear_fault(shop: &Shop, id: u64) {
+    let response = client()
+        .delete(format!("{}/api/faults/{id}", shop.control))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["pending"], json!([]), "not applied everywhere: {body}");
+}
+
+/// A span's duration in milliseconds.
+pub fn millis(span: &tracedojo_explorer::StoredSpan) -> f64 {
+    span.duration_nanos() as f64 / 1e6
+}
+
+/// The spans that `matches`, in the order they started.
+pub fn in_start_order(
+    spans: &[tracedojo_explorer::StoredSpan],
+    matches: impl Fn(&tracedojo_explorer::StoredSpan) -> bool,
+) -> Vec<tracedojo_explorer::StoredSpan> {
+    let mut found: Vec<_> = spans.iter().filter(|s| matches(s)).cloned().collect();
+    found.sort_by_key(|s| s.start_unix_nanos);
+    found
+}

@@ -6,11 +6,14 @@
 //! is a database span with its full text.
 //!
 //! Files: [`routes`] is the HTTP API; [`store`] holds every SQL statement; [`seed`] generates
-//! the 240 products written on first start.
+//! the 240 products written on first start; [`words`] turns text into search terms;
+//! [`faults`] holds the faults that change how the service itself works.
 
+pub mod faults;
 pub mod routes;
 pub mod seed;
 pub mod store;
+pub mod words;
 
 #[cfg(test)]
 mod tests;
@@ -19,6 +22,7 @@ use std::future::Future;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tracedojo_kit::Db;
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 
@@ -40,7 +44,7 @@ pub fn router(db: Db) -> Router {
 }
 
 /// Opens (and on first start, fills) the catalogue, then serves the API on `listener` until
-/// `shutdown` completes.
+/// `shutdown` completes, keeping the search index as the fault plan wants it meanwhile.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -51,5 +55,16 @@ pub async fn run(
     seed::seed_if_empty(&db)
         .await
         .map_err(|e| RunError::Config(format!("cannot seed the catalogue: {e}")))?;
-    server::serve_traced(listener, router(db), options, shutdown).await
+    let (stop, stopped) = oneshot::channel::<()>();
+    let index = tokio::spawn(faults::follow_search_index(db.clone(), async move {
+        // A dropped sender means stop as well.
+        let _ = stopped.await;
+    }));
+    let served = server::serve_traced(listener, router(db), options, shutdown).await;
+    let _ = stop.send(());
+    // A schema change in progress completes before the database is let go.
+    if let Err(err) = index.await {
+        tracing::error!(error = %err, "the search index task ended abnormally");
+    }
+    served
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use tracedojo_kit::{ApiError, Db};
 use tracing::field::Empty;
 
+use crate::faults;
 use crate::store::{self, Category, Product};
 
 /// Page size when the caller gives none.
@@ -70,18 +71,34 @@ async fn list_products(
     }
     let limit = parse_limit(present(params.limit.as_deref()), DEFAULT_LIMIT, MAX_LIMIT)?;
     let offset = parse_offset(present(params.offset.as_deref()))?;
+    let one_by_one = faults::lists_load_one_by_one();
+    if one_by_one {
+        tracedojo_kit::faults::reveal(&tracing::Span::current(), &["n_plus_one"]);
+    }
     let page = match present(params.category.as_deref()) {
         Some(category) => {
             let category = parse_category(category)?;
+            let products = if one_by_one {
+                store::products_in_category_one_by_one(&db, category, limit, offset).await?
+            } else {
+                store::products_in_category(&db, category, limit, offset).await?
+            };
             ProductPage {
-                products: store::products_in_category(&db, category, limit, offset).await?,
+                products,
                 total: store::count_products_in_category(&db, category).await?,
             }
         }
-        None => ProductPage {
-            products: store::products_page(&db, limit, offset).await?,
-            total: store::count_products(&db).await?,
-        },
+        None => {
+            let products = if one_by_one {
+                store::products_page_one_by_one(&db, limit, offset).await?
+            } else {
+                store::products_page(&db, limit, offset).await?
+            };
+            ProductPage {
+                products,
+                total: store::count_products(&db).await?,
+            }
+        }
     };
     Ok(Json(page))
 }
@@ -98,6 +115,9 @@ async fn search_products(
 /// The search itself, in its own span so its two queries (page and count) read as one step.
 #[tracing::instrument(name = "search products", skip_all, fields(search.text = %text, search.results = Empty))]
 async fn search(db: &Db, text: &str, limit: i64) -> Result<ProductPage, ApiError> {
+    if faults::search_index_missing() {
+        tracedojo_kit::faults::reveal(&tracing::Span::current(), &["missing_index"]);
+    }
     let (products, total) = store::search(db, text, limit).await?;
     tracing::Span::current().record("search.results", total);
     if total == 0 {

@@ -4,10 +4,11 @@
 //! The generator is deterministic, so product 42 is the same product on every machine and in
 //! every workshop: inventory seeds stock for ids 1..=240 and expects them to exist.
 
+use sqlx::SqliteConnection;
 use tracedojo_kit::Db;
 use tracing::Instrument;
 
-use crate::store;
+use crate::{store, words};
 
 /// Products per category; 8 categories × 30 = the 240 ids the other services rely on.
 pub const PRODUCTS_PER_CATEGORY: usize = 30;
@@ -396,10 +397,38 @@ const INSERT_CATEGORY: &str =
 const INSERT_PRODUCT: &str = "INSERT INTO products (id, sku, name, description, category, price_cents, currency, image, created_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'USD', ?7, strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-06 09:00:00', '+' || (?1 * 6) || ' hours'))";
 
-/// Fills an empty catalogue in one transaction; does nothing if products already exist.
-/// Returns how many products were inserted.
+/// Whether the search table has been filled; a catalogue seeded before search had its own
+/// table has products but no terms.
+const ANY_SEARCH_TERM: &str = "SELECT EXISTS (SELECT 1 FROM search_terms)";
+
+/// What a product is found by: its texts and its category's name.
+const SELECT_SEARCHABLE_TEXT: &str = "SELECT p.id, p.name, p.description, c.name FROM products p \
+     JOIN categories c ON c.slug = p.category ORDER BY p.id";
+
+/// All of one product's terms in one statement, as a JSON array: one round trip per product
+/// rather than per term keeps the first start quick.
+const INSERT_SEARCH_TERMS: &str =
+    "INSERT INTO search_terms (term, product_id) SELECT value, ?2 FROM json_each(?1)";
+
+/// Fills an empty catalogue in one transaction, and the search terms of a catalogue that has
+/// none yet; does nothing more if products already exist. Returns how many products were
+/// inserted.
 pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
     if store::count_products(db).await? > 0 {
+        let indexed: bool = sqlx::query_scalar(ANY_SEARCH_TERM)
+            .fetch_one(db.pool())
+            .await?;
+        if !indexed {
+            async {
+                let mut tx = db.pool().begin().await?;
+                let terms = index_products(&mut tx).await?;
+                tx.commit().await?;
+                tracing::info!(terms, "filled the search terms of the catalogue");
+                Ok::<_, sqlx::Error>(())
+            }
+            .instrument(tracing::info_span!("index catalog"))
+            .await?;
+        }
         return Ok(0);
     }
     // One span for the whole seed: a span per inserted row would bury the interesting ones.
@@ -427,16 +456,37 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
                 .execute(&mut *tx)
                 .await?;
         }
+        let terms = index_products(&mut tx).await?;
         tx.commit().await?;
         tracing::info!(
             products = products.len(),
             categories = CATEGORIES.len(),
+            terms,
             "seeded the catalogue"
         );
         Ok(products.len())
     }
     .instrument(tracing::info_span!("seed catalog"))
     .await
+}
+
+/// Stores every product's search terms (see [`crate::words`]); returns how many rows.
+async fn index_products(conn: &mut SqliteConnection) -> Result<usize, sqlx::Error> {
+    let texts: Vec<(i64, String, String, String)> = sqlx::query_as(SELECT_SEARCHABLE_TEXT)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut rows = 0;
+    for (id, name, description, category) in &texts {
+        let terms = words::terms([name.as_str(), description, category]);
+        rows += terms.len();
+        let terms = serde_json::Value::from_iter(terms).to_string();
+        sqlx::query(INSERT_SEARCH_TERMS)
+            .bind(terms)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

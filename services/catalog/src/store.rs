@@ -3,6 +3,9 @@
 //! Each function runs its statement through [`Db::run`], so every query becomes a database
 //! CLIENT span named after its operation and table (e.g. `SELECT products`) with the full SQL
 //! text. Read a slow trace next to this file to see which query it was.
+//!
+//! The exceptions are the search index's schema changes and its query plan: work done to the
+//! database rather than for a request, so they show in no trace.
 
 use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
@@ -92,20 +95,45 @@ const SELECT_PRODUCT: Statement = Statement::new(
      WHERE id = ?1",
 );
 
-/// A leading `%` means no index can help: every search reads the whole table. Fine for 240
-/// products; a real shop would use full-text search (SQLite FTS5) instead.
-const SEARCH_PRODUCTS: Statement = Statement::new(
+/// The products whose terms include every word searched for. `?1` holds the distinct words
+/// as one JSON array, `?2` how many there are: a product matches when it has that many of
+/// them. The lookup of the words goes through `idx_search_terms_term`.
+pub const SEARCH_PRODUCTS: Statement = Statement::new(
     "SELECT",
-    "products",
+    "search_terms",
     "SELECT id, sku, name, description, category, price_cents, currency, image FROM products \
-     WHERE name LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT ?2",
+     WHERE id IN (SELECT product_id FROM search_terms WHERE term IN (SELECT value FROM json_each(?1)) \
+     GROUP BY product_id HAVING COUNT(DISTINCT term) = ?2) ORDER BY id LIMIT ?3",
 );
 
 const COUNT_SEARCH_RESULTS: Statement = Statement::new(
     "SELECT",
-    "products",
-    "SELECT COUNT(*) FROM products WHERE name LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\'",
+    "search_terms",
+    "SELECT COUNT(*) FROM (SELECT product_id FROM search_terms \
+     WHERE term IN (SELECT value FROM json_each(?1)) GROUP BY product_id HAVING COUNT(DISTINCT term) = ?2)",
 );
+
+/// Only the ids of a page, for loading its products one at a time.
+const SELECT_PRODUCT_IDS_PAGE: Statement = Statement::new(
+    "SELECT",
+    "products",
+    "SELECT id FROM products ORDER BY id LIMIT ?1 OFFSET ?2",
+);
+
+const SELECT_PRODUCT_IDS_IN_CATEGORY: Statement = Statement::new(
+    "SELECT",
+    "products",
+    "SELECT id FROM products WHERE category = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+);
+
+/// Any read of the schema table: makes a connection load the schema again if it changed.
+const READ_SCHEMA: &str = "SELECT COUNT(*) FROM sqlite_schema";
+
+/// The index search relies on. Dropping and recreating it is schema work done to the
+/// database, not part of serving a request, so these run without a span.
+const DROP_SEARCH_INDEX: &str = "DROP INDEX IF EXISTS idx_search_terms_term";
+const CREATE_SEARCH_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS idx_search_terms_term ON search_terms (term)";
 
 pub async fn categories(db: &Db) -> Result<Vec<Category>, sqlx::Error> {
     let rows: Vec<(String, String, i64)> = db
@@ -195,15 +223,21 @@ pub async fn product(db: &Db, id: i64) -> Result<Option<Product>, sqlx::Error> {
     .await
 }
 
-/// Products whose name or description contains `text` (case-insensitive for ASCII), and how
-/// many match in all.
+/// Products that have every word of `text` (see [`crate::words`]) among their terms, in id
+/// order, and how many match in all. Text without any word finds nothing.
 pub async fn search(db: &Db, text: &str, limit: i64) -> Result<(Vec<Product>, i64), sqlx::Error> {
-    let pattern = format!("%{}%", escape_like(text));
+    let words = crate::words::words(text);
+    if words.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let words_json = json_array(&words);
+    let count = words.len() as i64;
     let products = db
         .run(
             &SEARCH_PRODUCTS,
             sqlx::query_as(SEARCH_PRODUCTS.text)
-                .bind(&pattern)
+                .bind(&words_json)
+                .bind(count)
                 .bind(limit)
                 .fetch_all(db.pool()),
         )
@@ -212,32 +246,111 @@ pub async fn search(db: &Db, text: &str, limit: i64) -> Result<(Vec<Product>, i6
         .run(
             &COUNT_SEARCH_RESULTS,
             sqlx::query_scalar(COUNT_SEARCH_RESULTS.text)
-                .bind(&pattern)
+                .bind(&words_json)
+                .bind(count)
                 .fetch_one(db.pool()),
         )
         .await?;
     Ok((products, total))
 }
 
-/// Makes `%` and `_` in the user's text match themselves instead of acting as wildcards.
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
+/// How SQLite runs the search for `text`: one line per step of its plan, such as
+/// `SEARCH search_terms USING INDEX idx_search_terms_term (term=?)` or
+/// `SCAN search_terms`. For checking which of the two a database does now.
+pub async fn search_plan(db: &Db, text: &str) -> Result<Vec<String>, sqlx::Error> {
+    let words = crate::words::words(text);
+    let mut conn = db.pool().acquire().await?;
+    // EXPLAIN reads no table, so SQLite would not notice on its own that another connection
+    // changed the schema since this one last looked: reading the schema first reloads it.
+    sqlx::query(READ_SCHEMA).execute(&mut *conn).await?;
+    // Built from constant text only, so nothing a caller sends can reach the SQL.
+    let explain = format!("EXPLAIN QUERY PLAN {}", SEARCH_PRODUCTS.text);
+    let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
+        .persistent(false)
+        .bind(json_array(&words))
+        .bind(words.len() as i64)
+        .bind(1_i64)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|row| row.try_get("detail")).collect()
+}
+
+/// Removes the search index: every search then reads the whole `search_terms` table.
+pub async fn drop_search_index(db: &Db) -> Result<(), sqlx::Error> {
+    sqlx::query(DROP_SEARCH_INDEX).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// Builds the search index again if it is missing.
+pub async fn create_search_index(db: &Db) -> Result<(), sqlx::Error> {
+    sqlx::query(CREATE_SEARCH_INDEX).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// A page of all products loaded the way a lazy ORM does: the ids in one query, then one
+/// query per product.
+pub async fn products_page_one_by_one(
+    db: &Db,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Product>, sqlx::Error> {
+    let ids: Vec<i64> = db
+        .run(
+            &SELECT_PRODUCT_IDS_PAGE,
+            sqlx::query_scalar(SELECT_PRODUCT_IDS_PAGE.text)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(db.pool()),
+        )
+        .await?;
+    products_one_by_one(db, &ids).await
+}
+
+/// [`products_in_category`], loaded one product per query like [`products_page_one_by_one`].
+pub async fn products_in_category_one_by_one(
+    db: &Db,
+    category: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Product>, sqlx::Error> {
+    let ids: Vec<i64> = db
+        .run(
+            &SELECT_PRODUCT_IDS_IN_CATEGORY,
+            sqlx::query_scalar(SELECT_PRODUCT_IDS_IN_CATEGORY.text)
+                .bind(category)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(db.pool()),
+        )
+        .await?;
+    products_one_by_one(db, &ids).await
+}
+
+/// Each query waits for the one before, as code looping over lazily loaded rows does.
+async fn products_one_by_one(db: &Db, ids: &[i64]) -> Result<Vec<Product>, sqlx::Error> {
+    let mut products = Vec::with_capacity(ids.len());
+    for id in ids {
+        // A product removed between the two queries is simply left out.
+        if let Some(product) = product(db, *id).await? {
+            products.push(product);
         }
-        escaped.push(c);
     }
-    escaped
+    Ok(products)
+}
+
+/// `["dutch","oven"]`: a list of words as one bind parameter.
+fn json_array(words: &[String]) -> String {
+    serde_json::Value::from(words.to_vec()).to_string()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape_like;
+    use super::json_array;
 
     #[test]
-    fn like_wildcards_in_user_text_are_escaped() {
-        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
-        assert_eq!(escape_like("dutch oven"), "dutch oven");
+    fn words_become_one_json_array_with_quotes_escaped() {
+        let words = ["dutch".to_string(), "o\"ven".to_string()];
+        assert_eq!(json_array(&words), r#"["dutch","o\"ven"]"#);
+        assert_eq!(json_array(&[]), "[]");
     }
 }

@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 use tracedojo_kit::Db;
 use tracedojo_kit::server::{self, ServerOptions};
 
-use crate::{router, seed};
+use crate::{faults, router, seed, store};
 
 /// A seeded catalogue served on `127.0.0.1:0`; returns its base URL and the database.
 async fn start(test_name: &str) -> (String, Db) {
@@ -112,6 +112,99 @@ async fn search_finds_products_by_a_word_in_name_or_description() {
             .as_str()
             .unwrap_or_default()
             .contains('q')
+    );
+}
+
+#[tokio::test]
+async fn search_needs_every_word_and_finds_a_word_by_its_beginning() {
+    let (base, _db) = start("search_words").await;
+    let search = async |q: &str| get(&format!("{base}/products/search?q={q}&limit=100")).await;
+
+    // The ten kitchen products in the "Cast-Iron" style, in any order and case of the words.
+    let (_, cast_iron) = search("cast%20iron").await;
+    assert_eq!(ids(&cast_iron), (1..=10).collect::<Vec<_>>());
+    let (_, iron_cast) = search("IRON,cast").await;
+    assert_eq!(ids(&iron_cast), ids(&cast_iron));
+
+    let (_, one) = search("skillet%20cast").await;
+    assert_eq!(ids(&one), vec![2]);
+    let (_, none) = search("dutch%20skillet").await;
+    assert_eq!(none["total"], 0);
+    let (_, prefix) = search("skil").await;
+    assert_eq!(prefix["total"], 3, "one skillet per kitchen style");
+}
+
+#[tokio::test]
+async fn search_uses_the_index_and_reads_the_whole_table_without_it() {
+    let (base, db) = start("search_index").await;
+    let uses_index = |plan: &[String]| {
+        plan.iter()
+            .any(|step| step.contains("USING INDEX idx_search_terms_term"))
+    };
+    let scans = |plan: &[String]| {
+        plan.iter()
+            .any(|step| step.starts_with("SCAN search_terms"))
+    };
+    let (_, indexed) = get(&format!("{base}/products/search?q=coffee&limit=100")).await;
+    let plan = store::search_plan(&db, "coffee").await.expect("plan");
+    assert!(uses_index(&plan) && !scans(&plan), "{plan:?}");
+
+    store::drop_search_index(&db).await.expect("drop");
+    let plan = store::search_plan(&db, "coffee").await.expect("plan");
+    assert!(scans(&plan) && !uses_index(&plan), "{plan:?}");
+    let (_, scanned) = get(&format!("{base}/products/search?q=coffee&limit=100")).await;
+    assert_eq!(scanned, indexed, "the same answer either way, only slower");
+
+    // With no fault plan to follow, the index is simply put back.
+    faults::follow_search_index(db.clone(), std::future::pending()).await;
+    let plan = store::search_plan(&db, "coffee").await.expect("plan");
+    assert!(uses_index(&plan), "{plan:?}");
+}
+
+#[tokio::test]
+async fn a_catalogue_from_before_search_terms_is_migrated_and_indexed_on_start() {
+    let (base, db) = start("older_seed").await;
+    // Back to what an earlier version left: the first migration only, products seeded.
+    sqlx::raw_sql("DROP TABLE search_terms; DELETE FROM _sqlx_migrations WHERE version = 2")
+        .execute(db.pool())
+        .await
+        .expect("go back one migration");
+
+    db.migrate(&sqlx::migrate!()).await.expect("migrate");
+    let (_, nothing) = get(&format!("{base}/products/search?q=skillet")).await;
+    assert_eq!(nothing["total"], 0, "no terms yet");
+    assert_eq!(seed::seed_if_empty(&db).await.expect("re-seed"), 0);
+    let (_, found) = get(&format!("{base}/products/search?q=skillet")).await;
+    assert_eq!(found["total"], 3);
+    let (products, rows): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(DISTINCT product_id), COUNT(*) FROM search_terms")
+            .fetch_one(db.pool())
+            .await
+            .expect("count");
+    assert_eq!(products, 240);
+    assert!(rows > 10_000, "only {rows} search terms");
+}
+
+#[tokio::test]
+async fn pages_loaded_one_product_at_a_time_are_the_same_pages() {
+    let (_base, db) = start("one_by_one").await;
+    for (limit, offset) in [(24, 0), (100, 200), (5, 238)] {
+        assert_eq!(
+            store::products_page_one_by_one(&db, limit, offset)
+                .await
+                .expect("one by one"),
+            store::products_page(&db, limit, offset)
+                .await
+                .expect("page"),
+        );
+    }
+    assert_eq!(
+        store::products_in_category_one_by_one(&db, "toys", 7, 3)
+            .await
+            .expect("one by one"),
+        store::products_in_category(&db, "toys", 7, 3)
+            .await
+            .expect("page"),
     );
 }
 

@@ -71,7 +71,7 @@ pub fn page(title: &str, user: &User, body: &str) -> String {
     You are <span class="tier tier-{tier}">{tier}</span> in <strong>{region}</strong> on {device}
   </div>
 </header>
-<main>
+{incidents}<main>
 {body}
 </main>
 <footer>
@@ -88,6 +88,29 @@ pub fn page(title: &str, user: &User, body: &str) -> String {
         tier = escape_html(user.tier),
         region = escape_html(user.region),
         device = escape_html(user.device),
+        incidents = incidents_banner(&tracedojo_kit::faults::in_force()),
+    )
+}
+
+/// A line under the header naming the faults in force, so a facilitator sees at a glance what
+/// is switched on; nothing when there are none.
+fn incidents_banner(faults: &[(&str, String)]) -> String {
+    if faults.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = faults
+        .iter()
+        .map(|(kind, service)| {
+            format!(
+                "<li>{} on {}</li>",
+                escape_html(kind.replace('_', " ")),
+                escape_html(service)
+            )
+        })
+        .collect();
+    format!(
+        "<aside class=\"incidents\" role=\"status\">Faults in force: <ul>{}</ul></aside>\n",
+        list.join("")
     )
 }
 
@@ -205,6 +228,9 @@ a{color:#2456c7;text-decoration:none}a:hover{text-decoration:underline}
 .tier{display:inline-block;padding:0 .5rem;border-radius:999px;font-weight:700;text-transform:uppercase;font-size:.75rem;letter-spacing:.04em;background:#e3e6ea;color:#1d232b}
 .tier-silver{background:#dfe4ea}.tier-gold{background:#f7d774}.tier-platinum{background:#1d232b;color:#fff}
 main{max-width:72rem;margin:0 auto;padding:1.25rem}
+.incidents{padding:.4rem 1.25rem;background:#fff4e5;border-bottom:1px solid #f3c98b;font-size:.85rem;color:#7a4a00}
+.incidents ul{display:inline;margin:0;padding:0}.incidents li{display:inline;list-style:none}
+.incidents li+li:before{content:" · "}
 h1{font-size:1.5rem;margin:.25rem 0 1rem}
 input,select,button{font:inherit;padding:.45rem .6rem;border:1px solid #c9ced4;border-radius:.4rem;background:#fff}
 button,.button{display:inline-block;background:#2456c7;color:#fff;border-color:#2456c7;cursor:pointer;padding:.45rem .9rem;border-radius:.4rem}

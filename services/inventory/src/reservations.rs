@@ -5,8 +5,11 @@
 //! short the whole transaction is rolled back. The condition in the UPDATE, not a read
 //! followed by a write, is what stops two orders from both taking the last unit.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
+use tracedojo_kit::faults::Fault;
 use tracedojo_kit::{ApiError, Db, Statement};
 use tracing::field::Empty;
 
@@ -80,6 +83,14 @@ pub enum Released {
     Earlier,
 }
 
+/// How long a reservation keeps its transaction open while lock contention is in force.
+fn lock_hold() -> Option<Duration> {
+    tracedojo_kit::faults::service_fault(|fault| match fault {
+        Fault::LockContention { hold_ms, .. } => Some(Duration::from_millis(*hold_ms)),
+        _ => None,
+    })
+}
+
 /// Takes the stock for every item, or none at all.
 ///
 /// Fails with 409 `out_of_stock` naming the first product that is short, or 404 if a product
@@ -131,6 +142,11 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
                 .execute(&mut *tx),
         )
         .await?;
+    }
+    if let Some(hold) = lock_hold() {
+        // Slow work inside the transaction: the database's write lock, taken by the first
+        // UPDATE above, stays held, and every other reservation waits for it.
+        tokio::time::sleep(hold).await;
     }
     tx.commit().await?;
 

@@ -8,12 +8,14 @@
 
 use std::time::{Duration, Instant};
 
+pub use tracedojo_faults::Fault;
 use tracedojo_faults::Faults;
 use tracedojo_faults::follower::{self, CallEffects, RequestEffects};
 use tracedojo_faults::spec::RequestFacts;
 
 /// The attribute spans get when the reveal switch is on.
 pub const REVEAL_ATTRIBUTE: &str = "tracedojo.fault";
+pub const REVEAL_DELAY_ATTRIBUTE: &str = "tracedojo.fault.delay_ms";
 
 /// The request a task is serving, as faults target it.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +86,48 @@ pub fn on_query(table: &str) -> Option<(Duration, &'static str)> {
     ask_current(|faults, facts| faults.on_query(table, facts)).flatten()
 }
 
+/// The first fault in force on this service for which `pick` gives a value, whatever its
+/// targeting: for faults that change how the service works (a lock held, a cache bypassed)
+/// rather than one request. `None` in a process that follows no plan.
+pub fn service_fault<T>(pick: impl Fn(&Fault) -> Option<T>) -> Option<T> {
+    follower::installed()?.service_fault(pick)
+}
+
+/// The faults in force anywhere in the shop, as (kind, service), for a page that lists them.
+pub fn in_force() -> Vec<(&'static str, String)> {
+    let Some(faults) = follower::installed() else {
+        return Vec::new();
+    };
+    let now = tracedojo_faults::plan::now_ms();
+    faults
+        .plan()
+        .faults
+        .iter()
+        .filter(|f| f.in_force(now))
+        .map(|f| (f.fault.kind(), f.fault.service().to_string()))
+        .collect()
+}
+
+/// Resolves once an `unreachable` fault for this service is in force (`true`) or no longer
+/// in force (`false`); never, in a process that follows no plan.
+pub async fn until_unreachable(wanted: bool) {
+    let Some(faults) = follower::installed() else {
+        return std::future::pending().await;
+    };
+    let mut changes = faults.subscribe();
+    loop {
+        let unreachable = faults
+            .service_fault(|f| matches!(f, Fault::Unreachable { .. }).then_some(()))
+            .is_some();
+        if unreachable == wanted {
+            return;
+        }
+        if !faults.next_change(&mut changes).await {
+            return std::future::pending().await;
+        }
+    }
+}
+
 /// Keeps the thread serving this request busy for `duration` (a hot loop, a regex gone
 /// wrong): it blocks its runtime worker, as real CPU-bound code does.
 pub fn burn_cpu(duration: Duration) {
@@ -97,6 +141,17 @@ pub fn burn_cpu(duration: Duration) {
         }
         std::hint::black_box(x);
     }
+}
+
+/// With the reveal switch on, records on `span` the delay a fault added
+/// (`tracedojo.fault.delay_ms`), so injected and observed latency can be compared request by
+/// request.
+pub fn reveal_delay(span: &tracing::Span, delay: Duration) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if delay.is_zero() || !follower::installed().is_some_and(|f| f.reveal()) {
+        return;
+    }
+    span.set_attribute(REVEAL_DELAY_ATTRIBUTE, delay.as_secs_f64() * 1000.0);
 }
 
 /// Marks `span` with the kinds that hit it, only when the reveal switch is on.

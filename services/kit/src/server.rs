@@ -104,17 +104,51 @@ pub fn annotate(key: &'static str, value: impl Into<opentelemetry::Value>) {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
+///
+/// While the fault plan makes this service unreachable, the listener is really closed (callers
+/// get "connection refused"), and it is opened again on the same address when that ends.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let address = listener.local_addr()?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut listener = Some(listener);
+    loop {
+        let listener = match listener.take() {
+            Some(listener) => listener,
+            None => TcpListener::bind(address).await?,
+        };
+        let mut stopping = stop.clone();
+        let closing = async move {
+            tokio::select! {
+                _ = stopping.wait_for(|stop| *stop) => {}
+                _ = faults::until_unreachable(true) => {}
+            }
+        };
+        axum::serve(
+            listener,
+            router
+                .clone()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(closing)
+        .await?;
+        if *stop.borrow() {
+            return Ok(());
+        }
+        // Unreachable: nothing listens until the fault is cleared (or the service stops).
+        let mut stopping = stop.clone();
+        tokio::select! {
+            _ = stopping.wait_for(|stop| *stop) => return Ok(()),
+            _ = faults::until_unreachable(false) => {}
+        }
+    }
 }
 
 /// What most services' `run` ends with: wrap `routes` in SERVER spans (see [`instrument`])
@@ -204,6 +238,7 @@ pub async fn trace_request(
     };
     let effects = faults::on_request(&served);
     faults::reveal(&span, &effects.kinds);
+    faults::reveal_delay(&span, effects.delay);
     let handle = async move {
         suffer(&effects).await;
         match effects.error {

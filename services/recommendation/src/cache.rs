@@ -28,8 +28,12 @@ impl CategoryCache {
         }
     }
 
-    /// The category's products if they were fetched less than the TTL ago.
+    /// The category's products if they were fetched less than the TTL ago. Nothing while a
+    /// cache failure is in force: every lookup misses, as with a cache that lost its data.
     pub fn get(&self, category: &str) -> Option<Vec<Product>> {
+        if failing() {
+            return None;
+        }
         let entries = self.lock();
         let (fetched_at, products) = entries.get(category)?;
         (fetched_at.elapsed() < self.ttl).then(|| products.clone())
@@ -47,6 +51,13 @@ impl CategoryCache {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn failing() -> bool {
+    tracedojo_kit::faults::service_fault(|fault| {
+        matches!(fault, tracedojo_kit::faults::Fault::CacheFailure { .. }).then_some(())
+    })
+    .is_some()
 }
 
 #[cfg(test)]

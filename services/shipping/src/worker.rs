@@ -120,11 +120,26 @@ async fn handle(db: &Db, queue: &Queue, message: &Message) -> bool {
     }
 }
 
+/// The extra time each message takes while an async backlog is in force.
+fn backlog_delay() -> Option<Duration> {
+    tracedojo_kit::faults::service_fault(|fault| match fault {
+        tracedojo_kit::faults::Fault::AsyncBacklog { ms_per_message, .. } => {
+            Some(Duration::from_millis(*ms_per_message))
+        }
+        _ => None,
+    })
+}
+
 /// Records the shipment, then acknowledges the message — in that order, so a crash between
 /// the two means a redelivery, never a lost parcel.
 async fn process(db: &Db, queue: &Queue, message: &Message) -> Result<(), ProcessError> {
     let order: OrderCreated =
         serde_json::from_value(message.payload.clone()).map_err(ProcessError::Payload)?;
+    if let Some(slower) = backlog_delay() {
+        // A slower worker (a carrier API that now takes its time): orders arrive faster than
+        // they are shipped, and the queue grows.
+        tokio::time::sleep(slower).await;
+    }
     let carrier = quote::carrier_for(&order.region).unwrap_or_else(|| {
         tracing::warn!(region = %order.region, "no carrier for this region; sending internationally");
         &INTERNATIONAL
