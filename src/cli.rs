@@ -93,6 +93,16 @@ pub enum FaultAction {
     Presets,
     /// Start a preset by name, or a fault from a JSON spec; targeting flags narrow it.
     Set(FaultSetArgs),
+    /// Serve the control API on its own (for services started one by one, e.g. in
+    /// containers: give each `--faults-url` pointing here). `up` serves one itself.
+    Serve {
+        /// Address to listen on; beyond loopback it needs a token (--token).
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        listen: std::net::SocketAddr,
+        /// Mark spans that a fault touched with `tracedojo.fault`.
+        #[arg(long)]
+        reveal_faults: bool,
+    },
     /// Clear one fault by id, or every fault with --all.
     Clear {
         /// The id `list` shows.

@@ -47,8 +47,25 @@ pub async fn serve_control(
 }
 
 pub async fn run(args: FaultArgs) -> anyhow::Result<()> {
+    if let FaultAction::Serve {
+        listen,
+        reveal_faults,
+    } = &args.action
+    {
+        let (url, _) = serve_control(
+            *listen,
+            args.token.clone(),
+            *reveal_faults,
+            std::future::pending(),
+        )
+        .await?;
+        println!("fault control API on {url}/api/faults; Ctrl-C stops it");
+        tracedojo_kit::shutdown::signal().await;
+        return Ok(());
+    }
     let control = Control::new(&args)?;
     match &args.action {
+        FaultAction::Serve { .. } => {}
         FaultAction::List => {
             let plan = control
                 .send(reqwest::Method::GET, "/api/faults", None)

@@ -1,4 +1,5 @@
-//! The control API: JSON over HTTP, served by `tracedojo up` (or `tracedojo fault serve`).
+//! The control API: JSON over HTTP, served by `tracedojo up` (or on its own by
+//! `tracedojo fault serve`, for services started one by one).
 //!
 //! | method and path | what it does |
 //! |---|---|
@@ -71,7 +72,7 @@ pub fn check_exposure(address: SocketAddr, token: Option<&str>) -> Result<(), St
         None if address.ip().is_loopback() => Ok(()),
         None => Err(format!(
             "the fault control API would listen on {address}, which is reachable from other machines; \
-             give a token (--control-token or TRACEDOJO_CONTROL_TOKEN) or listen on 127.0.0.1"
+             give a token (TRACEDOJO_CONTROL_TOKEN, or --control-token for `up`, --token for `fault serve`) or listen on 127.0.0.1"
         )),
     }
 }

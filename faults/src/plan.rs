@@ -222,3 +222,45 @@ impl FaultStore {
         self.plan.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Fault;
+
+    fn spec(expires_in_s: Option<u64>) -> FaultSpec {
+        FaultSpec {
+            fault: Fault::CacheFailure {
+                service: "recommendation".into(),
+            },
+            target: Targeting::default(),
+            expires_in_s,
+        }
+    }
+
+    #[test]
+    fn expired_faults_leave_the_plan_by_themselves() {
+        let store = FaultStore::new(false);
+        store.set(vec![spec(None), spec(Some(60))]).unwrap();
+        let plan = store.plan();
+        let ending = plan.faults.iter().find(|f| f.expires_at_ms.is_some()).unwrap();
+        let end = ending.expires_at_ms.unwrap();
+        assert!(ending.in_force(end - 1));
+        assert!(!ending.in_force(end));
+        let until = plan.next_expiry().unwrap();
+        assert!(until > Duration::from_secs(59) && until <= Duration::from_secs(61));
+        assert!(plan.faults.iter().any(|f| f.in_force(u64::MAX)), "no expiry: forever");
+    }
+
+    #[test]
+    fn a_bad_spec_among_several_sets_none_and_names_its_place() {
+        let store = FaultStore::new(false);
+        let mut bad = spec(None);
+        bad.target.probability = 2.0;
+        let error = store.set(vec![spec(None), bad]).unwrap_err();
+        assert_eq!(error.field, "faults[1].target.probability");
+        assert!(store.plan().faults.is_empty());
+        assert!(!store.clear(99));
+        assert_eq!(store.clear_all(), 0);
+    }
+}
