@@ -243,13 +243,20 @@ mod tests {
         let store = FaultStore::new(false);
         store.set(vec![spec(None), spec(Some(60))]).unwrap();
         let plan = store.plan();
-        let ending = plan.faults.iter().find(|f| f.expires_at_ms.is_some()).unwrap();
+        let ending = plan
+            .faults
+            .iter()
+            .find(|f| f.expires_at_ms.is_some())
+            .unwrap();
         let end = ending.expires_at_ms.unwrap();
         assert!(ending.in_force(end - 1));
         assert!(!ending.in_force(end));
         let until = plan.next_expiry().unwrap();
         assert!(until > Duration::from_secs(59) && until <= Duration::from_secs(61));
-        assert!(plan.faults.iter().any(|f| f.in_force(u64::MAX)), "no expiry: forever");
+        assert!(
+            plan.faults.iter().any(|f| f.in_force(u64::MAX)),
+            "no expiry: forever"
+        );
     }
 
     #[test]
