@@ -93,6 +93,11 @@ pub enum FaultAction {
     Presets,
     /// Start a preset by name, or a fault from a JSON spec; targeting flags narrow it.
     Set(FaultSetArgs),
+    /// Turn the reveal switch on (spans a fault touches say so from now on) or off.
+    Reveal {
+        #[arg(value_parser = ["on", "off"])]
+        switch: String,
+    },
     /// Serve the control API on its own (for services started one by one, e.g. in
     /// containers: give each `--faults-url` pointing here). `up` serves one itself.
     Serve {

@@ -85,18 +85,30 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<()> {
             }
         }
         FaultAction::Set(set) => {
-            for spec in specs(&control, set).await? {
-                let answer = control
-                    .send(reqwest::Method::POST, "/api/faults", Some(&spec))
-                    .await?;
+            let specs = specs(&control, set).await?;
+            // All in one request: a preset is set whole or not at all.
+            let body = serde_json::to_value(&specs)?;
+            let answer = control
+                .send(reqwest::Method::POST, "/api/faults", Some(&body))
+                .await?;
+            for (spec, id) in specs
+                .iter()
+                .zip(answer["ids"].as_array().into_iter().flatten())
+            {
                 println!(
-                    "set fault {}: {} on {}{}",
-                    answer["id"],
+                    "set fault {id}: {} on {}",
                     spec.fault.kind(),
-                    spec.fault.service(),
-                    applied(&answer)
+                    spec.fault.service()
                 );
             }
+            println!("{}", applied(&answer).trim_start_matches("; "));
+        }
+        FaultAction::Reveal { switch } => {
+            let body = serde_json::json!({ "reveal": switch == "on" });
+            let answer = control
+                .send(reqwest::Method::PUT, "/api/faults/reveal", Some(&body))
+                .await?;
+            println!("reveal {switch}{}", applied(&answer));
         }
         FaultAction::Clear { id, all } => {
             let path = match (id, all) {
@@ -212,6 +224,10 @@ fn print_plan(plan: &Value) {
         if let Some(version) = target["version"].as_str() {
             parts.push(format!("version {version}"));
         }
+        if let Some(end) = fault["expires_at_ms"].as_u64() {
+            let left = end.saturating_sub(tracedojo_faults::plan::now_ms()) / 1000;
+            parts.push(format!("ends in {left} s"));
+        }
         println!(
             "  {:<4} {:<20} {:<15} {}",
             fault["id"].as_u64().unwrap_or(0),
@@ -258,7 +274,7 @@ impl Control {
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&FaultSpec>,
+        body: Option<&Value>,
     ) -> anyhow::Result<Value> {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {

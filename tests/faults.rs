@@ -58,13 +58,21 @@ async fn wait_for_checkouts(receiver: &Receiver, count: usize) -> Vec<StoredSpan
 }
 
 /// Every attribute key and string value of every span, to look for a word in.
-fn words(spans: &[StoredSpan]) -> String {
-    spans
-        .iter()
-        .flat_map(|s| s.attributes.iter())
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Everything the shop told the receiver in words: span names, attributes, events and their
+/// attributes, resources, and log records.
+fn words(receiver: &Receiver) -> String {
+    let mut words = Vec::new();
+    for span in receiver.store().spans() {
+        words.push(span.name.clone());
+        words.push(format!("{:?} {:?}", span.attributes, span.resource));
+        for event in &span.events {
+            words.push(format!("{} {:?}", event.name, event.attributes));
+        }
+    }
+    for log in receiver.store().logs() {
+        words.push(format!("{} {:?}", log.body, log.attributes));
+    }
+    words.join(" ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,9 +144,9 @@ async fn payment_latency_shows_in_payment_and_checkout_spans_and_clears_within_a
         payment_after < payment_before + 100.0,
         "after the clear: {payment_after:.1} ms"
     );
-    // Symptoms only: nothing says "fault" without the reveal switch.
-    let text = words(&spans);
-    assert!(!text.contains("fault"), "a span names the fault: {text}");
+    // Symptoms only: nothing the shop sent says "fault" without the reveal switch.
+    let text = words(&receiver);
+    assert!(!text.contains("fault"), "telemetry names the fault: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

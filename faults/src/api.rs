@@ -4,17 +4,20 @@
 //! | method and path | what it does |
 //! |---|---|
 //! | `GET /api/faults` | the plan: every fault in force |
-//! | `POST /api/faults` | sets one fault (a [`FaultSpec`]); answers its id |
+//! | `POST /api/faults` | sets one fault (a [`FaultSpec`]), answering its id, or several (a JSON array: all or none), answering their ids |
 //! | `DELETE /api/faults/{id}` | clears one fault |
 //! | `DELETE /api/faults` | clears every fault |
 //! | `GET /api/faults/presets` | the named incidents |
 //! | `POST /api/faults/presets/{name}` | sets a preset's faults |
-//! | `GET /api/faults/plan?after=N` | waits (up to 20 s) for a plan newer than version N: how services follow it |
+//! | `PUT /api/faults/reveal` | `{"reveal": true}` marks the spans faults touch from now on; `false` hides them again |
+//! | `GET /api/faults/plan?after=N&epoch=E` | waits (up to 20 s) for a plan newer than version N: how services follow it |
 //!
 //! A change answers once every following service runs it (or after a second), with
 //! `"applied_by"` and `"pending"` service lists. Errors are `{"error": "...", "field": "..."}`
 //! with 400 (bad request), 401 (token), 404.
 //! On an address other than loopback every request needs `Authorization: Bearer TOKEN`.
+//! Without a token, requests must name a loopback host and come from no web page (no
+//! `Origin` header), so a page in a browser on the same machine cannot set faults.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -54,6 +57,7 @@ pub fn router(store: Arc<FaultStore>, token: Option<String>) -> Router {
         .route("/api/faults/presets", get(list_presets))
         .route("/api/faults/presets/{name}", post(set_preset))
         .route("/api/faults/plan", get(plan_after))
+        .route("/api/faults/reveal", axum::routing::put(set_reveal))
         .layer(middleware::from_fn_with_state(
             control.clone(),
             require_token,
@@ -77,11 +81,28 @@ pub fn check_exposure(address: SocketAddr, token: Option<&str>) -> Result<(), St
     }
 }
 
+/// Lets through only requests this machine's own tools make (or, with a token, that carry it).
 async fn require_token(
     State(control): State<Arc<Control>>,
     request: Request,
     next: Next,
 ) -> Response {
+    // Browsers send `Origin` with every cross-site write; the CLI and the services never do.
+    if request.headers().contains_key(header::ORIGIN) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "requests from web pages are refused; use `tracedojo fault` or a client without an Origin header",
+            None,
+        );
+    }
+    if control.token.is_none() && !names_loopback(request.headers().get(header::HOST)) {
+        // A name that resolves to 127.0.0.1 but is not ours (DNS rebinding) gets nothing.
+        return error(
+            StatusCode::FORBIDDEN,
+            "without a token, the control API answers only requests to 127.0.0.1, [::1] or localhost",
+            None,
+        );
+    }
     if let Some(token) = &control.token {
         let given = request
             .headers()
@@ -100,6 +121,21 @@ async fn require_token(
     next.run(request).await
 }
 
+/// Whether a `Host` header names this machine's loopback (any port).
+fn names_loopback(host: Option<&axum::http::HeaderValue>) -> bool {
+    let Some(host) = host.and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Compares without stopping at the first difference, so timing does not reveal the token.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -110,24 +146,72 @@ async fn list(State(control): State<Arc<Control>>) -> Response {
 }
 
 async fn set(State(control): State<Arc<Control>>, body: Bytes) -> Response {
-    let spec: FaultSpec = match serde_json::from_slice(&body) {
-        Ok(spec) => spec,
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
         Err(err) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                &format!("the body is not a fault spec: {err}"),
+                &format!("the body is not JSON: {err}"),
                 None,
             );
         }
     };
-    match control.store.set(vec![spec]) {
+    let several = value.is_array();
+    let specs = if several {
+        parse::<Vec<FaultSpec>>(value)
+    } else {
+        parse::<FaultSpec>(value).map(|spec| vec![spec])
+    };
+    let specs = match specs {
+        Ok(specs) => specs,
+        Err(err) => return field_error(err),
+    };
+    match control.store.set(specs) {
         Ok(ids) => {
             let mut answer = applied(&control.store).await;
-            answer["id"] = json!(ids[0]);
+            if several {
+                answer["ids"] = json!(ids);
+            } else {
+                answer["id"] = json!(ids[0]);
+            }
             (StatusCode::CREATED, axum::Json(answer)).into_response()
         }
         Err(err) => field_error(err),
     }
+}
+
+/// Reads a spec (or specs) from JSON; an error names the field's path, e.g.
+/// `fault.distribution`.
+fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        FieldError::new(field, format!("not a fault spec: {}", err.inner()))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reveal {
+    reveal: bool,
+}
+
+async fn set_reveal(State(control): State<Arc<Control>>, body: Bytes) -> Response {
+    let reveal: Reveal = match serde_json::from_slice::<Value>(&body)
+        .map_err(|e| FieldError::new("body", format!("not JSON: {e}")))
+        .and_then(parse)
+    {
+        Ok(reveal) => reveal,
+        Err(err) => return field_error(err),
+    };
+    control.store.set_reveal(reveal.reveal);
+    let mut answer = applied(&control.store).await;
+    answer["reveal"] = json!(reveal.reveal);
+    axum::Json(answer).into_response()
 }
 
 async fn clear(State(control): State<Arc<Control>>, Path(id): Path<String>) -> Response {
@@ -197,6 +281,9 @@ async fn set_preset(State(control): State<Arc<Control>>, Path(name): Path<String
 struct After {
     #[serde(default)]
     after: u64,
+    /// The epoch of the plan the asker has (0: none yet).
+    #[serde(default)]
+    epoch: u64,
     /// The asking service, so the store knows who runs which version.
     #[serde(default)]
     service: Option<String>,
@@ -206,7 +293,12 @@ async fn plan_after(
     State(control): State<Arc<Control>>,
     query: Result<Query<After>, QueryRejection>,
 ) -> Response {
-    let Ok(Query(After { after, service })) = query else {
+    let Ok(Query(After {
+        after,
+        epoch,
+        service,
+    })) = query
+    else {
         return error(
             StatusCode::BAD_REQUEST,
             "`after` must be a plan version (a number)",
@@ -216,7 +308,7 @@ async fn plan_after(
     if let Some(service) = service.filter(|s| s.len() <= 64) {
         control.store.report(&service, after);
     }
-    axum::Json(control.store.plan_after(after, LONG_POLL).await).into_response()
+    axum::Json(control.store.plan_after(after, epoch, LONG_POLL).await).into_response()
 }
 
 fn field_error(err: FieldError) -> Response {
@@ -230,3 +322,6 @@ fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
     }
     (status, axum::Json(body)).into_response()
 }
+
+#[cfg(test)]
+mod tests;

@@ -109,8 +109,7 @@ impl Faults {
         *self.plan.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(plan);
         self.changes.send_replace(version);
         if self.memory_leak().is_none() {
-            let freed = std::mem::take(&mut *self.leaked.lock().unwrap_or_else(|p| p.into_inner()));
-            drop(freed);
+            self.release_leak();
         }
     }
 
@@ -212,6 +211,17 @@ impl Faults {
         delay
     }
 
+    /// The first fault hitting a request with `facts` (targeting and probability applied)
+    /// for which `pick` gives a value: for kinds that change how the service handles one
+    /// request (its queries, its lock, its cache).
+    pub fn request_fault<T>(
+        &self,
+        facts: &RequestFacts<'_>,
+        pick: impl Fn(&Fault) -> Option<T>,
+    ) -> Option<T> {
+        self.hitting(facts).iter().find_map(|f| pick(&f.fault))
+    }
+
     /// The first fault in force on this service for which `pick` gives a value, regardless
     /// of targeting: for faults that change how the service itself works (an index dropped,
     /// a listener closed) rather than one request.
@@ -235,6 +245,8 @@ impl Faults {
     /// Keeps `kb` KiB more (written to, so it is really resident) until the cap is reached.
     pub fn leak(&self, kb: u64) {
         let Some(cap) = self.memory_leak() else {
+            // Ended (perhaps by expiry) since this request was hit.
+            self.release_leak();
             return;
         };
         let mut leaked = self.leaked.lock().unwrap_or_else(|p| p.into_inner());
@@ -265,54 +277,94 @@ impl Faults {
     /// Follows the control API at `control_url` until the process ends: asks for a plan
     /// newer than the one it has (the API answers at once on a change), and keeps the last
     /// plan through network trouble, retrying every second.
+    ///
+    /// It runs on a thread of its own, so a service whose workers are all busy (a CPU burn
+    /// under load) still hears about a clear at once.
     pub fn follow(self: &Arc<Self>, control_url: String, token: Option<String>) {
         let faults = self.clone();
-        tokio::spawn(async move {
-            let client = match reqwest::Client::builder()
-                .timeout(crate::api::LONG_POLL + Duration::from_secs(10))
-                .build()
-            {
-                Ok(client) => client,
-                Err(err) => {
-                    tracing::warn!("cannot follow the fault plan: {err}");
-                    return;
+        let spawned = std::thread::Builder::new()
+            .name("fault-plan".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(async move {
+                        tokio::spawn(faults.clone().release_leak_on_expiry());
+                        faults.follow_here(control_url, token).await;
+                    }),
+                    Err(err) => tracing::warn!("cannot follow the control API: {err}"),
                 }
+            });
+        if let Err(err) = spawned {
+            tracing::warn!("cannot follow the control API: {err}");
+        }
+    }
+
+    async fn follow_here(&self, control_url: String, token: Option<String>) {
+        let client = match reqwest::Client::builder()
+            .timeout(crate::api::LONG_POLL + Duration::from_secs(10))
+            .build()
+        {
+            Ok(client) => client,
+            Err(err) => {
+                tracing::warn!("cannot follow the control API: {err}");
+                return;
+            }
+        };
+        let url = format!("{}/api/faults/plan", control_url.trim_end_matches('/'));
+        let mut warned = false;
+        loop {
+            let current = self.plan();
+            let (after, epoch, service) = (current.version, current.epoch, &self.service);
+            let mut request = client.get(format!(
+                "{url}?after={after}&epoch={epoch}&service={service}"
+            ));
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            let answer = match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    response.json::<Plan>().await.map_err(|e| e.to_string())
+                }
+                Ok(response) => Err(format!("it answered {}", response.status())),
+                Err(err) => Err(err.to_string()),
             };
-            let url = format!("{}/api/faults/plan", control_url.trim_end_matches('/'));
-            let mut warned = false;
-            loop {
-                let after = faults.plan().version;
-                let service = &faults.service;
-                let mut request = client.get(format!("{url}?after={after}&service={service}"));
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
+            match answer {
+                Ok(plan) => {
+                    warned = false;
+                    // A restarted control API starts a new epoch, its versions from 1 again.
+                    if plan.version != after || plan.epoch != epoch {
+                        self.replace_plan(plan);
+                    }
                 }
-                let answer = match request.send().await {
-                    Ok(response) if response.status().is_success() => {
-                        response.json::<Plan>().await.map_err(|e| e.to_string())
+                Err(err) => {
+                    // Worded for a log that anyone may read: it names no incident.
+                    if !warned {
+                        tracing::warn!(
+                            "cannot reach the control API at {control_url} ({err}); keeping the last plan and retrying every second"
+                        );
+                        warned = true;
                     }
-                    Ok(response) => Err(format!("the control API answered {}", response.status())),
-                    Err(err) => Err(err.to_string()),
-                };
-                match answer {
-                    Ok(plan) => {
-                        warned = false;
-                        if plan.version != after {
-                            faults.replace_plan(plan);
-                        }
-                    }
-                    Err(err) => {
-                        if !warned {
-                            tracing::warn!(
-                                "cannot reach the fault control API at {control_url} ({err}); keeping the last plan and retrying every second"
-                            );
-                            warned = true;
-                        }
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
-        });
+        }
+    }
+
+    /// Gives a leak's memory back when it ends by expiry, which brings no new plan.
+    async fn release_leak_on_expiry(self: Arc<Self>) {
+        let mut changes = self.subscribe();
+        while self.next_change(&mut changes).await {
+            if self.memory_leak().is_none() {
+                self.release_leak();
+            }
+        }
+    }
+
+    fn release_leak(&self) {
+        let freed = std::mem::take(&mut *self.leaked.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(freed);
     }
 }
 

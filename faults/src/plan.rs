@@ -36,6 +36,10 @@ impl ActiveFault {
 /// Every fault in force, as services receive it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// Drawn when the control API starts: a service that sees another epoch takes the plan
+    /// whatever its version (a restarted API counts from 1 again).
+    #[serde(default)]
+    pub epoch: u64,
     /// Grows with every change; a service asks for the plan "after" the one it has.
     pub version: u64,
     /// When true, spans a fault touches carry `tracedojo.fault` (for a facilitator's reveal).
@@ -79,6 +83,8 @@ const FOLLOWER_GONE_AFTER: Duration = Duration::from_secs(60);
 impl FaultStore {
     pub fn new(reveal: bool) -> FaultStore {
         let plan = Plan {
+            // Never 0, the epoch of a service that has no plan yet.
+            epoch: rand::random::<u64>() | 1,
             version: 1,
             reveal,
             faults: Vec::new(),
@@ -161,11 +167,23 @@ impl FaultStore {
         count
     }
 
-    /// The plan once its version is past `after`, or the current one after `wait`.
-    pub async fn plan_after(&self, after: u64, wait: Duration) -> Plan {
+    /// The plan once its version is past `after`, or the current one after `wait`; at once
+    /// when the asker's `epoch` is not this store's (it followed another control API).
+    pub async fn plan_after(&self, after: u64, epoch: u64, wait: Duration) -> Plan {
+        if epoch != self.lock().0.epoch {
+            return self.plan();
+        }
         let mut changes = self.changed.subscribe();
         let _ = tokio::time::timeout(wait, changes.wait_for(|version| *version > after)).await;
         self.plan()
+    }
+
+    /// Turns the reveal switch on or off (a new plan version, so services follow at once).
+    pub fn set_reveal(&self, reveal: bool) {
+        let mut guard = self.lock();
+        let plan = &mut guard.0;
+        plan.reveal = reveal;
+        Self::bump(plan, &self.changed);
     }
 
     /// Wakes on every change of the plan.
@@ -173,9 +191,14 @@ impl FaultStore {
         self.changed.subscribe()
     }
 
-    /// Notes that `service` runs plan `version` (it asks for what comes after it).
+    /// Notes that `service` runs plan `version` (it asks for what comes after it). Only the
+    /// shop's services count, and one that stopped asking is forgotten.
     pub fn report(&self, service: &str, version: u64) {
+        if !crate::spec::SERVICES.contains(&service) {
+            return;
+        }
         let mut followers = self.followers.lock().unwrap_or_else(|p| p.into_inner());
+        followers.retain(|_, (_, seen)| seen.elapsed() <= FOLLOWER_GONE_AFTER);
         followers.insert(service.to_string(), (version, Instant::now()));
         self.reported.send_replace(());
     }

@@ -35,7 +35,9 @@ pub const MAX_CPU_BURN_MS: u64 = 1_000;
 pub const MAX_LEAK_PER_REQUEST_KB: u64 = 1_024;
 pub const MAX_LEAK_CAP_MB: u64 = 512;
 pub const MAX_RETRIES: u32 = 5;
-pub const MAX_LOCK_HOLD_MS: u64 = 5_000;
+/// Below the database's 5 s busy timeout with room for a queue of waiters: longer holds would
+/// turn waiting into "database is locked" errors.
+pub const MAX_LOCK_HOLD_MS: u64 = 1_000;
 pub const MAX_EXPIRY_S: u64 = 7 * 24 * 3600;
 
 /// One fault to set: what it does, what it hits, and optionally when it ends by itself.
@@ -231,6 +233,15 @@ impl Fault {
         }
     }
 
+    /// Whether the kind changes the service as a whole (a closed port, a dropped index, a
+    /// slower worker) rather than the requests it selects.
+    fn service_wide(&self) -> bool {
+        matches!(
+            self,
+            Fault::Unreachable { .. } | Fault::MissingIndex { .. } | Fault::AsyncBacklog { .. }
+        )
+    }
+
     /// The services a kind can apply to, when it is tied to one service's mechanism.
     fn only_on(&self) -> Option<&'static [&'static str]> {
         match self {
@@ -339,6 +350,15 @@ impl FaultSpec {
             | Fault::CacheFailure { .. } => {}
         }
         self.target.validate()?;
+        if fault.service_wide() && self.target != Targeting::default() {
+            return Err(FieldError::new(
+                "target",
+                format!(
+                    "{} faults change the whole service, so they cannot be targeted; leave out `target`",
+                    fault.kind()
+                ),
+            ));
+        }
         if let Some(expiry) = self.expires_in_s {
             in_range("expires_in_s", expiry, 1, MAX_EXPIRY_S)?;
         }

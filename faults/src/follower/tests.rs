@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::distribution::Distribution;
-use crate::plan::FaultStore;
+use crate::plan::{ActiveFault, FaultStore};
 use crate::spec::{FaultSpec, Targeting};
 
 fn facts<'a>(attribute: &'a dyn Fn(&str) -> Option<String>) -> RequestFacts<'a> {
@@ -131,10 +131,14 @@ fn a_leak_grows_to_its_cap_and_is_given_back_on_clear() {
 #[tokio::test]
 async fn a_waiting_follower_is_answered_as_soon_as_the_plan_changes() {
     let store = std::sync::Arc::new(FaultStore::new(true));
-    let version = store.plan().version;
+    let (version, epoch) = (store.plan().version, store.plan().epoch);
     let waiting = {
         let store = store.clone();
-        tokio::spawn(async move { store.plan_after(version, Duration::from_secs(30)).await })
+        tokio::spawn(async move {
+            store
+                .plan_after(version, epoch, Duration::from_secs(30))
+                .await
+        })
     };
     tokio::task::yield_now().await;
     store
@@ -149,4 +153,43 @@ async fn a_waiting_follower_is_answered_as_soon_as_the_plan_changes() {
     assert!(plan.version > version);
     assert_eq!(plan.faults.len(), 1);
     assert!(plan.reveal);
+}
+
+#[tokio::test]
+async fn a_follower_of_another_control_api_is_answered_at_once() {
+    let store = FaultStore::new(false);
+    let plan = store.plan_after(1, 12345, Duration::from_secs(30)).await;
+    assert_eq!(plan.version, 1);
+    assert_ne!(plan.epoch, 12345);
+}
+
+#[tokio::test]
+async fn a_leak_that_expires_gives_its_memory_back_without_a_new_plan() {
+    let cart = Faults::new("cart", "0.1.0");
+    let now = now_ms();
+    cart.replace_plan(Plan {
+        epoch: 1,
+        version: 2,
+        reveal: false,
+        faults: vec![ActiveFault {
+            id: 1,
+            fault: Fault::MemoryLeak {
+                service: "cart".into(),
+                kb_per_request: 1024,
+                cap_mb: 4,
+            },
+            target: Targeting::default(),
+            set_at_ms: now,
+            expires_at_ms: Some(now + 100),
+        }],
+    });
+    cart.leak(1024);
+    assert_eq!(cart.leaked_bytes(), 1 << 20);
+    tokio::spawn(cart.clone().release_leak_on_expiry());
+    // Looked at every 10 ms for at most 2 s: the expiry is 100 ms away.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while cart.leaked_bytes() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cart.leaked_bytes(), 0);
 }

@@ -21,8 +21,9 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Whether product lists should be loaded one query per product now.
 pub fn lists_load_one_by_one() -> bool {
-    follower::installed()
-        .is_some_and(|faults| in_force(faults, |f| matches!(f, Fault::NPlusOne { .. })))
+    // Per request: the fault's targeting (a route, a tier, a share of requests) applies.
+    tracedojo_kit::faults::request_fault(|f| matches!(f, Fault::NPlusOne { .. }).then_some(()))
+        .is_some()
 }
 
 /// Whether the search index should be missing now.

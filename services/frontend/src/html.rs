@@ -108,8 +108,10 @@ fn incidents_banner(faults: &[(&str, String)]) -> String {
             )
         })
         .collect();
+    // Folded: a participant looking for the cause does not read it by accident.
     format!(
-        "<aside class=\"incidents\" role=\"status\">Faults in force: <ul>{}</ul></aside>\n",
+        "<aside class=\"incidents\" role=\"status\"><details><summary>Faults in force: {}</summary><ul>{}</ul></details></aside>\n",
+        faults.len(),
         list.join("")
     )
 }
@@ -229,7 +231,7 @@ a{color:#2456c7;text-decoration:none}a:hover{text-decoration:underline}
 .tier-silver{background:#dfe4ea}.tier-gold{background:#f7d774}.tier-platinum{background:#1d232b;color:#fff}
 main{max-width:72rem;margin:0 auto;padding:1.25rem}
 .incidents{padding:.4rem 1.25rem;background:#fff4e5;border-bottom:1px solid #f3c98b;font-size:.85rem;color:#7a4a00}
-.incidents ul{display:inline;margin:0;padding:0}.incidents li{display:inline;list-style:none}
+.incidents summary{cursor:pointer}.incidents ul{display:inline;margin:0;padding:0}.incidents li{display:inline;list-style:none}
 .incidents li+li:before{content:" · "}
 h1{font-size:1.5rem;margin:.25rem 0 1rem}
 input,select,button{font:inherit;padding:.45rem .6rem;border:1px solid #c9ced4;border-radius:.4rem;background:#fff}

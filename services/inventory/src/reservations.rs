@@ -85,7 +85,7 @@ pub enum Released {
 
 /// How long a reservation keeps its transaction open while lock contention is in force.
 fn lock_hold() -> Option<Duration> {
-    tracedojo_kit::faults::service_fault(|fault| match fault {
+    tracedojo_kit::faults::request_fault(|fault| match fault {
         Fault::LockContention { hold_ms, .. } => Some(Duration::from_millis(*hold_ms)),
         _ => None,
     })

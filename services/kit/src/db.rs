@@ -146,10 +146,14 @@ impl Db {
         let slowed = crate::faults::on_query(statement.collection);
         let query = async {
             if let Some((delay, kind)) = slowed {
-                // The time shows inside the query's span, as a slow query's would. (No
-                // connection is held meanwhile: holding one is what `lock_contention` does.)
+                // The time shows inside the query's span, as a slow query's would, and an idle
+                // pooled connection is held meanwhile, as a running query holds one: under
+                // load, other queries wait for the pool. (Never waited for: a transaction
+                // already holding one must not deadlock against its own slowness.)
                 crate::faults::reveal(&tracing::Span::current(), &[kind]);
+                let held = self.pool.try_acquire();
                 tokio::time::sleep(delay).await;
+                drop(held);
             }
             query.await
         };

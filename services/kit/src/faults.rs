@@ -86,9 +86,16 @@ pub fn on_query(table: &str) -> Option<(Duration, &'static str)> {
     ask_current(|faults, facts| faults.on_query(table, facts)).flatten()
 }
 
+/// The first fault hitting the request the current task serves (its targeting and
+/// probability applied) for which `pick` gives a value: for kinds that change how one
+/// request is handled (N+1 queries, a lock held, a cache bypassed).
+pub fn request_fault<T>(pick: impl Fn(&Fault) -> Option<T>) -> Option<T> {
+    ask_current(|faults, facts| faults.request_fault(facts, &pick)).flatten()
+}
+
 /// The first fault in force on this service for which `pick` gives a value, whatever its
-/// targeting: for faults that change how the service works (a lock held, a cache bypassed)
-/// rather than one request. `None` in a process that follows no plan.
+/// targeting: for faults that change how the service works as a whole (a closed port, a
+/// slower worker). `None` in a process that follows no plan.
 pub fn service_fault<T>(pick: impl Fn(&Fault) -> Option<T>) -> Option<T> {
     follower::installed()?.service_fault(pick)
 }

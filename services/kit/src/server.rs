@@ -122,7 +122,7 @@ pub async fn serve(
     loop {
         let listener = match listener.take() {
             Some(listener) => listener,
-            None => TcpListener::bind(address).await?,
+            None => bind_again(address).await?,
         };
         let mut stopping = stop.clone();
         let closing = async move {
@@ -149,6 +149,23 @@ pub async fn serve(
             _ = faults::until_unreachable(false) => {}
         }
     }
+}
+
+/// Opens the listener again after an `unreachable` fault, trying for a while if something
+/// else took the port meanwhile.
+async fn bind_again(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for attempt in 0..20u64 {
+        match TcpListener::bind(address).await {
+            Ok(listener) => return Ok(listener),
+            Err(err) => {
+                tracing::warn!("cannot listen on {address} again ({err}); retrying");
+                last = Some(err);
+                tokio::time::sleep(std::time::Duration::from_millis(100 * (attempt + 1))).await;
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("cannot listen again")))
 }
 
 /// What most services' `run` ends with: wrap `routes` in SERVER spans (see [`instrument`])

@@ -54,7 +54,7 @@ impl CategoryCache {
 }
 
 fn failing() -> bool {
-    tracedojo_kit::faults::service_fault(|fault| {
+    tracedojo_kit::faults::request_fault(|fault| {
         matches!(fault, tracedojo_kit::faults::Fault::CacheFailure { .. }).then_some(())
     })
     .is_some()
