@@ -98,6 +98,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    if args.control_token.is_some() && std::env::var_os("TRACEDOJO_CONTROL_TOKEN").is_none() {
+        say_err!(
+            "note: --control-token on the command line can be read by other users of this machine; TRACEDOJO_CONTROL_TOKEN keeps it private"
+        );
+    }
     let (mut child_env, env_remove) = child_environment(args.verbose);
     if let Some(token) = &args.control_token {
         // By environment, not argument: a command line is visible to every user.
