@@ -30,6 +30,33 @@ pub fn parse_port(value: &str) -> Result<u16, String> {
     })
 }
 
+/// A port that is free now, for `--base-port 0`. Chosen below the range the system hands
+/// out for outgoing connections when it can: a port from that range, free when checked,
+/// may be taken by some connection before the service binds it.
+pub fn free_port(host: std::net::IpAddr) -> std::io::Result<u16> {
+    let (low, _) = ephemeral_range();
+    if low > 11_000 {
+        for _ in 0..200 {
+            let port = 10_000 + (rand::random::<u16>() % (low - 10_000));
+            if std::net::TcpListener::bind((host, port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
+    Ok(std::net::TcpListener::bind((host, 0))?.local_addr()?.port())
+}
+
+/// The ports the system uses for outgoing connections (Linux tells; elsewhere a common range).
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.split_whitespace().map(|p| p.parse::<u16>().ok());
+            Some((parts.next()??, parts.next()??))
+        })
+        .unwrap_or((49_152, 65_535))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -287,9 +287,8 @@ fn plan_ports(
             continue;
         }
         let port = if args.base_port == 0 {
-            let listener = std::net::TcpListener::bind(SocketAddr::new(args.host, 0))
-                .with_context(|| format!("cannot find a free port on {}", args.host))?;
-            listener.local_addr()?.port()
+            ports::free_port(args.host)
+                .with_context(|| format!("cannot find a free port on {}", args.host))?
         } else {
             let Some(port) = args.base_port.checked_add(offset) else {
                 bail!(
