@@ -808,3 +808,47 @@ async fn the_shop_page_lists_the_faults_in_force() {
     clear_fault(&shop, id).await;
     assert!(!page().await.contains("Faults in force"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_with_an_expiry_ends_by_itself() {
+    let shop = Shop::start(&[("OTEL_SDK_DISABLED", "true")]);
+    let http = client();
+    let cart = || {
+        http.get(format!("{}/api/cart", shop.url))
+            .header("x-session-id", "expiring")
+            .send()
+    };
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "errors", "service": "cart", "status": 503},
+               "expires_in_s": 1}),
+    )
+    .await;
+    let set = Instant::now();
+    assert_eq!(
+        cart().await.unwrap().status(),
+        502,
+        "cart fails while it lasts"
+    );
+    // Asked every 50 ms: it must end about a second after it was set, with no clear.
+    let mut status = 502;
+    while status != 200 && set.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        status = cart().await.unwrap().status().as_u16();
+    }
+    assert_eq!(status, 200);
+    assert!(
+        set.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        set.elapsed()
+    );
+    let plan: Value = http
+        .get(format!("{}/api/faults", shop.control))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["faults"], json!([]));
+}
