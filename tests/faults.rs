@@ -15,7 +15,7 @@ use tracedojo_explorer::{Receiver, StoredSpan};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// The one span of `service` named `name` in the trace of the checkout that `session` made.
+/// The first span of `service` named `name` in the trace `trace_id`.
 fn span_in<'a>(
     spans: &'a [StoredSpan],
     trace_id: &str,
