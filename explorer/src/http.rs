@@ -1,5 +1,7 @@
-//! OTLP/HTTP: `POST /v1/traces`, `/v1/metrics` and `/v1/logs` with binary
-//! protobuf bodies, storing what they receive into a [`SpanStore`].
+//! OTLP/HTTP: `POST /v1/traces`, `/v1/metrics` and `/v1/logs` with binary protobuf or JSON
+//! bodies (answered in the same encoding), plain or gzip-compressed, storing what they receive
+//! into a [`SpanStore`]. Spans whose ids are not the right size are refused one by one and
+//! reported as a partial success, as the OTLP specification asks.
 
 use std::any::type_name;
 
@@ -17,7 +19,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 
@@ -28,15 +30,23 @@ use crate::store::{SpanStore, Transport};
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+/// The two encodings OTLP/HTTP defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
 
 /// Why an export request was refused; the `Display` text is the response body.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpRejection {
-    #[error("missing content-type: only application/x-protobuf is supported")]
+    #[error("missing content-type: send application/x-protobuf or application/json")]
     MissingContentType,
-    #[error("unsupported content-type {0:?}: only application/x-protobuf is supported")]
+    #[error("unsupported content-type {0:?}: send application/x-protobuf or application/json")]
     UnsupportedContentType(String),
-    #[error("unsupported content-encoding {0:?}: send uncompressed application/x-protobuf")]
+    #[error("unsupported content-encoding {0:?}: send gzip or no compression")]
     UnsupportedContentEncoding(String),
     #[error("request body is larger than the {limit}-byte limit")]
     TooLarge { limit: usize },
@@ -48,6 +58,13 @@ pub enum HttpRejection {
         #[source]
         source: prost::DecodeError,
     },
+    #[error("request body is not a valid {message} in OTLP/JSON: {reason}")]
+    UndecodableJson {
+        message: &'static str,
+        reason: String,
+    },
+    #[error("request body is not valid gzip: {0}")]
+    BadGzip(String),
 }
 
 impl HttpRejection {
@@ -57,9 +74,10 @@ impl HttpRejection {
             | HttpRejection::UnsupportedContentType(_)
             | HttpRejection::UnsupportedContentEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             HttpRejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            HttpRejection::UnreadableBody(_) | HttpRejection::Undecodable { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            HttpRejection::UnreadableBody(_)
+            | HttpRejection::Undecodable { .. }
+            | HttpRejection::UndecodableJson { .. }
+            | HttpRejection::BadGzip(_) => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -95,21 +113,48 @@ pub fn router(store: SpanStore, max_body_bytes: usize) -> Router {
 }
 
 async fn export_traces(State(state): State<HttpState>, request: Request) -> Response {
-    let decoded: ExportTraceServiceRequest = match decode(&state, request).await {
-        Ok(decoded) => decoded,
-        Err(rejection) => return rejection.into_response(),
-    };
+    let (mut decoded, encoding): (ExportTraceServiceRequest, _) =
+        match decode(&state, request).await {
+            Ok(decoded) => decoded,
+            Err(rejection) => return rejection.into_response(),
+        };
     state.store.record_export(Transport::Http);
+    let rejected = drop_malformed_spans(&mut decoded);
     state
         .store
         .insert_spans(convert::spans_from_request(decoded));
-    protobuf(&ExportTraceServiceResponse {
-        partial_success: None,
-    })
+    let partial_success = (rejected > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: rejected,
+        error_message: format!(
+            "{rejected} spans refused: a trace id must be 16 bytes and a span id 8"
+        ),
+    });
+    respond(&ExportTraceServiceResponse { partial_success }, encoding)
+}
+
+/// Removes spans whose ids are not 16 and 8 bytes (they could never be found or joined to
+/// a trace); how many there were.
+fn drop_malformed_spans(request: &mut ExportTraceServiceRequest) -> i64 {
+    let mut rejected = 0;
+    for resource_spans in &mut request.resource_spans {
+        for scope_spans in &mut resource_spans.scope_spans {
+            scope_spans.spans.retain(|span| {
+                let fine = span.trace_id.len() == 16
+                    && span.span_id.len() == 8
+                    && (span.parent_span_id.is_empty() || span.parent_span_id.len() == 8);
+                if !fine {
+                    rejected += 1;
+                }
+                fine
+            });
+        }
+    }
+    rejected
 }
 
 async fn export_metrics(State(state): State<HttpState>, request: Request) -> Response {
-    let decoded: ExportMetricsServiceRequest = match decode(&state, request).await {
+    let (decoded, encoding): (ExportMetricsServiceRequest, _) = match decode(&state, request).await
+    {
         Ok(decoded) => decoded,
         Err(rejection) => return rejection.into_response(),
     };
@@ -117,31 +162,44 @@ async fn export_metrics(State(state): State<HttpState>, request: Request) -> Res
     state
         .store
         .insert_metrics(convert::metrics_from_request(decoded));
-    protobuf(&ExportMetricsServiceResponse {
-        partial_success: None,
-    })
+    respond(
+        &ExportMetricsServiceResponse {
+            partial_success: None,
+        },
+        encoding,
+    )
 }
 
 async fn export_logs(State(state): State<HttpState>, request: Request) -> Response {
-    let decoded: ExportLogsServiceRequest = match decode(&state, request).await {
+    let (decoded, encoding): (ExportLogsServiceRequest, _) = match decode(&state, request).await {
         Ok(decoded) => decoded,
         Err(rejection) => return rejection.into_response(),
     };
     state.store.record_export(Transport::Http);
     state.store.insert_logs(convert::logs_from_request(decoded));
-    protobuf(&ExportLogsServiceResponse {
-        partial_success: None,
-    })
+    respond(
+        &ExportLogsServiceResponse {
+            partial_success: None,
+        },
+        encoding,
+    )
 }
 
-fn protobuf(message: &impl Message) -> Response {
-    ([(CONTENT_TYPE, PROTOBUF)], message.encode_to_vec()).into_response()
+/// The answer, in the encoding the request came in.
+fn respond<M: Message + serde::Serialize>(message: &M, encoding: Encoding) -> Response {
+    match encoding {
+        Encoding::Protobuf => ([(CONTENT_TYPE, PROTOBUF)], message.encode_to_vec()).into_response(),
+        Encoding::Json => match serde_json::to_vec(message) {
+            Ok(body) => ([(CONTENT_TYPE, JSON)], body).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+    }
 }
 
-async fn decode<M: Message + Default>(
+async fn decode<M: Message + Default + serde::de::DeserializeOwned>(
     state: &HttpState,
     request: Request,
-) -> Result<M, HttpRejection> {
+) -> Result<(M, Encoding), HttpRejection> {
     let result = read_and_decode(state.max_body_bytes, request).await;
     if result.is_err() {
         state.store.record_rejected();
@@ -149,13 +207,13 @@ async fn decode<M: Message + Default>(
     result
 }
 
-async fn read_and_decode<M: Message + Default>(
+async fn read_and_decode<M: Message + Default + serde::de::DeserializeOwned>(
     max_body_bytes: usize,
     request: Request,
-) -> Result<M, HttpRejection> {
+) -> Result<(M, Encoding), HttpRejection> {
     // Headers are checked before the body is read, so a wrong content type is
     // reported as such even when the body is also too large.
-    check_headers(request.headers())?;
+    let (encoding, gzip) = check_headers(request.headers())?;
     let body = Bytes::from_request(request, &())
         .await
         .map_err(|rejection| {
@@ -167,33 +225,74 @@ async fn read_and_decode<M: Message + Default>(
                 HttpRejection::UnreadableBody(rejection.body_text())
             }
         })?;
-    M::decode(body).map_err(|source| HttpRejection::Undecodable {
-        message: short_type_name::<M>(),
-        source,
-    })
+    let body = if gzip {
+        gunzip(&body, max_body_bytes)?
+    } else {
+        body
+    };
+    let decoded = match encoding {
+        Encoding::Protobuf => M::decode(body).map_err(|source| HttpRejection::Undecodable {
+            message: short_type_name::<M>(),
+            source,
+        })?,
+        Encoding::Json => {
+            serde_json::from_slice(&body).map_err(|err| HttpRejection::UndecodableJson {
+                message: short_type_name::<M>(),
+                reason: err.to_string(),
+            })?
+        }
+    };
+    Ok((decoded, encoding))
 }
 
-fn check_headers(headers: &HeaderMap) -> Result<(), HttpRejection> {
+/// Decompresses at most `limit` bytes: a small body that inflates without end is refused
+/// like a large one.
+fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, HttpRejection> {
+    use std::io::Read;
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|err| HttpRejection::BadGzip(err.to_string()))?;
+    if inflated.len() > limit {
+        return Err(HttpRejection::TooLarge { limit });
+    }
+    Ok(Bytes::from(inflated))
+}
+
+/// The body's encoding and whether it is gzip-compressed.
+fn check_headers(headers: &HeaderMap) -> Result<(Encoding, bool), HttpRejection> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .ok_or(HttpRejection::MissingContentType)?;
     let content_type = String::from_utf8_lossy(content_type.as_bytes());
     // Parameters such as `; charset=...` do not change the media type.
     let essence = content_type.split(';').next().unwrap_or_default().trim();
-    if !essence.eq_ignore_ascii_case(PROTOBUF) {
+    let encoding = if essence.eq_ignore_ascii_case(PROTOBUF) {
+        Encoding::Protobuf
+    } else if essence.eq_ignore_ascii_case(JSON) {
+        Encoding::Json
+    } else {
         return Err(HttpRejection::UnsupportedContentType(
             content_type.into_owned(),
         ));
-    }
-    if let Some(encoding) = headers.get(CONTENT_ENCODING) {
-        let encoding = String::from_utf8_lossy(encoding.as_bytes());
-        if !encoding.trim().eq_ignore_ascii_case("identity") {
-            return Err(HttpRejection::UnsupportedContentEncoding(
-                encoding.into_owned(),
-            ));
+    };
+    let gzip = match headers.get(CONTENT_ENCODING) {
+        None => false,
+        Some(value) => {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            match value.trim().to_ascii_lowercase().as_str() {
+                "identity" => false,
+                "gzip" => true,
+                _ => {
+                    return Err(HttpRejection::UnsupportedContentEncoding(
+                        value.into_owned(),
+                    ));
+                }
+            }
         }
-    }
-    Ok(())
+    };
+    Ok((encoding, gzip))
 }
 
 fn short_type_name<T>() -> &'static str {

@@ -1,7 +1,7 @@
 //! tracedojo-explorer: an OTLP receiver with an in-memory store, so tests and
 //! benchmarks can assert on exactly what services exported.
 //!
-//! It accepts OTLP/gRPC and OTLP/HTTP (binary protobuf) for traces, metrics and
+//! It accepts OTLP/gRPC and OTLP/HTTP (protobuf or JSON, plain or gzip) for traces, metrics and
 //! logs, flattens everything into plain structs ([`StoredSpan`],
 //! [`StoredMetric`], [`StoredLog`]) and lets callers wait for a condition
 //! without sleeping:

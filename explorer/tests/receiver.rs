@@ -161,9 +161,21 @@ struct HttpReply {
 
 /// One HTTP/1.1 POST with `Connection: close`, so the reply ends at EOF.
 async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> HttpReply {
+    post_encoded(addr, path, content_type, None, body).await
+}
+
+/// A POST whose body has a `Content-Encoding`.
+async fn post_encoded(
+    addr: SocketAddr,
+    path: &str,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: &[u8],
+) -> HttpReply {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let encoding = encoding.map_or(String::new(), |e| format!("Content-Encoding: {e}\r\n"));
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n{encoding}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("write head");
@@ -393,11 +405,11 @@ async fn bad_http_requests_are_rejected() {
     let message = String::from_utf8_lossy(&garbage.body);
     assert!(message.contains("ExportTraceServiceRequest"), "{message}");
 
-    let json = post(addr, "/v1/traces", "application/json", b"{}").await;
-    assert_eq!(json.status, 415);
-    let message = String::from_utf8_lossy(&json.body);
+    let text = post(addr, "/v1/traces", "text/plain", b"{}").await;
+    assert_eq!(text.status, 415);
+    let message = String::from_utf8_lossy(&text.body);
     assert!(
-        message.contains("only application/x-protobuf is supported"),
+        message.contains("send application/x-protobuf or application/json"),
         "{message}"
     );
 
@@ -497,4 +509,154 @@ async fn shutdown_and_drop_free_the_ports() {
     };
     assert_eq!(again.grpc_addr(), config.grpc_addr);
     again.shutdown().await.expect("clean shutdown");
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn otlp_json_is_read_with_hex_ids_and_answered_in_json() {
+    let receiver = Receiver::start_local().await.expect("start receiver");
+    let addr = receiver.http_addr();
+    // Written by hand the way the OTLP specification shows it: hex ids, camelCase, enums as
+    // numbers, 64-bit integers as strings.
+    let body = r#"{"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-app"}}]},
+        "scopeSpans": [{"scope": {"name": "manual"}, "spans": [{
+            "traceId": "5b8efff798038103d269b633813fc60c",
+            "spanId": "eee19b7ec3c1b174",
+            "parentSpanId": "eee19b7ec3c1b173",
+            "name": "GET /json",
+            "kind": 2,
+            "startTimeUnixNano": "1544712660000000000",
+            "endTimeUnixNano": "1544712661000000000",
+            "attributes": [{"key": "http.route", "value": {"stringValue": "/json"}},
+                           {"key": "retries", "value": {"intValue": "3"}}],
+            "status": {"code": 2, "message": "boom"}
+        }]}]
+    }]}"#;
+    let reply = post(addr, "/v1/traces", "application/json", body.as_bytes()).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.content_type, "application/json");
+    let spans = receiver.store().spans();
+    assert_eq!(spans.len(), 1);
+    let span = &spans[0];
+    assert_eq!(span.trace_id, "5b8efff798038103d269b633813fc60c");
+    assert_eq!(span.span_id, "eee19b7ec3c1b174");
+    assert_eq!(span.parent_span_id, "eee19b7ec3c1b173");
+    assert_eq!(span.service_name(), "json-app");
+    assert_eq!(span.kind, "SERVER");
+    assert_eq!(span.status_code, "ERROR");
+    assert_eq!(span.duration_nanos(), 1_000_000_000);
+    assert_eq!(span.attr_i64("retries"), Some(3));
+
+    for (bad, says) in [
+        (
+            r#"{"resourceSpans": "no"}"#,
+            "ExportTraceServiceRequest in OTLP/JSON",
+        ),
+        (
+            r#"{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]"#,
+            "OTLP/JSON",
+        ),
+        ("{", "OTLP/JSON"),
+    ] {
+        let reply = post(addr, "/v1/traces", "application/json", bad.as_bytes()).await;
+        assert_eq!(reply.status, 400, "{bad}");
+        let message = String::from_utf8_lossy(&reply.body);
+        assert!(message.contains(says), "{bad}: {message}");
+    }
+    assert_eq!(
+        receiver.store().spans().len(),
+        1,
+        "nothing stored from bad bodies"
+    );
+    receiver.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn malformed_spans_are_refused_one_by_one_as_a_partial_success() {
+    let receiver = Receiver::start_local().await.expect("start receiver");
+    let mut request = trace_request("cart");
+    let good = request.resource_spans[0].scope_spans[0].spans.len();
+    let mut broken = request.resource_spans[0].scope_spans[0].spans[0].clone();
+    broken.trace_id = vec![1, 2, 3];
+    request.resource_spans[0].scope_spans[0].spans.push(broken);
+    let reply = post(
+        receiver.http_addr(),
+        "/v1/traces",
+        "application/x-protobuf",
+        &request.encode_to_vec(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let answer = ExportTraceServiceResponse::decode(reply.body.as_slice()).unwrap();
+    let partial = answer.partial_success.expect("a partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("trace id must be 16 bytes"));
+    assert_eq!(receiver.store().spans().len(), good);
+    receiver.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn gzip_bodies_are_inflated_within_the_size_limit() {
+    let receiver = Receiver::start(ReceiverConfig {
+        max_request_bytes: 64 * 1024,
+        ..ReceiverConfig::local()
+    })
+    .await
+    .expect("start receiver");
+    let addr = receiver.http_addr();
+    let request = trace_request("cart").encode_to_vec();
+    let reply = post_encoded(
+        addr,
+        "/v1/traces",
+        "application/x-protobuf",
+        Some("gzip"),
+        &gzip(&request),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert!(!receiver.store().spans().is_empty());
+
+    // A few kilobytes that inflate to 10 MiB: refused like any body over the limit.
+    let bomb = gzip(&vec![0u8; 10 << 20]);
+    assert!(bomb.len() < 64 * 1024);
+    let reply = post_encoded(
+        addr,
+        "/v1/traces",
+        "application/x-protobuf",
+        Some("gzip"),
+        &bomb,
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+    let not_gzip = post_encoded(
+        addr,
+        "/v1/traces",
+        "application/x-protobuf",
+        Some("gzip"),
+        b"plain",
+    )
+    .await;
+    assert_eq!(not_gzip.status, 400);
+    let brotli = post_encoded(
+        addr,
+        "/v1/traces",
+        "application/x-protobuf",
+        Some("br"),
+        &request,
+    )
+    .await;
+    assert_eq!(brotli.status, 415);
+    receiver.shutdown().await.expect("clean shutdown");
 }
