@@ -233,10 +233,12 @@ fn print_plan(plan: &Value) {
             fault["id"].as_u64().unwrap_or(0),
             fault["fault"]["kind"].as_str().unwrap_or(""),
             fault["fault"]["service"].as_str().unwrap_or(""),
-            if parts.is_empty() {
-                "every request".to_string()
-            } else {
-                parts.join(", ")
+            match (parts.is_empty(), fault["fault"]["kind"].as_str()) {
+                (true, Some("unreachable" | "missing_index" | "async_backlog")) => {
+                    "the whole service".to_string()
+                }
+                (true, _) => "every request".to_string(),
+                (false, _) => parts.join(", "),
             }
         );
     }
