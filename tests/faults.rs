@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::{
-    Shop, buy, clear_fault, client, failure_line, in_start_order, millis, set_fault,
+    Shop, buy_approved, clear_fault, client, failure_line, in_start_order, millis, set_fault,
     shop_with_receiver,
 };
 use tracedojo_explorer::{Receiver, StoredSpan};
@@ -78,7 +78,7 @@ fn words(receiver: &Receiver) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payment_latency_shows_in_payment_and_checkout_spans_and_clears_within_a_second() {
     let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
-    let (status, body) = buy(&shop, "latency-0", "4242424242424242", "user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "latency-0", "user.tier=free").await;
     assert_eq!(status, 201, "{body}");
 
     let id = set_fault(
@@ -88,7 +88,7 @@ async fn payment_latency_shows_in_payment_and_checkout_spans_and_clears_within_a
     )
     .await;
     // The control API answers once the plan has changed; services follow it by long poll.
-    let (status, body) = buy(&shop, "latency-1", "4242424242424242", "user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "latency-1", "user.tier=free").await;
     assert_eq!(status, 201, "{body}");
 
     clear_fault(&shop, id).await;
@@ -98,7 +98,7 @@ async fn payment_latency_shows_in_payment_and_checkout_spans_and_clears_within_a
     for attempt in 2..40 {
         let started = Instant::now();
         let session = format!("latency-{attempt}");
-        let (status, body) = buy(&shop, &session, "4242424242424242", "user.tier=free").await;
+        let (status, body) = buy_approved(&shop, &session, "user.tier=free").await;
         assert_eq!(status, 201, "{body}");
         if started.elapsed() < Duration::from_millis(250) {
             restored_after = Some(started.duration_since(cleared));
@@ -160,21 +160,9 @@ async fn tier_targeted_errors_hit_only_that_tier_and_reveal_marks_them() {
     )
     .await;
     for n in 0..3 {
-        let (status, _) = buy(
-            &shop,
-            &format!("gold-{n}"),
-            "4242424242424242",
-            "user.tier=gold",
-        )
-        .await;
+        let (status, _) = buy_approved(&shop, &format!("gold-{n}"), "user.tier=gold").await;
         assert_eq!(status, 502, "the frontend reports checkout's failure");
-        let (status, body) = buy(
-            &shop,
-            &format!("free-{n}"),
-            "4242424242424242",
-            "user.tier=free",
-        )
-        .await;
+        let (status, body) = buy_approved(&shop, &format!("free-{n}"), "user.tier=free").await;
         assert_eq!(status, 201, "{body}");
     }
     let spans = receiver
@@ -234,7 +222,7 @@ async fn retries_show_as_resent_client_spans() {
                          "timeout_ms": 100, "retries": 2}}),
     )
     .await;
-    let (status, body) = buy(&shop, "storm", "4242424242424242", "user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "storm", "user.tier=free").await;
     assert_eq!(status, 502, "{body}");
     let calls = |spans: &[StoredSpan]| -> Vec<StoredSpan> {
         spans
@@ -289,7 +277,7 @@ async fn downstream_and_query_latency_land_where_they_are_injected() {
                          "distribution": {"type": "fixed", "ms": 120}}}),
     )
     .await;
-    let (status, body) = buy(&shop, "downstream", "4242424242424242", "user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "downstream", "user.tier=free").await;
     assert_eq!(status, 201, "{body}");
     let spans = wait_for_checkouts(&receiver, 1).await;
     let root = checkouts(&spans)[0];
@@ -532,7 +520,7 @@ async fn an_unreachable_service_refuses_connections_until_cleared() {
         json!({"fault": {"kind": "unreachable", "service": "payment"}}),
     )
     .await;
-    let (status, body) = buy(&shop, "refused", "4242424242424242", "user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "refused", "user.tier=free").await;
     assert_eq!(status, 502, "{body}");
 
     clear_fault(&shop, id).await;
@@ -540,13 +528,8 @@ async fn an_unreachable_service_refuses_connections_until_cleared() {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (status, body) = buy(
-            &shop,
-            &format!("back-{attempt}"),
-            "4242424242424242",
-            "user.tier=free",
-        )
-        .await;
+        let (status, body) =
+            buy_approved(&shop, &format!("back-{attempt}"), "user.tier=free").await;
         if status == 201 {
             break;
         }
@@ -590,9 +573,9 @@ async fn lock_contention_makes_reservations_wait_for_each_other() {
     )
     .await;
     let (a, b, c) = tokio::join!(
-        buy(&shop, "lock-a", "4242424242424242", "user.tier=free"),
-        buy(&shop, "lock-b", "4242424242424242", "user.tier=free"),
-        buy(&shop, "lock-c", "4242424242424242", "user.tier=free"),
+        buy_approved(&shop, "lock-a", "user.tier=free"),
+        buy_approved(&shop, "lock-b", "user.tier=free"),
+        buy_approved(&shop, "lock-c", "user.tier=free"),
     );
     for (status, body) in [a, b, c] {
         assert_eq!(status, 201, "{body}");
@@ -688,13 +671,7 @@ async fn an_async_backlog_slows_the_consumer_and_lets_lag_grow() {
     )
     .await;
     for n in 0..3 {
-        let (status, body) = buy(
-            &shop,
-            &format!("backlog-{n}"),
-            "4242424242424242",
-            "user.tier=free",
-        )
-        .await;
+        let (status, body) = buy_approved(&shop, &format!("backlog-{n}"), "user.tier=free").await;
         assert_eq!(status, 201, "{body}");
     }
     let consumers = |spans: &[StoredSpan]| {

@@ -44,36 +44,13 @@ async fn a_stall_shows_in_corrected_latency_only() {
     let (base_url, served) = stalling_shop().await;
     // 100 single-request journeys a second for 3 s, at most one in flight: while the slow
     // answer is awaited, the next sends wait for the slot (as a closed-loop tool's would).
-    let schedule = Schedule::new(
-        Profile::Constant { rate: 100.0 },
-        Arrivals::Uniform,
-        Some(Duration::from_secs(3)),
-        None,
-        1,
-    )
-    .unwrap();
-    let population = Arc::new(Population::new(10, 1));
-    let mix = [(JourneyKind::ViewProduct, 1)];
-    let options = JourneyOptions {
-        max_think: Duration::ZERO,
-        declined_per_mille: 0,
-    };
-    let journeys: Vec<_> = plan(&schedule, &population, &mix, options, 1).collect();
+    let (journeys, population) = product_views(100.0, 300);
     let config = RunnerConfig {
         target: Target::parse(&base_url).unwrap(),
         max_in_flight: 1,
         ..RunnerConfig::default()
     };
-    let recorder = Arc::new(std::sync::Mutex::new(Recorder::default()));
-    run(
-        journeys.into_iter(),
-        population,
-        config,
-        recorder.clone(),
-        std::future::pending(),
-    )
-    .await;
-    let recorder = recorder.lock().unwrap();
+    let recorder = run_whole(journeys, population, config).await;
     assert_eq!(recorder.journeys_finished, 300);
 
     assert_eq!(
@@ -137,6 +114,25 @@ async fn counting_shop(after: u64) -> (String, Arc<AtomicU64>, Arc<tokio::sync::
     (format!("http://{address}"), served, reached)
 }
 
+/// Runs every journey to its end and returns what was recorded.
+async fn run_whole(
+    journeys: Vec<PlannedJourney>,
+    population: Arc<Population>,
+    config: RunnerConfig,
+) -> Recorder {
+    let recorder = Arc::new(std::sync::Mutex::new(Recorder::default()));
+    run(
+        journeys.into_iter(),
+        population,
+        config,
+        recorder.clone(),
+        std::future::pending(),
+    )
+    .await;
+    std::mem::take(&mut *recorder.lock().unwrap())
+}
+
+/// `count` single product views at `rate` a second, evenly spaced.
 fn product_views(rate: f64, count: u64) -> (Vec<PlannedJourney>, Arc<Population>) {
     let schedule = Schedule::new(
         Profile::Constant { rate },
@@ -166,16 +162,7 @@ async fn several_workers_send_every_journey_once_and_hand_in_every_figure() {
         workers: 3,
         ..RunnerConfig::default()
     };
-    let recorder = Arc::new(std::sync::Mutex::new(Recorder::default()));
-    run(
-        journeys.into_iter(),
-        population,
-        config,
-        recorder.clone(),
-        std::future::pending(),
-    )
-    .await;
-    let recorder = recorder.lock().unwrap();
+    let recorder = run_whole(journeys, population, config).await;
     assert_eq!(served.load(Ordering::SeqCst), 2000);
     assert_eq!(recorder.requests(), 2000);
     assert_eq!(recorder.journeys_started, 2000);

@@ -336,6 +336,11 @@ pub async fn buy(shop: &Shop, session: &str, card: &str, baggage: &str) -> (u16,
     (status, body)
 }
 
+/// [`buy`] with the card that is always approved.
+pub async fn buy_approved(shop: &Shop, session: &str, baggage: &str) -> (u16, Value) {
+    buy(shop, session, "4242424242424242", baggage).await
+}
+
 /// `up` (with `args`) exporting to a fresh OTLP receiver in this process.
 pub async fn shop_with_receiver(args: &[&str]) -> (Shop, tracedojo_explorer::Receiver) {
     let receiver = tracedojo_explorer::Receiver::start_local().await.unwrap();

@@ -71,6 +71,12 @@ fn ask_current<T>(question: impl FnOnce(&Faults, &RequestFacts<'_>) -> T) -> Opt
     }
 }
 
+/// Whether this process follows a plan with any fault in it (expired ones included: they
+/// only cost the check that skips them).
+pub fn any_in_force() -> bool {
+    follower::installed().is_some_and(|f| !f.plan().faults.is_empty())
+}
+
 /// What the request described by `served` should suffer.
 pub fn on_request(served: &Served) -> RequestEffects {
     ask(Some(served), |faults, facts| faults.on_request(facts)).unwrap_or_default()

@@ -249,23 +249,28 @@ pub async fn trace_request(
     }
     let _ = span.set_parent(parent);
 
-    let served = faults::Served {
-        route: route.clone(),
-        baggage: user.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    // With no fault in force (the usual case) a request costs nothing more.
+    let response = if faults::any_in_force() {
+        let served = faults::Served {
+            route: route.clone(),
+            baggage: user.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        };
+        let effects = faults::on_request(&served);
+        faults::reveal(&span, &effects.kinds);
+        faults::reveal_delay(&span, effects.delay);
+        let handle = async move {
+            suffer(&effects).await;
+            match effects.error {
+                Some((status, message)) => ApiError::Failed { status, message }.into_response(),
+                None => next.run(request).await,
+            }
+        };
+        faults::serving(served, handle)
+            .instrument(span.clone())
+            .await
+    } else {
+        next.run(request).instrument(span.clone()).await
     };
-    let effects = faults::on_request(&served);
-    faults::reveal(&span, &effects.kinds);
-    faults::reveal_delay(&span, effects.delay);
-    let handle = async move {
-        suffer(&effects).await;
-        match effects.error {
-            Some((status, message)) => ApiError::Failed { status, message }.into_response(),
-            None => next.run(request).await,
-        }
-    };
-    let response = faults::serving(served, handle)
-        .instrument(span.clone())
-        .await;
 
     let status = response.status();
     span.record("http.response.status_code", i64::from(status.as_u16()));
