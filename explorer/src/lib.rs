@@ -26,14 +26,18 @@
 //! # }
 //! ```
 
+pub mod api;
 pub mod convert;
 pub mod grpc;
 pub mod http;
 pub mod receiver;
+pub mod server;
 pub mod store;
+pub mod ui;
 
 pub use receiver::{Receiver, ReceiverConfig, ReceiverError};
+pub use server::{Explorer, ExplorerConfig, ExplorerError, Link};
 pub use store::{
-    DEFAULT_MAX_SPANS, SpanStore, StoreStats, StoredEvent, StoredLink, StoredLog, StoredMetric,
-    StoredSpan, Transport, WaitTimeout,
+    DEFAULT_MAX_BYTES, DEFAULT_MAX_SPANS, SpanStore, StoreStats, StoredEvent, StoredLink,
+    StoredLog, StoredMetric, StoredSpan, Transport, WaitTimeout,
 };

