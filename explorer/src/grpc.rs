@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
@@ -46,11 +46,10 @@ impl TraceService for OtlpGrpcService {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let spans = convert::spans_from_request(request.into_inner());
         self.store.record_export(Transport::Grpc);
-        self.store.insert_spans(spans);
+        let rejected = self.store.insert_request(request.into_inner());
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: None,
+            partial_success: partial_success(rejected),
         }))
     }
 }
@@ -83,6 +82,17 @@ impl LogsService for OtlpGrpcService {
             partial_success: None,
         }))
     }
+}
+
+/// The OTLP answer for an export of which `rejected` spans were refused, shared by both
+/// transports.
+pub fn partial_success(rejected: u64) -> Option<ExportTracePartialSuccess> {
+    (rejected > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),
+        error_message: format!(
+            "{rejected} spans refused: a trace id must be 16 bytes and a span id 8, not all zero"
+        ),
+    })
 }
 
 /// The three services as tonic routes. `max_message_bytes` replaces tonic's

@@ -1,7 +1,7 @@
 //! OTLP/HTTP: `POST /v1/traces`, `/v1/metrics` and `/v1/logs` with binary protobuf or JSON
 //! bodies (answered in the same encoding), plain or gzip-compressed, storing what they receive
 //! into a [`SpanStore`]. Spans whose ids are not the right size are refused one by one and
-//! reported as a partial success, as the OTLP specification asks.
+//! reported as a partial success, as the OTLP specification asks (the store does the check).
 
 use std::any::type_name;
 
@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 
@@ -113,43 +113,18 @@ pub fn router(store: SpanStore, max_body_bytes: usize) -> Router {
 }
 
 async fn export_traces(State(state): State<HttpState>, request: Request) -> Response {
-    let (mut decoded, encoding): (ExportTraceServiceRequest, _) =
-        match decode(&state, request).await {
-            Ok(decoded) => decoded,
-            Err(rejection) => return rejection.into_response(),
-        };
+    let (decoded, encoding): (ExportTraceServiceRequest, _) = match decode(&state, request).await {
+        Ok(decoded) => decoded,
+        Err(rejection) => return rejection.into_response(),
+    };
     state.store.record_export(Transport::Http);
-    let rejected = drop_malformed_spans(&mut decoded);
-    state
-        .store
-        .insert_spans(convert::spans_from_request(decoded));
-    let partial_success = (rejected > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: rejected,
-        error_message: format!(
-            "{rejected} spans refused: a trace id must be 16 bytes and a span id 8"
-        ),
-    });
-    respond(&ExportTraceServiceResponse { partial_success }, encoding)
-}
-
-/// Removes spans whose ids are not 16 and 8 bytes (they could never be found or joined to
-/// a trace); how many there were.
-fn drop_malformed_spans(request: &mut ExportTraceServiceRequest) -> i64 {
-    let mut rejected = 0;
-    for resource_spans in &mut request.resource_spans {
-        for scope_spans in &mut resource_spans.scope_spans {
-            scope_spans.spans.retain(|span| {
-                let fine = span.trace_id.len() == 16
-                    && span.span_id.len() == 8
-                    && (span.parent_span_id.is_empty() || span.parent_span_id.len() == 8);
-                if !fine {
-                    rejected += 1;
-                }
-                fine
-            });
-        }
-    }
-    rejected
+    let rejected = state.store.insert_request(decoded);
+    respond(
+        &ExportTraceServiceResponse {
+            partial_success: crate::grpc::partial_success(rejected),
+        },
+        encoding,
+    )
 }
 
 async fn export_metrics(State(state): State<HttpState>, request: Request) -> Response {

@@ -30,6 +30,7 @@ pub mod api;
 pub mod convert;
 pub mod grpc;
 pub mod http;
+pub mod query;
 pub mod receiver;
 pub mod server;
 pub mod store;

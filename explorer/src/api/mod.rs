@@ -1,38 +1,383 @@
 //! The explorer's JSON API (documented in `explorer/API.md`): what the web UI, the workshop
-//! checks and the showcase page read. Each view has its own file; this one wires the routes
-//! and holds what they share.
+//! checks and the showcase page read. The questions themselves are answered in
+//! [`crate::query`]; this file reads parameters, runs the query off the async workers and
+//! maps failures to status codes with JSON bodies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use serde::Serialize;
 use serde_json::json;
 
+use crate::query::errors::{self, Scope};
+use crate::query::params::{self, BadParameter};
+use crate::query::search::{self, Search, SpanConditions};
+use crate::query::window::Window;
+use crate::query::{map, red, trace};
 use crate::server::Link;
 use crate::store::SpanStore;
+use crate::store::table::{Table, unhex};
 
 #[derive(Debug, Clone)]
 struct ApiState {
     store: SpanStore,
-    links: std::sync::Arc<Vec<Link>>,
+    links: Arc<Vec<Link>>,
 }
 
 /// The `/api/*` routes over one store.
 pub fn router(store: SpanStore, links: Vec<Link>) -> Router {
     Router::new()
         .route("/api/status", get(status))
+        .route("/api/services", get(services))
+        .route("/api/traces", get(find_traces))
+        .route("/api/traces/{trace_id}", get(one_trace))
+        .route("/api/service-map", get(service_map))
+        .route("/api/red", get(red_tables))
+        .route("/api/errors", get(error_analysis))
+        .route("/api/{*rest}", get(unknown))
         .with_state(ApiState {
             store,
-            links: std::sync::Arc::new(links),
+            links: Arc::new(links),
         })
 }
 
-async fn status(State(state): State<ApiState>) -> Response {
+/// Why an API request failed; each maps to a status code and a JSON body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadParameter(#[from] BadParameter),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the query could not run: {0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            ApiError::BadParameter(bad) => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": self.to_string(), "parameter": bad.parameter}),
+            ),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, json!({"error": self.to_string()})),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": self.to_string()}),
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+type Pairs = Vec<(String, String)>;
+
+/// Query parameters by name; unknown names are refused so a typo does not silently widen a
+/// search.
+struct Params {
+    pairs: Pairs,
+}
+
+impl Params {
+    fn new(pairs: Pairs, allowed: &[&'static str]) -> Result<Params, BadParameter> {
+        for (name, _) in &pairs {
+            if !allowed.contains(&name.as_str()) {
+                let parameter = allowed
+                    .iter()
+                    .copied()
+                    .find(|a| *a == name)
+                    .unwrap_or("query");
+                return Err(BadParameter::new(
+                    parameter,
+                    format!(
+                        "unknown parameter {name:?}; this endpoint takes {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Params { pairs })
+    }
+
+    /// The last value given for `name`, ignoring empty ones (an empty form field).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(n, v)| n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.pairs
+            .iter()
+            .filter(move |(n, v)| n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_owned)
+    }
+
+    fn duration(&self, name: &'static str) -> Result<Option<u64>, BadParameter> {
+        self.get(name)
+            .map(|t| params::duration(name, t))
+            .transpose()
+    }
+}
+
+/// Runs a query over the table on a blocking thread: a query over a million spans takes
+/// tens of milliseconds, which must not stall the async workers serving OTLP.
+async fn run<T: Send + 'static>(
+    store: &SpanStore,
+    query: impl FnOnce(&Table) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.with_table(query))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+#[derive(Serialize)]
+struct ExportRequests {
+    grpc: u64,
+    http: u64,
+}
+
+#[derive(Serialize)]
+struct Status {
+    spans_stored: usize,
+    traces_stored: usize,
+    bytes_stored: usize,
+    max_spans: usize,
+    max_bytes: Option<usize>,
+    spans_received: u64,
+    traces_evicted: u64,
+    spans_evicted: u64,
+    spans_rejected: u64,
+    export_requests: ExportRequests,
+    rejected_requests: u64,
+    metrics_received: u64,
+    logs_received: u64,
+    oldest_span_unix_nanos: Option<u64>,
+    newest_span_unix_nanos: Option<u64>,
+    links: Vec<Link>,
+}
+
+async fn status(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
     let stats = state.store.stats();
-    Json(json!({
-        "spans_stored": state.store.span_count(),
-        "spans_received": stats.spans_received,
-        "links": *state.links,
-    }))
-    .into_response()
+    let links = state.links.to_vec();
+    run(&state.store, move |table| {
+        let range = table.time_range();
+        Json(Status {
+            spans_stored: table.span_count(),
+            traces_stored: table.trace_count(),
+            bytes_stored: table.bytes(),
+            max_spans: table.max_spans(),
+            max_bytes: (table.max_bytes() != usize::MAX).then_some(table.max_bytes()),
+            spans_received: stats.spans_received,
+            traces_evicted: stats.dropped_traces,
+            spans_evicted: stats.dropped_spans,
+            spans_rejected: stats.rejected_spans,
+            export_requests: ExportRequests {
+                grpc: stats.grpc_export_requests,
+                http: stats.http_export_requests,
+            },
+            rejected_requests: stats.rejected_requests,
+            metrics_received: stats.metrics_received,
+            logs_received: stats.logs_received,
+            oldest_span_unix_nanos: range.map(|r| r.0),
+            newest_span_unix_nanos: range.map(|r| r.1),
+            links,
+        })
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct ServiceEntry {
+    name: String,
+    span_count: usize,
+    operations: BTreeSet<String>,
+}
+
+async fn services(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    run(&state.store, |table| {
+        let mut by_sym: BTreeMap<u32, (usize, BTreeSet<u32>)> = BTreeMap::new();
+        for (_, trace) in table.traces() {
+            for span in &trace.spans {
+                let entry = by_sym.entry(span.service.0).or_default();
+                entry.0 += 1;
+                entry.1.insert(span.name.0);
+            }
+        }
+        let text = |id: u32| {
+            table
+                .interner
+                .text(crate::store::intern::Sym(id))
+                .to_owned()
+        };
+        let mut services: Vec<ServiceEntry> = by_sym
+            .into_iter()
+            .map(|(service, (span_count, names))| ServiceEntry {
+                name: text(service),
+                span_count,
+                operations: names.into_iter().map(text).collect(),
+            })
+            .collect();
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        Json(json!({ "services": services })).into_response()
+    })
+    .await
+}
+
+const SEARCH_PARAMETERS: &[&str] = &[
+    "service",
+    "operation",
+    "min_duration",
+    "max_duration",
+    "errors",
+    "attr",
+    "start",
+    "end",
+    "since",
+    "limit",
+];
+const MAX_LIMIT: usize = 1000;
+
+fn parse_search(params: &Params) -> Result<Search, BadParameter> {
+    let attributes = params
+        .all("attr")
+        .map(params::attribute)
+        .collect::<Result<Vec<_>, _>>()?;
+    let min_duration = params.duration("min_duration")?;
+    let max_duration = params.duration("max_duration")?;
+    if let (Some(min), Some(max)) = (min_duration, max_duration)
+        && min > max
+    {
+        return Err(BadParameter::new(
+            "max_duration",
+            "max_duration is shorter than min_duration",
+        ));
+    }
+    let mut start = params
+        .get("start")
+        .map(|t| params::unix_millis("start", t))
+        .transpose()?;
+    let end = params
+        .get("end")
+        .map(|t| params::unix_millis("end", t))
+        .transpose()?;
+    if let Some(since) = params.get("since") {
+        if start.is_some() {
+            return Err(BadParameter::new(
+                "since",
+                "give either since or start, not both",
+            ));
+        }
+        start = Some(params::now_nanos().saturating_sub(params::window(Some(since))?));
+    }
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(BadParameter::new("end", "end is before start"));
+    }
+    Ok(Search {
+        span: SpanConditions {
+            service: params.text("service"),
+            operation: params.text("operation"),
+            min_duration,
+            max_duration,
+            errors_only: params::boolean("errors", params.get("errors"))?,
+            attributes,
+        },
+        start,
+        end,
+        limit: params::limit(params.get("limit"), 20, MAX_LIMIT)?,
+    })
+}
+
+async fn find_traces(
+    State(state): State<ApiState>,
+    Query(pairs): Query<Pairs>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(pairs, SEARCH_PARAMETERS)?;
+    let query = parse_search(&params)?;
+    let limit = query.limit;
+    run(&state.store, move |table| {
+        let traces = search::search(table, &query);
+        Json(json!({ "traces": traces, "limit": limit })).into_response()
+    })
+    .await
+}
+
+async fn one_trace(
+    State(state): State<ApiState>,
+    Path(trace_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = unhex::<16>(&trace_id).ok_or_else(|| {
+        BadParameter::new(
+            "trace_id",
+            format!("{trace_id:?} is not a trace id: give 32 hex digits"),
+        )
+    })?;
+    run(&state.store, move |table| match table.trace(&id) {
+        Some(entry) => Ok(Json(trace::trace_view(table, entry)).into_response()),
+        None => Err(ApiError::NotFound(format!(
+            "no trace {} is stored (it may not have arrived yet, or was evicted to stay within the store's bounds)",
+            trace_id.to_ascii_lowercase()
+        ))),
+    })
+    .await?
+}
+
+async fn service_map(
+    State(state): State<ApiState>,
+    Query(pairs): Query<Pairs>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(pairs, &["since"])?;
+    let window = Window::last(params::window(params.get("since"))?, params::now_nanos());
+    run(&state.store, move |table| {
+        Json(map::service_map(table, window)).into_response()
+    })
+    .await
+}
+
+async fn red_tables(
+    State(state): State<ApiState>,
+    Query(pairs): Query<Pairs>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(pairs, &["since", "service"])?;
+    let window = Window::last(params::window(params.get("since"))?, params::now_nanos());
+    let service = params.text("service");
+    run(&state.store, move |table| {
+        Json(red::red(table, window, service.as_deref())).into_response()
+    })
+    .await
+}
+
+async fn error_analysis(
+    State(state): State<ApiState>,
+    Query(pairs): Query<Pairs>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(pairs, &["since", "service", "operation"])?;
+    let window = Window::last(params::window(params.get("since"))?, params::now_nanos());
+    let scope = Scope {
+        service: params.text("service"),
+        operation: params.text("operation"),
+    };
+    run(&state.store, move |table| {
+        Json(errors::errors(table, window, &scope)).into_response()
+    })
+    .await
+}
+
+async fn unknown(Path(rest): Path<String>) -> ApiError {
+    ApiError::NotFound(format!(
+        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/traces, /api/traces/ID, /api/service-map, /api/red, /api/errors"
+    ))
 }

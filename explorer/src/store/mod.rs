@@ -1,12 +1,21 @@
-//! The in-memory store behind the receiver: flattened spans, metrics and logs,
-//! bounded so a long benchmark cannot exhaust memory, plus `wait_for_*` helpers
-//! that let tests block until an export arrives instead of sleeping.
+//! The in-memory store behind the receiver: spans kept compactly by trace with search
+//! indexes ([`table`]), metrics and logs, bounded so days of traffic cannot exhaust memory,
+//! plus `wait_for_*` helpers that let tests block until an export arrives instead of
+//! sleeping.
+//!
+//! Spans are bounded by count and by bytes and leave as whole traces, oldest first; metrics
+//! and logs are bounded by count.
+
+pub mod attrs;
+pub mod index;
+pub mod intern;
+pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -14,7 +23,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 /// Default bound on stored spans (and, separately, on metrics and on logs).
-pub const DEFAULT_MAX_SPANS: usize = 200_000;
+pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
 /// Default bound on the memory stored spans take: 512 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 512 * 1024 * 1024;
 
@@ -169,8 +178,12 @@ pub struct StoreStats {
     pub http_export_requests: u64,
     /// Requests refused before reaching the store (bad content type, body, size).
     pub rejected_requests: u64,
-    /// Items evicted because a bound was reached.
+    /// Spans evicted because a bound was reached (with their whole traces).
     pub dropped_spans: u64,
+    /// Traces evicted because a bound was reached.
+    pub dropped_traces: u64,
+    /// Spans refused at the door (ids of the wrong size or all zero).
+    pub rejected_spans: u64,
     pub dropped_metrics: u64,
     pub dropped_logs: u64,
 }
@@ -289,11 +302,46 @@ impl<T> Ring<T> {
     }
 }
 
+/// The flattened spans a waiting test reads, kept up to date incrementally while someone
+/// waits; an explorer that nobody waits on never builds it.
+#[derive(Debug)]
+struct Mirror {
+    spans: Vec<StoredSpan>,
+    /// Arrival number of the first span not yet mirrored.
+    upto: u64,
+    /// `Data::generation` when built; evictions and clears make it stale.
+    generation: u64,
+}
+
 #[derive(Debug)]
 struct Data {
-    spans: Ring<StoredSpan>,
+    table: table::Table,
+    mirror: Option<Mirror>,
+    /// Bumped whenever spans leave (eviction or clear).
+    generation: u64,
     metrics: Ring<StoredMetric>,
     logs: Ring<StoredLog>,
+}
+
+impl Data {
+    /// The mirror brought up to date.
+    fn mirror(&mut self) -> &mut Vec<StoredSpan> {
+        let evicted = self.table.counters.spans_evicted;
+        let generation = self.generation + evicted;
+        let fresh = match self.mirror.take() {
+            Some(mut mirror) if mirror.generation == generation => {
+                mirror.spans.extend(self.table.stored_since(mirror.upto));
+                mirror.upto = self.table.next_span_seq();
+                mirror
+            }
+            _ => Mirror {
+                spans: self.table.all_stored(),
+                upto: self.table.next_span_seq(),
+                generation,
+            },
+        };
+        &mut self.mirror.insert(fresh).spans
+    }
 }
 
 #[derive(Debug, Default)]
@@ -308,7 +356,7 @@ struct Counters {
 
 #[derive(Debug)]
 struct Inner {
-    data: Mutex<Data>,
+    data: RwLock<Data>,
     inserted: Notify,
     counters: Counters,
 }
@@ -326,15 +374,23 @@ impl Default for SpanStore {
 }
 
 impl SpanStore {
-    /// A store keeping at most `max_items` spans, and separately at most
+    /// A store keeping at most `max_items` spans (in whole traces), and separately at most
     /// `max_items` metrics and `max_items` logs, dropping the oldest first.
     pub fn new(max_items: usize) -> Self {
+        SpanStore::with_bounds(max_items, usize::MAX)
+    }
+
+    /// A store bounded by span count and by the bytes the spans take (an estimate kept as
+    /// spans come and go), evicting whole oldest traces to stay within both.
+    pub fn with_bounds(max_spans: usize, max_bytes: usize) -> Self {
         SpanStore {
             inner: Arc::new(Inner {
-                data: Mutex::new(Data {
-                    spans: Ring::new(max_items),
-                    metrics: Ring::new(max_items),
-                    logs: Ring::new(max_items),
+                data: RwLock::new(Data {
+                    table: table::Table::new(max_spans, max_bytes),
+                    mirror: None,
+                    generation: 0,
+                    metrics: Ring::new(max_spans),
+                    logs: Ring::new(max_spans),
                 }),
                 inserted: Notify::new(),
                 counters: Counters::default(),
@@ -342,30 +398,63 @@ impl SpanStore {
         }
     }
 
-    /// A store bounded by span count and by bytes.
-    pub fn with_bounds(max_spans: usize, _max_bytes: usize) -> Self {
-        SpanStore::new(max_spans)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Data> {
-        // A panicking predicate poisons the lock, but the data itself is never
-        // left half-written, so carrying on is safe.
+    // A panicking reader poisons the lock, but the data itself is never left half-written
+    // by a reader, so carrying on is safe.
+    fn read(&self) -> RwLockReadGuard<'_, Data> {
         self.inner
             .data
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds spans and wakes every waiter.
+    fn write(&self) -> RwLockWriteGuard<'_, Data> {
+        self.inner
+            .data
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` over the span table under the read lock: what the API's queries use.
+    pub fn with_table<R>(&self, f: impl FnOnce(&table::Table) -> R) -> R {
+        f(&self.read().table)
+    }
+
+    /// Stores every well-formed span of an OTLP export request and wakes every waiter;
+    /// returns how many spans were refused (ids of the wrong size or all zero).
+    pub fn insert_request(
+        &self,
+        request: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    ) -> u64 {
+        let offered: u64 = request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len() as u64)
+            .sum();
+        if offered == 0 {
+            return 0;
+        }
+        let rejected = self.write().table.insert_request(request);
+        self.inner
+            .counters
+            .spans
+            .fetch_add(offered - rejected, Ordering::Relaxed);
+        self.inner.inserted.notify_waiters();
+        rejected
+    }
+
+    /// Adds spans given in flattened form and wakes every waiter; spans whose ids are not
+    /// hex of the right length are refused (and counted).
     pub fn insert_spans(&self, spans: Vec<StoredSpan>) {
         if spans.is_empty() {
             return;
         }
+        let offered = spans.len() as u64;
+        let rejected = self.write().table.insert_stored(spans);
         self.inner
             .counters
             .spans
-            .fetch_add(spans.len() as u64, Ordering::Relaxed);
-        self.lock().spans.extend(spans);
+            .fetch_add(offered - rejected, Ordering::Relaxed);
         self.inner.inserted.notify_waiters();
     }
 
@@ -378,7 +467,7 @@ impl SpanStore {
             .counters
             .metrics
             .fetch_add(metrics.len() as u64, Ordering::Relaxed);
-        self.lock().metrics.extend(metrics);
+        self.write().metrics.extend(metrics);
         self.inner.inserted.notify_waiters();
     }
 
@@ -391,7 +480,7 @@ impl SpanStore {
             .counters
             .logs
             .fetch_add(logs.len() as u64, Ordering::Relaxed);
-        self.lock().logs.extend(logs);
+        self.write().logs.extend(logs);
         self.inner.inserted.notify_waiters();
     }
 
@@ -412,7 +501,7 @@ impl SpanStore {
     /// A snapshot of the counters.
     pub fn stats(&self) -> StoreStats {
         let c = &self.inner.counters;
-        let data = self.lock();
+        let data = self.read();
         StoreStats {
             spans_received: c.spans.load(Ordering::Relaxed),
             metrics_received: c.metrics.load(Ordering::Relaxed),
@@ -420,7 +509,9 @@ impl SpanStore {
             grpc_export_requests: c.grpc.load(Ordering::Relaxed),
             http_export_requests: c.http.load(Ordering::Relaxed),
             rejected_requests: c.rejected.load(Ordering::Relaxed),
-            dropped_spans: data.spans.dropped,
+            dropped_spans: data.table.counters.spans_evicted,
+            dropped_traces: data.table.counters.traces_evicted,
+            rejected_spans: data.table.counters.spans_rejected,
             dropped_metrics: data.metrics.dropped,
             dropped_logs: data.logs.dropped,
         }
@@ -428,39 +519,46 @@ impl SpanStore {
 
     /// All stored spans, oldest first.
     pub fn spans(&self) -> Vec<StoredSpan> {
-        self.lock().spans.items.iter().cloned().collect()
+        self.write().mirror().clone()
     }
 
     /// Number of stored spans, without copying them.
     pub fn span_count(&self) -> usize {
-        self.lock().spans.items.len()
+        self.read().table.span_count()
     }
 
     /// The stored spans of one trace (id compared case-insensitively), oldest first.
     pub fn spans_of_trace(&self, trace_id: &str) -> Vec<StoredSpan> {
-        self.lock()
+        let data = self.read();
+        let Some(id) = table::unhex::<16>(trace_id) else {
+            return Vec::new();
+        };
+        let Some(trace) = data.table.trace(&id) else {
+            return Vec::new();
+        };
+        trace
             .spans
-            .items
             .iter()
-            .filter(|s| s.trace_id.eq_ignore_ascii_case(trace_id))
-            .cloned()
+            .map(|span| data.table.to_stored(trace, span))
             .collect()
     }
 
     /// All stored metrics, oldest first.
     pub fn metrics(&self) -> Vec<StoredMetric> {
-        self.lock().metrics.items.iter().cloned().collect()
+        self.read().metrics.items.iter().cloned().collect()
     }
 
     /// All stored log records, oldest first.
     pub fn logs(&self) -> Vec<StoredLog> {
-        self.lock().logs.items.iter().cloned().collect()
+        self.read().logs.items.iter().cloned().collect()
     }
 
     /// Forgets all stored spans, metrics and logs; counters keep counting.
     pub fn clear(&self) {
-        let mut data = self.lock();
-        data.spans.items.clear();
+        let mut data = self.write();
+        data.table.clear();
+        data.mirror = None;
+        data.generation += 1;
         data.metrics.items.clear();
         data.logs.items.clear();
     }
@@ -477,7 +575,8 @@ impl SpanStore {
     where
         F: Fn(&[StoredSpan]) -> bool,
     {
-        self.wait_for(predicate, timeout, |d| &mut d.spans).await
+        self.wait_for(predicate, timeout, |d| d.mirror().as_slice())
+            .await
     }
 
     /// Waits until `predicate` holds for the stored metrics and returns them.
@@ -490,7 +589,8 @@ impl SpanStore {
     where
         F: Fn(&[StoredMetric]) -> bool,
     {
-        self.wait_for(predicate, timeout, |d| &mut d.metrics).await
+        self.wait_for(predicate, timeout, |d| d.metrics.items.make_contiguous())
+            .await
     }
 
     /// Waits until `predicate` holds for the stored logs and returns them.
@@ -503,14 +603,15 @@ impl SpanStore {
     where
         F: Fn(&[StoredLog]) -> bool,
     {
-        self.wait_for(predicate, timeout, |d| &mut d.logs).await
+        self.wait_for(predicate, timeout, |d| d.logs.items.make_contiguous())
+            .await
     }
 
     async fn wait_for<T, F>(
         &self,
         predicate: F,
         timeout: Duration,
-        ring: fn(&mut Data) -> &mut Ring<T>,
+        items: fn(&mut Data) -> &[T],
     ) -> Result<Vec<T>, WaitTimeout>
     where
         T: Clone + Summarize,
@@ -523,15 +624,15 @@ impl SpanStore {
             // check and the await still wakes us.
             notified.as_mut().enable();
             {
-                let mut data = self.lock();
-                let items = ring(&mut data).items.make_contiguous();
+                let mut data = self.write();
+                let items = items(&mut data);
                 if predicate(items) {
                     return Ok(items.to_vec());
                 }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                let mut data = self.lock();
-                let items = ring(&mut data).items.make_contiguous();
+                let mut data = self.write();
+                let items = items(&mut data);
                 // An insert can land right at the deadline; it still counts.
                 if predicate(items) {
                     return Ok(items.to_vec());
@@ -579,19 +680,61 @@ mod tests {
         assert!(s.is_root());
     }
 
+    /// A span of its own trace, numbered `n`.
+    fn span_in_trace(n: u64, name: &str) -> StoredSpan {
+        StoredSpan {
+            trace_id: format!("{n:032x}"),
+            span_id: format!("{:016x}", n + 1),
+            ..span("a", name)
+        }
+    }
+
     #[test]
-    fn bound_drops_oldest_first() {
+    fn bound_evicts_whole_oldest_traces() {
         let store = SpanStore::new(3);
-        store.insert_spans(vec![span("a", "1"), span("a", "2")]);
-        store.insert_spans(vec![span("a", "3"), span("a", "4")]);
+        store.insert_spans(vec![span_in_trace(1, "1"), span_in_trace(2, "2")]);
+        store.insert_spans(vec![span_in_trace(3, "3"), span_in_trace(4, "4")]);
         let names: Vec<String> = store.spans().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["2", "3", "4"]);
-        store.insert_spans((5..10).map(|i| span("a", &i.to_string())).collect());
+        store.insert_spans((5..10).map(|i| span_in_trace(i, &i.to_string())).collect());
         let names: Vec<String> = store.spans().into_iter().map(|s| s.name).collect();
         assert_eq!(names, ["7", "8", "9"]);
         let stats = store.stats();
         assert_eq!(stats.spans_received, 9);
         assert_eq!(stats.dropped_spans, 6);
+        assert_eq!(stats.dropped_traces, 6);
+
+        // A trace of two spans leaves whole: the store never keeps half a trace.
+        let mut second = span_in_trace(20, "20b");
+        second.span_id = format!("{:016x}", 99);
+        store.insert_spans(vec![span_in_trace(20, "20a"), second]);
+        let names: Vec<String> = store.spans().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["9", "20a", "20b"]);
+    }
+
+    #[test]
+    fn byte_bound_keeps_the_estimate_under_it() {
+        let store = SpanStore::with_bounds(usize::MAX, 64 * 1024);
+        for n in 0..2_000 {
+            store.insert_spans(vec![span_in_trace(n, "GET /cart")]);
+            let bytes = store.with_table(table::Table::bytes);
+            assert!(bytes <= 64 * 1024, "{bytes} bytes after trace {n}");
+        }
+        let stats = store.stats();
+        assert!(stats.dropped_traces > 1_000, "{stats:?}");
+        assert!(store.span_count() > 50, "{}", store.span_count());
+    }
+
+    #[test]
+    fn malformed_ids_are_refused_and_counted() {
+        let store = SpanStore::default();
+        let mut bad = span("a", "bad");
+        bad.trace_id = "abc".into();
+        let mut zero = span("a", "zero");
+        zero.span_id = "0000000000000000".into();
+        store.insert_spans(vec![bad, zero, span("a", "good")]);
+        assert_eq!(store.span_count(), 1);
+        assert_eq!(store.stats().rejected_spans, 2);
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! The service map: who calls whom, with request rate, error rate and p95 per edge.
+//!
+//! An edge comes from a caller's CLIENT span whose child SERVER span belongs to another
+//! service, or from a CONSUMER span linked to a PRODUCER span of another service (queues
+//! start new traces and link back). A CLIENT span with no traced child (the callee was
+//! unreachable, is a database, or is not instrumented) points at what its attributes name.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::store::attrs::{self, ValueRef};
+use crate::store::table::{Kind, SpanId, SpanRow, Status, Table};
+
+use super::window::{Durations, Window};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub traced: bool,
+    pub span_count: usize,
+    pub error_count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub requests: usize,
+    pub errors: usize,
+    pub rate_per_second: f64,
+    pub error_rate: f64,
+    pub p95_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceMap {
+    pub window_seconds: f64,
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+}
+
+/// Attributes naming the other end of an untraced call, most specific first.
+const PEER_KEYS: [&str; 4] = [
+    "peer.service",
+    "db.system.name",
+    "db.system",
+    "server.address",
+];
+
+pub fn service_map(table: &Table, window: Window) -> ServiceMap {
+    let peer_keys: Vec<_> = PEER_KEYS
+        .iter()
+        .filter_map(|k| table.interner.lookup(k))
+        .collect();
+    let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
+    let mut edges: BTreeMap<(String, String), Durations> = BTreeMap::new();
+    let mut earliest: Option<u64> = None;
+    let text = |sym| table.interner.text(sym).to_owned();
+
+    for trace in window.traces(table) {
+        let spans = &trace.spans;
+        let by_id: HashMap<SpanId, &SpanRow> = spans.iter().map(|s| (s.span_id, s)).collect();
+        let mut served: Vec<SpanId> = Vec::new();
+        for span in spans.iter().filter(|s| window.contains(s)) {
+            earliest = Some(earliest.map_or(span.start, |e| e.min(span.start)));
+            let node = nodes.entry(text(span.service)).or_insert_with(|| Node {
+                name: text(span.service),
+                traced: true,
+                span_count: 0,
+                error_count: 0,
+            });
+            node.span_count += 1;
+            node.error_count += usize::from(span.status == Status::Error);
+
+            if span.kind == Kind::Server
+                && let Some(caller) = by_id.get(&span.parent)
+                && caller.kind == Kind::Client
+                && caller.service != span.service
+            {
+                served.push(caller.span_id);
+                edges
+                    .entry((text(caller.service), text(span.service)))
+                    .or_default()
+                    .add(caller.duration(), caller.status == Status::Error);
+            }
+            if span.kind == Kind::Consumer {
+                for link in span.links() {
+                    let producer = table
+                        .trace(&link.trace_id)
+                        .and_then(|t| t.spans.iter().find(|s| s.span_id == link.span_id));
+                    if let Some(producer) = producer
+                        && producer.kind == Kind::Producer
+                        && producer.service != span.service
+                    {
+                        edges
+                            .entry((text(producer.service), text(span.service)))
+                            .or_default()
+                            .add(span.duration(), span.status == Status::Error);
+                    }
+                }
+            }
+        }
+        for span in spans
+            .iter()
+            .filter(|s| s.kind == Kind::Client && window.contains(s))
+        {
+            if served.contains(&span.span_id) {
+                continue;
+            }
+            let Some(peer) = peer_keys.iter().find_map(|&k| attrs::get(&span.attrs, k)) else {
+                continue;
+            };
+            let peer = match peer {
+                ValueRef::Str(s) => s.to_owned(),
+                other => other.to_json().to_string(),
+            };
+            edges
+                .entry((text(span.service), peer))
+                .or_default()
+                .add(span.duration(), span.status == Status::Error);
+        }
+    }
+
+    let seconds = window.seconds(earliest);
+    let edges = edges
+        .into_iter()
+        .map(|((from, to), mut durations)| {
+            durations.finish();
+            nodes.entry(to.clone()).or_insert_with(|| Node {
+                name: to.clone(),
+                traced: false,
+                span_count: 0,
+                error_count: 0,
+            });
+            Edge {
+                from,
+                to,
+                requests: durations.count(),
+                errors: durations.errors,
+                rate_per_second: durations.count() as f64 / seconds,
+                error_rate: durations.error_rate(),
+                p95_ms: durations.percentile_ms(0.95),
+            }
+        })
+        .collect();
+    ServiceMap {
+        window_seconds: seconds,
+        nodes: nodes.into_values().collect(),
+        edges,
+    }
+}

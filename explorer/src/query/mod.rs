@@ -1,0 +1,11 @@
+//! The questions the API answers, as functions over the span table: search, one trace's
+//! waterfall, the service map, RED tables and error analysis. They hold no state and know
+//! nothing of HTTP, so they can be tested and benchmarked directly.
+
+pub mod errors;
+pub mod map;
+pub mod params;
+pub mod red;
+pub mod search;
+pub mod trace;
+pub mod window;

@@ -1,0 +1,194 @@
+//! RED tables — rate, errors, duration — per service endpoint and per database query, the
+//! way APM products show them.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::store::attrs::{self, ValueRef};
+use crate::store::index::hash_bytes;
+use crate::store::intern::Sym;
+use crate::store::table::{Kind, Status, Table};
+
+use super::window::{Durations, Window};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointRow {
+    pub service: String,
+    pub operation: String,
+    pub kind: &'static str,
+    pub requests: usize,
+    pub errors: usize,
+    pub rate_per_second: f64,
+    pub error_rate: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryRow {
+    pub service: String,
+    pub db_system: String,
+    pub query: String,
+    pub operation: String,
+    pub collection: String,
+    pub calls: usize,
+    pub errors: usize,
+    pub rate_per_second: f64,
+    pub error_rate: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub total_ms: f64,
+    pub calls_per_trace: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Red {
+    pub window_seconds: f64,
+    pub endpoints: Vec<EndpointRow>,
+    pub queries: Vec<QueryRow>,
+}
+
+#[derive(Default)]
+struct QueryGroup {
+    durations: Durations,
+    traces: usize,
+    last_trace: usize,
+    db_system: String,
+    query: String,
+    operation: String,
+    collection: String,
+}
+
+fn text_of(value: Option<ValueRef<'_>>) -> String {
+    match value {
+        None => String::new(),
+        Some(ValueRef::Str(s)) => s.to_owned(),
+        Some(other) => other.to_json().to_string(),
+    }
+}
+
+pub fn red(table: &Table, window: Window, service: Option<&str>) -> Red {
+    let key = |k: &str| table.interner.lookup(k);
+    let system_keys: Vec<Sym> = ["db.system.name", "db.system"]
+        .into_iter()
+        .filter_map(key)
+        .collect();
+    let query_key = key("db.query.text").or_else(|| key("db.statement"));
+    let operation_key = key("db.operation.name").or_else(|| key("db.operation"));
+    let collection_key = key("db.collection.name").or_else(|| key("db.sql.table"));
+    let only = match service {
+        Some(name) => match table.interner.lookup(name) {
+            Some(sym) => Some(sym),
+            None => {
+                return Red {
+                    window_seconds: window.seconds(None),
+                    endpoints: Vec::new(),
+                    queries: Vec::new(),
+                };
+            }
+        },
+        None => None,
+    };
+
+    let mut endpoints: HashMap<(Sym, Sym, Kind), Durations> = HashMap::new();
+    let mut queries: HashMap<(Sym, u64), QueryGroup> = HashMap::new();
+    let mut earliest: Option<u64> = None;
+    for (n, trace) in window.traces(table).into_iter().enumerate() {
+        for span in trace.spans.iter().filter(|s| window.contains(s)) {
+            earliest = Some(earliest.map_or(span.start, |e| e.min(span.start)));
+            if only.is_some_and(|s| s != span.service) {
+                continue;
+            }
+            let error = span.status == Status::Error;
+            if matches!(span.kind, Kind::Server | Kind::Consumer) {
+                endpoints
+                    .entry((span.service, span.name, span.kind))
+                    .or_default()
+                    .add(span.duration(), error);
+            }
+            let Some(system) = system_keys.iter().find_map(|&k| attrs::get(&span.attrs, k)) else {
+                continue;
+            };
+            let query_value = query_key.and_then(|k| attrs::get(&span.attrs, k));
+            let query_text = match query_value {
+                Some(ValueRef::Str(s)) => s,
+                _ => table.interner.text(span.name),
+            };
+            let group = queries
+                .entry((span.service, hash_bytes(0, query_text.as_bytes())))
+                .or_insert_with(|| QueryGroup {
+                    db_system: text_of(Some(system)),
+                    query: query_text.to_owned(),
+                    operation: text_of(operation_key.and_then(|k| attrs::get(&span.attrs, k))),
+                    collection: text_of(collection_key.and_then(|k| attrs::get(&span.attrs, k))),
+                    last_trace: usize::MAX,
+                    ..QueryGroup::default()
+                });
+            group.durations.add(span.duration(), error);
+            if group.last_trace != n {
+                group.last_trace = n;
+                group.traces += 1;
+            }
+        }
+    }
+
+    let seconds = window.seconds(earliest);
+    let text = |sym| table.interner.text(sym).to_owned();
+    let mut endpoints: Vec<EndpointRow> = endpoints
+        .into_iter()
+        .map(|((service, name, kind), mut d)| {
+            d.finish();
+            EndpointRow {
+                service: text(service),
+                operation: text(name),
+                kind: kind.name(),
+                requests: d.count(),
+                errors: d.errors,
+                rate_per_second: d.count() as f64 / seconds,
+                error_rate: d.error_rate(),
+                p50_ms: d.percentile_ms(0.5),
+                p95_ms: d.percentile_ms(0.95),
+                p99_ms: d.percentile_ms(0.99),
+                max_ms: d.max_ms(),
+                total_ms: d.total as f64 / 1e6,
+            }
+        })
+        .collect();
+    let mut queries: Vec<QueryRow> = queries
+        .into_iter()
+        .map(|((service, _), mut g)| {
+            g.durations.finish();
+            let d = &g.durations;
+            QueryRow {
+                service: text(service),
+                db_system: g.db_system,
+                query: g.query,
+                operation: g.operation,
+                collection: g.collection,
+                calls: d.count(),
+                errors: d.errors,
+                rate_per_second: d.count() as f64 / seconds,
+                error_rate: d.error_rate(),
+                p50_ms: d.percentile_ms(0.5),
+                p95_ms: d.percentile_ms(0.95),
+                p99_ms: d.percentile_ms(0.99),
+                max_ms: d.max_ms(),
+                total_ms: d.total as f64 / 1e6,
+                calls_per_trace: d.count() as f64 / g.traces.max(1) as f64,
+            }
+        })
+        .collect();
+    endpoints.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
+    queries.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
+    Red {
+        window_seconds: seconds,
+        endpoints,
+        queries,
+    }
+}

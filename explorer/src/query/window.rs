@@ -1,0 +1,130 @@
+//! The traces and spans of a time window, for the aggregate views (service map, RED,
+//! errors), and the statistics they share.
+
+use crate::store::table::{BLOCK, SpanRow, Table, TraceEntry};
+
+/// A window ending now: spans that started at or after `from`.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub from: u64,
+    pub now: u64,
+}
+
+impl Window {
+    pub fn last(length: u64, now: u64) -> Window {
+        Window {
+            from: now.saturating_sub(length),
+            now,
+        }
+    }
+
+    pub fn contains(&self, span: &SpanRow) -> bool {
+        span.start >= self.from
+    }
+
+    /// Traces with at least one span in the window, newest first; blocks that end before
+    /// the window are skipped whole.
+    pub fn traces<'t>(&self, table: &'t Table) -> Vec<&'t TraceEntry> {
+        let mut out = Vec::new();
+        let first = table.traces().next().map_or(0, |(seq, _)| seq);
+        let mut seq = table.end_seq();
+        while seq > first {
+            let block_start = ((seq - 1) / BLOCK * BLOCK).max(first);
+            if table
+                .block_of(seq - 1)
+                .is_none_or(|block| block.max_end >= self.from)
+            {
+                for s in (block_start..seq).rev() {
+                    if let Some(trace) = table.trace_by_seq(s)
+                        && trace.end >= self.from
+                    {
+                        out.push(trace);
+                    }
+                }
+            }
+            seq = block_start;
+        }
+        out
+    }
+
+    /// The seconds the rates are over: the window, or less when the store holds less (a
+    /// store started two minutes ago has two minutes of traffic, not fifteen).
+    pub fn seconds(&self, earliest_seen: Option<u64>) -> f64 {
+        let from = earliest_seen.map_or(self.from, |e| e.max(self.from));
+        (self.now.saturating_sub(from) as f64 / 1e9).max(1.0)
+    }
+}
+
+/// Durations collected for percentiles.
+#[derive(Debug, Default, Clone)]
+pub struct Durations {
+    values: Vec<u64>,
+    pub errors: usize,
+    pub total: u128,
+}
+
+impl Durations {
+    pub fn add(&mut self, duration: u64, error: bool) {
+        self.values.push(duration);
+        self.total += u128::from(duration);
+        self.errors += usize::from(error);
+    }
+
+    pub fn count(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Sorts once so the percentiles can be read.
+    pub fn finish(&mut self) {
+        self.values.sort_unstable();
+    }
+
+    /// The nearest-rank percentile of the sorted values, in milliseconds.
+    pub fn percentile_ms(&self, q: f64) -> f64 {
+        if self.values.is_empty() {
+            return 0.0;
+        }
+        let rank = ((q * self.values.len() as f64).ceil() as usize).clamp(1, self.values.len());
+        self.values[rank - 1] as f64 / 1e6
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        self.values.last().map_or(0.0, |&v| v as f64 / 1e6)
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        if self.values.is_empty() {
+            0.0
+        } else {
+            self.errors as f64 / self.values.len() as f64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let mut d = Durations::default();
+        for ms in 1..=100u64 {
+            d.add(ms * 1_000_000, ms > 95);
+        }
+        d.finish();
+        assert_eq!(d.percentile_ms(0.5), 50.0);
+        assert_eq!(d.percentile_ms(0.95), 95.0);
+        assert_eq!(d.percentile_ms(0.99), 99.0);
+        assert_eq!(d.max_ms(), 100.0);
+        assert_eq!(d.error_rate(), 0.05);
+        assert_eq!(Durations::default().percentile_ms(0.5), 0.0);
+    }
+
+    #[test]
+    fn short_stores_shorten_the_rate_window() {
+        let w = Window::last(900_000_000_000, 1_000_000_000_000);
+        assert_eq!(w.seconds(None), 900.0);
+        assert_eq!(w.seconds(Some(880_000_000_000)), 120.0);
+        assert_eq!(w.seconds(Some(1_000_000_000_000)), 1.0);
+    }
+}

@@ -1,0 +1,787 @@
+//! The JSON API over real OTLP ingestion: hand-built traces with a known shape are exported
+//! to a running explorer over OTLP/gRPC and OTLP/HTTP, then every view is read over HTTP and
+//! checked against what the traces must give (search hits, waterfall nesting, critical path,
+//! service map edges, RED rows, root causes, separating attributes) — and bad queries get
+//! 400s that name the parameter.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
+use prost::Message;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracedojo_explorer::{Explorer, ExplorerConfig, ExplorerError, ReceiverConfig};
+
+const MS: u64 = 1_000_000;
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn s(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.to_owned()))
+}
+
+fn i(key: &str, value: i64) -> KeyValue {
+    kv(key, any_value::Value::IntValue(value))
+}
+
+/// Builds the spans of one trace; times are milliseconds after `base`.
+struct TraceBuilder {
+    trace_id: [u8; 16],
+    base: u64,
+    spans: Vec<(String, Span)>,
+}
+
+impl TraceBuilder {
+    fn new(n: u8, base: u64) -> Self {
+        let mut trace_id = [0x5a; 16];
+        trace_id[15] = n;
+        TraceBuilder {
+            trace_id,
+            base,
+            spans: Vec::new(),
+        }
+    }
+
+    fn id(&self, span: u8) -> Vec<u8> {
+        vec![self.trace_id[15], 0, 0, 0, 0, 0, 0, span]
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn span(
+        &mut self,
+        service: &str,
+        id: u8,
+        parent: Option<u8>,
+        name: &str,
+        kind: SpanKind,
+        (start, end): (u64, u64),
+        attributes: Vec<KeyValue>,
+    ) -> &mut Span {
+        let span = Span {
+            trace_id: self.trace_id.to_vec(),
+            span_id: self.id(id),
+            parent_span_id: parent.map(|p| self.id(p)).unwrap_or_default(),
+            name: name.to_owned(),
+            kind: kind as i32,
+            start_time_unix_nano: self.base + start * MS,
+            end_time_unix_nano: self.base + end * MS,
+            attributes,
+            ..Default::default()
+        };
+        self.spans.push((service.to_owned(), span));
+        &mut self.spans.last_mut().expect("just pushed").1
+    }
+
+    fn hex(&self) -> String {
+        self.trace_id.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn request(&self, tier: &str) -> ExportTraceServiceRequest {
+        let mut services: Vec<String> = self.spans.iter().map(|(s, _)| s.clone()).collect();
+        services.dedup();
+        services.sort();
+        services.dedup();
+        ExportTraceServiceRequest {
+            resource_spans: services
+                .iter()
+                .map(|service| ResourceSpans {
+                    resource: Some(Resource {
+                        attributes: vec![s("service.name", service), s("service.version", "1.0.0")],
+                        ..Default::default()
+                    }),
+                    scope_spans: vec![ScopeSpans {
+                        spans: self
+                            .spans
+                            .iter()
+                            .filter(|(s, _)| s == service)
+                            .map(|(_, span)| {
+                                let mut span = span.clone();
+                                if span.kind == SpanKind::Server as i32 {
+                                    span.attributes.push(s("user.tier", tier));
+                                }
+                                span
+                            })
+                            .collect(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect(),
+        }
+    }
+}
+
+fn error_status(message: &str) -> Option<Status> {
+    Some(Status {
+        code: status::StatusCode::Error as i32,
+        message: message.to_owned(),
+    })
+}
+
+/// A checkout: frontend → checkout → (cart query ×3, payment, inventory unreachable).
+/// With `fail`, payment answers 503 and the error climbs to the root.
+fn checkout(n: u8, base: u64, fail: bool) -> TraceBuilder {
+    use SpanKind::{Client, Server};
+    let mut t = TraceBuilder::new(n, base);
+    t.span(
+        "frontend",
+        1,
+        None,
+        "POST /checkout",
+        Server,
+        (0, 100),
+        vec![
+            s("http.route", "/checkout"),
+            i("http.response.status_code", if fail { 502 } else { 200 }),
+        ],
+    );
+    t.span(
+        "frontend",
+        2,
+        Some(1),
+        "POST /orders",
+        Client,
+        (5, 95),
+        vec![s("server.address", "checkout")],
+    );
+    t.span(
+        "checkout",
+        3,
+        Some(2),
+        "POST /orders",
+        Server,
+        (8, 92),
+        vec![s("http.route", "/orders")],
+    );
+    for (k, start) in [(4u8, 10u64), (5, 13), (6, 16)] {
+        t.span(
+            "checkout",
+            k,
+            Some(3),
+            "SELECT cart_items",
+            Client,
+            (start, start + 2),
+            vec![
+                s("db.system.name", "sqlite"),
+                s(
+                    "db.query.text",
+                    "SELECT * FROM cart_items WHERE cart_id = ?",
+                ),
+                s("db.operation.name", "SELECT"),
+                s("db.collection.name", "cart_items"),
+            ],
+        );
+    }
+    let charge = t.span(
+        "checkout",
+        7,
+        Some(3),
+        "POST /charge",
+        Client,
+        (20, 70),
+        vec![s("server.address", "payment")],
+    );
+    if fail {
+        charge.status = error_status("503 Service Unavailable");
+    }
+    let pay = t.span(
+        "payment",
+        8,
+        Some(7),
+        "POST /charge",
+        Server,
+        (22, 68),
+        vec![
+            s("http.route", "/charge"),
+            i("http.response.status_code", if fail { 503 } else { 200 }),
+        ],
+    );
+    if fail {
+        pay.status = error_status("gateway overloaded");
+        pay.attributes.push(s("error.type", "503"));
+        pay.events.push(Event {
+            name: "exception".into(),
+            time_unix_nano: base + 60 * MS,
+            attributes: vec![s("exception.type", "GatewayError")],
+            ..Default::default()
+        });
+    }
+    let reserve = t.span(
+        "checkout",
+        9,
+        Some(3),
+        "POST /reserve",
+        Client,
+        (72, 80),
+        vec![
+            s("server.address", "inventory"),
+            s("error.type", "connection_refused"),
+        ],
+    );
+    reserve.status = error_status("connection refused");
+    if fail {
+        t.spans[2].1.status = error_status("payment failed");
+        t.spans[1].1.status = error_status("502");
+        t.spans[0].1.status = error_status("502");
+    }
+    // The queue hand-off: a producer here, its consumer in a trace of its own (below).
+    t.span(
+        "checkout",
+        10,
+        Some(3),
+        "publish order.created",
+        SpanKind::Producer,
+        (82, 84),
+        vec![],
+    );
+    t
+}
+
+fn now_nanos() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos(),
+    )
+    .expect("fits")
+}
+
+/// GET over a fresh connection; returns the status and the JSON body.
+async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8(raw).expect("utf-8");
+    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+    let status: u16 = head[9..12].parse().expect("status code");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{path}: {head}"
+    );
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+    (status, body)
+}
+
+async fn post_protobuf(addr: SocketAddr, request: &ExportTraceServiceRequest) -> u16 {
+    let body = request.encode_to_vec();
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/traces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(&body).await.expect("write body");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    String::from_utf8_lossy(&raw)[9..12]
+        .parse()
+        .expect("status")
+}
+
+struct Fixture {
+    explorer: Explorer,
+    ok: TraceBuilder,
+    failing: Vec<TraceBuilder>,
+}
+
+/// Ten succeeding silver checkouts and five failing gold ones, over both transports, plus
+/// the shipping consumer of the first checkout's order.
+async fn fixture() -> Fixture {
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let base = now_nanos() - 60_000 * MS;
+    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
+        .await
+        .expect("gRPC connects");
+    let mut oks = Vec::new();
+    for n in 0..10u8 {
+        let trace = checkout(n, base + u64::from(n) * 1_000 * MS, false);
+        client
+            .export(trace.request("silver"))
+            .await
+            .expect("gRPC export");
+        oks.push(trace);
+    }
+    let mut failing = Vec::new();
+    for n in 10..15u8 {
+        let trace = checkout(n, base + u64::from(n) * 1_000 * MS, true);
+        let status = post_protobuf(explorer.receiver().http_addr(), &trace.request("gold")).await;
+        assert_eq!(status, 200);
+        failing.push(trace);
+    }
+    // The consumer links to the first checkout's producer span.
+    let first = &oks[0];
+    let mut shipping = TraceBuilder::new(99, base + 200 * MS);
+    let consumer = shipping.span(
+        "shipping",
+        1,
+        None,
+        "process order.created",
+        SpanKind::Consumer,
+        (0, 30),
+        vec![],
+    );
+    consumer.links.push(Link {
+        trace_id: first.trace_id.to_vec(),
+        span_id: first.id(10),
+        ..Default::default()
+    });
+    client
+        .export(shipping.request("silver"))
+        .await
+        .expect("gRPC export");
+    Fixture {
+        explorer,
+        ok: oks.swap_remove(9),
+        failing,
+    }
+}
+
+fn ids(body: &Value) -> Vec<String> {
+    body["traces"]
+        .as_array()
+        .expect("traces")
+        .iter()
+        .map(|t| t["trace_id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn search_finds_traces_by_every_condition() {
+    let f = fixture().await;
+    let ui = f.explorer.ui_addr();
+
+    let (status, body) = get(ui, "/api/status").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["spans_stored"], 15 * 10 + 1, "{body}");
+    assert_eq!(body["traces_stored"], 16);
+    assert_eq!(body["export_requests"]["grpc"], 11);
+    assert_eq!(body["export_requests"]["http"], 5);
+    assert!(body["bytes_stored"].as_u64().expect("bytes") > 0);
+
+    let (_, body) = get(
+        ui,
+        "/api/traces?service=frontend&operation=POST%20/checkout",
+    )
+    .await;
+    let found = ids(&body);
+    assert_eq!(found.len(), 15, "{body}");
+    // Newest first: the failing ones came last.
+    assert_eq!(found[0], f.failing[4].hex());
+    let first = &body["traces"][0];
+    assert_eq!(first["root_service"], "frontend");
+    assert_eq!(first["root_name"], "POST /checkout");
+    assert_eq!(first["span_count"], 10);
+    assert_eq!(first["duration_ms"], 100.0);
+    assert_eq!(first["matched_span_id"], "0e00000000000001");
+
+    let (_, body) = get(ui, "/api/traces?errors=true&service=payment").await;
+    let mut failing: Vec<String> = f.failing.iter().map(TraceBuilder::hex).collect();
+    failing.reverse();
+    assert_eq!(ids(&body), failing);
+
+    let (_, body) = get(ui, "/api/traces?attr=user.tier%3Dgold&limit=2").await;
+    assert_eq!(ids(&body), failing[..2]);
+    let (_, body) = get(ui, "/api/traces?attr=user.tier%3Dplatinum").await;
+    assert!(ids(&body).is_empty());
+    let (_, body) = get(ui, "/api/traces?attr=http.response.status_code%3D503").await;
+    assert_eq!(ids(&body).len(), 5);
+    let (_, body) = get(
+        ui,
+        "/api/traces?attr=service.version%3D1.0.0&service=payment",
+    )
+    .await;
+    assert_eq!(ids(&body).len(), 15, "resource attributes are searchable");
+
+    // Duration applies to the matching span: the charge takes 50 ms, the query 2 ms.
+    let (_, body) = get(ui, "/api/traces?operation=POST%20/charge&min_duration=45ms").await;
+    assert_eq!(ids(&body).len(), 15);
+    let (_, body) = get(ui, "/api/traces?operation=POST%20/charge&min_duration=51ms").await;
+    assert!(ids(&body).is_empty());
+    let (_, body) = get(
+        ui,
+        "/api/traces?operation=SELECT%20cart_items&max_duration=1ms",
+    )
+    .await;
+    assert!(ids(&body).is_empty());
+
+    // Time: the checkouts are a minute old.
+    let (_, body) = get(ui, "/api/traces?since=10s").await;
+    assert!(ids(&body).is_empty(), "{body}");
+    let (_, body) = get(ui, "/api/traces?since=5m&service=shipping").await;
+    assert_eq!(ids(&body).len(), 1);
+    let (_, body) = get(ui, "/api/traces?service=nobody").await;
+    assert!(ids(&body).is_empty());
+    f.explorer.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_trace_reads_as_a_waterfall_with_its_critical_path() {
+    let f = fixture().await;
+    let ui = f.explorer.ui_addr();
+    let (status, body) = get(ui, &format!("/api/traces/{}", f.ok.hex())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["span_count"], 10);
+    let spans = body["spans"].as_array().expect("spans");
+    let names: Vec<(&str, u64)> = spans
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().expect("name"),
+                s["depth"].as_u64().expect("depth"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("POST /checkout", 0),
+            ("POST /orders", 1),
+            ("POST /orders", 2),
+            ("SELECT cart_items", 3),
+            ("SELECT cart_items", 3),
+            ("SELECT cart_items", 3),
+            ("POST /charge", 3),
+            ("POST /charge", 4),
+            ("POST /reserve", 3),
+            ("publish order.created", 3),
+        ]
+    );
+    // Every span's parent comes before it, one level up.
+    for (n, span) in spans.iter().enumerate().skip(1) {
+        let parent = spans[..n]
+            .iter()
+            .rev()
+            .find(|p| p["span_id"] == span["parent_span_id"])
+            .expect("parent listed earlier");
+        assert_eq!(
+            parent["depth"].as_u64().expect("depth") + 1,
+            span["depth"].as_u64().expect("depth")
+        );
+    }
+    let reserve = &spans[8];
+    assert_eq!(reserve["status_code"], "ERROR");
+    assert_eq!(reserve["status_message"], "connection refused");
+    assert_eq!(reserve["resource"]["service.name"], "checkout");
+    assert_eq!(reserve["attributes"]["error.type"], "connection_refused");
+
+    // The path the end waited on: root [95,100] → client [92,95] → checkout server: publish
+    // [82,84], reserve [72,80], charge [20,70] → payment [22,68], and the three queries one
+    // after another before it.
+    let on_path = |name: &str, depth: u64| {
+        spans
+            .iter()
+            .find(|s| s["name"] == name && s["depth"] == depth)
+            .map(|s| s["critical_path_nanos"].as_u64().expect("nanos") / MS)
+            .expect("span")
+    };
+    assert_eq!(on_path("POST /checkout", 0), 10); // 0-5 and 95-100
+    assert_eq!(on_path("POST /charge", 4), 46);
+    assert_eq!(on_path("POST /charge", 3), 4); // 20-22 and 68-70
+    assert_eq!(on_path("POST /reserve", 3), 8);
+    assert_eq!(on_path("publish order.created", 3), 2);
+    assert_eq!(on_path("SELECT cart_items", 3), 2);
+    let total: u64 = spans
+        .iter()
+        .map(|s| s["critical_path_nanos"].as_u64().expect("nanos"))
+        .sum();
+    assert_eq!(total, 100 * MS, "the path covers the trace exactly once");
+    let segments = body["critical_path"].as_array().expect("segments");
+    assert!(
+        segments
+            .windows(2)
+            .all(|w| w[0]["end_unix_nanos"] == w[1]["start_unix_nanos"]),
+        "segments follow each other: {segments:?}"
+    );
+    // The checkout server's own time: 84 ms less the queries, charge, reservation, publish.
+    assert_eq!(
+        spans[2]["self_nanos"].as_u64().expect("self") / MS,
+        84 - 6 - 50 - 8 - 2
+    );
+
+    let (_, shipping) = get(ui, "/api/traces?service=shipping").await;
+    let id = shipping["traces"][0]["trace_id"].as_str().expect("id");
+    let (_, consumer) = get(ui, &format!("/api/traces/{id}")).await;
+    let link = &consumer["spans"][0]["links"][0];
+    assert_eq!(link["span_id"], "000000000000000a");
+    assert!(link["trace_id"].as_str().expect("id").starts_with("5a5a"));
+
+    let (status, body) = get(ui, "/api/traces/5a5a5a5a5a5a5a5a5a5a5a5a5a5a5aff").await;
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().expect("message").contains("evicted"));
+    let (status, body) = get(ui, "/api/traces/not-a-trace").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["parameter"], "trace_id");
+    f.explorer.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn map_red_and_errors_summarise_the_window() {
+    let f = fixture().await;
+    let ui = f.explorer.ui_addr();
+
+    let (_, map) = get(ui, "/api/service-map").await;
+    let edge = |from: &str, to: &str| {
+        map["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .find(|e| e["from"] == from && e["to"] == to)
+            .cloned()
+            .unwrap_or_else(|| panic!("no edge {from} → {to} in {map}"))
+    };
+    assert_eq!(edge("frontend", "checkout")["requests"], 15);
+    let payment = edge("checkout", "payment");
+    assert_eq!(payment["requests"], 15);
+    assert_eq!(payment["errors"], 5);
+    assert_eq!(payment["p95_ms"], 50.0);
+    assert_eq!(edge("checkout", "inventory")["errors"], 15);
+    assert_eq!(edge("checkout", "sqlite")["requests"], 45);
+    assert_eq!(edge("checkout", "shipping")["requests"], 1);
+    let node = |name: &str| {
+        map["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["name"] == name)
+            .cloned()
+            .expect("node")
+    };
+    assert_eq!(node("payment")["traced"], true);
+    assert_eq!(node("inventory")["traced"], false);
+    assert!(map["window_seconds"].as_f64().expect("seconds") >= 45.0);
+
+    let (_, red) = get(ui, "/api/red").await;
+    let endpoint = red["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .find(|e| e["service"] == "payment")
+        .cloned()
+        .expect("payment endpoint");
+    assert_eq!(endpoint["operation"], "POST /charge");
+    assert_eq!(endpoint["requests"], 15);
+    assert_eq!(endpoint["errors"], 5);
+    assert_eq!(endpoint["p50_ms"], 46.0);
+    let queries = red["queries"].as_array().expect("queries");
+    assert_eq!(queries.len(), 1, "{red}");
+    assert_eq!(
+        queries[0]["query"],
+        "SELECT * FROM cart_items WHERE cart_id = ?"
+    );
+    assert_eq!(queries[0]["calls"], 45);
+    assert_eq!(queries[0]["calls_per_trace"], 3.0);
+    assert_eq!(queries[0]["db_system"], "sqlite");
+    assert_eq!(queries[0]["collection"], "cart_items");
+    let (_, only) = get(ui, "/api/red?service=payment").await;
+    assert_eq!(only["endpoints"].as_array().expect("rows").len(), 1);
+    assert!(only["queries"].as_array().expect("rows").is_empty());
+
+    let (_, errors) = get(ui, "/api/errors").await;
+    assert_eq!(errors["traces"], 16);
+    assert_eq!(
+        errors["failing_traces"], 15,
+        "every checkout has the refused reservation"
+    );
+    let causes = errors["root_causes"].as_array().expect("causes");
+    let cause = |service: &str| {
+        causes
+            .iter()
+            .find(|c| c["service"] == service)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {service} cause in {errors}"))
+    };
+    assert_eq!(cause("payment")["traces"], 5);
+    assert_eq!(cause("payment")["error_type"], "503");
+    assert_eq!(cause("payment")["message"], "gateway overloaded");
+    assert_eq!(cause("checkout")["operation"], "POST /reserve");
+    assert_eq!(cause("checkout")["traces"], 15);
+    assert!(
+        causes.iter().all(|c| c["service"] != "frontend"),
+        "the root's error is a consequence, not a cause: {causes:?}"
+    );
+
+    // Among checkouts, the gold tier is what separates the payment failures.
+    let (_, scoped) = get(ui, "/api/errors?service=payment&operation=POST%20/charge").await;
+    assert_eq!(scoped["traces"], 15);
+    let (_, payment_errors) = get(ui, "/api/errors?service=payment").await;
+    assert_eq!(payment_errors["failing_traces"], 15);
+    f.explorer.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn the_separating_attribute_is_the_segment_that_fails() {
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let base = now_nanos() - 30_000 * MS;
+    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
+        .await
+        .expect("gRPC connects");
+    // 20 silver traces succeed, 6 gold ones fail at payment; no other error.
+    for n in 0..26u8 {
+        let gold = n >= 20;
+        let mut t = TraceBuilder::new(n, base + u64::from(n) * MS);
+        t.span(
+            "frontend",
+            1,
+            None,
+            "GET /",
+            SpanKind::Server,
+            (0, 10),
+            vec![],
+        );
+        let pay = t.span(
+            "payment",
+            2,
+            Some(1),
+            "POST /charge",
+            SpanKind::Server,
+            (1, 9),
+            vec![],
+        );
+        if gold {
+            pay.status = error_status("declined upstream");
+        }
+        client
+            .export(t.request(if gold { "gold" } else { "silver" }))
+            .await
+            .expect("export");
+    }
+    let (_, errors) = get(explorer.ui_addr(), "/api/errors").await;
+    assert_eq!(errors["failing_traces"], 6);
+    let top = &errors["attributes"][0];
+    assert_eq!(top["key"], "user.tier", "{errors}");
+    assert_eq!(top["value"], "gold");
+    assert_eq!(top["failing_with"], 6);
+    assert_eq!(top["total_with"], 6);
+    assert_eq!(top["error_rate_with"], 1.0);
+    assert_eq!(top["error_rate_without"], 0.0);
+    explorer.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn bad_queries_get_400s_naming_the_parameter() {
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let ui = explorer.ui_addr();
+    for (path, parameter, says) in [
+        ("/api/traces?min_duration=fast", "min_duration", "150ms"),
+        ("/api/traces?min_duration=5parsecs", "min_duration", "unit"),
+        (
+            "/api/traces?min_duration=2s&max_duration=1s",
+            "max_duration",
+            "shorter",
+        ),
+        ("/api/traces?limit=0", "limit", "1 to 1000"),
+        ("/api/traces?limit=many", "limit", "1 to 1000"),
+        ("/api/traces?attr=gold", "attr", "KEY=VALUE"),
+        ("/api/traces?errors=maybe", "errors", "true or false"),
+        ("/api/traces?start=yesterday", "start", "Unix milliseconds"),
+        ("/api/traces?since=5m&start=1", "since", "not both"),
+        (
+            "/api/traces?servce=frontend",
+            "query",
+            "unknown parameter \\\"servce\\\"",
+        ),
+        ("/api/service-map?since=30d", "since", "1s to 7d"),
+        ("/api/red?since=soon", "since", "duration"),
+        (
+            "/api/errors?limit=3",
+            "query",
+            "takes since, service, operation",
+        ),
+    ] {
+        let (status, body) = get(ui, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["parameter"], parameter, "{path}: {body}");
+        let message = body["error"].to_string();
+        assert!(message.contains(says), "{path}: {message}");
+    }
+    let (status, body) = get(ui, "/api/nothing-here").await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]
+            .as_str()
+            .expect("error")
+            .contains("/api/traces")
+    );
+    // An empty store answers every view.
+    for path in [
+        "/api/services",
+        "/api/traces",
+        "/api/service-map",
+        "/api/red",
+        "/api/errors",
+    ] {
+        let (status, body) = get(ui, path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    explorer.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn start_refuses_bounds_too_small_and_busy_ports() {
+    let too_few = ExplorerConfig {
+        receiver: ReceiverConfig {
+            max_spans: 10,
+            ..ReceiverConfig::local()
+        },
+        ..ExplorerConfig::local()
+    };
+    let error = Explorer::start(too_few).await.expect_err("too few spans");
+    assert!(matches!(error, ExplorerError::TooFewSpans { given: 10 }));
+    assert!(error.to_string().contains("--max-spans"), "{error}");
+    let too_small = ExplorerConfig {
+        receiver: ReceiverConfig {
+            max_bytes: 1024,
+            ..ReceiverConfig::local()
+        },
+        ..ExplorerConfig::local()
+    };
+    let error = Explorer::start(too_small).await.expect_err("too few bytes");
+    assert!(
+        error.to_string().contains("too small to hold one trace"),
+        "{error}"
+    );
+
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = busy.local_addr().expect("addr");
+    let error = Explorer::start(ExplorerConfig {
+        ui_addr: taken,
+        ..ExplorerConfig::local()
+    })
+    .await
+    .expect_err("port in use");
+    let message = error.to_string();
+    assert!(message.contains(&taken.port().to_string()), "{message}");
+    assert!(message.contains("already in use"), "{message}");
+    // Nothing was left listening on the OTLP ports of the failed start.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        let again = Explorer::start(ExplorerConfig::local())
+            .await
+            .expect("starts");
+        again.shutdown().await.expect("shutdown");
+    })
+    .await
+    .expect("a later start works");
+}
