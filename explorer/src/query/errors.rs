@@ -22,6 +22,18 @@ const MAX_VALUE_LEN: usize = 64;
 const MAX_ATTRIBUTES: usize = 20;
 const MAX_CAUSES: usize = 20;
 const EXAMPLES: usize = 3;
+/// Attributes that describe the outcome rather than the request: of course failing traces
+/// have `error.type` or a 5xx status; what separates them must be something about who or
+/// what was asked (tier, region, version, route).
+const OUTCOME_KEYS: &[&str] = &[
+    "error.type",
+    "http.response.status_code",
+    "rpc.grpc.status_code",
+    "otel.status_code",
+    "otel.status_description",
+    "exception.type",
+    "exception.message",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RootCause {
@@ -102,6 +114,10 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
             })
     };
     let keys = ErrorKeys::new(table);
+    let outcome: Vec<Sym> = OUTCOME_KEYS
+        .iter()
+        .filter_map(|k| table.interner.lookup(k))
+        .collect();
 
     let mut traces = 0;
     let mut failing = 0;
@@ -125,7 +141,7 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
                 ValueRef::Int(_) | ValueRef::Bool(_) => true,
                 _ => false,
             };
-            if !short {
+            if !short || outcome.contains(&key) {
                 return;
             }
             let Some(k) = index::attr_key(key, value) else {
