@@ -1,0 +1,1452 @@
+// tracedojo explorer: the web UI. Plain JavaScript, no framework and no build step; it reads
+// only the explorer's JSON API (explorer/API.md).
+//
+// Safety rule for the whole file: a value that came from the API (span names, attributes,
+// service names, messages) reaches the page only through el()/svg() below, which write text
+// with textContent/createTextNode and attributes with setAttribute. Nothing here builds markup
+// from strings, and the server's content security policy forbids inline script anyway.
+//
+// Layout of the file: shared helpers (DOM, formatting, API, tables, forms), then one function
+// per page (searchView, traceView, mapView, redView, errorsView), then the header, the router
+// and live refresh.
+
+'use strict';
+
+// ---------------------------------------------------------------- DOM helpers
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function applyAttrs(node, attrs) {
+  if (!attrs) return;
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'text') {
+      node.textContent = String(value);
+    } else if (key === 'on') {
+      for (const [event, handler] of Object.entries(value)) node.addEventListener(event, handler);
+    } else if (key === 'style') {
+      // CSSOM writes are allowed by `style-src 'self'`; a style attribute would not be.
+      for (const [property, v] of Object.entries(value)) node.style.setProperty(property, String(v));
+    } else if (key === 'class') {
+      node.setAttribute('class', Array.isArray(value) ? value.filter(Boolean).join(' ') : value);
+    } else if (/^on/i.test(key)) {
+      throw new Error(`refusing to set the event attribute ${key}; use on: {...}`);
+    } else {
+      node.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+}
+
+function appendChildren(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) appendChildren(node, child);
+    else if (child instanceof Node) node.appendChild(child);
+    else node.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+/** An HTML element; strings among the children become text nodes. */
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  applyAttrs(node, attrs);
+  appendChildren(node, children);
+  return node;
+}
+
+/** An SVG element, likewise. */
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  applyAttrs(node, attrs);
+  appendChildren(node, children);
+  return node;
+}
+
+/** Replaces a node's children (strings become text; null and false are skipped). */
+function fill(node, ...children) {
+  node.replaceChildren();
+  appendChildren(node, children);
+  return node;
+}
+
+function $(id) {
+  return document.getElementById(id);
+}
+
+function hashLink(path, params) {
+  const query = params ? params.toString() : '';
+  return `#${path}${query ? `?${query}` : ''}`;
+}
+
+function navigate(path, params) {
+  location.hash = hashLink(path, params);
+}
+
+function traceHref(traceId, spanId) {
+  const params = new URLSearchParams();
+  if (spanId) params.set('span', spanId);
+  return hashLink(`/trace/${encodeURIComponent(traceId)}`, params);
+}
+
+function searchHref(fields) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(fields)) {
+    for (const v of [].concat(value)) if (v !== undefined && v !== null && v !== '') params.append(key, v);
+  }
+  return hashLink('/search', params);
+}
+
+// ---------------------------------------------------------------- formatting
+
+function isNum(n) {
+  return typeof n === 'number' && Number.isFinite(n);
+}
+
+/** Milliseconds as a person reads them: 450 µs, 12.3 ms, 1.25 s, 2m 05s. */
+function fmtMs(ms) {
+  if (!isNum(ms)) return '–';
+  if (ms === 0) return '0 ms';
+  if (ms < 1) return `${(ms * 1000).toFixed(ms < 0.01 ? 1 : 0)} µs`;
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 100) return `${ms.toFixed(1)} ms`;
+  if (ms < 1000) return `${ms.toFixed(0)} ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+  const minutes = Math.floor(ms / 60000);
+  const seconds = Math.floor((ms % 60000) / 1000);
+  return `${minutes}m ${String(seconds).padStart(2, '0')}s`;
+}
+
+function fmtNanos(nanos) {
+  return isNum(nanos) ? fmtMs(nanos / 1e6) : '–';
+}
+
+/** A 0..1 ratio as a percentage. */
+function fmtPct(ratio) {
+  if (!isNum(ratio)) return '–';
+  const pct = ratio * 100;
+  if (pct === 0) return '0%';
+  if (pct < 0.1) return `${pct.toFixed(2)}%`;
+  if (pct < 10) return `${pct.toFixed(1)}%`;
+  return `${pct.toFixed(0)}%`;
+}
+
+function fmtRate(perSecond) {
+  if (!isNum(perSecond)) return '–';
+  if (perSecond === 0) return '0';
+  if (perSecond < 0.01) return perSecond.toFixed(3);
+  if (perSecond < 10) return perSecond.toFixed(2);
+  if (perSecond < 100) return perSecond.toFixed(1);
+  return perSecond.toFixed(0);
+}
+
+function fmtCount(n) {
+  return isNum(n) ? n.toLocaleString('en-US') : '–';
+}
+
+function fmtBytes(n) {
+  if (!isNum(n)) return '–';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
+
+const pad2 = (n) => String(n).padStart(2, '0');
+
+/** Local wall-clock time of Unix nanoseconds, with milliseconds; the date only when not today. */
+function fmtTime(nanos) {
+  if (!isNum(nanos) || nanos <= 0) return '–';
+  const d = new Date(nanos / 1e6);
+  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  const today = new Date();
+  if (d.toDateString() === today.toDateString()) return time;
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${time}`;
+}
+
+function fmtAgo(nanos) {
+  if (!isNum(nanos) || nanos <= 0) return '';
+  const seconds = Math.max(0, (Date.now() - nanos / 1e6) / 1000);
+  if (seconds < 60) return `${Math.floor(seconds)}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
+  return `${Math.floor(seconds / 86400)}d ago`;
+}
+
+/** An attribute value as text: strings as they are, anything else as JSON. */
+function fmtValue(value) {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function shortId(id) {
+  return typeof id === 'string' ? id.slice(0, 8) : '';
+}
+
+/** A stable hue per service name, so a service has the same colour on every page. */
+function serviceHue(name) {
+  let hash = 2166136261;
+  for (const ch of String(name)) {
+    hash ^= ch.codePointAt(0);
+    hash = Math.imul(hash, 16777619) >>> 0;
+  }
+  // Multiplying by the golden angle spreads similar hashes apart.
+  return Math.round(((hash % 1000) * 137.508) % 360);
+}
+
+function serviceChip(name, extra) {
+  return el('span', { class: 'chip svc', style: { '--hue': serviceHue(name) }, title: name },
+    el('span', { class: 'chip-name', text: name || '(none)' }), extra || null);
+}
+
+/** An error rate, red when above zero. */
+function errorRate(ratio, title) {
+  return el('span', { class: ratio > 0 ? 'err' : null, title, text: fmtPct(ratio) });
+}
+
+/** "failing/total" in a muted voice, beside an error rate. */
+function ofTotal(failing, total) {
+  return el('span', { class: 'muted', text: ` ${fmtCount(failing)}/${fmtCount(total)}` });
+}
+
+function stat(label, value, cls) {
+  return el('div', { class: ['stat', cls] }, el('div', { class: 'stat-value', text: value }),
+    el('div', { class: 'stat-label', text: label }));
+}
+
+// ---------------------------------------------------------------- the API
+
+class ApiError extends Error {
+  constructor(message, status, parameter) {
+    super(message);
+    this.status = status;
+    this.parameter = parameter || null;
+  }
+}
+
+/** GET an API path; resolves {body, text} or throws an ApiError carrying the API's message. */
+async function api(path, params) {
+  const query = params ? params.toString() : '';
+  const url = query ? `${path}?${query}` : path;
+  let response;
+  try {
+    response = await fetch(url, { headers: { accept: 'application/json' }, cache: 'no-store' });
+  } catch (error) {
+    throw new ApiError(`cannot reach the explorer at ${location.host} (${error.message})`, 0);
+  }
+  const text = await response.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const message = body && typeof body.error === 'string'
+      ? body.error
+      : `${path} answered ${response.status} ${response.statusText}`.trim();
+    throw new ApiError(message, response.status, body && typeof body.parameter === 'string' ? body.parameter : null);
+  }
+  if (body === null || typeof body !== 'object') {
+    throw new ApiError(`${path} did not answer JSON`, response.status);
+  }
+  return { body, text };
+}
+
+function errorBox(error, hint) {
+  const message = (error && error.message) || String(error);
+  // Name the parameter unless the API's message already does.
+  const where = error && error.parameter && !message.includes(error.parameter) ? `${error.parameter}: ` : '';
+  return el('div', { class: 'error-box', role: 'alert' },
+    where ? el('strong', { text: where }) : null, message, hint ? el('div', { class: 'hint', text: hint }) : null);
+}
+
+function emptyBox(message, hint) {
+  return el('div', { class: 'empty' }, el('p', { text: message }), hint ? el('p', { class: 'hint', text: hint }) : null);
+}
+
+/**
+ * Fetches and renders one region of a view. Answers that arrive after a newer request was
+ * made (or after the page changed) are dropped; an answer identical to the last one leaves
+ * the DOM alone, so live refresh keeps focus, scroll position and selection.
+ */
+function makeLoader(ctx, errorHost, fetcher, render) {
+  let seq = 0;
+  let lastText = null;
+  return async function load(force) {
+    const mine = ++seq;
+    try {
+      const { body, text } = await fetcher();
+      if (!ctx.alive() || mine !== seq) return;
+      fill(errorHost);
+      markUpdated();
+      if (!force && text === lastText) return;
+      lastText = text;
+      render(body);
+    } catch (error) {
+      if (!ctx.alive() || mine !== seq) return;
+      if (!(error instanceof ApiError)) console.error(error);
+      fill(errorHost, errorBox(error, hintFor(error)));
+      if (error instanceof ApiError && error.status !== 0) {
+        // The region was cleared: the next answer must be drawn even if it is the old one.
+        lastText = null;
+        render(null, error);
+      }
+    }
+  };
+}
+
+function hintFor(error) {
+  if (error instanceof ApiError && error.status === 404 && !/trace/i.test(error.message)) {
+    return 'This explorer does not serve that part of the API (yet).';
+  }
+  if (error instanceof ApiError && error.status === 0) return 'Is `tracedojo explore` (or `tracedojo up`) still running?';
+  return null;
+}
+
+// ---------------------------------------------------------------- tables and forms
+
+/**
+ * A table whose column headers sort it. columns: {key, label, num, value(row), cell(row),
+ * cls, title}; `state` ({key, desc}) belongs to the caller so a live refresh keeps the order.
+ * Returns a wrapper whose contents are replaced when the order changes.
+ */
+function dataTable(id, caption, columns, rows, state) {
+  const wrap = el('div', { class: 'table-wrap' });
+  const build = (focusKey) => {
+    let sorted = rows.map((row, index) => ({ row, index }));
+    const column = columns.find((c) => c.key === state.key);
+    if (column && column.value) {
+      const dir = state.desc ? -1 : 1;
+      sorted.sort((a, b) => {
+        const x = column.value(a.row);
+        const y = column.value(b.row);
+        if (x < y) return -dir;
+        if (x > y) return dir;
+        return a.index - b.index;
+      });
+    }
+    sorted = sorted.map((s) => s.row);
+    const head = el('tr', null, columns.map((c) => {
+      const sortable = Boolean(c.value);
+      const active = state.key === c.key;
+      const th = el('th', {
+        scope: 'col', class: [c.num && 'num', c.cls], title: c.title,
+        'aria-sort': sortable ? (active ? (state.desc ? 'descending' : 'ascending') : 'none') : null,
+      });
+      if (!sortable) {
+        th.append(c.label);
+        return th;
+      }
+      th.append(el('button', {
+        type: 'button', class: 'sort', 'data-key': c.key,
+        on: {
+          click: () => {
+            if (state.key === c.key) state.desc = !state.desc;
+            else Object.assign(state, { key: c.key, desc: Boolean(c.num) });
+            build(c.key);
+          },
+        },
+      }, c.label, el('span', { class: 'sort-mark', 'aria-hidden': 'true', text: active ? (state.desc ? ' ▾' : ' ▴') : '' })));
+      return th;
+    }));
+    const body = el('tbody', null, sorted.map((row) => el('tr', null, columns.map((c) => el('td', { class: [c.num && 'num', c.cls] }, c.cell(row))))));
+    const table = el('table', { id, class: 'data' }, el('caption', { class: 'visually-hidden', text: caption }), el('thead', null, head), body);
+    fill(wrap, table);
+    if (focusKey) {
+      const button = table.querySelector(`button.sort[data-key="${focusKey}"]`);
+      if (button) button.focus();
+    }
+  };
+  build(null);
+  return wrap;
+}
+
+let fieldCounter = 0;
+
+/** A labelled form field: returns {row, input}. */
+function field(label, input, hint) {
+  if (!input.id) input.id = `field-${++fieldCounter}`;
+  const row = el('div', { class: 'field' }, el('label', { for: input.id, text: label }), input,
+    hint ? el('div', { class: 'field-hint', text: hint }) : null);
+  return { row, input };
+}
+
+/**
+ * Fills a <select> with options ({value, label}) and selects `wanted`, adding it when the
+ * list lacks it (a link may name a service that has no spans at the moment).
+ */
+function fillSelect(select, options, wanted, labelOfUnknown = (v) => `${v} (no spans now)`) {
+  const values = new Set(options.map((o) => o.value));
+  const all = wanted && !values.has(wanted) ? [...options, { value: wanted, label: labelOfUnknown(wanted) }] : options;
+  fill(select, all.map((o) => el('option', { value: o.value, text: o.label })));
+  select.value = wanted || (all[0] ? all[0].value : '');
+}
+
+const WINDOWS = ['1m', '5m', '15m', '1h', '6h', '1d'];
+
+function windowSelect(current) {
+  const select = el('select', { id: 'f-window' });
+  const label = (w) => `last ${w}`;
+  fillSelect(select, WINDOWS.map((w) => ({ value: w, label: label(w) })), current || '15m', label);
+  return select;
+}
+
+/** Services from the API for service selects; an error leaves them with just "all". */
+async function fetchServices() {
+  try {
+    const { body } = await api('/api/services');
+    return Array.isArray(body.services) ? body.services : [];
+  } catch {
+    return [];
+  }
+}
+
+function serviceOptions(services, allLabel) {
+  return [{ value: '', label: allLabel }, ...services.map((s) => ({ value: s.name, label: s.name }))];
+}
+
+function operationOptions(services, serviceName, allLabel) {
+  const ops = new Set();
+  for (const s of services) {
+    if (!serviceName || s.name === serviceName) for (const op of s.operations || []) ops.add(op);
+  }
+  return [{ value: '', label: allLabel }, ...[...ops].sort().map((op) => ({ value: op, label: op }))];
+}
+
+/**
+ * Splits the attribute filter box into KEY=VALUE items: one per line, or several on a line
+ * separated by commas. A comma splits only when what follows looks like `KEY=`, so a value
+ * such as a SQL text with commas in it stays whole.
+ */
+function parseAttrFilters(text) {
+  const items = [];
+  for (const line of text.split(/\r?\n/)) {
+    for (const piece of line.split(/,\s*(?=[A-Za-z0-9_.\-/]+=)/)) {
+      const item = piece.trim();
+      if (item) items.push(item);
+    }
+  }
+  return items;
+}
+
+// ---------------------------------------------------------------- Search
+
+function searchView(ctx) {
+  let submitted = ctx.params;
+  let services = [];
+
+  const service = el('select', { id: 'f-service', name: 'service' });
+  const operation = el('select', { id: 'f-operation', name: 'operation' });
+  const minDuration = el('input', { id: 'f-min', name: 'min_duration', type: 'text', placeholder: 'e.g. 100ms', autocomplete: 'off', spellcheck: 'false' });
+  const maxDuration = el('input', { id: 'f-max', name: 'max_duration', type: 'text', placeholder: 'e.g. 2s', autocomplete: 'off', spellcheck: 'false' });
+  const errorsOnly = el('input', { id: 'f-errors', name: 'errors', type: 'checkbox' });
+  const attrs = el('textarea', { id: 'f-attrs', name: 'attr', rows: 3, spellcheck: 'false', placeholder: 'user.tier=gold\nhttp.response.status_code=500' });
+  const since = el('select', { id: 'f-since', name: 'since' });
+  const limit = el('input', { id: 'f-limit', name: 'limit', type: 'number', min: 1, max: 1000, step: 1 });
+  const fieldsByParameter = { service, operation, min_duration: minDuration, max_duration: maxDuration, errors: errorsOnly, attr: attrs, since, limit, start: since, end: since };
+
+  const formError = el('div', { class: 'form-error', id: 'search-error' });
+  const form = el('form', { id: 'search-form', class: 'side-form', 'aria-label': 'Search traces', novalidate: true },
+    el('h2', { text: 'Find traces' }),
+    field('Service', service).row,
+    field('Operation', operation).row,
+    el('div', { class: 'field-pair' },
+      field('Min duration', minDuration).row,
+      field('Max duration', maxDuration).row),
+    el('div', { class: 'field check' }, errorsOnly, el('label', { for: 'f-errors', text: 'Errors only' })),
+    field('Attributes', attrs, 'KEY=VALUE, one per line or comma separated').row,
+    el('div', { class: 'field-pair' },
+      field('Time range', since).row,
+      field('Limit', limit).row),
+    el('div', { class: 'actions' },
+      el('button', { type: 'submit', class: 'primary', text: 'Search' }),
+      el('a', { href: '#/search', class: 'button-link', text: 'Reset' })),
+    formError);
+  const summary = el('div', { class: 'results-summary', 'aria-live': 'polite' });
+  const results = el('div', { class: 'results', id: 'search-results', 'aria-busy': 'true' });
+  const loadError = el('div');
+  ctx.root.append(el('div', { class: 'layout-side' }, form, el('section', { class: 'main-col', 'aria-label': 'Traces found' }, loadError, summary, results)));
+
+  /** The usual ranges, plus whatever range a link asked for. */
+  function fillSince(wanted) {
+    const ranges = ['5m', '15m', '1h', '6h'];
+    if (wanted && wanted !== 'all' && !ranges.includes(wanted)) ranges.unshift(wanted);
+    fillSelect(since, [...ranges.map((w) => ({ value: w, label: `last ${w}` })), { value: 'all', label: 'everything' }], wanted || 'all');
+  }
+
+  function setForm(params) {
+    minDuration.value = params.get('min_duration') || '';
+    maxDuration.value = params.get('max_duration') || '';
+    errorsOnly.checked = params.get('errors') === 'true';
+    attrs.value = params.getAll('attr').join('\n');
+    fillSince(params.get('since') || 'all');
+    limit.value = params.get('limit') || '20';
+    fillSelect(service, serviceOptions(services, 'All services'), params.get('service') || '');
+    fillOperations(params.get('operation') || '');
+  }
+
+  function fillOperations(wanted) {
+    fillSelect(operation, operationOptions(services, service.value, 'All operations'), wanted);
+  }
+
+  function formParams() {
+    const params = new URLSearchParams();
+    if (service.value) params.set('service', service.value);
+    if (operation.value) params.set('operation', operation.value);
+    if (minDuration.value.trim()) params.set('min_duration', minDuration.value.trim());
+    if (maxDuration.value.trim()) params.set('max_duration', maxDuration.value.trim());
+    if (errorsOnly.checked) params.set('errors', 'true');
+    for (const item of parseAttrFilters(attrs.value)) params.append('attr', item);
+    if (since.value !== 'all') params.set('since', since.value);
+    if (limit.value.trim() && limit.value.trim() !== '20') params.set('limit', limit.value.trim());
+    return params;
+  }
+
+  service.addEventListener('change', () => fillOperations(''));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const params = formParams();
+    if (params.toString() === submitted.toString()) load(true);
+    else navigate('/search', params);
+  });
+
+  function clearInvalid() {
+    fill(formError);
+    for (const input of Object.values(fieldsByParameter)) input.removeAttribute('aria-invalid');
+  }
+
+  function render(body, error) {
+    clearInvalid();
+    if (error) {
+      // A refused search: say why next to the form and point at the field.
+      results.removeAttribute('aria-busy');
+      results.dataset.query = submitted.toString();
+      fill(results);
+      fill(summary);
+      fill(loadError);
+      fill(formError, errorBox(error));
+      const input = fieldsByParameter[error.parameter];
+      if (input) input.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    results.removeAttribute('aria-busy');
+    // Which search these results answer (tests wait for it; a person sees the form).
+    results.dataset.query = submitted.toString();
+    const traces = Array.isArray(body.traces) ? body.traces : [];
+    const shown = `${traces.length} trace${traces.length === 1 ? '' : 's'}, newest first`;
+    fill(summary, el('span', { text: shown }),
+      traces.length >= (body.limit || 20) ? el('span', { class: 'hint', text: ` · the limit is ${body.limit}: raise it or narrow the search to see older ones` }) : null);
+    if (!traces.length) {
+      fill(results, emptyBox('No trace matches.', 'Widen the time range, remove a filter, or check that your services export to this explorer.'));
+      return;
+    }
+    // A live refresh redraws the rows: keep the keyboard on the trace it was on.
+    const focused = document.activeElement && document.activeElement.closest('#results tr[data-trace-id]');
+    const focusedTrace = focused ? focused.dataset.traceId : null;
+    const longest = Math.max(...traces.map((t) => t.duration_ms || 0), 0.001);
+    const rows = traces.map((t) => {
+      const href = traceHref(t.trace_id, t.matched_span_id);
+      const rootLabel = t.root_name || '(root span not arrived)';
+      const row = el('tr', { class: ['clickable', t.error_count > 0 && 'has-error'], 'data-trace-id': t.trace_id },
+        el('td', { class: 'mono nowrap' }, fmtTime(t.start_unix_nanos), el('span', { class: 'ago', text: fmtAgo(t.start_unix_nanos) })),
+        el('td', { class: 'trace-cell' },
+          el('a', { class: 'trace-link', href }, t.root_service ? serviceChip(t.root_service) : null, el('span', { class: 'op', text: rootLabel })),
+          el('span', { class: 'trace-id mono', text: shortId(t.trace_id), title: t.trace_id })),
+        el('td', { class: 'num mono duration-cell' }, el('span', { text: fmtMs(t.duration_ms) }),
+          el('span', { class: 'mini-bar', 'aria-hidden': 'true', style: { '--w': `${Math.max(1, (100 * (t.duration_ms || 0)) / longest)}%` } })),
+        el('td', { class: 'num mono', text: fmtCount(t.span_count) }),
+        el('td', { class: 'num mono' }, t.error_count > 0 ? el('span', { class: 'badge err', text: fmtCount(t.error_count) }) : '0'),
+        el('td', { class: 'chips' }, (t.services || []).map((s) => serviceChip(s.name,
+          el('span', { class: ['chip-count', s.error_count > 0 && 'err'], text: s.error_count > 0 ? ` ${s.span_count} · ${s.error_count} err` : ` ${s.span_count}` })))));
+      // The whole row navigates, for the mouse; the link inside is what the keyboard reaches.
+      row.addEventListener('click', (event) => {
+        if (event.target.closest('a')) return;
+        location.hash = href;
+      });
+      return row;
+    });
+    fill(results, el('div', { class: 'table-wrap' }, el('table', { id: 'results', class: 'data' },
+      el('caption', { class: 'visually-hidden', text: 'Traces found, newest first' }),
+      el('thead', null, el('tr', null,
+        el('th', { scope: 'col', text: 'Start' }),
+        el('th', { scope: 'col', text: 'Trace' }),
+        el('th', { scope: 'col', class: 'num', text: 'Duration' }),
+        el('th', { scope: 'col', class: 'num', text: 'Spans' }),
+        el('th', { scope: 'col', class: 'num', text: 'Errors' }),
+        el('th', { scope: 'col', text: 'Services' }))),
+      el('tbody', null, rows))));
+    if (focusedTrace) {
+      const again = rows.find((r) => r.dataset.traceId === focusedTrace);
+      if (again) again.querySelector('a.trace-link').focus();
+    }
+  }
+
+  const load = makeLoader(ctx, loadError, () => {
+    const params = new URLSearchParams();
+    for (const key of ['service', 'operation', 'min_duration', 'max_duration', 'errors', 'since', 'start', 'end', 'limit']) {
+      const value = submitted.get(key);
+      if (value) params.set(key, value);
+    }
+    for (const item of submitted.getAll('attr')) params.append('attr', item);
+    return api('/api/traces', params);
+  }, render);
+
+  async function refreshServices() {
+    const fresh = await fetchServices();
+    if (!ctx.alive()) return;
+    // Span counts change all the time; refill the lists (which closes an open one) only when
+    // a service or an operation is new.
+    const names = (list) => JSON.stringify(list.map((s) => [s.name, s.operations]));
+    if (names(fresh) === names(services)) return;
+    services = fresh;
+    // Keep what the person chose while the lists grow.
+    const chosenService = service.value;
+    const chosenOperation = operation.value;
+    fillSelect(service, serviceOptions(services, 'All services'), chosenService);
+    fillOperations(chosenOperation);
+  }
+
+  setForm(submitted);
+  refreshServices().then(() => ctx.alive() && setForm(submitted));
+  load(true);
+
+  return {
+    refresh: () => Promise.all([load(false), refreshServices()]),
+    update(params) {
+      submitted = params;
+      setForm(params);
+      // Old results must not pass for the new search's while it runs.
+      results.setAttribute('aria-busy', 'true');
+      fill(summary, 'Searching…');
+      return load(true);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- Trace
+
+function traceView(ctx) {
+  const traceId = ctx.parts[1] || '';
+  let selected = ctx.params.get('span') || null;
+  let trace = null;
+  let firstDraw = true;
+  const collapsed = new Set();
+
+  const loadError = el('div');
+  const head = el('div', { class: 'trace-head' });
+  const waterfall = el('div', { class: 'waterfall-wrap' });
+  const details = el('aside', { id: 'span-details', class: 'details', 'aria-label': 'Span details', tabindex: '-1', hidden: true });
+  ctx.root.append(loadError, head, el('div', { class: 'trace-body' }, waterfall, details));
+
+  function spanById(id) {
+    return trace && trace.spans.find((s) => s.span_id === id);
+  }
+
+  function select(spanId, focusDetails) {
+    selected = spanId;
+    history.replaceState(null, '', traceHref(traceId, spanId));
+    for (const row of waterfall.querySelectorAll('tr.span-row')) {
+      const on = row.dataset.spanId === spanId;
+      row.classList.toggle('selected', on);
+      row.querySelector('.span-toggle-details').setAttribute('aria-expanded', on ? 'true' : 'false');
+    }
+    renderDetails();
+    if (focusDetails && !details.hidden) details.focus({ preventScroll: true });
+  }
+
+  function renderHead() {
+    const root = trace.spans.find((s) => !s.parent_span_id) || trace.spans[0];
+    fill(head, 
+      el('div', { class: 'trace-title' },
+        el('h1', null, root ? serviceChip(root.service) : null, el('span', { class: 'op', text: root ? root.name : '(empty trace)' })),
+        el('div', { class: 'trace-id mono' }, 'trace ', el('span', { class: 'selectable', text: trace.trace_id }))),
+      el('div', { class: 'stats' },
+        stat('started', fmtTime(trace.start_unix_nanos)),
+        stat('duration', fmtMs(trace.duration_ms)),
+        stat('spans', fmtCount(trace.span_count)),
+        stat('errors', fmtCount(trace.error_count), trace.error_count > 0 ? 'err' : null),
+        stat('services', fmtCount((trace.services || []).length))),
+      el('div', { class: 'chips' }, (trace.services || []).map((s) => serviceChip(s))),
+      el('div', { class: 'legend', 'aria-label': 'Legend' },
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch bar-swatch', 'aria-hidden': 'true' }), 'span (colour: service)'),
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch cp-swatch', 'aria-hidden': 'true' }), 'critical path: the work the trace\u2019s end waited on'),
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch err-swatch', 'aria-hidden': 'true' }), 'error'),
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch event-swatch', 'aria-hidden': 'true' }), 'event')));
+  }
+
+  function renderWaterfall() {
+    const total = Math.max(trace.duration_ms || 0, 1e-6);
+    const segments = new Map();
+    for (const seg of trace.critical_path || []) {
+      if (!segments.has(seg.span_id)) segments.set(seg.span_id, []);
+      segments.get(seg.span_id).push(seg);
+    }
+    const hasChildren = new Set(trace.spans.map((s) => s.parent_span_id).filter(Boolean));
+    const rows = trace.spans.map((span) => spanRow(span, total, segments.get(span.span_id) || [], hasChildren.has(span.span_id)));
+    const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => el('span', { class: 'tick', style: { '--at': `${f * 100}%` }, text: fmtMs(total * f) }));
+    const tbody = el('tbody', null, rows);
+    tbody.addEventListener('keydown', onKeyDown);
+    fill(waterfall, el('table', { id: 'waterfall', class: 'waterfall' },
+      el('caption', { class: 'visually-hidden', text: 'Spans of the trace in waterfall order; choose one to see its details' }),
+      el('colgroup', null, el('col', { class: 'c-name' }), el('col', { class: 'c-service' }), el('col', { class: 'c-dur' }), el('col', { class: 'c-timeline' })),
+      el('thead', null, el('tr', null,
+        el('th', { scope: 'col', text: 'Span' }),
+        el('th', { scope: 'col', text: 'Service' }),
+        el('th', { scope: 'col', class: 'num', text: 'Duration' }),
+        el('th', { scope: 'col', class: 'timeline-head' }, el('span', { class: 'visually-hidden', text: 'Timeline' }), el('div', { class: 'ticks', 'aria-hidden': 'true' }, ticks)))),
+      tbody));
+    applyCollapse();
+  }
+
+  function spanRow(span, total, cpSegments, hasKids) {
+    const isError = span.status_code === 'ERROR';
+    const critical = span.critical_path_nanos > 0;
+    const left = Math.min(100, Math.max(0, (100 * (span.offset_ms || 0)) / total));
+    const width = Math.min(100 - left, Math.max(0, (100 * (span.duration_ms || 0)) / total));
+    const spanStart = span.start_unix_nanos;
+    const spanNanos = Math.max(span.duration_nanos || 0, 1);
+
+    // Critical-path segments are drawn inside the bar, positioned relative to the span.
+    const cp = cpSegments.map((seg) => el('span', {
+      class: 'cp',
+      style: {
+        '--l': `${Math.max(0, Math.min(100, (100 * (seg.start_unix_nanos - spanStart)) / spanNanos))}%`,
+        '--w': `${Math.max(0, Math.min(100, (100 * (seg.end_unix_nanos - seg.start_unix_nanos)) / spanNanos))}%`,
+      },
+    }));
+    const events = (span.events || []).map((ev) => el('span', {
+      class: ['event-mark', ev.name === 'exception' && 'err'],
+      title: ev.name,
+      style: { '--l': `${Math.max(0, Math.min(100, (100 * (ev.time_unix_nanos - spanStart)) / spanNanos))}%` },
+    }));
+    const labelOnLeft = left + width > 70;
+    const toggle = hasKids
+      ? el('button', {
+        type: 'button',
+        class: 'collapse',
+        'aria-label': `Fold the spans below ${span.name}`,
+        'aria-expanded': 'true',
+        on: {
+          click: (event) => {
+            event.stopPropagation();
+            toggleCollapse(span.span_id);
+          },
+        },
+      }, '▾')
+      : el('span', { class: 'collapse-spacer', 'aria-hidden': 'true' });
+    const row = el('tr', {
+      class: ['span-row', critical && 'critical', isError && 'error', span.span_id === selected && 'selected'],
+      'data-span-id': span.span_id,
+      'data-parent-span-id': span.parent_span_id || '',
+      'data-depth': span.depth,
+      'data-service': span.service,
+    },
+    el('td', { class: 'name-cell', style: { '--depth': Math.min(span.depth || 0, 40) } },
+      toggle,
+      el('button', {
+        type: 'button', class: 'span-toggle-details', 'aria-controls': 'span-details',
+        'aria-expanded': span.span_id === selected ? 'true' : 'false', title: span.name,
+        on: { click: (event) => { event.stopPropagation(); select(span.span_id, false); } },
+      },
+      isError ? el('span', { class: 'err-icon', title: 'error', text: '!' }) : null,
+      critical ? el('span', { class: 'cp-icon', title: 'on the critical path', 'aria-label': 'on the critical path' }) : null,
+      el('span', { class: 'span-name', text: span.name })),
+      span.parent_missing ? el('span', { class: 'badge warn', title: `parent ${span.parent_span_id} is not in the store`, text: 'orphan' }) : null),
+    el('td', { class: 'service-cell' }, serviceChip(span.service)),
+    el('td', { class: 'num mono', text: fmtMs(span.duration_ms) }),
+    el('td', { class: 'timeline' }, el('div', { class: 'track' },
+      el('span', {
+        class: ['bar', 'svc'],
+        style: { '--hue': serviceHue(span.service), '--l': `${left}%`, '--w': `${width}%` },
+        title: `${span.name}: ${fmtMs(span.duration_ms)} from +${fmtMs(span.offset_ms)}`,
+      }, cp, events),
+      // No room on either side of a bar that spans nearly the whole trace: the Duration column says it.
+      labelOnLeft && left < 10 ? null : el('span', {
+        class: ['bar-label', labelOnLeft && 'left'],
+        style: { '--l': `${left}%`, '--w': `${width}%`, '--r': `${100 - left}%` },
+        text: fmtMs(span.duration_ms),
+      }))));
+    row.addEventListener('click', () => select(span.span_id, false));
+    return row;
+  }
+
+  function toggleCollapse(spanId) {
+    if (collapsed.has(spanId)) collapsed.delete(spanId);
+    else collapsed.add(spanId);
+    applyCollapse();
+  }
+
+  /** Hides the rows below folded spans (rows come depth first, so a subtree is a run of deeper rows). */
+  function applyCollapse() {
+    let hideDeeperThan = Infinity;
+    const rows = [...waterfall.querySelectorAll('tr.span-row')];
+    rows.forEach((row, i) => {
+      const depth = Number(row.dataset.depth);
+      if (depth <= hideDeeperThan) hideDeeperThan = Infinity;
+      row.hidden = depth > hideDeeperThan;
+      const folded = collapsed.has(row.dataset.spanId);
+      const button = row.querySelector('button.collapse');
+      if (button) {
+        let hidden = 0;
+        for (let j = i + 1; j < rows.length && Number(rows[j].dataset.depth) > depth; j += 1) hidden += 1;
+        button.textContent = folded ? `▸${hidden}` : '▾';
+        button.setAttribute('aria-expanded', folded ? 'false' : 'true');
+      }
+      if (folded && !row.hidden && hideDeeperThan === Infinity) hideDeeperThan = depth;
+    });
+  }
+
+  /** Up/Down move between rows, as in a list. */
+  function onKeyDown(event) {
+    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+    const rows = [...waterfall.querySelectorAll('tr.span-row')].filter((r) => !r.hidden);
+    const current = event.target.closest('tr.span-row');
+    const index = rows.indexOf(current);
+    const next = rows[index + (event.key === 'ArrowDown' ? 1 : -1)];
+    if (next) {
+      event.preventDefault();
+      next.querySelector('.span-toggle-details').focus();
+    }
+  }
+
+  function kvTable(caption, object) {
+    const entries = Object.entries(object || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    if (!entries.length) return el('p', { class: 'muted', text: 'none' });
+    return el('table', { class: 'kv' }, el('caption', { class: 'visually-hidden', text: caption }),
+      el('tbody', null, entries.map(([key, value]) => el('tr', null,
+        el('th', { scope: 'row', class: 'mono', text: key }),
+        el('td', { class: ['mono', 'value', typeof value !== 'string' && 'typed'], text: fmtValue(value) })))));
+  }
+
+  function section(title, count, ...content) {
+    return el('section', { class: 'detail-section' },
+      el('h3', null, title, count === null ? null : el('span', { class: 'count', text: ` ${count}` })), content);
+  }
+
+  function renderDetails() {
+    const span = selected && spanById(selected);
+    if (!span) {
+      details.hidden = true;
+      fill(details);
+      return;
+    }
+    details.hidden = false;
+    const parent = span.parent_span_id ? spanById(span.parent_span_id) : null;
+    const isError = span.status_code === 'ERROR';
+    const facts = [
+      ['Service', serviceChip(span.service)],
+      ['Kind', span.kind],
+      ['Status', el('span', { class: isError ? 'err' : null }, span.status_code, span.status_message ? ` · ${span.status_message}` : '')],
+      ['Duration', fmtMs(span.duration_ms)],
+      ['Starts', `+${fmtMs(span.offset_ms)} · ${fmtTime(span.start_unix_nanos)}`],
+      ['Self time', fmtNanos(span.self_nanos)],
+      ['Critical path', span.critical_path_nanos > 0 ? fmtNanos(span.critical_path_nanos) : 'not on it'],
+      ['Span ID', el('span', { class: 'mono selectable', text: span.span_id })],
+      ['Parent', span.parent_span_id
+        ? (parent
+          ? el('button', { type: 'button', class: 'link-button', on: { click: () => select(parent.span_id, true) } }, el('span', { class: 'mono', text: span.parent_span_id }), ` ${parent.name}`)
+          : el('span', { class: 'mono', text: `${span.parent_span_id} (not in the store)` }))
+        : 'none (root)'],
+      ['Trace ID', el('span', { class: 'mono selectable', text: trace.trace_id })],
+      ['Scope', span.scope || '–'],
+    ];
+    fill(details, 
+      el('div', { class: 'details-head' },
+        el('h2', { class: isError ? 'err' : null, text: span.name }),
+        el('button', { type: 'button', class: 'close', 'aria-label': 'Close span details', text: '×', on: { click: () => select(null, false) } })),
+      el('dl', { class: 'facts' }, facts.map(([k, v]) => [el('dt', { text: k }), el('dd', null, v)])),
+      section('Attributes', Object.keys(span.attributes || {}).length, kvTable('Span attributes', span.attributes)),
+      section('Events', (span.events || []).length, (span.events || []).length
+        ? el('ol', { class: 'events' }, span.events.map((ev) => el('li', { class: ev.name === 'exception' ? 'err' : null },
+          el('div', { class: 'event-head' }, el('strong', { text: ev.name }), el('span', { class: 'mono muted', text: ` +${fmtNanos(ev.time_unix_nanos - span.start_unix_nanos)}` })),
+          Object.keys(ev.attributes || {}).length ? kvTable(`Attributes of event ${ev.name}`, ev.attributes) : null)))
+        : el('p', { class: 'muted', text: 'none' })),
+      section('Links', (span.links || []).length, (span.links || []).length
+        ? el('ul', { class: 'links-list' }, span.links.map((link) => el('li', null,
+          el('a', { href: traceHref(link.trace_id, link.span_id), class: 'mono' }, `trace ${link.trace_id}`),
+          el('div', { class: 'mono muted', text: `span ${link.span_id}` }),
+          Object.keys(link.attributes || {}).length ? kvTable('Link attributes', link.attributes) : null)))
+        : el('p', { class: 'muted', text: 'none' })),
+      section('Resource', Object.keys(span.resource || {}).length, kvTable('Resource attributes', span.resource)));
+  }
+
+  function render(body, error) {
+    if (error) {
+      if (error.status === 404) {
+        fill(head, emptyBox(`Trace ${traceId} is not in the store.`,
+          'Its spans may not have arrived yet (live refresh keeps looking), '
+          + 'or it was evicted to stay within the store\u2019s bounds.'));
+        fill(loadError);
+      }
+      fill(waterfall);
+      details.hidden = true;
+      return;
+    }
+    trace = body;
+    if (!Array.isArray(trace.spans)) trace.spans = [];
+    renderHead();
+    renderWaterfall();
+    renderDetails();
+    if (firstDraw && selected) {
+      // Opened at a span (a search match, a link): bring its row into view once.
+      const row = waterfall.querySelector(`tr.span-row.selected`);
+      if (row) row.scrollIntoView({ block: 'center' });
+    }
+    firstDraw = false;
+  }
+
+  const load = makeLoader(ctx, loadError, () => api(`/api/traces/${encodeURIComponent(traceId)}`), render);
+  load(true);
+  return { refresh: () => load(false) };
+}
+
+// ---------------------------------------------------------------- Service map
+
+/**
+ * Columns for the map: a node's column is the longest chain of calls leading to it, so
+ * callers sit left of callees. Calls that close a cycle are found by a depth-first walk and
+ * left out of the ranking (they are still drawn), so a cycle cannot make the layout loop.
+ */
+function layoutColumns(names, edges) {
+  const out = new Map(names.map((n) => [n, []]));
+  const incoming = new Map(names.map((n) => [n, 0]));
+  for (const e of edges) {
+    if (e.from === e.to || !out.has(e.from) || !out.has(e.to)) continue;
+    out.get(e.from).push(e.to);
+    incoming.set(e.to, incoming.get(e.to) + 1);
+  }
+  const starts = [...names].sort((a, b) => (incoming.get(a) - incoming.get(b)) || (a < b ? -1 : 1));
+  const state = new Map(); // 1: on the walk's path, 2: done
+  const forward = new Map(names.map((n) => [n, []]));
+  for (const start of starts) {
+    if (state.has(start)) continue;
+    // An explicit stack instead of recursion: a long chain cannot overflow the call stack.
+    const stack = [{ node: start, next: 0 }];
+    state.set(start, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const targets = out.get(top.node);
+      if (top.next >= targets.length) {
+        state.set(top.node, 2);
+        stack.pop();
+        continue;
+      }
+      const to = targets[top.next++];
+      if (state.get(to) === 1) continue; // closes a cycle
+      forward.get(top.node).push(to);
+      if (!state.has(to)) {
+        state.set(to, 1);
+        stack.push({ node: to, next: 0 });
+      }
+    }
+  }
+  // Longest path over the acyclic calls (Kahn's order).
+  const indegree = new Map(names.map((n) => [n, 0]));
+  for (const targets of forward.values()) for (const t of targets) indegree.set(t, indegree.get(t) + 1);
+  const column = new Map(names.map((n) => [n, 0]));
+  const queue = names.filter((n) => indegree.get(n) === 0);
+  while (queue.length) {
+    const node = queue.shift();
+    for (const t of forward.get(node)) {
+      column.set(t, Math.max(column.get(t), column.get(node) + 1));
+      indegree.set(t, indegree.get(t) - 1);
+      if (indegree.get(t) === 0) queue.push(t);
+    }
+  }
+  return column;
+}
+
+function mapView(ctx) {
+  const sinceValue = ctx.params.get('since') || '15m';
+  const since = windowSelect(sinceValue);
+  since.addEventListener('change', () => navigate('/map', new URLSearchParams({ since: since.value })));
+  const loadError = el('div');
+  const summary = el('div', { class: 'results-summary' });
+  const drawing = el('div', { class: 'map-wrap' });
+  const edgeTable = el('div');
+  const edgeSort = { key: 'requests', desc: true };
+  ctx.root.append(
+    el('div', { class: 'toolbar' }, el('h1', { text: 'Service map' }), field('Window', since).row,
+      el('span', {
+        class: 'hint',
+        text: 'Boxes are services, arrows are calls (from the callers\u2019 CLIENT and PRODUCER spans). '
+          + 'Dashed: seen only from its callers. Choose a service to search its traces.',
+      })),
+    loadError, summary, drawing, edgeTable);
+
+  function render(body, error) {
+    if (error) {
+      fill(drawing);
+      fill(edgeTable);
+      return;
+    }
+    const nodes = Array.isArray(body.nodes) ? body.nodes : [];
+    const edges = Array.isArray(body.edges) ? body.edges : [];
+    // Edges may name a service that has no node entry; draw it anyway.
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    for (const e of edges) {
+      for (const name of [e.from, e.to]) if (!byName.has(name)) byName.set(name, { name, traced: false, span_count: 0, error_count: 0 });
+    }
+    fill(summary, `${byName.size} services, ${edges.length} calls in the last ${sinceValue}`);
+    if (!byName.size) {
+      fill(drawing, emptyBox(`No spans in the last ${sinceValue}.`, 'Send some traffic, or choose a longer window.'));
+      fill(edgeTable);
+      return;
+    }
+    fill(drawing, drawMap([...byName.values()], edges));
+    fill(edgeTable, el('h2', { text: 'Calls' }), dataTable('map-edges', 'Calls between services', [
+      { key: 'from', label: 'Caller', value: (e) => e.from, cell: (e) => serviceChip(e.from) },
+      { key: 'to', label: 'Callee', value: (e) => e.to, cell: (e) => serviceChip(e.to) },
+      { key: 'requests', label: 'Requests', num: true, value: (e) => e.requests, cell: (e) => fmtCount(e.requests) },
+      { key: 'rate', label: 'Req/s', num: true, value: (e) => e.rate_per_second, cell: (e) => fmtRate(e.rate_per_second) },
+      { key: 'errors', label: 'Errors', num: true, value: (e) => e.errors, cell: (e) => fmtCount(e.errors) },
+      { key: 'error_rate', label: 'Error %', num: true, value: (e) => e.error_rate, cell: (e) => errorRate(e.error_rate) },
+      { key: 'p95', label: 'p95', num: true, value: (e) => e.p95_ms, cell: (e) => fmtMs(e.p95_ms) },
+    ], edges, edgeSort));
+  }
+
+  function drawMap(nodes, edges) {
+    const names = nodes.map((n) => n.name).sort();
+    const column = layoutColumns(names, edges);
+    const columns = [];
+    for (const name of names) {
+      const c = column.get(name);
+      (columns[c] = columns[c] || []).push(name);
+    }
+    const W = 160;
+    const H = 48;
+    const GAP_X = 200; // room for the edge labels between columns
+    const GAP_Y = 44;
+    const PAD = 24;
+    // Order each column by where its callers sit (barycentre), which uncrosses most edges.
+    const position = new Map();
+    columns.forEach((list, c) => {
+      if (!list) return;
+      const weight = (name) => {
+        const ys = edges.filter((e) => e.to === name && position.has(e.from)).map((e) => position.get(e.from).row);
+        return ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : Infinity;
+      };
+      list.sort((a, b) => (weight(a) - weight(b)) || (a < b ? -1 : 1));
+      list.forEach((name, row) => position.set(name, { col: c, row }));
+    });
+    const rowsMax = Math.max(...columns.filter(Boolean).map((l) => l.length));
+    const height = PAD * 2 + rowsMax * H + (rowsMax - 1) * GAP_Y + 60;
+    const width = PAD * 2 + columns.length * W + (columns.length - 1) * GAP_X;
+    for (const [name, p] of position) {
+      const list = columns[p.col];
+      const colHeight = list.length * H + (list.length - 1) * GAP_Y;
+      const top = PAD + (rowsMax * H + (rowsMax - 1) * GAP_Y - colHeight) / 2;
+      p.x = PAD + p.col * (W + GAP_X);
+      p.y = top + p.row * (H + GAP_Y);
+      position.set(name, p);
+    }
+    const bottom = height - 24;
+    const marker = (id, cls) => svg('marker', {
+      id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 8, markerHeight: 8,
+      orient: 'auto-start-reverse', markerUnits: 'userSpaceOnUse',
+    },
+      svg('path', { d: 'M0,0 L10,5 L0,10 z', class: cls }));
+    const edgeNodes = [];
+    const labelNodes = [];
+    // Labels go where they overlap neither a box nor another label: the first free spot
+    // moving away from the edge's middle, a line at a time.
+    const taken = [...position.values()].map((p) => ({ x1: p.x, x2: p.x + W, y1: p.y, y2: p.y + H }));
+    const freeSpot = (x, y, width) => {
+      for (let i = 0; i < 16; i += 1) {
+        const dy = (i % 2 ? 1 : -1) * Math.ceil(i / 2) * 13;
+        const box = { x1: x - width / 2, x2: x + width / 2, y1: y + dy - 11, y2: y + dy + 3 };
+        if (!taken.some((t) => box.x1 < t.x2 && t.x1 < box.x2 && box.y1 < t.y2 && t.y1 < box.y2)) {
+          taken.push(box);
+          return { x, y: y + dy };
+        }
+      }
+      return { x, y };
+    };
+    for (const e of edges) {
+      const a = position.get(e.from);
+      const b = position.get(e.to);
+      if (!a || !b) continue;
+      let d;
+      let mid;
+      if (e.from === e.to) {
+        const x = a.x + W;
+        const y = a.y + H / 2;
+        d = `M${x},${y - 10} C${x + 50},${y - 40} ${x + 50},${y + 40} ${x},${y + 10}`;
+        mid = { x: x + 40, y };
+      } else if (b.col > a.col) {
+        const x1 = a.x + W;
+        const y1 = a.y + H / 2;
+        const x2 = b.x - 2;
+        const y2 = b.y + H / 2;
+        const dx = Math.max(40, (x2 - x1) / 2);
+        d = `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+        mid = { x: (x1 + 3 * (x1 + dx) + 3 * (x2 - dx) + x2) / 8, y: (y1 + 3 * y1 + 3 * y2 + y2) / 8 };
+      } else {
+        // A call back to the left (a cycle) or within a column: route it under the nodes.
+        const x1 = a.x + W / 2;
+        const y1 = a.y + H;
+        const x2 = b.x + W / 2 + 12;
+        const y2 = b.y + H + 2;
+        d = `M${x1},${y1} C${x1},${bottom} ${x2},${bottom} ${x2},${y2}`;
+        mid = { x: (x1 + x2) / 2, y: (y1 + 3 * bottom + 3 * bottom + y2) / 8 };
+      }
+      const failing = e.error_rate > 0;
+      const label = `${fmtRate(e.rate_per_second)} req/s · ${fmtPct(e.error_rate)} err · p95 ${fmtMs(e.p95_ms)}`;
+      const title = `${e.from} → ${e.to}: ${fmtCount(e.requests)} requests, ${fmtCount(e.errors)} errors`;
+      const path = svg('path', { d, class: ['edge', failing && 'err'], 'marker-end': `url(#${failing ? 'arrow-err' : 'arrow'})`, 'data-from': e.from, 'data-to': e.to },
+        svg('title', { text: title }));
+      const spot = freeSpot(mid.x, mid.y - 5, label.length * 6.4);
+      const text = svg('text', { x: spot.x, y: spot.y, class: ['edge-label', failing && 'err'], 'text-anchor': 'middle' }, svg('title', { text: title }), label);
+      // A label may have moved away from its edge to stay readable: pointing at either lights up both.
+      for (const part of [path, text]) {
+        part.addEventListener('mouseenter', () => { path.classList.add('hot'); text.classList.add('hot'); });
+        part.addEventListener('mouseleave', () => { path.classList.remove('hot'); text.classList.remove('hot'); });
+      }
+      edgeNodes.push(path);
+      labelNodes.push(text);
+    }
+    const nodeNodes = nodes.map((n) => {
+      const p = position.get(n.name);
+      const display = n.name.length > 22 ? `${n.name.slice(0, 21)}…` : n.name;
+      const sub = n.traced === false ? 'not traced' : `${fmtCount(n.span_count)} spans${n.error_count > 0 ? ` · ${fmtCount(n.error_count)} err` : ''}`;
+      return svg('g', { class: ['node', n.traced === false && 'untraced', n.error_count > 0 && 'has-error'], 'data-service': n.name, transform: `translate(${p.x},${p.y})` },
+        svg('a', { href: searchHref({ service: n.name }), 'aria-label': `${n.name}: ${sub}; search its traces` },
+          svg('title', { text: n.name }),
+          svg('rect', { width: W, height: H, rx: 7, class: 'node-box', style: { '--hue': serviceHue(n.name) } }),
+          svg('rect', { width: 5, height: H - 10, x: 5, y: 5, rx: 2, class: 'node-stripe', style: { '--hue': serviceHue(n.name) } }),
+          svg('text', { x: 18, y: 20, class: 'node-name' }, display),
+          svg('text', { x: 18, y: 37, class: ['node-sub', n.error_count > 0 && 'err'] }, sub)));
+    });
+    return svg('svg', {
+      id: 'service-map', width, height, viewBox: `0 0 ${width} ${height}`,
+      style: { '--natural-width': `${width}px` },
+      role: 'img', 'aria-label': `Service map: ${nodes.length} services, ${edges.length} calls`,
+    },
+      svg('defs', null, marker('arrow', 'arrow-head'), marker('arrow-err', 'arrow-head err')),
+      svg('g', { class: 'edges' }, edgeNodes), svg('g', { class: 'nodes' }, nodeNodes), svg('g', { class: 'labels' }, labelNodes));
+  }
+
+  const load = makeLoader(ctx, loadError, () => api('/api/service-map', new URLSearchParams({ since: sinceValue })), render);
+  load(true);
+  return { refresh: () => load(false) };
+}
+
+// ---------------------------------------------------------------- RED
+
+function redView(ctx) {
+  const sinceValue = ctx.params.get('since') || '15m';
+  const serviceValue = ctx.params.get('service') || '';
+  const service = el('select', { id: 'f-service' });
+  fillSelect(service, serviceOptions([], 'All services'), serviceValue);
+  const since = windowSelect(sinceValue);
+  const go = () => {
+    const params = new URLSearchParams();
+    if (service.value) params.set('service', service.value);
+    params.set('since', since.value);
+    navigate('/red', params);
+  };
+  service.addEventListener('change', go);
+  since.addEventListener('change', go);
+  const loadError = el('div');
+  const endpoints = el('section', { class: 'block', 'aria-label': 'Endpoints' });
+  const queries = el('section', { class: 'block', 'aria-label': 'Database queries' });
+  const endpointSort = { key: null, desc: true };
+  const querySort = { key: null, desc: true };
+  ctx.root.append(el('div', { class: 'toolbar' }, el('h1', { text: 'Rate, errors, duration' }), field('Service', service).row, field('Window', since).row),
+    loadError, endpoints, queries);
+  fetchServices().then((services) => ctx.alive() && fillSelect(service, serviceOptions(services, 'All services'), serviceValue));
+
+  function render(body, error) {
+    if (error) {
+      fill(endpoints);
+      fill(queries);
+      return;
+    }
+    const eps = Array.isArray(body.endpoints) ? body.endpoints : [];
+    const qs = Array.isArray(body.queries) ? body.queries : [];
+    fill(endpoints, el('h2', null, 'Endpoints', el('span', { class: 'count', text: ` ${eps.length}` }),
+      el('span', { class: 'hint', text: ' SERVER and CONSUMER spans, by service and name; most total time first' })),
+    eps.length ? dataTable('red-endpoints', 'Endpoints', [
+      { key: 'service', label: 'Service', value: (r) => r.service, cell: (r) => serviceChip(r.service) },
+      {
+        key: 'operation', label: 'Operation', value: (r) => r.operation,
+        cell: (r) => el('a', { href: searchHref({ service: r.service, operation: r.operation, since: sinceValue }), text: r.operation }),
+      },
+      { key: 'kind', label: 'Kind', value: (r) => r.kind, cell: (r) => r.kind, cls: 'muted' },
+      { key: 'rate', label: 'Req/s', num: true, value: (r) => r.rate_per_second, cell: (r) => el('span', { title: `${fmtCount(r.requests)} requests`, text: fmtRate(r.rate_per_second) }) },
+      { key: 'error_rate', label: 'Error %', num: true, value: (r) => r.error_rate, cell: (r) => errorRate(r.error_rate, `${fmtCount(r.errors)} errors`) },
+      { key: 'p50', label: 'p50', num: true, value: (r) => r.p50_ms, cell: (r) => fmtMs(r.p50_ms) },
+      { key: 'p95', label: 'p95', num: true, value: (r) => r.p95_ms, cell: (r) => fmtMs(r.p95_ms) },
+      { key: 'p99', label: 'p99', num: true, value: (r) => r.p99_ms, cell: (r) => fmtMs(r.p99_ms) },
+      { key: 'max', label: 'Max', num: true, value: (r) => r.max_ms, cell: (r) => fmtMs(r.max_ms) },
+    ], eps, endpointSort) : emptyBox(`No endpoint served a request in the last ${sinceValue}.`));
+    fill(queries, el('h2', null, 'Database queries', el('span', { class: 'count', text: ` ${qs.length}` }),
+      el('span', { class: 'hint', text: ' by service and query text; calls per trace well above 1 is the mark of N+1 queries' })),
+    qs.length ? dataTable('red-queries', 'Database queries', [
+      { key: 'service', label: 'Service', value: (r) => r.service, cell: (r) => serviceChip(r.service) },
+      { key: 'system', label: 'System', value: (r) => r.db_system, cell: (r) => r.db_system, cls: 'muted' },
+      { key: 'query', label: 'Query', value: (r) => r.query, cls: 'query-cell', cell: (r) => [
+        el('code', { class: 'query', text: r.query }),
+        el('a', { class: 'small-link', href: searchHref({ service: r.service, attr: `db.query.text=${r.query}` }), text: 'traces' })] },
+      { key: 'calls', label: 'Calls', num: true, value: (r) => r.calls, cell: (r) => fmtCount(r.calls) },
+      {
+        key: 'cpt', label: 'Calls/trace', num: true, value: (r) => r.calls_per_trace,
+        // Many calls of one query per request is how N+1 shows: say so.
+        cell: (r) => el('span', {
+          class: r.calls_per_trace >= 3 ? 'badge warn' : null,
+          title: r.calls_per_trace >= 3 ? 'many calls per trace: N+1?' : null,
+          text: isNum(r.calls_per_trace) ? r.calls_per_trace.toFixed(1) : '–',
+        }),
+      },
+      { key: 'error_rate', label: 'Error %', num: true, value: (r) => r.error_rate, cell: (r) => errorRate(r.error_rate) },
+      { key: 'p50', label: 'p50', num: true, value: (r) => r.p50_ms, cell: (r) => fmtMs(r.p50_ms) },
+      { key: 'p95', label: 'p95', num: true, value: (r) => r.p95_ms, cell: (r) => fmtMs(r.p95_ms) },
+      { key: 'p99', label: 'p99', num: true, value: (r) => r.p99_ms, cell: (r) => fmtMs(r.p99_ms) },
+      { key: 'total', label: 'Total', num: true, value: (r) => r.total_ms, cell: (r) => fmtMs(r.total_ms) },
+    ], qs, querySort) : emptyBox(`No database query in the last ${sinceValue}.`));
+  }
+
+  const load = makeLoader(ctx, loadError, () => {
+    const params = new URLSearchParams({ since: sinceValue });
+    if (serviceValue) params.set('service', serviceValue);
+    return api('/api/red', params);
+  }, render);
+  load(true);
+  return { refresh: () => load(false) };
+}
+
+// ---------------------------------------------------------------- Errors
+
+function errorsView(ctx) {
+  const sinceValue = ctx.params.get('since') || '15m';
+  const serviceValue = ctx.params.get('service') || '';
+  const operationValue = ctx.params.get('operation') || '';
+  let services = [];
+  const service = el('select', { id: 'f-service' });
+  const operation = el('select', { id: 'f-operation' });
+  const since = windowSelect(sinceValue);
+  const fillChoices = () => {
+    fillSelect(service, serviceOptions(services, 'All services'), serviceValue);
+    fillSelect(operation, operationOptions(services, serviceValue, 'All operations'), operationValue);
+    operation.disabled = !service.value;
+  };
+  fillChoices();
+  const go = (resetOperation) => {
+    const params = new URLSearchParams();
+    if (service.value) params.set('service', service.value);
+    if (service.value && !resetOperation && operation.value) params.set('operation', operation.value);
+    params.set('since', since.value);
+    navigate('/errors', params);
+  };
+  service.addEventListener('change', () => go(true));
+  operation.addEventListener('change', () => go(false));
+  since.addEventListener('change', () => go(false));
+  const loadError = el('div');
+  const summary = el('div', { id: 'errors-summary', class: 'stats' });
+  const causes = el('section', { class: 'block', 'aria-label': 'Root causes' });
+  const attributes = el('section', { class: 'block', 'aria-label': 'Attributes that separate failing requests' });
+  const causeSort = { key: null, desc: true };
+  const attrSort = { key: null, desc: true };
+  ctx.root.append(el('div', { class: 'toolbar' }, el('h1', { text: 'Errors' }), field('Service', service).row, field('Operation', operation).row, field('Window', since).row),
+    loadError, summary, causes, attributes);
+  fetchServices().then((list) => {
+    if (!ctx.alive()) return;
+    services = list;
+    fillChoices();
+  });
+
+  function render(body, error) {
+    if (error) {
+      fill(summary);
+      fill(causes);
+      fill(attributes);
+      return;
+    }
+    const total = body.traces || 0;
+    const failing = body.failing_traces || 0;
+    fill(summary, 
+      stat('traces', fmtCount(total)),
+      stat('failing traces', fmtCount(failing), failing > 0 ? 'err' : null),
+      stat('failing', total ? fmtPct(failing / total) : '–', failing > 0 ? 'err' : null),
+      stat('window', `last ${sinceValue}`));
+    const rc = Array.isArray(body.root_causes) ? body.root_causes : [];
+    const at = Array.isArray(body.attributes) ? body.attributes : [];
+    fill(causes, el('h2', null, 'Root causes', el('span', { class: 'count', text: ` ${rc.length}` }),
+      el('span', { class: 'hint', text: ' error spans none of whose children failed: where the failure began' })),
+    rc.length ? dataTable('root-causes', 'Root causes', [
+      { key: 'service', label: 'Service', value: (r) => r.service, cell: (r) => serviceChip(r.service) },
+      {
+        key: 'operation', label: 'Operation', value: (r) => r.operation,
+        cell: (r) => el('a', { href: searchHref({ service: r.service, operation: r.operation, errors: 'true' }), text: r.operation }),
+      },
+      { key: 'type', label: 'Error type', value: (r) => r.error_type, cell: (r) => el('code', { text: r.error_type || '–' }) },
+      { key: 'message', label: 'Message', value: (r) => r.message, cls: 'wrap', cell: (r) => r.message || '–' },
+      { key: 'traces', label: 'Traces', num: true, value: (r) => r.traces, cell: (r) => fmtCount(r.traces) },
+      {
+        key: 'examples', label: 'Examples',
+        cell: (r) => el('span', { class: 'examples' }, (r.example_trace_ids || []).slice(0, 5)
+          .map((id) => el('a', { class: 'mono', href: traceHref(id), title: id, text: shortId(id) }))),
+      },
+    ], rc, causeSort) : emptyBox(failing ? 'No root cause found.' : `No failing trace in the last ${sinceValue}.`));
+    fill(attributes, el('h2', null, 'Attributes that separate failing requests', el('span', { class: 'count', text: ` ${at.length}` }),
+      el('span', { class: 'hint', text: ' error rate of traces with the value against those without; most separating first' })),
+    at.length ? dataTable('error-attributes', 'Attributes that separate failing requests', [
+      { key: 'key', label: 'Key', value: (r) => r.key, cell: (r) => el('code', { text: r.key }) },
+      {
+        key: 'value', label: 'Value', value: (r) => fmtValue(r.value), cls: 'wrap',
+        cell: (r) => el('a', { class: 'mono', href: searchHref({ attr: `${r.key}=${fmtValue(r.value)}`, errors: 'true' }), text: fmtValue(r.value) }),
+      },
+      {
+        key: 'with', label: 'Error rate with', num: true, value: (r) => r.error_rate_with,
+        cell: (r) => [errorRate(r.error_rate_with), ofTotal(r.failing_with, r.total_with)],
+      },
+      {
+        key: 'without', label: 'Error rate without', num: true, value: (r) => r.error_rate_without,
+        cell: (r) => [errorRate(r.error_rate_without), ofTotal(r.failing_without, r.total_without)],
+      },
+      { key: 'compare', label: 'With vs without', cell: (r) => el('span', { class: 'compare', 'aria-hidden': 'true' },
+        el('span', { class: 'compare-bar err', style: { '--w': `${Math.min(100, (r.error_rate_with || 0) * 100)}%` } }),
+        el('span', { class: 'compare-bar', style: { '--w': `${Math.min(100, (r.error_rate_without || 0) * 100)}%` } })) },
+    ], at, attrSort) : emptyBox('No attribute value stands out.', 'Values seen in fewer than 3 traces are left out.'));
+  }
+
+  const load = makeLoader(ctx, loadError, () => {
+    const params = new URLSearchParams({ since: sinceValue });
+    if (serviceValue) params.set('service', serviceValue);
+    if (serviceValue && operationValue) params.set('operation', operationValue);
+    return api('/api/errors', params);
+  }, render);
+  load(true);
+  return { refresh: () => load(false) };
+}
+
+// ---------------------------------------------------------------- header: status, links, live
+
+let lastLinks = null;
+
+async function loadStatus() {
+  const line = $('status');
+  try {
+    const { body } = await api('/api/status');
+    const parts = [`${fmtCount(body.spans_stored)} spans`];
+    if (isNum(body.traces_stored)) parts.push(`${fmtCount(body.traces_stored)} traces`);
+    const dropped = (body.spans_rejected || 0);
+    if (isNum(body.spans_rejected)) parts.push(`${fmtCount(dropped)} dropped`);
+    if (isNum(body.spans_evicted)) parts.push(`${fmtCount(body.spans_evicted)} evicted`);
+    line.textContent = parts.join(' · ');
+    line.classList.toggle('warn', dropped > 0);
+    const memory = isNum(body.bytes_stored) ? `; ${fmtBytes(body.bytes_stored)} of ${fmtBytes(body.max_bytes)}` : '';
+    line.title = `${fmtCount(body.spans_received)} spans received${memory}; `
+      + `${fmtCount(body.traces_evicted)} traces evicted to stay within the bounds; `
+      + `${fmtCount(body.rejected_requests)} export requests refused`;
+    renderLinks(Array.isArray(body.links) ? body.links : []);
+  } catch (error) {
+    line.textContent = error.status === 0 ? 'explorer unreachable' : `status: ${error.message}`;
+    line.classList.add('warn');
+  }
+}
+
+function renderLinks(links) {
+  const text = JSON.stringify(links);
+  if (text === lastLinks) return;
+  lastLinks = text;
+  const safe = links.filter((link) => {
+    try {
+      const url = new URL(String(link.url));
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  });
+  fill($('links'), safe.map((link) => el('a', { href: new URL(String(link.url)).href, target: '_blank', rel: 'noopener noreferrer', text: `${link.name} ↗` })));
+}
+
+function markUpdated() {
+  const d = new Date();
+  const updated = $('updated');
+  updated.textContent = `updated ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  updated.dataset.at = String(d.getTime());
+}
+
+// ---------------------------------------------------------------- router and live refresh
+
+const VIEWS = { search: searchView, trace: traceView, map: mapView, red: redView, errors: errorsView };
+
+const app = { name: null, view: null, generation: 0, refreshing: false, key: null };
+
+function parseHash() {
+  const hash = location.hash.replace(/^#/, '') || '/search';
+  const at = hash.indexOf('?');
+  const path = at < 0 ? hash : hash.slice(0, at);
+  const query = at < 0 ? '' : hash.slice(at + 1);
+  const parts = path.split('/').filter(Boolean).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
+  return { parts, params: new URLSearchParams(query) };
+}
+
+function route() {
+  const { parts, params } = parseHash();
+  const name = parts[0] || 'search';
+  // Same page, new parameters (a search submitted): let the view keep its DOM.
+  const key = parts.join('/');
+  if (app.view && app.key === key && app.view.update) {
+    app.view.update(params);
+    return;
+  }
+  app.generation += 1;
+  const generation = app.generation;
+  const root = $('view');
+  fill(root);
+  for (const tab of document.querySelectorAll('.tabs a')) {
+    if (tab.dataset.tab === name || (name === 'trace' && tab.dataset.tab === 'search')) tab.setAttribute('aria-current', 'page');
+    else tab.removeAttribute('aria-current');
+  }
+  app.name = name;
+  app.key = key;
+  const view = VIEWS[name];
+  document.title = `${name === 'trace' ? `trace ${shortId(parts[1] || '')}` : name} · tracedojo explorer`;
+  if (!view) {
+    app.view = null;
+    root.append(emptyBox(`There is no page called “${name}”.`, 'Choose one of the tabs above.'));
+    return;
+  }
+  const ctx = { root, params, parts, alive: () => generation === app.generation };
+  app.view = view(ctx);
+}
+
+async function tick() {
+  if (!$('live').checked || document.hidden || app.refreshing) return;
+  app.refreshing = true;
+  try {
+    await Promise.all([loadStatus(), app.view && app.view.refresh ? app.view.refresh() : null]);
+  } finally {
+    app.refreshing = false;
+  }
+}
+
+function start() {
+  const live = $('live');
+  try {
+    live.checked = localStorage.getItem('tracedojo.live') !== 'off';
+  } catch {
+    live.checked = true;
+  }
+  live.addEventListener('change', () => {
+    try {
+      localStorage.setItem('tracedojo.live', live.checked ? 'on' : 'off');
+    } catch {
+      // storage may be disabled; the switch still works for this page
+    }
+    if (live.checked) tick();
+  });
+  window.addEventListener('hashchange', route);
+  loadStatus();
+  route();
+  setInterval(tick, 5000);
+}
+
+start();
