@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
@@ -99,11 +100,21 @@ pub fn partial_success(rejected: u64) -> Option<ExportTracePartialSuccess> {
 /// 4 MiB default so gRPC accepts the same batch sizes as HTTP.
 pub fn routes(store: SpanStore, max_message_bytes: usize) -> Routes {
     let service = OtlpGrpcService::new(store);
+    // Exporters with OTEL_EXPORTER_OTLP_COMPRESSION=gzip compress gRPC messages too; tonic
+    // applies the size limit to the inflated message.
     Routes::new(
-        TraceServiceServer::new(service.clone()).max_decoding_message_size(max_message_bytes),
+        TraceServiceServer::new(service.clone())
+            .max_decoding_message_size(max_message_bytes)
+            .accept_compressed(CompressionEncoding::Gzip),
     )
     .add_service(
-        MetricsServiceServer::new(service.clone()).max_decoding_message_size(max_message_bytes),
+        MetricsServiceServer::new(service.clone())
+            .max_decoding_message_size(max_message_bytes)
+            .accept_compressed(CompressionEncoding::Gzip),
     )
-    .add_service(LogsServiceServer::new(service).max_decoding_message_size(max_message_bytes))
+    .add_service(
+        LogsServiceServer::new(service)
+            .max_decoding_message_size(max_message_bytes)
+            .accept_compressed(CompressionEncoding::Gzip),
+    )
 }

@@ -257,6 +257,26 @@ async fn grpc_trace_export_is_stored_and_wakes_waiters() {
 }
 
 #[tokio::test]
+async fn gzip_compressed_grpc_exports_are_stored() {
+    let receiver = Receiver::start_local().await.expect("start receiver");
+    let client = TraceServiceClient::connect(receiver.grpc_endpoint())
+        .await
+        .expect("connect gRPC");
+    let mut client = client.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    client
+        .export(trace_request("cart"))
+        .await
+        .expect("gzip export over gRPC");
+    let spans = receiver
+        .store()
+        .wait_for_spans(|spans| spans.len() >= 2, WAIT)
+        .await
+        .expect("spans arrived");
+    assert_trace_stored(&spans, "cart");
+    receiver.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn http_trace_export_is_stored() {
     let receiver = Receiver::start_local().await.expect("start receiver");
     let body = trace_request("frontend").encode_to_vec();
