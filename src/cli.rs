@@ -9,13 +9,18 @@ use clap::{Args, Parser, Subcommand};
 use crate::ports::parse_port;
 
 const OTEL_HELP: &str = "\
-Telemetry goes where the standard OpenTelemetry variables say:
-  OTEL_EXPORTER_OTLP_ENDPOINT   base URL of an OTLP receiver (default http://localhost:4318)
+`up` starts the explorer (http://127.0.0.1:8090) and, unless OTEL_EXPORTER_OTLP_ENDPOINT is set,
+sends it traces, metrics and logs. With a backend set, traces go to both (--no-explorer: only
+the backend). Telemetry goes where the standard OpenTelemetry variables say:
+  OTEL_EXPORTER_OTLP_ENDPOINT   base URL of an OTLP receiver (default: the explorer under `up`,
+                                else http://localhost:4318)
   OTEL_EXPORTER_OTLP_PROTOCOL   http/protobuf (default, port 4318) or grpc (port 4317)
   OTEL_EXPORTER_OTLP_HEADERS    key=value pairs sent with every export, e.g. an API key
   OTEL_RESOURCE_ATTRIBUTES      extra resource attributes, e.g. service.namespace=alice
   OTEL_TRACES_SAMPLER(_ARG)     always_on, traceidratio + 0.25, ...
   OTEL_SDK_DISABLED=true        no telemetry at all
+  TRACEDOJO_EXPLORER_ENDPOINT   an explorer's OTLP/HTTP URL that gets a copy of the spans
+                                (without the headers above); `up` sets it itself
 Examples:
   Jaeger on this machine:  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 tracedojo up
   A vendor (HTTPS + key):  OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.example.com \\
@@ -48,7 +53,19 @@ pub enum Command {
     /// List, set and clear faults (incidents) in a running shop, through its control API.
     #[command(after_help = FAULT_HELP)]
     Fault(FaultArgs),
+    /// Run the explorer on its own: an OTLP receiver (gRPC and HTTP), a bounded trace store,
+    /// and a web UI with a JSON API, for any application that speaks OTLP (`up` starts one).
+    #[command(after_help = EXPLORE_HELP)]
+    Explore(crate::explore::ExploreArgs),
 }
+
+const EXPLORE_HELP: &str = "\
+Examples:
+  tracedojo explore                                   UI on http://127.0.0.1:8090, OTLP on 4317/4318
+  tracedojo explore --ui-address 127.0.0.1:0 --grpc-address 127.0.0.1:0 --http-address 127.0.0.1:0
+  tracedojo explore --max-memory 2GiB --link Shop=http://127.0.0.1:8080
+Then point any app at it: OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318
+Listening beyond loopback (0.0.0.0:PORT) lets anyone who can reach this machine read the traces.";
 
 const FAULT_HELP: &str = "\
 Examples:
@@ -245,6 +262,22 @@ pub struct UpArgs {
     /// by default faults show only through their symptoms).
     #[arg(long, env = "TRACEDOJO_REVEAL_FAULTS")]
     pub reveal_faults: bool,
+    /// Do not start the explorer (the built-in trace store and web UI). Without it, and
+    /// without OTEL_EXPORTER_OTLP_ENDPOINT, traces go to http://localhost:4318.
+    #[arg(long, env = "TRACEDOJO_NO_EXPLORER")]
+    pub no_explorer: bool,
+    /// Port of the explorer's web UI and JSON API [default: base port + 10, i.e. 8090, or a
+    /// free one with --base-port 0].
+    #[arg(long, env = "TRACEDOJO_EXPLORER_PORT", value_name = "PORT", value_parser = parse_port)]
+    pub explorer_port: Option<u16>,
+    /// Port of the explorer's OTLP/gRPC receiver, for other apps [default: 4317, or a free one
+    /// with --base-port 0 or when 4317 is busy and OTEL_EXPORTER_OTLP_ENDPOINT is set].
+    #[arg(long, env = "TRACEDOJO_EXPLORER_GRPC_PORT", value_name = "PORT", value_parser = parse_port)]
+    pub explorer_grpc_port: Option<u16>,
+    /// Port of the explorer's OTLP/HTTP receiver, where the services send [default: 4318, or
+    /// a free one as for --explorer-grpc-port].
+    #[arg(long, env = "TRACEDOJO_EXPLORER_HTTP_PORT", value_name = "PORT", value_parser = parse_port)]
+    pub explorer_http_port: Option<u16>,
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +309,10 @@ pub struct ServiceArgs {
     /// The fault control API to follow (`tracedojo up` passes its own); none: no faults.
     #[arg(long, env = "TRACEDOJO_FAULTS_URL")]
     pub faults_url: Option<String>,
+    /// The explorer's web UI, which the shop page links to for its traces (frontend only;
+    /// `up` passes its own). None: no links.
+    #[arg(long, env = "TRACEDOJO_EXPLORER_URL")]
+    pub explorer_url: Option<String>,
     /// The `service.version` this process reports (a new one is a new release).
     #[arg(long, env = "TRACEDOJO_SERVICE_VERSION", default_value = env!("CARGO_PKG_VERSION"))]
     pub service_version: String,

@@ -1,9 +1,10 @@
-//! `tracedojo`: a traced demo shop, its supervisor, and (later) load, faults and workshops.
+//! `tracedojo`: a traced demo shop, its supervisor, load, faults and the trace explorer.
 //!
 //! This crate is only the command line: it parses arguments (see [`cli`]) and hands each
 //! subcommand to its own small module. Business logic lives in the service crates.
 
 mod cli;
+mod explore;
 mod fault;
 mod load;
 mod ports;
@@ -32,6 +33,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Service(args) => service::run(*args).await,
             cli::Command::Load(args) => load::run(args).await,
             cli::Command::Fault(args) => fault::run(args).await,
+            cli::Command::Explore(args) => explore::run(args).await,
         }
     });
     // Exporter threads may still hold the runtime briefly; do not wait for them forever.

@@ -39,6 +39,18 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| sqlite_url(&args.data_dir, "queue"));
 
+    // Checked here, not where the page is built: a link with another scheme (javascript:)
+    // would run in the shopper's page.
+    let explorer_url = match args.explorer_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Some(url.trim_end_matches('/').to_string())
+        }
+        Some(url) => bail!(
+            "--explorer-url {url:?} must start with http:// or https://, e.g. http://127.0.0.1:8090"
+        ),
+    };
+
     let telemetry = Telemetry::init(ServiceIdentity {
         name: name.clone(),
         version: args.service_version.clone(),
@@ -167,6 +179,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
                     checkout_url: peers.checkout_url,
                     recommendation_url: peers.recommendation_url,
                     shipping_url: peers.shipping_url,
+                    explorer_url,
                 },
                 listener,
                 options,

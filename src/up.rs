@@ -1,10 +1,12 @@
 //! `tracedojo up`: start every service as its own process and keep them running.
 //!
 //! The supervisor checks the environment and the ports first (so a mistake is one clear
-//! line, not eight crashing children), starts the services in dependency order, waits until
-//! each answers `GET /health`, prints where everything runs, restarts a service that dies
-//! (with growing back-off), and on Ctrl-C or SIGTERM stops them all gracefully so their last
-//! spans are flushed.
+//! line, not eight crashing children), starts the explorer in this process (unless
+//! `--no-explorer`) so the traces have somewhere to go that a person can look at, starts the
+//! services in dependency order, waits until each answers `GET /health`, prints where
+//! everything runs, restarts a service that dies (with growing back-off), and on Ctrl-C or
+//! SIGTERM stops them all gracefully so their last spans are flushed (to the explorer too,
+//! which stops last).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -18,9 +20,11 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
+use tracedojo_explorer::{Explorer, ExplorerConfig, ExplorerError, Link, ReceiverError, Transport};
 use tracedojo_kit::otel_env;
 
 use crate::cli::UpArgs;
+use crate::explore::{self, Flags};
 use crate::ports::{self, SERVICES};
 use crate::release::{self, Releases};
 use crate::service::prepare_data_dir;
@@ -103,7 +107,28 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             "note: --control-token on the command line can be read by other users of this machine; TRACEDOJO_CONTROL_TOKEN keeps it private"
         );
     }
-    let (mut child_env, env_remove) = child_environment(args.verbose);
+    let explorer = if args.no_explorer {
+        None
+    } else {
+        let links = vec![
+            Link {
+                name: "Shop".into(),
+                url: url_of("frontend"),
+            },
+            Link {
+                name: "Faults".into(),
+                url: format!("{control_url}/api/faults"),
+            },
+        ];
+        Some(start_explorer(&args, &ports, control_port, links).await?)
+    };
+
+    let (mut child_env, mut env_remove) = child_environment(args.verbose);
+    explorer_environment(
+        explorer.as_ref().map(|(explorer, _)| explorer),
+        &mut child_env,
+        &mut env_remove,
+    );
     if let Some(token) = &args.control_token {
         // By environment, not argument: a command line is visible to every user.
         child_env.push(("TRACEDOJO_CONTROL_TOKEN".into(), token.clone()));
@@ -219,6 +244,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &ports,
         &externals,
         &pids,
+        explorer.as_ref(),
         &url_of("frontend"),
         &control_url,
         started.elapsed(),
@@ -228,7 +254,174 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     say!("\nstopping {} services ...", supervisors.len());
     stop_all(supervisors).await;
     say!("all services stopped");
+    // Last, so the spans the services flush as they stop still arrive.
+    if let Some((explorer, _)) = explorer
+        && let Err(err) = explorer.shutdown().await
+    {
+        say_err!("the explorer did not stop cleanly: {err}");
+    }
     Ok(())
+}
+
+/// The explorer's standard OTLP ports, used unless a flag or `--base-port 0` says otherwise.
+const OTLP_GRPC_PORT: u16 = 4317;
+const OTLP_HTTP_PORT: u16 = 4318;
+
+/// How `up` names the explorer's ports in its messages.
+const UP_FLAGS: Flags = Flags {
+    ui: "--explorer-port",
+    grpc: "--explorer-grpc-port",
+    http: "--explorer-http-port",
+    free_port: "0 picks a free port",
+    otherwise: "or turn the explorer off with --no-explorer",
+};
+
+/// Starts the explorer on up's own runtime (it is a library, not a child process), and says
+/// in a note when it had to take other OTLP ports than the standard ones.
+async fn start_explorer(
+    args: &UpArgs,
+    ports: &HashMap<&'static str, u16>,
+    control_port: u16,
+    links: Vec<Link>,
+) -> anyhow::Result<(Explorer, Option<String>)> {
+    let ui_port = match args.explorer_port {
+        Some(port) => port,
+        None if args.base_port == 0 => 0,
+        None => args.base_port.checked_add(10).with_context(|| {
+            format!(
+                "--base-port {} leaves no room for the explorer (base + 10); choose a lower one or set --explorer-port",
+                args.base_port
+            )
+        })?,
+    };
+    let standard = |given: Option<u16>, standard: u16| match given {
+        Some(port) => port,
+        None if args.base_port == 0 => 0,
+        None => standard,
+    };
+    let mut grpc_port = standard(args.explorer_grpc_port, OTLP_GRPC_PORT);
+    let mut http_port = standard(args.explorer_http_port, OTLP_HTTP_PORT);
+
+    // A port the explorer takes first would make a service fail later with a vaguer message.
+    for (flag, port) in [
+        (UP_FLAGS.ui, ui_port),
+        (UP_FLAGS.grpc, grpc_port),
+        (UP_FLAGS.http, http_port),
+    ] {
+        let clash = ports
+            .iter()
+            .find(|(_, p)| **p == port)
+            .map(|(name, _)| name.to_string())
+            .or_else(|| (port == control_port).then(|| "the fault control API".to_string()));
+        if let (true, Some(owner)) = (port != 0, clash) {
+            bail!(
+                "{flag} {port} is also the port of {owner}; choose another ({flag} 0 picks a free one)"
+            );
+        }
+    }
+
+    // With a backend of the user's own, the standard OTLP ports may well be that backend's
+    // (Jaeger or a collector on this machine): the explorer then takes free ones, since the
+    // services are told its address anyway. Without one, a busy port is reported.
+    let backend = otel_env::endpoint_configured();
+    let mut moved = Vec::new();
+    loop {
+        let mut config = ExplorerConfig::default();
+        config.receiver.grpc_addr = SocketAddr::new(args.host, grpc_port);
+        config.receiver.http_addr = SocketAddr::new(args.host, http_port);
+        config.receiver.max_spans = explore::DEFAULT_MAX_SPANS;
+        config.receiver.max_bytes =
+            explore::parse_size(explore::DEFAULT_MAX_MEMORY).map_err(anyhow::Error::msg)?;
+        config.ui_addr = SocketAddr::new(args.host, ui_port);
+        config.links = links.clone();
+        let err = match Explorer::start(config).await {
+            Ok(explorer) => {
+                let note = match moved.as_slice() {
+                    [] => None,
+                    [port] => Some(format!(
+                        "port {port} was in use (your backend?), so the explorer took a free port instead"
+                    )),
+                    ports => Some(format!(
+                        "ports {} were in use (your backend?), so the explorer took free ports instead",
+                        ports
+                            .iter()
+                            .map(u16::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    )),
+                };
+                return Ok((explorer, note));
+            }
+            Err(err) => err,
+        };
+        if let ExplorerError::Receiver(ReceiverError::PortInUse { transport, addr }) = &err
+            && backend
+        {
+            match transport {
+                Transport::Grpc if args.explorer_grpc_port.is_none() && grpc_port != 0 => {
+                    moved.push(addr.port());
+                    grpc_port = 0;
+                    continue;
+                }
+                Transport::Http if args.explorer_http_port.is_none() && http_port != 0 => {
+                    moved.push(addr.port());
+                    http_port = 0;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        let mut message = explore::start_error(&err, &UP_FLAGS);
+        if let ExplorerError::Receiver(ReceiverError::PortInUse { addr, .. }) = &err
+            && !backend
+            && [OTLP_GRPC_PORT, OTLP_HTTP_PORT].contains(&addr.port())
+        {
+            message.push_str(
+                "; if an OTLP receiver (Jaeger, a collector) runs there, keep sending to it with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 and the explorer takes free ports",
+            );
+        }
+        bail!(message);
+    }
+}
+
+/// Where the children send telemetry, given the explorer (or none):
+///
+/// - no backend of the user's (`OTEL_EXPORTER_OTLP_ENDPOINT` and the traces variant unset):
+///   everything goes to the explorer over OTLP/HTTP;
+/// - a backend: it keeps everything, and the explorer gets a copy of the spans
+///   (`TRACEDOJO_EXPLORER_ENDPOINT`, which the kit exports to without the user's headers).
+///
+/// The frontend learns the UI's address to link to it (`TRACEDOJO_EXPLORER_URL`).
+fn explorer_environment(
+    explorer: Option<&Explorer>,
+    set: &mut Vec<(String, String)>,
+    remove: &mut Vec<String>,
+) {
+    let Some(explorer) = explorer else {
+        // A value left in the user's shell would send copies to an explorer that is not ours.
+        remove.push(otel_env::EXPLORER_ENDPOINT.to_string());
+        remove.push("TRACEDOJO_EXPLORER_URL".to_string());
+        return;
+    };
+    let endpoint = explorer.receiver().http_endpoint();
+    if otel_env::endpoint_configured() {
+        set.push((otel_env::EXPLORER_ENDPOINT.to_string(), endpoint));
+    } else {
+        set.push(("OTEL_EXPORTER_OTLP_ENDPOINT".to_string(), endpoint));
+        set.push((
+            "OTEL_EXPORTER_OTLP_PROTOCOL".to_string(),
+            "http/protobuf".to_string(),
+        ));
+        // A signal's own protocol would win over the general one; keep those whose own
+        // endpoint the user set (they go where the user said), drop the others.
+        for signal in ["TRACES", "METRICS", "LOGS"] {
+            if std::env::var_os(format!("OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")).is_none() {
+                remove.push(format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"));
+            }
+        }
+        remove.push(otel_env::EXPLORER_ENDPOINT.to_string());
+    }
+    set.push(("TRACEDOJO_EXPLORER_URL".to_string(), explorer.ui_url()));
 }
 
 /// A running supervisor task and the switch that stops it.
@@ -567,11 +760,13 @@ async fn stop_child(name: &str, child: &mut Child) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn print_summary(
     args: &UpArgs,
     ports: &HashMap<&'static str, u16>,
     externals: &HashMap<&'static str, String>,
     pids: &HashMap<&'static str, u32>,
+    explorer: Option<&(Explorer, Option<String>)>,
     shop_url: &str,
     control_url: &str,
     elapsed: Duration,
@@ -596,7 +791,10 @@ fn print_summary(
     }
     say!("");
     say!("  Data:   {}", args.data_dir.display());
-    say!("  Traces: {}", traces_destination());
+    say!(
+        "  Traces: {}",
+        traces_destination(explorer.map(|(explorer, _)| explorer))
+    );
     say!("  Shop:   {shop_url}");
     match pids.get("load") {
         Some(pid) => say!(
@@ -613,10 +811,41 @@ fn print_summary(
             ""
         }
     );
+    // Its own paragraph, the last thing before "Press Ctrl-C": what a newcomer opens next.
+    say!("");
+    match explorer {
+        Some((explorer, note)) => {
+            say!(
+                "  Explorer: {} (OTLP/gRPC {}, OTLP/HTTP {})",
+                explorer.ui_url(),
+                explorer.receiver().grpc_endpoint(),
+                explorer.receiver().http_endpoint()
+            );
+            say!("            open it to see the traces; other apps can send OTLP there too");
+            if let Some(note) = note {
+                say!("            {note}");
+            }
+        }
+        None => say!("  Explorer: none (--no-explorer)"),
+    }
     say!("\nPress Ctrl-C to stop.");
 }
 
-fn traces_destination() -> String {
+/// Where the services' spans go, for the summary (credentials hidden).
+fn traces_destination(explorer: Option<&Explorer>) -> String {
+    if otel_env::sdk_disabled().unwrap_or(false) {
+        return "none (OTEL_SDK_DISABLED=true)".to_string();
+    }
+    if !otel_env::exporter_enabled(otel_env::Signal::Traces).unwrap_or(true) {
+        return "none (OTEL_TRACES_EXPORTER=none)".to_string();
+    }
+    let to_explorer = explorer.map(|explorer| {
+        format!(
+            "explorer {} (OTLP {})",
+            explorer.ui_url(),
+            explorer.receiver().http_endpoint()
+        )
+    });
     let described = otel_env::protocol(otel_env::Signal::Traces).and_then(|protocol| {
         otel_env::endpoint(otel_env::Signal::Traces, protocol).map(|endpoint| {
             format!(
@@ -627,13 +856,12 @@ fn traces_destination() -> String {
         })
     });
     let described = described.unwrap_or_else(|e| e.to_string());
-    if otel_env::sdk_disabled().unwrap_or(false) {
-        "none (OTEL_SDK_DISABLED=true)".to_string()
-    } else if otel_env::endpoint_configured() {
-        described
-    } else {
-        format!(
-            "{described}\n          the standard local endpoint, as OTEL_EXPORTER_OTLP_ENDPOINT is not set;\n          run an OTLP receiver there (e.g. Jaeger) or see `tracedojo up --help`"
-        )
+    match (otel_env::endpoint_configured(), to_explorer) {
+        (true, Some(to_explorer)) => format!("{described}\n          and {to_explorer}"),
+        (true, None) => described,
+        (false, Some(to_explorer)) => to_explorer,
+        (false, None) => format!(
+            "{described}\n          the standard local endpoint, as OTEL_EXPORTER_OTLP_ENDPOINT is not set and the\n          explorer is off; run `tracedojo explore` (or another OTLP receiver) there, or drop --no-explorer"
+        ),
     }
 }

@@ -9,6 +9,10 @@
 //! - faults (`--fault-latency`): for each latency distribution, the injected p50 and p99
 //!   next to those of the SERVER spans received.
 //!
+//! - explorer (`--explorer`, through bench/explorer.sh): `tracedojo explore`'s ingest rate
+//!   against a decode-and-discard sink (`--null-sink`), memory per stored span, search latency
+//!   with a million spans, and its bounds under overload (see [`explorer`]).
+//!
 //! All traffic goes to loopback, is bounded in time, and stops by itself.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod explorer;
 mod fault_latency;
+mod otlp;
+mod synth;
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -58,6 +65,8 @@ struct Args {
     /// Requests per distribution in the fault benchmark.
     #[arg(long, default_value = "10000")]
     fault_requests: usize,
+    #[command(flatten)]
+    explorer: explorer::ExplorerArgs,
 }
 
 struct RunningShop {
@@ -400,7 +409,13 @@ async fn main() -> anyhow::Result<()> {
     if let Some(address) = args.trivial_server {
         return trivial_server(address).await;
     }
+    if args.explorer.null_sink {
+        return otlp::null_sink().await;
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if args.explorer.explorer {
+        return explorer::run(&args.binary, &args.explorer).await;
+    }
     let receiver = Receiver::start_local().await?;
     let otlp = [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint()),

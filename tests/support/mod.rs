@@ -93,6 +93,8 @@ pub struct Shop {
     pub stdout: Output,
     pub stderr: Output,
     pub data_dir: PathBuf,
+    /// The explorer's web UI and API (`Explorer:` in the summary); `None` with `--no-explorer`.
+    pub explorer: Option<String>,
 }
 
 impl Shop {
@@ -119,6 +121,14 @@ impl Shop {
             "OTEL_EXPORTER_OTLP_PROTOCOL",
             "OTEL_SDK_DISABLED",
             "RUST_LOG",
+            // Nor may the test's own shell choose the explorer's fate or a second destination.
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "TRACEDOJO_NO_EXPLORER",
+            "TRACEDOJO_EXPLORER_ENDPOINT",
+            "TRACEDOJO_EXPLORER_URL",
+            "TRACEDOJO_EXPLORER_PORT",
+            "TRACEDOJO_EXPLORER_GRPC_PORT",
+            "TRACEDOJO_EXPLORER_HTTP_PORT",
         ] {
             command.env_remove(var);
         }
@@ -142,6 +152,7 @@ impl Shop {
             stdout,
             stderr,
             data_dir,
+            explorer: None,
         };
         match shop.stdout.wait_for("Shop:", Duration::from_secs(60)) {
             Ok(line) => {
@@ -159,6 +170,12 @@ impl Shop {
                     .trim_end_matches(';')
                     .trim_end_matches("/api/faults")
                     .to_string();
+                shop.explorer = shop
+                    .stdout
+                    .wait_for("Explorer:", Duration::ZERO)
+                    .ok()
+                    .and_then(|line| line.split_whitespace().nth(1).map(str::to_string))
+                    .filter(|url| url.starts_with("http://"));
             }
             Err(err) => panic!("shop did not start: {err}\nstderr:\n{}", shop.stderr.text()),
         }
@@ -280,6 +297,94 @@ impl Drop for ServiceProcess {
     fn drop(&mut self) {
         terminate(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A running `tracedojo explore` on free ports, stopped (SIGTERM) when dropped.
+pub struct ExplorerProcess {
+    child: Child,
+    /// The web UI and JSON API, e.g. `http://127.0.0.1:40123`.
+    pub ui: String,
+    /// The OTLP/gRPC and OTLP/HTTP base URLs.
+    pub grpc: String,
+    pub http: String,
+    pub stdout: Output,
+    pub stderr: Output,
+}
+
+impl ExplorerProcess {
+    /// `tracedojo explore` on three free ports plus `args`; waits for its start-up lines.
+    pub fn start(args: &[&str]) -> ExplorerProcess {
+        let mut command = Command::new(BIN);
+        command
+            .args(["explore", "--ui-address", "127.0.0.1:0"])
+            .args([
+                "--grpc-address",
+                "127.0.0.1:0",
+                "--http-address",
+                "127.0.0.1:0",
+            ])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("start tracedojo explore");
+        let stdout = Output::default();
+        let stderr = Output::default();
+        read_lines(child.stdout.take().unwrap(), stdout.clone());
+        read_lines(child.stderr.take().unwrap(), stderr.clone());
+        let url_after = |label: &str| -> String {
+            let line = stdout
+                .wait_for(label, Duration::from_secs(30))
+                .unwrap_or_else(|e| panic!("explorer did not start: {e}\n{}", stderr.text()));
+            line.split_whitespace().last().unwrap().to_string()
+        };
+        let ui = url_after("UI and API:");
+        let grpc = url_after("OTLP/gRPC:");
+        let http = url_after("OTLP/HTTP:");
+        ExplorerProcess {
+            child,
+            ui,
+            grpc,
+            http,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// SIGTERM and wait; returns whether it exited cleanly (status 0).
+    pub fn stop(&mut self) -> bool {
+        terminate(&mut self.child)
+    }
+}
+
+impl Drop for ExplorerProcess {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
+}
+
+/// Polls `GET url` until `ready` accepts the JSON answer or `timeout` passes; returns the
+/// last answer (status and body) either way, for the test's own assertion.
+pub async fn poll_json(
+    url: &str,
+    timeout: Duration,
+    ready: impl Fn(u16, &Value) -> bool,
+) -> (u16, Value) {
+    let http = client();
+    let deadline = Instant::now() + timeout;
+    loop {
+        let answer = match http.get(url).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.json().await.unwrap_or(Value::Null))
+            }
+            Err(err) => (0, Value::String(err.to_string())),
+        };
+        if ready(answer.0, &answer.1) || Instant::now() >= deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -8,6 +8,11 @@
 //! crate.
 
 use std::fmt::{Display, Write};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use crate::clients::encode_query_value;
 use crate::model::{Category, Product};
@@ -47,6 +52,47 @@ pub fn search_href(query: &str) -> String {
     escape_html(format!("/search?q={}", encode_query_value(query)))
 }
 
+tokio::task_local! {
+    /// The explorer's web UI while a request is served (see [`with_explorer`]).
+    static EXPLORER: Option<Arc<str>>;
+}
+
+/// Middleware: makes the explorer's address known to whatever renders this request. A
+/// task-local rather than one more argument to every page: it is the same for the whole
+/// shop, and only the layout and the order page read it.
+pub async fn with_explorer(
+    State(explorer): State<Option<Arc<str>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    EXPLORER.scope(explorer, next.run(request)).await
+}
+
+/// The explorer's web UI, when the shop was told of one.
+pub fn explorer_url() -> Option<Arc<str>> {
+    EXPLORER.try_with(Clone::clone).ok().flatten()
+}
+
+/// `ATTRIBUTES` of a link that opens the explorer beside the shop rather than in its place.
+const NEW_TAB: &str = r#"target="_blank" rel="noopener""#;
+
+/// A link to one trace in the explorer (`#/trace/ID`), when there is an explorer.
+pub fn trace_link(trace_id: &str, text: &str) -> String {
+    match explorer_url() {
+        Some(explorer) => format!(
+            r#"<a class="trace-link" href="{href}" {NEW_TAB}>🔎 {text}</a>"#,
+            href = escape_html(format!("{explorer}/#/trace/{trace_id}")),
+            text = escape_html(text),
+        ),
+        None => String::new(),
+    }
+}
+
+/// Whether `text` is a trace id as the explorer writes it: 32 lower-case hex digits.
+pub fn is_trace_id(text: &str) -> bool {
+    text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The whole document: header with the shopper's segment, `body`, footer.
 /// `body` is markup built by this crate, so it is inserted as it is.
 pub fn page(title: &str, user: &User, body: &str) -> String {
@@ -66,7 +112,7 @@ pub fn page(title: &str, user: &User, body: &str) -> String {
     <input type="search" name="q" placeholder="Search products" aria-label="Search products" maxlength="100">
     <button type="submit">Search</button>
   </form>
-  <nav class="links"><a href="/cart">🛒 Cart</a></nav>
+  <nav class="links"><a href="/cart">🛒 Cart</a>{traces}</nav>
   <div class="segment" title="user {user_id} · {company} · {locale} · {device}">
     You are <span class="tier tier-{tier}">{tier}</span> in <strong>{region}</strong> on {device}
   </div>
@@ -89,6 +135,13 @@ pub fn page(title: &str, user: &User, body: &str) -> String {
         region = escape_html(user.region),
         device = escape_html(user.device),
         incidents = incidents_banner(&tracedojo_kit::faults::in_force()),
+        traces = match explorer_url() {
+            Some(explorer) => format!(
+                r#" <a href="{}/" {NEW_TAB} title="every click here is a trace">🔎 Traces</a>"#,
+                escape_html(explorer)
+            ),
+            None => String::new(),
+        },
     )
 }
 
@@ -108,11 +161,21 @@ fn incidents_banner(faults: &[(&str, String)]) -> String {
             )
         })
         .collect();
+    // Where their symptoms show (rate, errors and duration per endpoint): inside the fold
+    // too, for the same reason.
+    let explorer = match explorer_url() {
+        Some(explorer) => format!(
+            r#" <a href="{}/#/red" {NEW_TAB}>See what they do in the traces</a>"#,
+            escape_html(explorer)
+        ),
+        None => String::new(),
+    };
     // Folded: a participant looking for the cause does not read it by accident.
     format!(
-        "<aside class=\"incidents\" role=\"status\"><details><summary>Faults in force: {}</summary><ul>{}</ul></details></aside>\n",
+        "<aside class=\"incidents\" role=\"status\"><details><summary>Faults in force: {}</summary><ul>{}</ul>{}</details></aside>\n",
         faults.len(),
-        list.join("")
+        list.join(""),
+        explorer
     )
 }
 
@@ -225,7 +288,7 @@ a{color:#2456c7;text-decoration:none}a:hover{text-decoration:underline}
 .brand{font-weight:700;font-size:1.2rem;color:#1d232b}
 .search{display:flex;gap:.4rem;flex:1 1 16rem}
 .search input{flex:1;min-width:0}
-.links a{font-weight:600}
+.links a{font-weight:600}.links a+a{margin-left:.9rem}
 .segment{font-size:.85rem;color:#59636e}
 .tier{display:inline-block;padding:0 .5rem;border-radius:999px;font-weight:700;text-transform:uppercase;font-size:.75rem;letter-spacing:.04em;background:#e3e6ea;color:#1d232b}
 .tier-silver{background:#dfe4ea}.tier-gold{background:#f7d774}.tier-platinum{background:#1d232b;color:#fff}
@@ -276,6 +339,27 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
         );
         assert_eq!(escape_html(42), "42");
+    }
+
+    #[tokio::test]
+    async fn the_fault_banner_links_to_the_explorer_only_when_there_is_one() {
+        let faults = [("latency", "cart".to_string())];
+        let linked = EXPLORER
+            .scope(Some(Arc::from("http://127.0.0.1:8090")), async {
+                incidents_banner(&faults)
+            })
+            .await;
+        assert!(
+            linked.contains(r#"href="http://127.0.0.1:8090/#/red""#),
+            "{linked}"
+        );
+        assert!(!incidents_banner(&faults).contains("href"));
+        assert!(
+            EXPLORER
+                .scope(None, async { trace_link("ab", "x") })
+                .await
+                .is_empty()
+        );
     }
 
     #[test]

@@ -44,15 +44,23 @@ pub struct Config {
     pub checkout_url: String,
     pub recommendation_url: String,
     pub shipping_url: String,
+    /// The explorer's web UI (`http://HOST:PORT`, checked to be http or https): pages link to
+    /// it, and an order to its trace. `None`: no links.
+    pub explorer_url: Option<String>,
 }
 
 /// The service's routes, without telemetry (see [`run`]).
 pub fn router(config: Config) -> Router {
     let clients = Arc::new(Clients::new(&config));
+    let explorer: Option<Arc<str>> = config.explorer_url.as_deref().map(Arc::from);
     pages::router()
         .merge(api::router())
         .fallback(pages::not_found)
         .with_state(clients)
+        .layer(middleware::from_fn_with_state(
+            explorer,
+            html::with_explorer,
+        ))
 }
 
 /// Serves the shop on `listener` until `shutdown` completes.

@@ -20,7 +20,8 @@ use tracedojo_kit::{ApiError, ClientError};
 use crate::api::{fetch_order_status, fetch_product_detail};
 use crate::clients::Clients;
 use crate::html::{
-    alert, category_nav, error_body, escape_html, money, page, pager, product_grid, search_href,
+    alert, category_nav, error_body, escape_html, is_trace_id, money, page, pager, product_grid,
+    search_href, trace_link,
 };
 use crate::input;
 use crate::model::{Cart, OrderStatus, ProductDetail};
@@ -413,7 +414,13 @@ async fn checkout(
                 return error_page(&session.user, error);
             };
             tracing::info!(order.id = order_id, "order placed");
-            return Redirect::to(&format!("/orders/{order_id}")).into_response();
+            // The order page links to this purchase's trace, which it cannot know itself: it
+            // is served by the next request, in a trace of its own.
+            let target = match tracedojo_kit::telemetry::current_trace_id() {
+                Some(trace_id) => format!("/orders/{order_id}?trace={trace_id}"),
+                None => format!("/orders/{order_id}"),
+            };
+            return Redirect::to(&target).into_response();
         }
         Err(error) => error,
     };
@@ -459,22 +466,45 @@ fn checkout_problem(error: &ApiError) -> String {
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct OrderQuery {
+    /// The trace of the purchase, when the checkout form redirected here.
+    trace: Option<String>,
+}
+
 async fn order(
     State(clients): State<Arc<Clients>>,
     session: Session,
     Path(order_id): Path<String>,
+    Query(query): Query<OrderQuery>,
 ) -> Response {
     let result = async {
         let order_id = input::parse_id("order_id", &order_id)?;
         let status = fetch_order_status(&clients, order_id).await?;
         let title = format!("Order {order_id}");
-        Ok(html_page(&title, &session.user, &render_order(&status)))
+        // Anything but a trace id is ignored: the value goes into a link.
+        let purchase = query.trace.filter(|id| is_trace_id(id));
+        Ok(html_page(
+            &title,
+            &session.user,
+            &render_order(&status, purchase.as_deref()),
+        ))
     };
     respond(&session.user, result.await)
 }
 
+/// The purchase's trace when known (the checkout's redirect says it), else this page's own.
+fn order_trace_link(purchase: Option<&str>) -> String {
+    match purchase {
+        Some(trace_id) => trace_link(trace_id, "See this order's trace"),
+        None => tracedojo_kit::telemetry::current_trace_id()
+            .map(|trace_id| trace_link(&trace_id, "See this page's trace"))
+            .unwrap_or_default(),
+    }
+}
+
 #[tracing::instrument(name = "render order page", skip_all, fields(order.id = status.order.order_id))]
-fn render_order(status: &OrderStatus) -> String {
+fn render_order(status: &OrderStatus, purchase: Option<&str>) -> String {
     let order = &status.order;
     let mut items = String::new();
     for item in &order.items {
@@ -529,9 +559,11 @@ fn render_order(status: &OrderStatus) -> String {
 <div class="panel">
   <h2>Shipment</h2>
   {shipment}
-  <p><a class="button" href="/orders/{id}">Refresh</a> <a href="/">Continue shopping</a></p>
+  <p><a class="button" href="/orders/{id}{refresh_query}">Refresh</a> <a href="/">Continue shopping</a> {trace}</p>
 </div>"#,
         id = escape_html(order.order_id),
+        refresh_query = escape_html(purchase.map(|t| format!("?trace={t}")).unwrap_or_default()),
+        trace = order_trace_link(purchase),
         status = escape_html(&order.status),
         created = escape_html(
             order

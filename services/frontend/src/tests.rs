@@ -184,6 +184,11 @@ struct Shop {
 
 impl Shop {
     async fn start(checkout_declines: bool) -> Shop {
+        Shop::start_linked(checkout_declines, None).await
+    }
+
+    /// [`Shop::start`] with pages that link to an explorer at `explorer_url`.
+    async fn start_linked(checkout_declines: bool, explorer_url: Option<String>) -> Shop {
         let seen: Seen = Arc::default();
         let stub = |router: Router| {
             let seen = seen.clone();
@@ -197,6 +202,7 @@ impl Shop {
             checkout_url: stub(checkout_stub(checkout_declines)).await,
             recommendation_url: stub(recommendation_stub()).await,
             shipping_url: stub(shipping_stub()).await,
+            explorer_url,
         };
         Shop::with_config(config, seen).await
     }
@@ -421,13 +427,16 @@ async fn checkout_redirects_to_the_order_which_is_not_shipped_yet() {
         .await
         .expect("POST /checkout");
     assert_eq!(placed.status(), 303);
-    assert_eq!(
-        placed
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok()),
-        Some("/orders/42")
-    );
+    // The order page is told the purchase's trace, to link to it.
+    let location = placed
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let trace_id = location
+        .strip_prefix("/orders/42?trace=")
+        .unwrap_or_else(|| panic!("redirected to {location}"));
+    assert!(crate::html::is_trace_id(trace_id), "{location}");
 
     let status: Value = client()
         .get(format!("{}/api/orders/42", shop.url))
@@ -450,6 +459,65 @@ async fn checkout_redirects_to_the_order_which_is_not_shipped_yet() {
         .expect("order page body");
     assert!(page.contains("Shipping is asynchronous"));
     assert!(page.contains("Refresh"));
+    assert!(
+        !page.contains("#/trace/") && !page.contains("Traces</a>"),
+        "no explorer, no links: {page}"
+    );
+}
+
+#[tokio::test]
+async fn with_an_explorer_pages_link_to_it_and_an_order_to_its_purchase_trace() {
+    let _tracing = trace_like_the_binary();
+    let explorer = "http://127.0.0.1:8090";
+    let shop = Shop::start_linked(false, Some(explorer.to_string())).await;
+    let home = client()
+        .get(format!("{}/", shop.url))
+        .send()
+        .await
+        .expect("GET /")
+        .text()
+        .await
+        .expect("home page");
+    assert!(
+        home.contains(&format!(r#"href="{explorer}/" target="_blank""#)),
+        "no Traces link in the header: {home}"
+    );
+
+    let purchase = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let page = client()
+        .get(format!("{}/orders/42?trace={purchase}", shop.url))
+        .send()
+        .await
+        .expect("GET /orders/42")
+        .text()
+        .await
+        .expect("order page");
+    assert!(
+        page.contains(&format!(r#"href="{explorer}/#/trace/{purchase}""#))
+            && page.contains("See this order&#39;s trace"),
+        "{page}"
+    );
+
+    // Anything but a trace id in the query is ignored; the page links to its own trace.
+    let page = client()
+        .get(format!(
+            "{}/orders/42?trace=%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+            shop.url
+        ))
+        .send()
+        .await
+        .expect("GET /orders/42 with a hostile trace")
+        .text()
+        .await
+        .expect("order page");
+    assert!(!page.contains("<script>alert"), "{page}");
+    let own = page
+        .split(&format!("{explorer}/#/trace/"))
+        .nth(1)
+        .map(|rest| &rest[..32.min(rest.len())])
+        .unwrap_or_else(|| panic!("no link to the page's own trace: {page}"));
+    assert!(crate::html::is_trace_id(own), "{own}");
+    assert_ne!(own, purchase);
 }
 
 #[tokio::test]
@@ -471,6 +539,7 @@ async fn a_service_that_is_down_gives_a_502_page() {
         checkout_url: closed.clone(),
         recommendation_url: closed.clone(),
         shipping_url: closed,
+        explorer_url: None,
     };
     let shop = Shop::with_config(config, Arc::default()).await;
     let response = client()

@@ -306,6 +306,56 @@ pub fn endpoint_configured() -> bool {
         || var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some()
 }
 
+/// `TRACEDOJO_EXPLORER_ENDPOINT`: the base URL of a tracedojo explorer (OTLP/HTTP) that gets
+/// a copy of every span, next to the backend the `OTEL_*` variables name. `tracedojo up` sets
+/// it when the user has a backend of their own, so traces reach both. Returns the URL spans
+/// are posted to (`BASE/v1/traces`), or `None` when unset.
+///
+/// Not part of [`validate_all`]: `up` replaces whatever the user's shell holds, so a stray
+/// value there must not stop `up`; a service checks it when it starts.
+pub fn explorer_traces_endpoint() -> Result<Option<String>, EnvError> {
+    let Some(url) = var(EXPLORER_ENDPOINT) else {
+        return Ok(None);
+    };
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(EnvError {
+            variable: EXPLORER_ENDPOINT.into(),
+            problem: "the explorer's endpoint must start with http:// or https://".into(),
+            fix: "give the explorer's OTLP/HTTP base URL, e.g. http://127.0.0.1:4318, or unset it"
+                .into(),
+        });
+    }
+    Ok(Some(format!("{}/v1/traces", url.trim_end_matches('/'))))
+}
+
+/// The variable naming the explorer that gets a copy of the spans (see
+/// [`explorer_traces_endpoint`]).
+pub const EXPLORER_ENDPOINT: &str = "TRACEDOJO_EXPLORER_ENDPOINT";
+
+/// The names (never the values) of the headers `OTEL_EXPORTER_OTLP_HEADERS` and
+/// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` add to span exports, lower-cased. The copy sent to the
+/// explorer must not carry them: they are the user's backend's credentials.
+pub fn trace_header_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for variable in [
+        "OTEL_EXPORTER_OTLP_HEADERS".to_string(),
+        format!("OTEL_EXPORTER_OTLP_{}_HEADERS", Signal::Traces.upper()),
+    ] {
+        if let Some(value) = var(&variable) {
+            for entry in value.split(',') {
+                if let Some((key, _)) = entry.split_once('=') {
+                    let key = key.trim().to_ascii_lowercase();
+                    if !key.is_empty() && !names.contains(&key) {
+                        names.push(key);
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
 /// An endpoint fit for a log line: any `user:password@` part is hidden.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

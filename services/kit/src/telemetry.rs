@@ -55,15 +55,22 @@ pub struct ExportStats {
     pub spans_exported: AtomicU64,
     pub spans_failed: AtomicU64,
     pub failed_batches: AtomicU64,
+    /// The same counts for the copy sent to the explorer (`TRACEDOJO_EXPLORER_ENDPOINT`), kept
+    /// apart so a person can tell which of the two destinations loses spans.
+    pub explorer: Option<Arc<ExportStats>>,
 }
 
 impl ExportStats {
     pub fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut snapshot = serde_json::json!({
             "spans_exported": self.spans_exported.load(Ordering::Relaxed),
             "spans_failed": self.spans_failed.load(Ordering::Relaxed),
             "failed_batches": self.failed_batches.load(Ordering::Relaxed),
-        })
+        });
+        if let Some(explorer) = &self.explorer {
+            snapshot["explorer"] = explorer.snapshot();
+        }
+        snapshot
     }
 }
 
@@ -94,7 +101,7 @@ impl Telemetry {
         let disabled = otel_env::sdk_disabled()?;
         let service_name = resolve_service_name(&identity.name);
         let instance_id = new_instance_id();
-        let stats = Arc::new(ExportStats::default());
+        let explorer_endpoint = otel_env::explorer_traces_endpoint()?;
 
         let (trace_context, baggage) = otel_env::propagators()?;
         let mut propagators: Vec<
@@ -115,6 +122,7 @@ impl Telemetry {
             .with_filter(console_filter());
 
         if disabled {
+            let stats = Arc::new(ExportStats::default());
             tracing_subscriber::registry()
                 .with(console)
                 .try_init()
@@ -133,13 +141,25 @@ impl Telemetry {
 
         let traces_protocol = otel_env::protocol(Signal::Traces)?;
         let traces_endpoint = otel_env::endpoint(Signal::Traces, traces_protocol)?;
-        let destination = format!(
+        let mut destination = format!(
             "{} (OTLP {})",
             otel_env::redact_url(&traces_endpoint),
             traces_protocol.as_str()
         );
+        let traces_enabled = otel_env::exporter_enabled(Signal::Traces)?;
+        // The explorer's copy, unless it would only repeat the primary export (the explorer
+        // is already where OTEL_EXPORTER_OTLP_ENDPOINT points).
+        let explorer_endpoint = explorer_endpoint
+            .filter(|endpoint| traces_enabled && !same_http_endpoint(endpoint, &traces_endpoint));
+        let explorer_stats = explorer_endpoint
+            .as_ref()
+            .map(|_| Arc::new(ExportStats::default()));
+        let stats = Arc::new(ExportStats {
+            explorer: explorer_stats.clone(),
+            ..ExportStats::default()
+        });
 
-        let tracer_provider = if otel_env::exporter_enabled(Signal::Traces)? {
+        let tracer_provider = if traces_enabled {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .build()
                 .map_err(|e| exporter_error("traces", &traces_endpoint, e))?;
@@ -149,21 +169,25 @@ impl Telemetry {
                 destination: destination.clone(),
                 last_warning: std::sync::Mutex::new(None),
             };
-            let mut batch = BatchConfigBuilder::default();
-            // The specification's 5 s delay makes a newcomer wait for their first trace;
-            // half a second unless OTEL_BSP_SCHEDULE_DELAY says otherwise.
-            if std::env::var_os("OTEL_BSP_SCHEDULE_DELAY").is_none() {
-                batch = batch.with_scheduled_delay(Duration::from_millis(500));
+            let mut provider = SdkTracerProvider::builder()
+                .with_span_processor(batch_processor(counting))
+                .with_resource(resource.clone());
+            if let (Some(endpoint), Some(explorer_stats)) = (&explorer_endpoint, explorer_stats) {
+                // Its own batch processor (its own queue and thread): a slow or absent
+                // explorer never holds up the spans bound for the user's backend.
+                let counting = CountingExporter {
+                    inner: explorer_exporter(endpoint)?,
+                    stats: explorer_stats,
+                    destination: format!("the explorer at {}", otel_env::redact_url(endpoint)),
+                    last_warning: std::sync::Mutex::new(None),
+                };
+                provider = provider.with_span_processor(batch_processor(counting));
+                destination = format!(
+                    "{destination} and the explorer at {}",
+                    otel_env::redact_url(endpoint)
+                );
             }
-            let processor = BatchSpanProcessor::builder(counting)
-                .with_batch_config(batch.build())
-                .build();
-            Some(
-                SdkTracerProvider::builder()
-                    .with_span_processor(processor)
-                    .with_resource(resource.clone())
-                    .build(),
-            )
+            Some(provider.build())
         } else {
             None
         };
@@ -291,6 +315,96 @@ impl Telemetry {
     }
 }
 
+/// A batch processor with the `OTEL_BSP_*` settings, and a shorter default delay.
+fn batch_processor<E: SpanExporter + 'static>(exporter: E) -> BatchSpanProcessor {
+    let mut batch = BatchConfigBuilder::default();
+    // The specification's 5 s delay makes a newcomer wait for their first trace;
+    // half a second unless OTEL_BSP_SCHEDULE_DELAY says otherwise.
+    if std::env::var_os("OTEL_BSP_SCHEDULE_DELAY").is_none() {
+        batch = batch.with_scheduled_delay(Duration::from_millis(500));
+    }
+    BatchSpanProcessor::builder(exporter)
+        .with_batch_config(batch.build())
+        .build()
+}
+
+/// How long one export to the explorer may take. It runs on this machine or next to it, so
+/// a longer wait only means it is gone; the user's own timeout is for their backend.
+const EXPLORER_EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The OTLP/HTTP (protobuf) exporter of the explorer's copy: `endpoint` is used as it is
+/// (it ends in `/v1/traces`), whatever protocol and endpoint the `OTEL_*` variables choose
+/// for the primary export, and without the user's headers (see [`WithoutUserHeaders`]).
+fn explorer_exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+
+    let build_error = |reason: String| TelemetryError::Exporter {
+        signal: "traces (explorer copy)",
+        endpoint: otel_env::redact_url(endpoint),
+        reason,
+    };
+    // A blocking client starts (and on drop stops) a runtime of its own, which tokio forbids
+    // on one of its worker threads: build it on a plain thread, as the SDK does for its own.
+    let client = std::thread::spawn(|| {
+        reqwest::blocking::Client::builder()
+            .timeout(EXPLORER_EXPORT_TIMEOUT)
+            .build()
+    })
+    .join()
+    .map_err(|_| build_error("building its HTTP client panicked".into()))?
+    .map_err(|e| build_error(e.to_string()))?;
+    let strip = otel_env::trace_header_names()
+        .iter()
+        .filter_map(|name| http::HeaderName::from_bytes(name.as_bytes()).ok())
+        .collect();
+    opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(endpoint)
+        .with_timeout(EXPLORER_EXPORT_TIMEOUT)
+        .with_http_client(WithoutUserHeaders {
+            inner: client,
+            strip,
+        })
+        .build()
+        .map_err(|e| exporter_error("traces", endpoint, e))
+}
+
+/// Whether two OTLP/HTTP traces URLs name the same place (`localhost` and `127.0.0.1` alike,
+/// a trailing slash ignored), so the explorer is not sent every span twice.
+fn same_http_endpoint(a: &str, b: &str) -> bool {
+    let normal = |url: &str| {
+        url.trim()
+            .trim_end_matches('/')
+            .replace("://localhost:", "://127.0.0.1:")
+    };
+    normal(a) == normal(b)
+}
+
+/// The HTTP client of the explorer's copy. The SDK adds the headers of
+/// `OTEL_EXPORTER_OTLP_HEADERS` (or `_TRACES_HEADERS`) to every OTLP/HTTP export, whatever
+/// the exporter is configured with. They are the user's backend's credentials and must not
+/// travel to the explorer, so they are taken off each request here.
+#[derive(Debug)]
+struct WithoutUserHeaders {
+    inner: reqwest::blocking::Client,
+    /// Lower-cased header names, never their values.
+    strip: Vec<http::HeaderName>,
+}
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for WithoutUserHeaders {
+    async fn send_bytes(
+        &self,
+        mut request: http::Request<opentelemetry_http::Bytes>,
+    ) -> Result<http::Response<opentelemetry_http::Bytes>, opentelemetry_http::HttpError> {
+        for name in &self.strip {
+            request.headers_mut().remove(name);
+        }
+        self.inner.send_bytes(request).await
+    }
+}
+
 fn exporter_error(
     signal: &'static str,
     endpoint: &str,
@@ -303,6 +417,20 @@ fn exporter_error(
         reason: err.to_string().replace(endpoint, &redacted),
         endpoint: redacted,
     }
+}
+
+/// The trace id (32 lower-case hex digits) of the span the code runs in (in a handler, its
+/// request's trace), when that trace is recorded and exported: `None` without telemetry, or
+/// when the sampler dropped it (a link to it would lead nowhere).
+pub fn current_trace_id() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    (span_context.is_valid() && span_context.is_sampled())
+        .then(|| span_context.trace_id().to_string())
 }
 
 /// rustls needs one process-wide crypto provider; `ring` builds fast on small machines.
@@ -472,6 +600,66 @@ mod tests {
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "4");
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_explorer_copy_goes_without_the_users_headers() {
+        use std::io::{Read, Write};
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        // One request: keep what arrived, answer 200.
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).expect("read");
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            String::from_utf8_lossy(&seen).to_ascii_lowercase()
+        });
+        install_crypto_provider();
+        let client = WithoutUserHeaders {
+            inner: reqwest::blocking::Client::new(),
+            strip: vec![http::HeaderName::from_static("api-key")],
+        };
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{address}/v1/traces"))
+            .header("api-key", "SECRET")
+            .header("content-type", "application/x-protobuf")
+            .body(opentelemetry_http::Bytes::new())
+            .expect("request");
+        // A blocking client's future is done at its first poll.
+        let mut send = std::pin::pin!(opentelemetry_http::HttpClient::send_bytes(&client, request));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let std::task::Poll::Ready(response) = send.as_mut().poll(&mut context) else {
+            panic!("the blocking client did not finish at once");
+        };
+        assert_eq!(response.expect("sent").status(), 200);
+        let seen = server.join().expect("server");
+        assert!(seen.contains("content-type"), "{seen}");
+        assert!(
+            !seen.contains("api-key") && !seen.contains("secret"),
+            "{seen}"
+        );
+    }
+
+    #[test]
+    fn the_explorer_is_not_sent_the_same_spans_twice() {
+        assert!(same_http_endpoint(
+            "http://127.0.0.1:4318/v1/traces",
+            "http://localhost:4318/v1/traces/"
+        ));
+        assert!(!same_http_endpoint(
+            "http://127.0.0.1:4318/v1/traces",
+            "https://otlp.example.com/v1/traces"
+        ));
     }
 
     #[test]

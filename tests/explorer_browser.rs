@@ -1,0 +1,214 @@
+//! The explorer's web UI in a real headless browser: Debian's Chromium, driven by
+//! playwright-core (`tests/browser/explorer.mjs`). `tracedojo explore` receives the shop's
+//! traces (one approved and one declined checkout) plus a span whose name and attribute hold
+//! markup; the script searches, opens the trace and checks the waterfall against the JSON API
+//! (row count, nesting, critical path), then the service map, RED, errors, and that the markup
+//! is shown as text. Screenshots land in `tests/artifacts/explorer/`.
+//!
+//! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser` (`.ci/run` does both). Without
+//! them the test says so and passes, except under CI (`CI` set), where it fails.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json};
+
+/// How long the shop's spans may take to reach the explorer (their batches leave every 100 ms).
+const ARRIVAL: Duration = Duration::from_secs(60);
+
+/// The span with markup in its name and an attribute, in OTLP/HTTP JSON.
+fn hostile_span() -> Value {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "escape-check"}}
+        ]},
+        "scopeSpans": [{
+            "scope": {"name": "explorer-browser-test"},
+            "spans": [{
+                "traceId": "e5ca9ec7e5ca9ec7e5ca9ec7e5ca9ec7", "spanId": "e5ca9ec7e5ca9ec7",
+                "name": "GET /<img src=x onerror=alert(1)>", "kind": 2,
+                "startTimeUnixNano": (now - 7_000_000).to_string(),
+                "endTimeUnixNano": now.to_string(),
+                "attributes": [
+                    {"key": "xss.payload", "value": {"stringValue": "<script>alert(\"x\")</script>"}}
+                ]
+            }]
+        }]
+    }]})
+}
+
+/// Every span of the trace has its parent, and every CLIENT call that got an answer has the
+/// callee's span below it: nothing is still on its way from another service's batch.
+fn complete(trace: &Value) -> bool {
+    let Some(spans) = trace["spans"].as_array() else {
+        return false;
+    };
+    let parents: Vec<&str> = spans
+        .iter()
+        .filter_map(|s| s["parent_span_id"].as_str())
+        .collect();
+    !spans.is_empty()
+        && spans.iter().all(|s| s["parent_missing"] == json!(false))
+        && spans
+            .iter()
+            .filter(|s| {
+                s["kind"] == "CLIENT" && s["attributes"].get("http.response.status_code").is_some()
+            })
+            .all(|s| parents.contains(&s["span_id"].as_str().unwrap_or("")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script_dir = root.join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
+    let missing: Vec<String> = [
+        (
+            Path::new(&chromium).exists(),
+            format!("{chromium} (apt-get install chromium)"),
+        ),
+        (
+            script_dir.join("node_modules/playwright-core").exists(),
+            "playwright-core (npm ci --prefix tests/browser)".to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(present, _)| !present)
+    .map(|(_, what)| what)
+    .collect();
+    if !missing.is_empty() {
+        let message = format!("explorer browser test needs: {}", missing.join(", "));
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("SKIPPED: {message}");
+        return;
+    }
+
+    let explorer = ExplorerProcess::start(&["--link", "OpenTelemetry=https://opentelemetry.io"]);
+    let shop = Shop::start_with(
+        &["--no-load", "--no-explorer"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", explorer.http.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ],
+    );
+
+    // The page itself: its type, and the policy that refuses inline script.
+    let page = client().get(&explorer.ui).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(header("content-type").starts_with("text/html"));
+    assert_eq!(header("cache-control"), "no-cache");
+    assert_eq!(
+        header("content-security-policy"),
+        "default-src 'self'; img-src 'self' data:; style-src 'self'"
+    );
+
+    // A declined checkout, then an approved one (the newest).
+    let baggage = "user.tier=gold,user.region=ap-northeast-1";
+    let (status, body) = buy(&shop, "explorer-ui-declined", "4000000000000002", baggage).await;
+    assert_eq!(status, 402, "the declined card: {body}");
+    let (status, body) = buy_approved(&shop, "explorer-ui-approved", baggage).await;
+    assert!(status < 300, "the approved checkout: {status} {body}");
+
+    let response = client()
+        .post(format!("{}/v1/traces", explorer.http))
+        .json(&hostile_span())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+    // Wait until both checkouts have arrived whole, so the page and the API agree.
+    let started = Instant::now();
+    let search = format!(
+        "{}/api/traces?service=frontend&operation=POST%20/api/checkout",
+        explorer.ui
+    );
+    let (code, found) = poll_json(&search, ARRIVAL, |code, body| {
+        code == 200 && body["traces"].as_array().is_some_and(|t| t.len() >= 2)
+    })
+    .await;
+    assert!(
+        code == 200 && found["traces"].as_array().is_some_and(|t| t.len() >= 2),
+        "the two checkouts did not arrive within {ARRIVAL:?}: {code} {found}"
+    );
+    for summary in found["traces"].as_array().unwrap() {
+        let id = summary["trace_id"].as_str().unwrap();
+        let url = format!("{}/api/traces/{id}", explorer.ui);
+        let (code, trace) =
+            poll_json(&url, ARRIVAL, |code, trace| code == 200 && complete(trace)).await;
+        assert!(
+            code == 200 && complete(&trace),
+            "trace {id} is not whole after {ARRIVAL:?}: {trace}"
+        );
+    }
+    // The shipping worker's trace of the approved order, whose span links to the checkout.
+    let worker = format!(
+        "{}/api/traces?service=shipping&operation=process%20order.created",
+        explorer.ui
+    );
+    let (_, found) = poll_json(&worker, ARRIVAL, |code, body| {
+        code == 200 && body["traces"].as_array().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    assert!(
+        found["traces"].as_array().is_some_and(|t| !t.is_empty()),
+        "the shipping worker's trace did not arrive: {found}"
+    );
+    let escape = format!("{}/api/traces?service=escape-check", explorer.ui);
+    let (_, found) = poll_json(&escape, ARRIVAL, |code, body| {
+        code == 200 && body["traces"].as_array().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    assert!(
+        found["traces"].as_array().is_some_and(|t| !t.is_empty()),
+        "the escape-check span is not searchable: {found}"
+    );
+    eprintln!("traces arrived whole in {:?}", started.elapsed());
+
+    let artifacts = root.join("tests/artifacts/explorer");
+    let started = Instant::now();
+    let output = Command::new("node")
+        .arg(script_dir.join("explorer.mjs"))
+        .arg(&explorer.ui)
+        .arg(&artifacts)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    eprintln!("browser checks took {:?}: {stdout}", started.elapsed());
+    for page in [
+        "1-search",
+        "2-trace",
+        "3-span-details",
+        "4-map",
+        "5-red",
+        "6-errors",
+        "7-escaped",
+    ] {
+        let path = artifacts.join(format!("{page}.png"));
+        let size = std::fs::metadata(&path)
+            .unwrap_or_else(|_| panic!("no screenshot of {page}"))
+            .len();
+        assert!(size > 0, "the screenshot of {page} is empty");
+    }
+    drop(shop);
+    drop(explorer);
+}
