@@ -262,8 +262,8 @@ pub struct UpArgs {
     /// by default faults show only through their symptoms).
     #[arg(long, env = "TRACEDOJO_REVEAL_FAULTS")]
     pub reveal_faults: bool,
-    /// Do not start the explorer (the built-in trace store and web UI). Without it, and
-    /// without OTEL_EXPORTER_OTLP_ENDPOINT, traces go to http://localhost:4318.
+    /// Do not start the explorer (the built-in trace store and web UI). Traces then go only
+    /// to OTEL_EXPORTER_OTLP_ENDPOINT, or to the standard http://localhost:4318 when unset.
     #[arg(long, env = "TRACEDOJO_NO_EXPLORER")]
     pub no_explorer: bool,
     /// Port of the explorer's web UI and JSON API [default: base port + 10, i.e. 8090, or a
@@ -278,6 +278,15 @@ pub struct UpArgs {
     /// a free one as for --explorer-grpc-port].
     #[arg(long, env = "TRACEDOJO_EXPLORER_HTTP_PORT", value_name = "PORT", value_parser = parse_port)]
     pub explorer_http_port: Option<u16>,
+    /// Most spans the explorer keeps; when full, the oldest traces go first (at least 1000).
+    #[arg(long, env = "TRACEDOJO_EXPLORER_MAX_SPANS", value_name = "COUNT",
+        default_value_t = crate::explore::DEFAULT_MAX_SPANS, value_parser = crate::explore::parse_count)]
+    pub explorer_max_spans: usize,
+    /// Most memory the explorer's stored spans take, e.g. 512MiB or 2GB; a booth demo running
+    /// for days stays within it.
+    #[arg(long, env = "TRACEDOJO_EXPLORER_MAX_MEMORY", value_name = "SIZE",
+        default_value = crate::explore::DEFAULT_MAX_MEMORY, value_parser = crate::explore::parse_size)]
+    pub explorer_max_memory: usize,
 }
 
 #[derive(Debug, Args)]

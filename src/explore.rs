@@ -119,6 +119,9 @@ pub struct Flags {
     pub free_port: &'static str,
     /// What else the person can do, e.g. turn the explorer off.
     pub otherwise: &'static str,
+    /// The bounds of the store.
+    pub max_spans: &'static str,
+    pub max_memory: &'static str,
 }
 
 impl Flags {
@@ -128,6 +131,8 @@ impl Flags {
         http: "--http-address",
         free_port: "HOST:0 picks a free port",
         otherwise: "or stop what uses it",
+        max_spans: "--max-spans",
+        max_memory: "--max-memory",
     };
 }
 
@@ -148,6 +153,8 @@ pub fn start_error(err: &ExplorerError, flags: &Flags) -> String {
             };
             return format!("{err}; choose another with {flag}");
         }
+        ExplorerError::TooFewSpans { .. } => return format!("{err} ({})", flags.max_spans),
+        ExplorerError::TooFewBytes { .. } => return format!("{err} ({})", flags.max_memory),
         other => return other.to_string(),
     };
     let port = addr.port();
@@ -178,7 +185,7 @@ pub fn parse_address(text: &str) -> Result<SocketAddr, String> {
     Err(bad())
 }
 
-fn parse_count(text: &str) -> Result<usize, String> {
+pub fn parse_count(text: &str) -> Result<usize, String> {
     text.trim()
         .replace('_', "")
         .parse::<usize>()

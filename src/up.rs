@@ -274,6 +274,8 @@ const UP_FLAGS: Flags = Flags {
     http: "--explorer-http-port",
     free_port: "0 picks a free port",
     otherwise: "or turn the explorer off with --no-explorer",
+    max_spans: "--explorer-max-spans",
+    max_memory: "--explorer-max-memory",
 };
 
 /// Starts the explorer on up's own runtime (it is a library, not a child process), and says
@@ -329,9 +331,8 @@ async fn start_explorer(
         let mut config = ExplorerConfig::default();
         config.receiver.grpc_addr = SocketAddr::new(args.host, grpc_port);
         config.receiver.http_addr = SocketAddr::new(args.host, http_port);
-        config.receiver.max_spans = explore::DEFAULT_MAX_SPANS;
-        config.receiver.max_bytes =
-            explore::parse_size(explore::DEFAULT_MAX_MEMORY).map_err(anyhow::Error::msg)?;
+        config.receiver.max_spans = args.explorer_max_spans;
+        config.receiver.max_bytes = args.explorer_max_memory;
         config.ui_addr = SocketAddr::new(args.host, ui_port);
         config.links = links.clone();
         let err = match Explorer::start(config).await {

@@ -285,6 +285,20 @@ fn a_busy_explorer_port_names_the_port_and_the_flags() {
     }
 }
 
+#[test]
+fn explorer_bounds_too_small_for_one_trace_name_up_s_flags() {
+    let line = up_failure(&["--explorer-max-spans", "10"]);
+    assert!(
+        line.contains("too small to hold one trace") && line.contains("--explorer-max-spans"),
+        "{line}"
+    );
+    let line = up_failure(&["--explorer-max-memory", "1KiB"]);
+    assert!(
+        line.contains("too small to hold one trace") && line.contains("--explorer-max-memory"),
+        "{line}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_explorer_costs_the_backend_nothing_and_is_counted_apart() {
     let receiver = tracedojo_explorer::Receiver::start_local().await.unwrap();

@@ -91,12 +91,10 @@ impl ExplorerConfig {
 pub enum ExplorerError {
     #[error(transparent)]
     Receiver(#[from] ReceiverError),
-    #[error(
-        "the span bound {given} is too small to hold one trace; give at least {MIN_SPANS} (--max-spans)"
-    )]
+    #[error("the span bound {given} is too small to hold one trace; give at least {MIN_SPANS}")]
     TooFewSpans { given: usize },
     #[error(
-        "the memory bound of {given} bytes is too small to hold one trace; give at least {} MiB (--max-memory)",
+        "the memory bound of {given} bytes is too small to hold one trace; give at least {} MiB",
         MIN_BYTES / (1024 * 1024)
     )]
     TooFewBytes { given: usize },

@@ -750,7 +750,7 @@ async fn start_refuses_bounds_too_small_and_busy_ports() {
     };
     let error = Explorer::start(too_few).await.expect_err("too few spans");
     assert!(matches!(error, ExplorerError::TooFewSpans { given: 10 }));
-    assert!(error.to_string().contains("--max-spans"), "{error}");
+    assert!(error.to_string().contains("at least 1000"), "{error}");
     let too_small = ExplorerConfig {
         receiver: ReceiverConfig {
             max_bytes: 1024,
