@@ -2,7 +2,7 @@
 //! values separate failing traces from succeeding ones ("only gold users", "only version
 //! 2.1.0").
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -122,9 +122,12 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
     let mut traces = 0;
     let mut failing = 0;
     let mut earliest: Option<u64> = None;
-    let mut causes: Vec<CauseGroup> = Vec::new();
+    let mut causes = Causes::default();
     let mut values: HashMap<u64, ValueCount> = HashMap::new();
-    let mut seen: Vec<u64> = Vec::new();
+    // Sets, not lists searched per value: a trace of many distinct values (or resources)
+    // made those searches quadratic in the trace.
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut resources: HashSet<u32> = HashSet::new();
     for trace in window.traces(table).into_iter().filter(|t| in_scope(t)) {
         traces += 1;
         earliest = Some(earliest.map_or(trace.start, |e| e.min(trace.start)));
@@ -147,10 +150,9 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
             let Some(k) = index::attr_key(key, value) else {
                 return;
             };
-            if seen.contains(&k) {
+            if !seen.insert(k) {
                 return;
             }
-            seen.push(k);
             let count = values.entry(k).or_insert_with(|| ValueCount {
                 key,
                 value: match value {
@@ -163,17 +165,16 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
             count.total += 1;
             count.failing += usize::from(failed);
         };
-        let mut resources: Vec<u32> = Vec::new();
+        resources.clear();
         for span in &trace.spans {
             for (key, value) in attrs::iter(&span.attrs) {
                 note(key, value, &mut values);
             }
-            if !resources.contains(&span.resource) {
-                resources.push(span.resource);
-                if let Some(resource) = table.resource(span.resource) {
-                    for (key, value) in attrs::iter(&resource.attrs) {
-                        note(key, value, &mut values);
-                    }
+            if resources.insert(span.resource)
+                && let Some(resource) = table.resource(span.resource)
+            {
+                for (key, value) in attrs::iter(&resource.attrs) {
+                    note(key, value, &mut values);
                 }
             }
         }
@@ -210,6 +211,7 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
             .then(a.value.cmp(&b.value))
     });
     attributes.truncate(MAX_ATTRIBUTES);
+    let mut causes = causes.groups;
     causes.sort_by_key(|c| std::cmp::Reverse(c.traces));
     causes.truncate(MAX_CAUSES);
     let text = |sym| table.interner.text(sym).to_owned();
@@ -282,12 +284,21 @@ impl ErrorKeys {
     }
 }
 
+/// Root-cause groups, found by (service, name, error type) through a map: searching the
+/// list per error span was quadratic in the number of distinct causes.
+#[derive(Default)]
+struct Causes {
+    groups: Vec<CauseGroup>,
+    by_key: HashMap<(Sym, Sym, String), usize>,
+}
+
 /// Adds the trace's root-cause spans (error spans none of whose children failed) to
-/// `groups`, counting the trace once per group.
-fn root_causes(trace: &TraceEntry, keys: &ErrorKeys, groups: &mut Vec<CauseGroup>) {
+/// `causes`, counting the trace once per group.
+fn root_causes(trace: &TraceEntry, keys: &ErrorKeys, causes: &mut Causes) {
     let spans = &trace.spans;
     let tree = tree(spans);
-    let mut counted: Vec<usize> = Vec::new();
+    let groups = &mut causes.groups;
+    let mut counted: HashSet<usize> = HashSet::new();
     for (i, span) in spans.iter().enumerate() {
         if span.status != Status::Error
             || tree.children[i]
@@ -297,26 +308,23 @@ fn root_causes(trace: &TraceEntry, keys: &ErrorKeys, groups: &mut Vec<CauseGroup
             continue;
         }
         let error_type = keys.error_type(span);
-        let at = match groups.iter().position(|g| {
-            g.service == span.service && g.name == span.name && g.error_type == error_type
-        }) {
-            Some(at) => at,
-            None => {
+        let at = *causes
+            .by_key
+            .entry((span.service, span.name, error_type))
+            .or_insert_with_key(|(service, name, error_type)| {
                 groups.push(CauseGroup {
-                    service: span.service,
-                    name: span.name,
-                    error_type,
+                    service: *service,
+                    name: *name,
+                    error_type: error_type.clone(),
                     message: keys.message(span),
                     traces: 0,
                     examples: Vec::new(),
                 });
                 groups.len() - 1
-            }
-        };
-        if counted.contains(&at) {
+            });
+        if !counted.insert(at) {
             continue;
         }
-        counted.push(at);
         let group = &mut groups[at];
         group.traces += 1;
         if group.examples.len() < EXAMPLES {

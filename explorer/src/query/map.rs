@@ -5,12 +5,12 @@
 //! start new traces and link back). A CLIENT span with no traced child (the callee was
 //! unreachable, is a database, or is not instrumented) points at what its attributes name.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::store::attrs::{self, ValueRef};
-use crate::store::table::{Kind, SpanId, SpanRow, Status, Table};
+use crate::store::table::{Kind, SpanId, SpanRow, Status, Table, TraceId};
 
 use super::window::{Durations, Window};
 
@@ -57,11 +57,14 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
     let mut edges: BTreeMap<(String, String), Durations> = BTreeMap::new();
     let mut earliest: Option<u64> = None;
     let text = |sym| table.interner.text(sym).to_owned();
+    // The spans of the traces consumer spans link to, by id, built once per linked trace:
+    // scanning the linked trace per link was quadratic.
+    let mut linked: HashMap<TraceId, HashMap<SpanId, &SpanRow>> = HashMap::new();
 
     for trace in window.traces(table) {
         let spans = &trace.spans;
         let by_id: HashMap<SpanId, &SpanRow> = spans.iter().map(|s| (s.span_id, s)).collect();
-        let mut served: Vec<SpanId> = Vec::new();
+        let mut served: HashSet<SpanId> = HashSet::new();
         for span in spans.iter().filter(|s| window.contains(s)) {
             earliest = Some(earliest.map_or(span.start, |e| e.min(span.start)));
             let node = nodes.entry(text(span.service)).or_insert_with(|| Node {
@@ -78,7 +81,7 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
                 && caller.kind == Kind::Client
                 && caller.service != span.service
             {
-                served.push(caller.span_id);
+                served.insert(caller.span_id);
                 edges
                     .entry((text(caller.service), text(span.service)))
                     .or_default()
@@ -86,9 +89,21 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
             }
             if span.kind == Kind::Consumer {
                 for link in span.links() {
-                    let producer = table
-                        .trace(&link.trace_id)
-                        .and_then(|t| t.spans.iter().find(|s| s.span_id == link.span_id));
+                    let producer = linked
+                        .entry(link.trace_id)
+                        .or_insert_with(|| {
+                            // The first span of an id, as a scan would find it.
+                            let mut by_id = HashMap::new();
+                            for s in table
+                                .trace(&link.trace_id)
+                                .into_iter()
+                                .flat_map(|t| &t.spans)
+                            {
+                                by_id.entry(s.span_id).or_insert(s);
+                            }
+                            by_id
+                        })
+                        .get(&link.span_id);
                     if let Some(producer) = producer
                         && producer.kind == Kind::Producer
                         && producer.service != span.service

@@ -23,7 +23,7 @@ impl BadParameter {
 const NANOS_PER_MS: f64 = 1e6;
 
 /// `250us`, `150ms`, `1.5s`, `2m`, `1h`, `7d`, or a bare number of milliseconds, in
-/// nanoseconds.
+/// nanoseconds (a fraction of a nanosecond is dropped).
 pub fn duration(parameter: &'static str, text: &str) -> Result<u64, BadParameter> {
     let text = text.trim();
     let split = text
@@ -31,17 +31,21 @@ pub fn duration(parameter: &'static str, text: &str) -> Result<u64, BadParameter
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let allowed = "write a number with a unit: 250us, 150ms, 1.5s, 2m, 1h, 7d (a bare number means milliseconds)";
-    let value: f64 = number.parse().map_err(|_| {
-        BadParameter::new(parameter, format!("{text:?} is not a duration; {allowed}"))
-    })?;
-    let nanos_per_unit = match unit.trim() {
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "" | "ms" => NANOS_PER_MS,
-        "s" => 1e9,
-        "m" => 60e9,
-        "h" => 3600e9,
-        "d" => 86_400e9,
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(BadParameter::new(
+            parameter,
+            format!("{text:?} is not a duration; {allowed}"),
+        ));
+    }
+    let nanos_per_unit: u128 = match unit.trim() {
+        "ns" => 1,
+        "us" | "µs" => 1_000,
+        "" | "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
         other => {
             return Err(BadParameter::new(
                 parameter,
@@ -49,14 +53,24 @@ pub fn duration(parameter: &'static str, text: &str) -> Result<u64, BadParameter
             ));
         }
     };
-    let nanos = value * nanos_per_unit;
-    if !nanos.is_finite() || nanos > 1e19 {
-        return Err(BadParameter::new(
-            parameter,
-            format!("{text:?} is too long"),
-        ));
+    // In decimal, not floating point: as a float 4.35ms came to 4349999ns, one short of
+    // what a `min_duration=4.35ms` means.
+    let too_long = || BadParameter::new(parameter, format!("{text:?} is too long"));
+    let whole: u128 = match whole {
+        "" => 0,
+        digits => digits.parse().map_err(|_| too_long())?,
+    };
+    // Digits past the 20th are far below a nanosecond whatever the unit.
+    let (mut fraction_value, mut scale) = (0u128, 1u128);
+    for digit in fraction.bytes().take(20) {
+        fraction_value = fraction_value * 10 + u128::from(digit - b'0');
+        scale *= 10;
     }
-    Ok(nanos as u64)
+    let nanos = whole
+        .checked_mul(nanos_per_unit)
+        .and_then(|n| n.checked_add(fraction_value * nanos_per_unit / scale))
+        .ok_or_else(too_long)?;
+    u64::try_from(nanos).map_err(|_| too_long())
 }
 
 /// The shortest and longest `since` window.
@@ -162,6 +176,27 @@ mod tests {
         assert!(duration("d", "").is_err());
         assert!(duration("d", "-5ms").is_err());
         assert!(duration("d", "1e400s").is_err());
+    }
+
+    #[test]
+    fn durations_are_exact() {
+        assert_eq!(duration("d", "4.35ms"), Ok(4_350_000));
+        assert_eq!(duration("d", "39203.7h"), Ok(141_133_320_000_000_000));
+        assert_eq!(duration("d", "0.1s"), Ok(100_000_000));
+        assert_eq!(duration("d", ".5"), Ok(500_000));
+        assert_eq!(duration("d", "2."), Ok(2_000_000));
+        assert_eq!(duration("d", "1.5ns"), Ok(1));
+        assert_eq!(duration("d", "0.000000000000000000000009d"), Ok(0));
+        assert_eq!(duration("d", "18446744073709551615ns"), Ok(u64::MAX));
+        for bad in [
+            ".",
+            "1.2.3",
+            "..5",
+            "18446744073709551616ns",
+            &"9".repeat(60),
+        ] {
+            assert!(duration("d", bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

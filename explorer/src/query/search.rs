@@ -6,7 +6,7 @@
 //! surviving traces' spans are then checked one by one, so the answer is exact whatever the
 //! index says.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 
@@ -106,14 +106,14 @@ impl Resolved<'_> {
         if duration < self.min_duration || duration > self.max_duration {
             return false;
         }
+        // API.md: "the span (or its resource) has this attribute with this value". A span's
+        // own value of the key does not hide its resource's (the index holds both).
         self.attributes.iter().all(|&(key, wanted)| {
-            attrs::get(&span.attrs, key)
-                .or_else(|| {
-                    table
-                        .resource(span.resource)
-                        .and_then(|r| attrs::get(&r.attrs, key))
-                })
-                .is_some_and(|value| value.matches(wanted))
+            attrs::get(&span.attrs, key).is_some_and(|value| value.matches(wanted))
+                || table
+                    .resource(span.resource)
+                    .and_then(|r| attrs::get(&r.attrs, key))
+                    .is_some_and(|value| value.matches(wanted))
         })
     }
 
@@ -204,25 +204,22 @@ pub fn search(table: &Table, query: &Search) -> Vec<TraceSummary> {
 pub fn summary(table: &Table, trace: &TraceEntry, matched: &SpanRow) -> TraceSummary {
     let root = trace.root();
     let text = |sym: Option<Sym>| sym.map_or(String::new(), |s| table.interner.text(s).to_owned());
-    let mut services: Vec<ServiceCount> = Vec::new();
-    let mut by_service: Vec<(Sym, usize, usize)> = Vec::new();
+    // A map, not a list searched per span: a trace whose spans each name their own
+    // service made that quadratic.
+    let mut by_service: HashMap<Sym, (usize, usize)> = HashMap::new();
     for span in &trace.spans {
-        let errors = usize::from(span.status == Status::Error);
-        match by_service.iter_mut().find(|(s, _, _)| *s == span.service) {
-            Some(entry) => {
-                entry.1 += 1;
-                entry.2 += errors;
-            }
-            None => by_service.push((span.service, 1, errors)),
-        }
+        let entry = by_service.entry(span.service).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(span.status == Status::Error);
     }
-    for (sym, span_count, error_count) in by_service {
-        services.push(ServiceCount {
+    let mut services: Vec<ServiceCount> = by_service
+        .into_iter()
+        .map(|(sym, (span_count, error_count))| ServiceCount {
             name: table.interner.text(sym).to_owned(),
             span_count,
             error_count,
-        });
-    }
+        })
+        .collect();
     services.sort_by(|a, b| a.name.cmp(&b.name));
     let duration = trace.end.saturating_sub(trace.start);
     TraceSummary {
@@ -236,5 +233,83 @@ pub fn summary(table: &Table, trace: &TraceEntry, matched: &SpanRow) -> TraceSum
         error_count: trace.errors as usize,
         services,
         matched_span_id: hex_id(&matched.span_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::store::StoredSpan;
+
+    fn span(trace: u64, id: u64, attributes: Value, resource: Value) -> StoredSpan {
+        let map = |value: Value| match value {
+            Value::Object(map) => map.into_iter().collect::<BTreeMap<_, _>>(),
+            _ => panic!("a map"),
+        };
+        StoredSpan {
+            trace_id: format!("{trace:032x}"),
+            span_id: format!("{id:016x}"),
+            parent_span_id: String::new(),
+            name: "op".into(),
+            kind: "SERVER".into(),
+            start_unix_nanos: 10,
+            end_unix_nanos: 20,
+            status_code: "UNSET".into(),
+            status_message: String::new(),
+            attributes: map(attributes),
+            events: vec![],
+            links: vec![],
+            resource: map(resource),
+            scope_name: String::new(),
+        }
+    }
+
+    fn find(table: &Table, key: &str, value: &str) -> Vec<String> {
+        let query = Search {
+            span: SpanConditions {
+                attributes: vec![(key.into(), value.into())],
+                ..SpanConditions::default()
+            },
+            start: None,
+            end: None,
+            limit: 10,
+        };
+        search(table, &query)
+            .into_iter()
+            .map(|t| t.matched_span_id)
+            .collect()
+    }
+
+    /// API.md: "the span (or its resource) has this attribute with this value". The span's
+    /// own `k` used to hide its resource's, though the index listed the trace under both.
+    #[test]
+    fn a_span_attribute_does_not_hide_its_resources() {
+        let mut table = Table::new(usize::MAX, usize::MAX);
+        table.insert_stored(vec![span(1, 1, json!({"k": 0}), json!({"k": true}))]);
+        assert_eq!(find(&table, "k", "0"), [format!("{:016x}", 1)]);
+        assert_eq!(find(&table, "k", "true"), [format!("{:016x}", 1)]);
+        assert!(find(&table, "k", "false").is_empty());
+    }
+
+    /// Integers match as the index writes them: `+5` used to match 5 when some other span of
+    /// the trace put the trace in the index under the text `+5`, and not otherwise.
+    #[test]
+    fn integers_match_only_as_written() {
+        let mut table = Table::new(usize::MAX, usize::MAX);
+        table.insert_stored(vec![
+            span(1, 1, json!({"n": 5}), json!({})),
+            span(1, 2, json!({"n": "+5"}), json!({})),
+            span(2, 3, json!({"n": 5}), json!({})),
+        ]);
+        assert_eq!(find(&table, "n", "+5"), [format!("{:016x}", 2)]);
+        assert_eq!(
+            find(&table, "n", "5"),
+            [format!("{:016x}", 3), format!("{:016x}", 1)]
+        );
+        assert!(find(&table, "n", "05").is_empty());
     }
 }

@@ -15,8 +15,8 @@ pub enum ValueRef<'a> {
     Int(i64),
     Double(f64),
     Bool(bool),
-    /// Arrays, maps and bytes, kept as their JSON text.
-    Json(&'a str),
+    /// Arrays, maps and bytes: their JSON value, packed by [`push_nested`].
+    Nested(&'a [u8]),
 }
 
 const NULL: u8 = 0;
@@ -25,7 +25,11 @@ const INT: u8 = 2;
 const DOUBLE: u8 = 3;
 const TRUE: u8 = 4;
 const FALSE: u8 = 5;
-const JSON: u8 = 6;
+const NESTED: u8 = 6;
+// Only inside a nested value.
+const ARRAY: u8 = 7;
+const OBJECT: u8 = 8;
+const UINT: u8 = 9;
 
 impl ValueRef<'_> {
     /// The value's JSON form, as the API shows it.
@@ -36,8 +40,8 @@ impl ValueRef<'_> {
             ValueRef::Int(i) => Value::from(i),
             ValueRef::Double(d) => double_to_json(d),
             ValueRef::Bool(b) => Value::Bool(b),
-            // Written by `encode_json` from a valid Value, so it parses.
-            ValueRef::Json(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            // Written by `push_nested` from a Value, so it reads back whole.
+            ValueRef::Nested(bytes) => iter(bytes).value().unwrap_or(Value::Null),
         }
     }
 
@@ -45,7 +49,16 @@ impl ValueRef<'_> {
     pub fn matches(self, wanted: &str) -> bool {
         match self {
             ValueRef::Str(s) => s == wanted,
-            ValueRef::Int(i) => wanted.parse::<i64>() == Ok(i),
+            // Only as the index writes it (`index::attr_key`): `+5` or `05` parse as 5 too,
+            // but are not in the index under 5, so accepting them here made a search's
+            // answer depend on which other values happened to be stored.
+            ValueRef::Int(i) => {
+                let digits = i
+                    .unsigned_abs()
+                    .checked_ilog10()
+                    .map_or(1, |d| d as usize + 1);
+                wanted.parse::<i64>() == Ok(i) && wanted.len() == digits + usize::from(i < 0)
+            }
             ValueRef::Bool(b) => wanted == if b { "true" } else { "false" },
             _ => false,
         }
@@ -93,15 +106,67 @@ pub fn push(out: &mut Vec<u8>, key: Sym, value: ValueRef<'_>) {
             out.extend_from_slice(&d.to_le_bytes());
         }
         ValueRef::Bool(b) => out.push(if b { TRUE } else { FALSE }),
-        ValueRef::Json(text) => {
-            out.push(JSON);
-            push_len(out, text.len());
-            out.extend_from_slice(text.as_bytes());
+        ValueRef::Nested(bytes) => {
+            out.push(NESTED);
+            push_len(out, bytes.len());
+            out.extend_from_slice(bytes);
         }
     }
 }
 
-/// Appends a JSON value: scalars keep their kind, the rest is kept as JSON text.
+/// Appends an array, map or bytes value (anything a filter does not name) by its JSON form.
+///
+/// Packed rather than kept as JSON text: serde_json (without its `float_roundtrip`
+/// feature) reads some 17-digit doubles back one bit off, so an array holding
+/// 371018.25999912084 came back as 371018.2599991208. Packing keeps every number's bits,
+/// and skips a JSON parse on every read.
+pub fn push_nested(out: &mut Vec<u8>, key: Sym, value: &Value) {
+    let mut packed = Vec::new();
+    pack(&mut packed, value);
+    push(out, key, ValueRef::Nested(&packed));
+}
+
+fn pack(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.push(NULL),
+        Value::Bool(b) => out.push(if *b { TRUE } else { FALSE }),
+        Value::String(s) => {
+            out.push(STR);
+            push_len(out, s.len());
+            out.extend_from_slice(s.as_bytes());
+        }
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                out.push(INT);
+                out.extend_from_slice(&i.to_le_bytes());
+            } else if let Some(u) = n.as_u64() {
+                out.push(UINT);
+                out.extend_from_slice(&u.to_le_bytes());
+            } else {
+                out.push(DOUBLE);
+                out.extend_from_slice(&n.as_f64().unwrap_or(f64::NAN).to_le_bytes());
+            }
+        }
+        Value::Array(items) => {
+            out.push(ARRAY);
+            push_len(out, items.len());
+            for item in items {
+                pack(out, item);
+            }
+        }
+        Value::Object(map) => {
+            out.push(OBJECT);
+            push_len(out, map.len());
+            for (key, item) in map {
+                push_len(out, key.len());
+                out.extend_from_slice(key.as_bytes());
+                pack(out, item);
+            }
+        }
+    }
+}
+
+/// Appends a JSON value: scalars keep their kind, the rest is packed by [`push_nested`].
 pub fn push_json(out: &mut Vec<u8>, key: Sym, value: &Value) {
     match value {
         Value::Null => push(out, key, ValueRef::Null),
@@ -111,7 +176,7 @@ pub fn push_json(out: &mut Vec<u8>, key: Sym, value: &Value) {
             Some(i) => push(out, key, ValueRef::Int(i)),
             None => push(out, key, ValueRef::Double(n.as_f64().unwrap_or(f64::NAN))),
         },
-        other => push(out, key, ValueRef::Json(&other.to_string())),
+        other => push_nested(out, key, other),
     }
 }
 
@@ -162,6 +227,39 @@ impl<'a> Iter<'a> {
     fn eight(&mut self) -> Option<[u8; 8]> {
         self.take(8)?.try_into().ok()
     }
+
+    /// One value packed by `pack`.
+    fn value(&mut self) -> Option<Value> {
+        let tag = *self.take(1)?.first()?;
+        Some(match tag {
+            NULL => Value::Null,
+            TRUE => Value::Bool(true),
+            FALSE => Value::Bool(false),
+            STR => Value::String(self.text()?.to_owned()),
+            INT => Value::from(i64::from_le_bytes(self.eight()?)),
+            UINT => Value::from(u64::from_le_bytes(self.eight()?)),
+            DOUBLE => double_to_json(f64::from_le_bytes(self.eight()?)),
+            ARRAY => {
+                let count = self.len()?;
+                // Each item takes a byte at least: a bad count cannot allocate much.
+                let mut items = Vec::with_capacity(count.min(self.rest.len()));
+                for _ in 0..count {
+                    items.push(self.value()?);
+                }
+                Value::Array(items)
+            }
+            OBJECT => {
+                let count = self.len()?;
+                let mut map = serde_json::Map::new();
+                for _ in 0..count {
+                    let key = self.text()?.to_owned();
+                    map.insert(key, self.value()?);
+                }
+                Value::Object(map)
+            }
+            _ => return None,
+        })
+    }
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -180,7 +278,10 @@ impl<'a> Iterator for Iter<'a> {
             DOUBLE => ValueRef::Double(f64::from_le_bytes(self.eight()?)),
             TRUE => ValueRef::Bool(true),
             FALSE => ValueRef::Bool(false),
-            JSON => ValueRef::Json(self.text()?),
+            NESTED => {
+                let len = self.len()?;
+                ValueRef::Nested(self.take(len)?)
+            }
             _ => {
                 self.rest = &[];
                 return None;
@@ -244,8 +345,44 @@ mod tests {
         assert_eq!(map["long"], long.as_str());
         assert_eq!(get(&buffer, keys[1]), Some(ValueRef::Int(-42)));
         assert!(ValueRef::Int(200).matches("200"));
+        assert!(ValueRef::Int(-3).matches("-3"));
+        assert!(ValueRef::Int(0).matches("0"));
+        assert!(ValueRef::Int(i64::MIN).matches(&i64::MIN.to_string()));
+        for other in ["+200", "0200", "200 ", "2e2"] {
+            assert!(!ValueRef::Int(200).matches(other), "{other}");
+        }
+        assert!(!ValueRef::Int(0).matches("-0"));
         assert!(ValueRef::Bool(true).matches("true"));
         assert!(!ValueRef::Str("gold").matches("Gold"));
+    }
+
+    #[test]
+    fn nested_values_keep_every_bit() {
+        let mut interner = Interner::default();
+        let key = interner.intern("k");
+        // serde_json reads this one back as 371018.2599991208 from text.
+        let double = 371_018.259_999_120_84_f64;
+        let mut deep = serde_json::json!("bottom");
+        for _ in 0..300 {
+            deep = serde_json::json!([deep]);
+        }
+        let values = [
+            serde_json::json!([1.5, double, "+5", null, true, -3, u64::MAX, {"a": [], "": {}}]),
+            serde_json::json!({"z": double, "a": {"b": ["c", 0.1]}}),
+            serde_json::json!([]),
+            deep,
+        ];
+        for value in values {
+            let mut buffer = Vec::new();
+            push_json(&mut buffer, key, &value);
+            let (_, read) = iter(&buffer).next().expect("one attribute");
+            assert!(matches!(read, ValueRef::Nested(_)), "{read:?}");
+            assert_eq!(read.to_json(), value);
+            assert!(!read.matches("+5"));
+            for cut in 0..buffer.len() {
+                assert!(iter(&buffer[..cut]).next().is_none());
+            }
+        }
     }
 
     #[test]

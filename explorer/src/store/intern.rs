@@ -56,14 +56,16 @@ impl Interner {
 
     /// Adds a reference to a symbol already held.
     pub fn retain(&mut self, sym: Sym) {
-        if let Some(entry) = &mut self.entries[sym.0 as usize] {
+        if let Some(Some(entry)) = self.entries.get_mut(sym.0 as usize) {
             entry.refs += 1;
         }
     }
 
     /// Drops one reference; the string goes with the last.
     pub fn release(&mut self, sym: Sym) {
-        let slot = &mut self.entries[sym.0 as usize];
+        let Some(slot) = self.entries.get_mut(sym.0 as usize) else {
+            return;
+        };
         let Some(entry) = slot else { return };
         entry.refs -= 1;
         if entry.refs == 0 {
@@ -71,6 +73,12 @@ impl Interner {
             self.by_text.remove(&*entry.text);
             *slot = None;
             self.free.push(sym.0);
+            if self.by_text.is_empty() {
+                // The last string went: drop the empty slots too, so an emptied store
+                // accounts (and holds) nothing rather than its high-water mark of strings.
+                self.entries = Vec::new();
+                self.free = Vec::new();
+            }
         }
     }
 
@@ -81,8 +89,9 @@ impl Interner {
 
     /// The text of a live symbol.
     pub fn text(&self, sym: Sym) -> &str {
-        self.entries[sym.0 as usize]
-            .as_ref()
+        self.entries
+            .get(sym.0 as usize)
+            .and_then(Option::as_ref)
             .map_or("", |entry| &entry.text)
     }
 
@@ -122,5 +131,26 @@ mod tests {
         let c = interner.intern("POST /checkout");
         assert_eq!(c, a);
         assert_eq!(interner.bytes(), "POST /checkout".len() + 64);
+    }
+
+    #[test]
+    fn an_emptied_interner_accounts_nothing() {
+        let mut interner = Interner::default();
+        let syms: Vec<Sym> = (0..100).map(|n| interner.intern(&n.to_string())).collect();
+        assert!(interner.bytes() > 100 * 64);
+        for &sym in &syms[..99] {
+            interner.release(sym);
+        }
+        // Free slots still count while any string is held...
+        assert!(interner.bytes() > 100 * 64, "{}", interner.bytes());
+        interner.release(syms[99]);
+        // ...but not once the last one went.
+        assert_eq!(interner.bytes(), 0);
+        assert!(interner.is_empty());
+        // Stale symbols read as nothing rather than panicking.
+        assert_eq!(interner.text(syms[50]), "");
+        interner.release(syms[50]);
+        interner.retain(syms[50]);
+        assert_eq!(interner.intern("x"), Sym(0));
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Everything here runs under the store's lock; `SpanStore` (mod.rs) is the public face.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -193,6 +193,11 @@ pub struct TraceEntry {
     pub errors: u32,
     /// Resources whose attributes are already in the index for this trace.
     resources: Vec<u32>,
+    /// The same as a set once the list is long: scanning it per span was quadratic in a
+    /// trace whose every span brings its own resource (one request can carry 100 000).
+    /// Boxed: few traces need it, and a million traces each 40 bytes larger would not do.
+    #[allow(clippy::box_collection)]
+    resource_set: Option<Box<HashSet<u32>>>,
     heap_bytes: usize,
     index_entries: usize,
 }
@@ -203,8 +208,31 @@ impl TraceEntry {
             + TRACE_MAP_ENTRY
             + self.spans.capacity() * std::mem::size_of::<SpanRow>()
             + self.resources.capacity() * 4
+            + self.resource_set.as_ref().map_or(0, |set| {
+                std::mem::size_of::<HashSet<u32>>() + set.capacity() * 8 / 7 * (4 + 1)
+            })
             + self.heap_bytes
             + self.index_entries * INDEX_ENTRY
+    }
+
+    fn has_resource(&self, id: u32) -> bool {
+        match &self.resource_set {
+            Some(set) => set.contains(&id),
+            None => self.resources.contains(&id),
+        }
+    }
+
+    fn add_resource(&mut self, id: u32) {
+        self.resources.push(id);
+        match &mut self.resource_set {
+            Some(set) => {
+                set.insert(id);
+            }
+            None if self.resources.len() > RESOURCE_SET_FROM => {
+                self.resource_set = Some(Box::new(self.resources.iter().copied().collect()));
+            }
+            None => {}
+        }
     }
 
     /// The root span (no parent); else the earliest span, for a trace whose root has not
@@ -221,6 +249,8 @@ impl TraceEntry {
 /// Bytes of the id → trace map per trace: key, value and the table's control byte, with
 /// load-factor slack.
 const TRACE_MAP_ENTRY: usize = (16 + 8 + 1) * 8 / 7;
+/// Resources a trace lists before it also keeps them as a set.
+const RESOURCE_SET_FROM: usize = 16;
 /// Bytes of one postings entry, with the slack of a growing list.
 const INDEX_ENTRY: usize = 10;
 
@@ -263,6 +293,9 @@ pub struct Table {
     resources: Vec<Option<ResourceEntry>>,
     resource_ids: HashMap<Arc<[u8]>, u32>,
     free_resources: Vec<u32>,
+    /// What `resource_ids` takes (keys and map entries), kept as resources come and go:
+    /// summing it in `bytes()` made every eviction step cost a walk over all resources.
+    resource_bytes: usize,
     /// Traces, oldest first; the front one has sequence number `first_seq`.
     traces: VecDeque<TraceEntry>,
     first_seq: u64,
@@ -302,6 +335,7 @@ impl Table {
             resources: Vec::new(),
             resource_ids: HashMap::new(),
             free_resources: Vec::new(),
+            resource_bytes: 0,
             traces: VecDeque::new(),
             first_seq: 0,
             by_id: HashMap::new(),
@@ -339,12 +373,13 @@ impl Table {
             + self.index.bytes()
             + self.interner.bytes()
             + self.resources.len() * std::mem::size_of::<Option<ResourceEntry>>()
-            + self
-                .resource_ids
-                .keys()
-                .map(|k| k.len() + 16 + 8 + 16)
-                .sum::<usize>()
+            + self.resource_bytes
             + self.blocks.len() * std::mem::size_of::<Block>()
+    }
+
+    /// Resources held (for tests: zero once every span is gone).
+    pub fn resource_count(&self) -> usize {
+        self.resource_ids.len()
     }
 
     pub fn resource(&self, id: u32) -> Option<&ResourceEntry> {
@@ -474,6 +509,7 @@ impl Table {
             }
         }
         self.counters.spans_rejected += rejected;
+        self.index.settle();
         self.enforce_bounds();
         rejected
     }
@@ -511,9 +547,10 @@ impl Table {
                 .links
                 .iter()
                 .filter_map(|l| {
+                    // All-zero ids are dropped as `insert_request` drops them.
                     Some(LinkRow {
-                        trace_id: unhex::<16>(&l.trace_id)?,
-                        span_id: unhex::<8>(&l.span_id)?,
+                        trace_id: unhex::<16>(&l.trace_id).and_then(|id| id16(&id))?,
+                        span_id: unhex::<8>(&l.span_id).and_then(|id| id8(&id))?,
                         attrs: self.encode_map(&l.attributes),
                     })
                 })
@@ -539,6 +576,7 @@ impl Table {
             self.release_resource(resource);
         }
         self.counters.spans_rejected += rejected;
+        self.index.settle();
         self.enforce_bounds();
         rejected
     }
@@ -581,6 +619,7 @@ impl Table {
             .unwrap_or_default();
         let service = self.interner.intern(&service_name);
         let buffer: Arc<[u8]> = Arc::from(buffer);
+        self.resource_bytes += resource_map_bytes(&buffer);
         let entry = ResourceEntry {
             attrs: buffer.clone(),
             service,
@@ -601,13 +640,15 @@ impl Table {
     }
 
     fn retain_resource(&mut self, id: u32) {
-        if let Some(entry) = &mut self.resources[id as usize] {
+        if let Some(Some(entry)) = self.resources.get_mut(id as usize) {
             entry.refs += 1;
         }
     }
 
     fn release_resource(&mut self, id: u32) {
-        let slot = &mut self.resources[id as usize];
+        let Some(slot) = self.resources.get_mut(id as usize) else {
+            return;
+        };
         let Some(entry) = slot else { return };
         entry.refs -= 1;
         if entry.refs > 0 {
@@ -615,9 +656,15 @@ impl Table {
         }
         let entry = slot.take().expect("checked above");
         self.resource_ids.remove(&*entry.attrs);
+        self.resource_bytes -= resource_map_bytes(&entry.attrs);
         attrs::release_keys(&entry.attrs, &mut self.interner);
         self.interner.release(entry.service);
         self.free_resources.push(id);
+        if self.resource_ids.is_empty() {
+            // As the interner does: an emptied table holds no slots of resources gone.
+            self.resources = Vec::new();
+            self.free_resources = Vec::new();
+        }
     }
 
     /// Adds one span; takes over the references of `scope` and of the attribute keys, and
@@ -667,6 +714,7 @@ impl Table {
                     end: 0,
                     errors: 0,
                     resources: Vec::new(),
+                    resource_set: None,
                     heap_bytes: 0,
                     index_entries: 0,
                 });
@@ -695,7 +743,7 @@ impl Table {
             }
         }
         let at = (seq - self.first_seq) as usize;
-        let new_resource = !self.traces[at].resources.contains(&resource);
+        let new_resource = !self.traces[at].has_resource(resource);
         if new_resource {
             let resource_attrs = self.resources[resource as usize]
                 .as_ref()
@@ -720,7 +768,7 @@ impl Table {
         // A new trace's fixed part is counted with its first span.
         let before = if is_new { 0 } else { trace.bytes() };
         if new_resource {
-            trace.resources.push(resource);
+            trace.add_resource(resource);
         }
         trace.start = trace.start.min(row.start);
         trace.end = trace.end.max(row.end);
@@ -790,6 +838,10 @@ impl Table {
         while self.first_block < self.first_seq / BLOCK && !self.blocks.is_empty() {
             self.blocks.pop_front();
             self.first_block += 1;
+        }
+        if self.traces.is_empty() {
+            // The block of the next trace starts afresh (`insert` sets `first_block`).
+            self.blocks.clear();
         }
         self.trace_bytes -= trace.bytes();
         self.span_count -= trace.spans.len();
@@ -892,9 +944,14 @@ fn push_any(buffer: &mut Vec<u8>, key: Sym, value: Option<&AnyValue>) {
         Some(V::BoolValue(b)) => attrs::push(buffer, key, ValueRef::Bool(*b)),
         Some(_) => {
             let json = any_value_to_json(value.cloned().unwrap_or_default());
-            attrs::push(buffer, key, ValueRef::Json(&json.to_string()));
+            attrs::push_nested(buffer, key, &json);
         }
     }
+}
+
+/// What one resource costs in `resource_ids`: its key and the map entry.
+fn resource_map_bytes(attrs: &[u8]) -> usize {
+    attrs.len() + 16 + 8 + 16
 }
 
 fn id16(bytes: &[u8]) -> Option<TraceId> {
@@ -928,4 +985,104 @@ pub fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
         out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn span(trace: u64, id: u64, name: &str, resource: Value) -> StoredSpan {
+        let Value::Object(resource) = resource else {
+            panic!("a resource is a map");
+        };
+        StoredSpan {
+            trace_id: format!("{trace:032x}"),
+            span_id: format!("{id:016x}"),
+            parent_span_id: String::new(),
+            name: name.into(),
+            kind: "SERVER".into(),
+            start_unix_nanos: 10,
+            end_unix_nanos: 20,
+            status_code: "ERROR".into(),
+            status_message: String::new(),
+            attributes: BTreeMap::from([("n".to_owned(), json!(id))]),
+            events: vec![],
+            links: vec![],
+            resource: resource.into_iter().collect(),
+            scope_name: "scope".into(),
+        }
+    }
+
+    fn assert_empty(table: &Table) {
+        assert_eq!(table.span_count(), 0);
+        assert_eq!(table.interner.len(), 0);
+        assert_eq!(table.resource_count(), 0);
+        assert_eq!(table.index.bytes(), 0);
+        assert_eq!(table.bytes(), 0, "an empty table accounts nothing");
+    }
+
+    /// The slots of strings and resources gone used to stay in the estimate, so an emptied
+    /// table never read 0 bytes.
+    #[test]
+    fn an_emptied_table_accounts_nothing() {
+        let mut table = Table::new(3, usize::MAX);
+        table.insert_stored(
+            (1..=200)
+                .map(|n| span(n, n, &format!("op {n}"), json!({"service.name": n})))
+                .collect(),
+        );
+        assert_eq!(table.trace_count(), 3);
+        // One trace too big for the bound pushes everything out, itself included.
+        table.insert_stored(
+            (1..=4)
+                .map(|n| span(999, n, "big", json!({"service.name": "x"})))
+                .collect(),
+        );
+        assert_eq!(table.counters.traces_evicted, 201);
+        assert_empty(&table);
+    }
+
+    /// A burst of distinct strings left more slot bytes than the bound even once every trace
+    /// was gone, breaking `bytes() <= max_bytes`.
+    #[test]
+    fn the_byte_bound_holds_after_a_burst_of_strings() {
+        let max = 20_000;
+        let mut table = Table::new(usize::MAX, max);
+        table.insert_stored(
+            (1..=1_000)
+                .map(|n| span(n, n, &format!("op {n}"), json!({"service.name": n})))
+                .collect(),
+        );
+        assert!(table.bytes() <= max, "{} > {max}", table.bytes());
+    }
+
+    /// A trace of more resources than it keeps in a list indexes each resource once, also
+    /// when a late span brings an early one again, and leaves nothing behind.
+    #[test]
+    fn a_trace_of_many_resources_indexes_each_once() {
+        let mut table = Table::new(usize::MAX, usize::MAX);
+        let resource = |r: u64| json!({"service.name": "a", "r": r});
+        table.insert_stored((1..=40).map(|n| span(1, n, "op", resource(n))).collect());
+        let bytes = table.index.bytes();
+        let mut late = span(1, 99, "op", resource(1));
+        late.attributes.clear();
+        table.insert_stored(vec![late]);
+        assert_eq!(table.index.bytes(), bytes, "nothing new to index");
+        let key = table.interner.lookup("r").expect("key");
+        let list = table
+            .index
+            .list(index::attr_filter_key(key, "1").expect("indexed"));
+        assert_eq!(list.expect("list"), &[0]);
+        table.insert_stored(vec![span(2, 1, "other", json!({}))]);
+        table.max_spans = 1;
+        table.enforce_bounds();
+        assert_eq!(table.trace_count(), 1);
+        table.max_spans = 0;
+        table.enforce_bounds();
+        assert_empty(&table);
+    }
 }
