@@ -678,6 +678,94 @@ async fn the_separating_attribute_is_the_segment_that_fails() {
     explorer.shutdown().await.expect("shutdown");
 }
 
+/// A declined card: payment answers 402, so checkout's call to it fails; checkout's own
+/// server span is not in error (a 4xx is the caller's), yet the frontend's call to checkout
+/// fails on the 402 passed back. The failure began at the payment call alone.
+#[tokio::test]
+async fn a_failure_passed_up_through_a_healthy_server_has_one_root_cause() {
+    use SpanKind::{Client, Server};
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let mut t = TraceBuilder::new(1, now_nanos() - 10_000 * MS);
+    let declined = vec![i("http.response.status_code", 402), s("error.type", "402")];
+    t.span(
+        "frontend",
+        1,
+        None,
+        "POST /api/checkout",
+        Server,
+        (0, 50),
+        vec![],
+    );
+    t.span(
+        "frontend",
+        2,
+        Some(1),
+        "POST /checkout",
+        Client,
+        (1, 49),
+        declined.clone(),
+    )
+    .status = error_status("");
+    t.span(
+        "checkout",
+        3,
+        Some(2),
+        "POST /checkout",
+        Server,
+        (2, 48),
+        vec![],
+    );
+    t.span(
+        "checkout",
+        4,
+        Some(3),
+        "SELECT carts",
+        Client,
+        (3, 5),
+        vec![],
+    );
+    t.span(
+        "checkout",
+        5,
+        Some(3),
+        "POST /payments",
+        Client,
+        (6, 47),
+        declined,
+    )
+    .status = error_status("");
+    t.span(
+        "payment",
+        6,
+        Some(5),
+        "POST /payments",
+        Server,
+        (7, 46),
+        vec![],
+    );
+    assert_eq!(
+        post_protobuf(explorer.receiver().http_addr(), &t.request("gold")).await,
+        200
+    );
+    let (_, errors) = get(explorer.ui_addr(), "/api/errors").await;
+    assert_eq!(errors["failing_traces"], 1);
+    let causes: Vec<(&str, &str)> = errors["root_causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .map(|c| {
+            (
+                c["service"].as_str().unwrap_or(""),
+                c["operation"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(causes, [("checkout", "POST /payments")], "{errors}");
+    explorer.shutdown().await.expect("shutdown");
+}
+
 #[tokio::test]
 async fn bad_queries_get_400s_naming_the_parameter() {
     let explorer = Explorer::start(ExplorerConfig::local())

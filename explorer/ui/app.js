@@ -1271,7 +1271,7 @@ function errorsView(ctx) {
     const rc = Array.isArray(body.root_causes) ? body.root_causes : [];
     const at = Array.isArray(body.attributes) ? body.attributes : [];
     fill(causes, el('h2', null, 'Root causes', el('span', { class: 'count', text: ` ${rc.length}` }),
-      el('span', { class: 'hint', text: ' error spans none of whose children failed: where the failure began' })),
+      el('span', { class: 'hint', text: ' error spans none of whose descendants failed: where the failure began' })),
     rc.length ? dataTable('root-causes', 'Root causes', [
       { key: 'service', label: 'Service', value: (r) => r.service, cell: (r) => serviceChip(r.service) },
       {

@@ -292,19 +292,28 @@ struct Causes {
     by_key: HashMap<(Sym, Sym, String), usize>,
 }
 
-/// Adds the trace's root-cause spans (error spans none of whose children failed) to
+/// Adds the trace's root-cause spans (error spans none of whose descendants failed) to
 /// `causes`, counting the trace once per group.
+///
+/// Descendants, not children: a declined card fails the payment call, the checkout server
+/// answers 402 without being in error itself (a 4xx is the caller's), and the frontend's
+/// call to checkout then fails. Looking one level down named that frontend call as a second
+/// cause; the failure began at the payment call.
 fn root_causes(trace: &TraceEntry, keys: &ErrorKeys, causes: &mut Causes) {
     let spans = &trace.spans;
     let tree = tree(spans);
+    // Waterfall order lists every parent before its descendants, so walking it backwards
+    // settles each subtree before its parent.
+    let mut failed_below = vec![false; spans.len()];
+    for &(i, _, _) in tree.order.iter().rev() {
+        if let Some(p) = tree.parent[i] {
+            failed_below[p] |= failed_below[i] || spans[i].status == Status::Error;
+        }
+    }
     let groups = &mut causes.groups;
     let mut counted: HashSet<usize> = HashSet::new();
     for (i, span) in spans.iter().enumerate() {
-        if span.status != Status::Error
-            || tree.children[i]
-                .iter()
-                .any(|&c| spans[c].status == Status::Error)
-        {
+        if span.status != Status::Error || failed_below[i] {
             continue;
         }
         let error_type = keys.error_type(span);
