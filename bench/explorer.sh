@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the explorer (`tracedojo explore`): what it takes in, what it costs to keep, how
 # fast it finds, and whether its bounds hold. Prints a table of figures with their targets;
-# asserts nothing. About 1.5 minutes on 2 cores after the release build (the build: seconds
+# asserts nothing. About 2 minutes on 2 cores after the release build (the build: seconds
 # when cached, about 3.5 minutes from clean).
 #
 #   a) ingest: spans/s over OTLP/gRPC into an empty explorer until it holds ~1,000,000 spans
@@ -20,6 +20,9 @@
 #      spans and bytes stored against the bounds, RSS at the end against RSS when the bounds
 #      were first reached (target within 10 %), and the ingest rate while evicting.
 #   e) the same with --max-spans 1000000 --max-memory 32MiB, so the memory bound binds first.
+#   f) the store alone, in this process: the same million spans decoded and stored on one
+#      thread with no network, decoding and storing timed apart, storing by quarter of the
+#      fill (`--store-ingest` runs only this, a quick loop for profiling the store).
 #
 #   bench/explorer.sh                        everything
 #   bench/explorer.sh --search-queries 1000  any tracedojo-bench flag (see --help)

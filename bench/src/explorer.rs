@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 
 use crate::otlp::{self, SendReport};
 use crate::proc_kib;
+use crate::store_ingest::{self, StoreIngest};
 use crate::synth::{self, BATCH_SPANS, Corpus};
 
 /// The explorer benchmark's settings (`tracedojo-bench --explorer ...`).
@@ -82,6 +83,10 @@ pub struct ExplorerArgs {
     /// Distinct pre-encoded 512-span batches; each is sent many times with new ids.
     #[arg(long, default_value_t = 256)]
     pub corpus_batches: usize,
+    /// Only the in-process store figure: `--ingest-spans` decoded and stored in this process
+    /// on one thread, no network (a quick loop for profiling the store).
+    #[arg(long)]
+    pub store_ingest: bool,
 }
 
 /// Targets the figures are held to.
@@ -459,6 +464,12 @@ async fn run_all(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
         args.receiver_cpu
     );
     let mut table = Table::default();
+    if args.store_ingest {
+        let own = store_ingest::fill(&corpus, batches)?;
+        store_figures(&mut table, &own);
+        table.print();
+        return Ok(());
+    }
     let setup = format!(
         "receivers pinned to CPU {} with TOKIO_WORKER_THREADS=1, the sender on CPUs {}; {} exports in flight on {} HTTP/2 connections; {BATCH_SPANS}-span batches, {:.0} bytes a span encoded; load average at the start {}",
         args.receiver_cpu,
@@ -722,6 +733,9 @@ async fn run_all(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
     for run in &runs {
         overload(binary, args, run, &http, &corpus, &mut table).await?;
     }
+    // f) the store alone, in this process (on the sender's CPU).
+    let own = store_ingest::fill(&corpus, batches)?;
+    store_figures(&mut table, &own);
 
     println!(
         "\nexplorer bench: done in {:.0} s; figures:",
@@ -730,6 +744,30 @@ async fn run_all(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
     println!("({setup})");
     table.print();
     Ok(())
+}
+
+/// The in-process store figures (f).
+fn store_figures(table: &mut Table, own: &StoreIngest) {
+    table.info(
+        "f) decode + store in-process, one thread, no network",
+        format!("{} spans/s", thousands(own.spans_per_second())),
+    );
+    table.info(
+        "   decode alone / store alone",
+        format!(
+            "{} / {} spans/s",
+            thousands(own.decode_per_second()),
+            thousands(own.insert_per_second())
+        ),
+    );
+    table.info(
+        "   store by quarter of the fill (spans/s)",
+        own.quarter_rates()
+            .iter()
+            .map(|r| thousands(*r))
+            .collect::<Vec<_>>()
+            .join(" / "),
+    );
 }
 
 fn own_cpus() -> String {

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 mod explorer;
 mod fault_latency;
 mod otlp;
+mod store_ingest;
 mod synth;
 
 use anyhow::{Context, bail};

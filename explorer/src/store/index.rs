@@ -71,10 +71,30 @@ pub fn attr_key(key: Sym, value: ValueRef<'_>) -> Option<u64> {
     let seed = ATTR << 56 ^ u64::from(key.0);
     match value {
         ValueRef::Str(s) if s.len() <= MAX_INDEXED_VALUE => Some(hash_bytes(seed, s.as_bytes())),
-        ValueRef::Int(i) => Some(hash_bytes(seed, i.to_string().as_bytes())),
+        ValueRef::Int(i) => Some(hash_bytes(seed, decimal(i, &mut [0; 20]))),
         ValueRef::Bool(b) => Some(hash_bytes(seed, if b { b"true" } else { b"false" })),
         _ => None,
     }
+}
+
+/// `i` in decimal, as `to_string` writes it, without allocating (this runs for every
+/// integer attribute of every span stored).
+fn decimal(i: i64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut n = i.unsigned_abs();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    &digits[at..]
 }
 
 /// The key a filter `key=text` looks up.
@@ -125,17 +145,19 @@ impl Index {
             let Some(list) = self.lists.get_mut(&group[0].0) else {
                 continue;
             };
-            let old = std::mem::take(list);
+            // Only the part of the list from the oldest late trace on is merged: late spans
+            // are mostly of traces near the back, and rebuilding whole lists (a service's
+            // list holds nearly every trace) made each batch cost the size of the store.
+            let at = list.partition_point(|&trace| trace < group[0].1);
+            let tail: Vec<u64> = list.drain(at..).collect();
             let mut new = group.iter().map(|&(_, trace)| trace).peekable();
-            let mut merged = VecDeque::with_capacity(old.len() + group.len());
-            for trace in old {
+            for trace in tail {
                 while let Some(earlier) = new.next_if(|&n| n < trace) {
-                    merged.push_back(earlier);
+                    list.push_back(earlier);
                 }
-                merged.push_back(trace);
+                list.push_back(trace);
             }
-            merged.extend(new);
-            *list = merged;
+            list.extend(new);
         }
     }
 
@@ -239,6 +261,25 @@ mod tests {
         // Half a second in a debug build; inserting each into the middle of the list took
         // about 11 s (not asserted: timings belong in benchmarks).
         assert!(list.iter().copied().eq(0..2 * n));
+    }
+
+    #[test]
+    fn integers_are_written_as_to_string_writes_them() {
+        for i in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            200,
+            503,
+            i64::MAX,
+            i64::MIN,
+            -1_000_000_007,
+        ] {
+            assert_eq!(decimal(i, &mut [0; 20]), i.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -292,6 +292,8 @@ pub struct Table {
     pub interner: Interner,
     resources: Vec<Option<ResourceEntry>>,
     resource_ids: HashMap<Arc<[u8]>, u32>,
+    /// Reused by `encode_proto`.
+    scratch: Vec<u8>,
     free_resources: Vec<u32>,
     /// What `resource_ids` takes (keys and map entries), kept as resources come and go:
     /// summing it in `bytes()` made every eviction step cost a walk over all resources.
@@ -334,6 +336,7 @@ impl Table {
             interner: Interner::default(),
             resources: Vec::new(),
             resource_ids: HashMap::new(),
+            scratch: Vec::new(),
             free_resources: Vec::new(),
             resource_bytes: 0,
             traces: VecDeque::new(),
@@ -582,12 +585,18 @@ impl Table {
     }
 
     fn encode_proto(&mut self, attributes: &[KeyValue]) -> Box<[u8]> {
-        let mut buffer = Vec::with_capacity(attributes.len() * 24);
+        // Packed into a buffer kept between calls, then copied out at its exact size: a
+        // guessed capacity shrunk by `into_boxed_slice` left a small free fragment in the
+        // heap per span, and the allocator slowed down sorting through them.
+        let mut buffer = std::mem::take(&mut self.scratch);
+        buffer.clear();
         for kv in attributes {
             let key = self.interner.intern(&kv.key);
             push_any(&mut buffer, key, kv.value.as_ref());
         }
-        buffer.into_boxed_slice()
+        let packed = Box::from(buffer.as_slice());
+        self.scratch = buffer;
+        packed
     }
 
     fn encode_map(&mut self, map: &std::collections::BTreeMap<String, Value>) -> Box<[u8]> {
