@@ -2,6 +2,8 @@
 //! bodies (answered in the same encoding), plain or gzip-compressed, storing what they receive
 //! into a [`SpanStore`]. Spans whose ids are not the right size are refused one by one and
 //! reported as a partial success, as the OTLP specification asks (the store does the check).
+//! A refused request is answered with a `google.rpc.Status` body, in the request's encoding
+//! (protobuf when the content type is missing or unsupported, protobuf being the default).
 
 use std::any::type_name;
 
@@ -39,7 +41,24 @@ enum Encoding {
     Json,
 }
 
-/// Why an export request was refused; the `Display` text is the response body.
+/// `google.rpc.Status`, the body OTLP/HTTP requires for every 4xx and 5xx answer. `details`
+/// (field 3) is left out: an absent repeated field is a valid, empty one.
+#[derive(Clone, PartialEq, Message, serde::Serialize)]
+struct Status {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+// gRPC status codes, so an OTLP/HTTP client reads the same code an OTLP/gRPC one would get.
+/// The request itself is wrong: its body, or headers naming an encoding we cannot read.
+const INVALID_ARGUMENT: i32 = 3;
+/// What gRPC servers answer when a message is over their size limit.
+const RESOURCE_EXHAUSTED: i32 = 8;
+
+/// Why an export request was refused; the `Display` text is the message of the answer's
+/// `google.rpc.Status`.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpRejection {
     #[error("missing content-type: send application/x-protobuf or application/json")]
@@ -80,16 +99,40 @@ impl HttpRejection {
             | HttpRejection::BadGzip(_) => StatusCode::BAD_REQUEST,
         }
     }
+
+    /// The gRPC status code the answer carries along with the HTTP one. Unsupported content
+    /// types and encodings are INVALID_ARGUMENT too: gRPC has no code closer to 415.
+    fn grpc_code(&self) -> i32 {
+        match self {
+            HttpRejection::TooLarge { .. } => RESOURCE_EXHAUSTED,
+            HttpRejection::MissingContentType
+            | HttpRejection::UnsupportedContentType(_)
+            | HttpRejection::UnsupportedContentEncoding(_)
+            | HttpRejection::UnreadableBody(_)
+            | HttpRejection::Undecodable { .. }
+            | HttpRejection::UndecodableJson { .. }
+            | HttpRejection::BadGzip(_) => INVALID_ARGUMENT,
+        }
+    }
+
+    fn into_response_in(self, encoding: Encoding) -> Response {
+        let status = Status {
+            code: self.grpc_code(),
+            message: self.to_string(),
+        };
+        let mut response = respond(&status, encoding);
+        // respond() may already have failed with a 500, which must stay.
+        if response.status().is_success() {
+            *response.status_mut() = self.status();
+        }
+        response
+    }
 }
 
+/// Without the request at hand, the answer is in protobuf, the OTLP default.
 impl IntoResponse for HttpRejection {
     fn into_response(self) -> Response {
-        (
-            self.status(),
-            [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-            self.to_string(),
-        )
-            .into_response()
+        self.into_response_in(Encoding::Protobuf)
     }
 }
 
@@ -115,7 +158,7 @@ pub fn router(store: SpanStore, max_body_bytes: usize) -> Router {
 async fn export_traces(State(state): State<HttpState>, request: Request) -> Response {
     let (decoded, encoding): (ExportTraceServiceRequest, _) = match decode(&state, request).await {
         Ok(decoded) => decoded,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejected) => return rejected,
     };
     state.store.record_export(Transport::Http);
     let rejected = state.store.insert_request(decoded);
@@ -131,7 +174,7 @@ async fn export_metrics(State(state): State<HttpState>, request: Request) -> Res
     let (decoded, encoding): (ExportMetricsServiceRequest, _) = match decode(&state, request).await
     {
         Ok(decoded) => decoded,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejected) => return rejected,
     };
     state.store.record_export(Transport::Http);
     state
@@ -148,7 +191,7 @@ async fn export_metrics(State(state): State<HttpState>, request: Request) -> Res
 async fn export_logs(State(state): State<HttpState>, request: Request) -> Response {
     let (decoded, encoding): (ExportLogsServiceRequest, _) = match decode(&state, request).await {
         Ok(decoded) => decoded,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejected) => return rejected,
     };
     state.store.record_export(Transport::Http);
     state.store.insert_logs(convert::logs_from_request(decoded));
@@ -171,24 +214,33 @@ fn respond<M: Message + serde::Serialize>(message: &M, encoding: Encoding) -> Re
     }
 }
 
+/// The request's message and encoding, or the rejection already answered in that encoding.
 async fn decode<M: Message + Default + serde::de::DeserializeOwned>(
     state: &HttpState,
     request: Request,
-) -> Result<(M, Encoding), HttpRejection> {
-    let result = read_and_decode(state.max_body_bytes, request).await;
-    if result.is_err() {
-        state.store.record_rejected();
-    }
+) -> Result<(M, Encoding), Response> {
+    let encoding = body_encoding(request.headers());
+    let answer_in = *encoding.as_ref().unwrap_or(&Encoding::Protobuf);
+    let result = match encoding {
+        Ok(encoding) => read_and_decode(encoding, state.max_body_bytes, request).await,
+        Err(rejection) => Err(rejection),
+    };
     result
+        .map(|decoded| (decoded, answer_in))
+        .map_err(|rejection| {
+            state.store.record_rejected();
+            rejection.into_response_in(answer_in)
+        })
 }
 
 async fn read_and_decode<M: Message + Default + serde::de::DeserializeOwned>(
+    encoding: Encoding,
     max_body_bytes: usize,
     request: Request,
-) -> Result<(M, Encoding), HttpRejection> {
-    // Headers are checked before the body is read, so a wrong content type is
+) -> Result<M, HttpRejection> {
+    // Headers are checked before the body is read, so a wrong content type or encoding is
     // reported as such even when the body is also too large.
-    let (encoding, gzip) = check_headers(request.headers())?;
+    let gzip = is_gzip(request.headers())?;
     let body = Bytes::from_request(request, &())
         .await
         .map_err(|rejection| {
@@ -217,7 +269,7 @@ async fn read_and_decode<M: Message + Default + serde::de::DeserializeOwned>(
             })?
         }
     };
-    Ok((decoded, encoding))
+    Ok(decoded)
 }
 
 /// Decompresses at most `limit` bytes: a small body that inflates without end is refused
@@ -235,23 +287,27 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, HttpRejection> {
     Ok(Bytes::from(inflated))
 }
 
-/// The body's encoding and whether it is gzip-compressed.
-fn check_headers(headers: &HeaderMap) -> Result<(Encoding, bool), HttpRejection> {
+/// The body's encoding, from its content type.
+fn body_encoding(headers: &HeaderMap) -> Result<Encoding, HttpRejection> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .ok_or(HttpRejection::MissingContentType)?;
     let content_type = String::from_utf8_lossy(content_type.as_bytes());
     // Parameters such as `; charset=...` do not change the media type.
     let essence = content_type.split(';').next().unwrap_or_default().trim();
-    let encoding = if essence.eq_ignore_ascii_case(PROTOBUF) {
-        Encoding::Protobuf
+    if essence.eq_ignore_ascii_case(PROTOBUF) {
+        Ok(Encoding::Protobuf)
     } else if essence.eq_ignore_ascii_case(JSON) {
-        Encoding::Json
+        Ok(Encoding::Json)
     } else {
-        return Err(HttpRejection::UnsupportedContentType(
+        Err(HttpRejection::UnsupportedContentType(
             content_type.into_owned(),
-        ));
-    };
+        ))
+    }
+}
+
+/// Whether the body is gzip-compressed, from its content encoding.
+fn is_gzip(headers: &HeaderMap) -> Result<bool, HttpRejection> {
     let gzip = match headers.get(CONTENT_ENCODING) {
         None => false,
         Some(value) => {
@@ -267,7 +323,7 @@ fn check_headers(headers: &HeaderMap) -> Result<(Encoding, bool), HttpRejection>
             }
         }
     };
-    Ok((encoding, gzip))
+    Ok(gzip)
 }
 
 fn short_type_name<T>() -> &'static str {

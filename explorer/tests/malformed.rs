@@ -1,6 +1,7 @@
 //! Malformed OTLP over HTTP: truncated, corrupted, wrongly typed, deeply nested and oversized
-//! bodies, protobuf and JSON, to every signal's endpoint. Each must get an error status (or,
-//! when the bytes still happen to decode, a normal answer) and never take the receiver down.
+//! bodies, protobuf and JSON, to every signal's endpoint. Each must get an error status with
+//! a `google.rpc.Status` body in the request's encoding (or, when the bytes still happen to
+//! decode, a normal answer) and never take the receiver down.
 //! Seeded, so a failure can be replayed; the number of cases is printed.
 
 use std::net::SocketAddr;
@@ -52,8 +53,24 @@ fn valid_request() -> ExportTraceServiceRequest {
     }
 }
 
-/// POSTs `body` and returns the status code; `None` if the connection broke without an answer.
-async fn status_of(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Option<u16> {
+/// `google.rpc.Status`, the body OTLP/HTTP requires for every error answer.
+#[derive(Clone, PartialEq, prost::Message, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Status {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+/// POSTs `body`; `None` if the connection broke without an answer.
+async fn reply_to(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Option<Reply> {
     let mut stream = TcpStream::connect(addr).await.ok()?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -63,13 +80,45 @@ async fn status_of(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]
     let _ = stream.write_all(body).await;
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw).await;
-    let line = raw.split(|b| *b == b'\r').next()?;
-    std::str::from_utf8(line)
-        .ok()?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..split]).ok()?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let content_type = lines
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    Some(Reply {
+        status,
+        content_type,
+        body: raw[split + 4..].to_vec(),
+    })
+}
+
+/// Why an error answer is not the `google.rpc.Status` OTLP/HTTP asks for, in the encoding of
+/// the request and with the gRPC code matching the HTTP status.
+fn status_body_problem(reply: &Reply, request_content_type: &str) -> Option<String> {
+    if reply.content_type != request_content_type {
+        return Some(format!("answered in {:?}", reply.content_type));
+    }
+    let decoded = if request_content_type == "application/json" {
+        serde_json::from_slice::<Status>(&reply.body).map_err(|err| err.to_string())
+    } else {
+        Status::decode(reply.body.as_slice()).map_err(|err| err.to_string())
+    };
+    let status = match decoded {
+        Ok(status) => status,
+        Err(err) => {
+            return Some(format!("{err}: {:?}", String::from_utf8_lossy(&reply.body)));
+        }
+    };
+    // INVALID_ARGUMENT for a bad body, RESOURCE_EXHAUSTED for one over the limit.
+    let expected = if reply.status == 413 { 8 } else { 3 };
+    if status.code != expected || status.message.is_empty() {
+        return Some(format!("{status:?} for HTTP {}", reply.status));
+    }
+    None
 }
 
 /// Variations of a valid body: every truncation point (sampled when long), flipped and
@@ -190,12 +239,23 @@ async fn malformed_bodies_get_an_error_status_and_never_a_panic() {
 
     let mut by_status = std::collections::BTreeMap::new();
     for (path, content_type, body) in &cases {
-        let status = status_of(addr, path, content_type, body).await;
+        let reply = reply_to(addr, path, content_type, body).await;
+        let status = reply.as_ref().map(|reply| reply.status);
         assert!(
             matches!(status, Some(200 | 400 | 413)),
             "{path} {content_type} {} bytes: {status:?}",
             body.len()
         );
+        if let Some(reply) = reply.filter(|reply| reply.status != 200) {
+            let problem = status_body_problem(&reply, content_type);
+            assert!(
+                problem.is_none(),
+                "{path} {content_type} {} bytes, HTTP {}: {}",
+                body.len(),
+                reply.status,
+                problem.unwrap_or_default()
+            );
+        }
         *by_status.entry(status.unwrap_or(0)).or_insert(0) += 1;
     }
     println!(
@@ -206,7 +266,7 @@ async fn malformed_bodies_get_an_error_status_and_never_a_panic() {
     assert!(by_status.get(&400).copied().unwrap_or(0) > cases.len() / 4);
 
     // Still serving.
-    let status = status_of(addr, "/v1/traces", "application/x-protobuf", &protobuf).await;
-    assert_eq!(status, Some(200));
+    let reply = reply_to(addr, "/v1/traces", "application/x-protobuf", &protobuf).await;
+    assert_eq!(reply.map(|reply| reply.status), Some(200));
     receiver.shutdown().await.expect("clean shutdown");
 }

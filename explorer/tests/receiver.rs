@@ -159,6 +159,33 @@ struct HttpReply {
     body: Vec<u8>,
 }
 
+/// `google.rpc.Status`, which OTLP/HTTP requires as the body of every error answer; written
+/// out here rather than shared with the receiver, so the test checks the wire format.
+#[derive(Clone, PartialEq, prost::Message, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Status {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+const INVALID_ARGUMENT: i32 = 3;
+const RESOURCE_EXHAUSTED: i32 = 8;
+
+/// The `google.rpc.Status` of an error answer, which must be in JSON when `json`, in
+/// protobuf otherwise.
+fn error_status(reply: &HttpReply, json: bool) -> Status {
+    let body = String::from_utf8_lossy(&reply.body);
+    if json {
+        assert_eq!(reply.content_type, "application/json", "{body}");
+        serde_json::from_slice(&reply.body).unwrap_or_else(|err| panic!("{err}: {body}"))
+    } else {
+        assert_eq!(reply.content_type, "application/x-protobuf", "{body}");
+        Status::decode(reply.body.as_slice()).unwrap_or_else(|err| panic!("{err}: {body}"))
+    }
+}
+
 /// One HTTP/1.1 POST with `Connection: close`, so the reply ends at EOF.
 async fn post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> HttpReply {
     post_encoded(addr, path, content_type, None, body).await
@@ -422,15 +449,25 @@ async fn bad_http_requests_are_rejected() {
 
     let garbage = post(addr, "/v1/traces", "application/x-protobuf", &[0xff; 16]).await;
     assert_eq!(garbage.status, 400);
-    let message = String::from_utf8_lossy(&garbage.body);
-    assert!(message.contains("ExportTraceServiceRequest"), "{message}");
+    let status = error_status(&garbage, false);
+    assert_eq!(status.code, INVALID_ARGUMENT);
+    assert!(
+        status
+            .message
+            .contains("not a valid ExportTraceServiceRequest protobuf"),
+        "{status:?}"
+    );
 
+    // Neither encoding was named, so the answer is in protobuf, the OTLP default.
     let text = post(addr, "/v1/traces", "text/plain", b"{}").await;
     assert_eq!(text.status, 415);
-    let message = String::from_utf8_lossy(&text.body);
+    let status = error_status(&text, false);
+    assert_eq!(status.code, INVALID_ARGUMENT);
     assert!(
-        message.contains("send application/x-protobuf or application/json"),
-        "{message}"
+        status
+            .message
+            .contains("send application/x-protobuf or application/json"),
+        "{status:?}"
     );
 
     let too_big = post(
@@ -441,6 +478,24 @@ async fn bad_http_requests_are_rejected() {
     )
     .await;
     assert_eq!(too_big.status, 413);
+    let status = error_status(&too_big, false);
+    assert_eq!(status.code, RESOURCE_EXHAUSTED);
+    assert_eq!(
+        status.message,
+        "request body is larger than the 1024-byte limit"
+    );
+
+    let too_big_json = post(
+        addr,
+        "/v1/logs",
+        "application/json; charset=utf-8",
+        format!(r#"{{"resourceLogs": [], "pad": "{}"}}"#, "x".repeat(2048)).as_bytes(),
+    )
+    .await;
+    assert_eq!(too_big_json.status, 413);
+    let status = error_status(&too_big_json, true);
+    assert_eq!(status.code, RESOURCE_EXHAUSTED);
+    assert!(status.message.contains("1024-byte limit"), "{status:?}");
 
     let with_charset = post(
         addr,
@@ -452,7 +507,7 @@ async fn bad_http_requests_are_rejected() {
     assert_eq!(with_charset.status, 200);
 
     let stats = receiver.store().stats();
-    assert_eq!(stats.rejected_requests, 3);
+    assert_eq!(stats.rejected_requests, 4);
     assert_eq!(stats.http_export_requests, 1);
     assert!(receiver.store().logs().is_empty());
     receiver.shutdown().await.expect("clean shutdown");
@@ -592,9 +647,16 @@ async fn otlp_json_is_read_with_hex_ids_and_answered_in_json() {
     ] {
         let reply = post(addr, "/v1/traces", "application/json", bad.as_bytes()).await;
         assert_eq!(reply.status, 400, "{bad}");
-        let message = String::from_utf8_lossy(&reply.body);
-        assert!(message.contains(says), "{bad}: {message}");
+        let status = error_status(&reply, true);
+        assert_eq!(status.code, INVALID_ARGUMENT, "{bad}");
+        assert!(status.message.contains(says), "{bad}: {status:?}");
     }
+    // The raw body too, as the specification spells the JSON form out.
+    let reply = post(addr, "/v1/traces", "application/json", b"{").await;
+    let raw: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON body");
+    assert_eq!(raw["code"], 3, "{raw}");
+    assert!(raw["message"].is_string(), "{raw}");
+    assert_eq!(raw.as_object().map(|o| o.len()), Some(2), "{raw}");
     assert_eq!(
         receiver.store().spans().len(),
         1,
@@ -660,6 +722,7 @@ async fn gzip_bodies_are_inflated_within_the_size_limit() {
     )
     .await;
     assert_eq!(reply.status, 413);
+    assert_eq!(error_status(&reply, false).code, RESOURCE_EXHAUSTED);
     let not_gzip = post_encoded(
         addr,
         "/v1/traces",
@@ -669,14 +732,19 @@ async fn gzip_bodies_are_inflated_within_the_size_limit() {
     )
     .await;
     assert_eq!(not_gzip.status, 400);
-    let brotli = post_encoded(
-        addr,
-        "/v1/traces",
-        "application/x-protobuf",
-        Some("br"),
-        &request,
-    )
-    .await;
+    let status = error_status(&not_gzip, false);
+    assert_eq!(status.code, INVALID_ARGUMENT);
+    assert!(status.message.contains("not valid gzip"), "{status:?}");
+    // The content type is fine, so the answer is in the JSON it names.
+    let brotli = post_encoded(addr, "/v1/traces", "application/json", Some("br"), b"{}").await;
     assert_eq!(brotli.status, 415);
+    let status = error_status(&brotli, true);
+    assert_eq!(status.code, INVALID_ARGUMENT);
+    assert!(
+        status
+            .message
+            .contains("unsupported content-encoding \"br\""),
+        "{status:?}"
+    );
     receiver.shutdown().await.expect("clean shutdown");
 }
