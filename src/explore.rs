@@ -38,7 +38,7 @@ pub struct ExploreArgs {
         default_value_t = DEFAULT_MAX_SPANS, value_parser = parse_count)]
     pub max_spans: usize,
     /// Most memory the stored spans take, e.g. 512MiB or 2GB (units B, KB, MB, GB, KiB, MiB,
-    /// GiB); at least 1MiB.
+    /// GiB); at least 1MiB. Metrics and logs are kept apart, each in a sixteenth of it.
     #[arg(long, env = "TRACEDOJO_EXPLORER_MAX_MEMORY", value_name = "SIZE",
         default_value = DEFAULT_MAX_MEMORY, value_parser = parse_size)]
     pub max_memory: usize,

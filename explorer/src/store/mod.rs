@@ -4,7 +4,8 @@
 //! sleeping.
 //!
 //! Spans are bounded by count and by bytes and leave as whole traces, oldest first; metrics
-//! and logs are bounded by count.
+//! and logs are bounded by count and by bytes (a sixteenth of the span byte bound each),
+//! oldest first.
 
 pub mod attrs;
 pub mod index;
@@ -186,6 +187,10 @@ pub struct StoreStats {
     pub rejected_spans: u64,
     pub dropped_metrics: u64,
     pub dropped_logs: u64,
+    /// Metrics and logs kept now, and the bytes they take (estimated).
+    pub metrics_stored: usize,
+    pub logs_stored: usize,
+    pub metrics_logs_bytes: usize,
 }
 
 /// Returned by the `wait_for_*` methods when the predicate never held; the
@@ -268,37 +273,108 @@ impl WaitTimeout {
     }
 }
 
-/// A FIFO that evicts its oldest items beyond `max`.
+/// An estimate of the heap and inline bytes an item keeps, for a [`Ring`]'s byte bound.
+trait Footprint {
+    fn footprint(&self) -> usize;
+}
+
+/// Bytes of a JSON value and what it owns, with a B-tree node's share per map entry.
+fn json_footprint(value: &Value) -> usize {
+    std::mem::size_of::<Value>()
+        + match value {
+            Value::String(s) => s.len(),
+            Value::Array(items) => items.iter().map(json_footprint).sum(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| k.len() + std::mem::size_of::<String>() + json_footprint(v))
+                .sum(),
+            _ => 0,
+        }
+}
+
+fn map_footprint(map: &BTreeMap<String, Value>) -> usize {
+    map.iter()
+        .map(|(k, v)| k.len() + std::mem::size_of::<String>() + json_footprint(v))
+        .sum()
+}
+
+impl Footprint for StoredMetric {
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.name.len()
+            + self.unit.len()
+            + self.kind.len()
+            + map_footprint(&self.resource)
+            + self
+                .point_attributes
+                .iter()
+                .map(|m| std::mem::size_of_val(m) + map_footprint(m))
+                .sum::<usize>()
+            + self.histogram_counts.len() * 8
+    }
+}
+
+impl Footprint for StoredLog {
+    fn footprint(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.severity_text.len()
+            + self.body.len()
+            + self.trace_id.len()
+            + self.span_id.len()
+            + map_footprint(&self.attributes)
+            + map_footprint(&self.resource)
+    }
+}
+
+/// A FIFO that evicts its oldest items beyond `max` items or `max_bytes` bytes.
 #[derive(Debug)]
 struct Ring<T> {
+    /// Oldest first.
     items: VecDeque<T>,
+    /// The footprint of each item, in the same order.
+    footprints: VecDeque<usize>,
     max: usize,
+    max_bytes: usize,
+    bytes: usize,
     dropped: u64,
 }
 
-impl<T> Ring<T> {
-    fn new(max: usize) -> Self {
+impl<T: Footprint> Ring<T> {
+    fn new(max: usize, max_bytes: usize) -> Self {
         Ring {
             items: VecDeque::new(),
+            footprints: VecDeque::new(),
             max,
+            max_bytes,
+            bytes: 0,
             dropped: 0,
         }
     }
 
     fn extend(&mut self, batch: Vec<T>) {
-        let incoming = batch.len();
-        if incoming >= self.max {
-            // The batch alone fills the ring: keep only its newest tail.
-            let skip = incoming - self.max;
-            self.dropped += (self.items.len() + skip) as u64;
-            self.items.clear();
-            self.items.extend(batch.into_iter().skip(skip));
-        } else {
-            let overflow = (self.items.len() + incoming).saturating_sub(self.max);
-            self.items.drain(..overflow);
-            self.dropped += overflow as u64;
-            self.items.extend(batch);
+        // Only the newest `max` of the batch can stay; the rest never enter.
+        let skip = batch.len().saturating_sub(self.max);
+        self.dropped += skip as u64;
+        for item in batch.into_iter().skip(skip) {
+            let bytes = item.footprint();
+            self.bytes += bytes;
+            self.items.push_back(item);
+            self.footprints.push_back(bytes);
+            while self.items.len() > self.max || self.bytes > self.max_bytes {
+                let (Some(_), Some(gone)) = (self.items.pop_front(), self.footprints.pop_front())
+                else {
+                    break;
+                };
+                self.bytes -= gone;
+                self.dropped += 1;
+            }
         }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.footprints.clear();
+        self.bytes = 0;
     }
 }
 
@@ -367,6 +443,16 @@ pub struct SpanStore {
     inner: Arc<Inner>,
 }
 
+/// The byte bound of the metrics (and, apart, of the logs) of a store whose spans may take
+/// `max_bytes`.
+pub fn telemetry_bytes(max_bytes: usize) -> usize {
+    if max_bytes == usize::MAX {
+        usize::MAX
+    } else {
+        max_bytes / 16
+    }
+}
+
 impl Default for SpanStore {
     fn default() -> Self {
         SpanStore::new(DEFAULT_MAX_SPANS)
@@ -381,7 +467,11 @@ impl SpanStore {
     }
 
     /// A store bounded by span count and by the bytes the spans take (an estimate kept as
-    /// spans come and go), evicting whole oldest traces to stay within both.
+    /// spans come and go), evicting whole oldest traces to stay within both. Metrics and
+    /// logs are kept as well, each within `max_spans` items and a sixteenth of `max_bytes`
+    /// on top of the spans' bound: a shop sends a metric batch every few seconds and a log
+    /// per request, and a store bounded only by their count grew past its memory bound in
+    /// a day.
     pub fn with_bounds(max_spans: usize, max_bytes: usize) -> Self {
         SpanStore {
             inner: Arc::new(Inner {
@@ -389,8 +479,8 @@ impl SpanStore {
                     table: table::Table::new(max_spans, max_bytes),
                     mirror: None,
                     generation: 0,
-                    metrics: Ring::new(max_spans),
-                    logs: Ring::new(max_spans),
+                    metrics: Ring::new(max_spans, telemetry_bytes(max_bytes)),
+                    logs: Ring::new(max_spans, telemetry_bytes(max_bytes)),
                 }),
                 inserted: Notify::new(),
                 counters: Counters::default(),
@@ -514,6 +604,9 @@ impl SpanStore {
             rejected_spans: data.table.counters.spans_rejected,
             dropped_metrics: data.metrics.dropped,
             dropped_logs: data.logs.dropped,
+            metrics_stored: data.metrics.items.len(),
+            logs_stored: data.logs.items.len(),
+            metrics_logs_bytes: data.metrics.bytes + data.logs.bytes,
         }
     }
 
@@ -559,8 +652,8 @@ impl SpanStore {
         data.table.clear();
         data.mirror = None;
         data.generation += 1;
-        data.metrics.items.clear();
-        data.logs.items.clear();
+        data.metrics.clear();
+        data.logs.clear();
     }
 
     /// Waits until `predicate` holds for the stored spans and returns them.
@@ -743,6 +836,69 @@ mod tests {
         store.insert_spans(vec![span("a", "1")]);
         assert_eq!(store.span_count(), 0);
         assert_eq!(store.stats().dropped_spans, 1);
+    }
+
+    fn log(n: usize) -> StoredLog {
+        StoredLog {
+            time_unix_nanos: n as u64,
+            severity_text: "INFO".into(),
+            severity_number: 9,
+            body: format!("order {n} placed"),
+            trace_id: String::new(),
+            span_id: String::new(),
+            attributes: BTreeMap::from([("n".to_owned(), Value::from(n))]),
+            resource: BTreeMap::from([("service.name".to_owned(), Value::from("checkout"))]),
+        }
+    }
+
+    fn metric(n: usize) -> StoredMetric {
+        StoredMetric {
+            name: "http.server.request.duration".into(),
+            unit: "s".into(),
+            resource: BTreeMap::from([("service.name".to_owned(), Value::from("cart"))]),
+            kind: "histogram".into(),
+            data_point_count: 1,
+            point_attributes: vec![BTreeMap::from([("n".to_owned(), Value::from(n))])],
+            histogram_counts: vec![1],
+        }
+    }
+
+    /// A day of a shop's metrics and logs stays within a share of the memory bound, the
+    /// newest kept; before, only their count (a million of each) bounded them.
+    #[test]
+    fn metrics_and_logs_stay_within_their_byte_share() {
+        let max_bytes = 1 << 20;
+        let store = SpanStore::with_bounds(1_000_000, max_bytes);
+        for batch in 0..100 {
+            store.insert_logs((0..100).map(|i| log(batch * 100 + i)).collect());
+            store.insert_metrics((0..100).map(|i| metric(batch * 100 + i)).collect());
+        }
+        let stats = store.stats();
+        assert!(
+            stats.metrics_logs_bytes <= 2 * telemetry_bytes(max_bytes),
+            "{stats:?}"
+        );
+        assert!(
+            stats.logs_stored > 100 && stats.logs_stored < 10_000,
+            "{stats:?}"
+        );
+        assert_eq!(stats.logs_stored as u64 + stats.dropped_logs, 10_000);
+        assert_eq!(stats.metrics_stored as u64 + stats.dropped_metrics, 10_000);
+        let logs = store.logs();
+        assert_eq!(
+            logs.last().map(|l| l.time_unix_nanos),
+            Some(9_999),
+            "the newest stays"
+        );
+        assert_eq!(logs.len(), stats.logs_stored);
+        // The count bound still holds, and an unbounded store keeps everything.
+        let counted = SpanStore::new(50);
+        counted.insert_logs((0..120).map(log).collect());
+        assert_eq!(counted.logs().len(), 50);
+        assert_eq!(counted.logs()[0].time_unix_nanos, 70);
+        assert_eq!(counted.stats().dropped_logs, 70);
+        store.clear();
+        assert_eq!(store.stats().metrics_logs_bytes, 0);
     }
 
     #[test]
