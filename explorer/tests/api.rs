@@ -766,6 +766,56 @@ async fn a_failure_passed_up_through_a_healthy_server_has_one_root_cause() {
     explorer.shutdown().await.expect("shutdown");
 }
 
+/// A consumer that continues its producer's trace (no link) is a queue edge too, counted
+/// once; one that is also linked to the producer is not counted twice.
+#[tokio::test]
+async fn a_consumer_below_its_producer_is_an_edge() {
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let base = now_nanos() - 10_000 * MS;
+    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
+        .await
+        .expect("gRPC connects");
+    for (n, also_linked) in [(1u8, false), (2, true)] {
+        let mut t = TraceBuilder::new(n, base + u64::from(n) * MS);
+        t.span(
+            "orders",
+            1,
+            None,
+            "publish order",
+            SpanKind::Producer,
+            (0, 2),
+            vec![],
+        );
+        let link = Link {
+            trace_id: t.trace_id.to_vec(),
+            span_id: t.id(1),
+            ..Default::default()
+        };
+        let consumer = t.span(
+            "mailer",
+            2,
+            Some(1),
+            "process order",
+            SpanKind::Consumer,
+            (3, 8),
+            vec![],
+        );
+        if also_linked {
+            consumer.links.push(link);
+        }
+        client.export(t.request("silver")).await.expect("export");
+    }
+    let (_, map) = get(explorer.ui_addr(), "/api/service-map").await;
+    let edges = map["edges"].as_array().expect("edges");
+    assert_eq!(edges.len(), 1, "{map}");
+    assert_eq!(edges[0]["from"], "orders");
+    assert_eq!(edges[0]["to"], "mailer");
+    assert_eq!(edges[0]["requests"], 2, "{map}");
+    explorer.shutdown().await.expect("shutdown");
+}
+
 #[tokio::test]
 async fn bad_queries_get_400s_naming_the_parameter() {
     let explorer = Explorer::start(ExplorerConfig::local())

@@ -2,7 +2,7 @@
 //!
 //! An edge comes from a caller's CLIENT span whose child SERVER span belongs to another
 //! service, or from a CONSUMER span linked to a PRODUCER span of another service (queues
-//! start new traces and link back). A CLIENT span with no traced child (the callee was
+//! start new traces and link back), or, without such a link, whose parent is one. A CLIENT span with no traced child (the callee was
 //! unreachable, is a database, or is not instrumented) points at what its attributes name.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -88,6 +88,7 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
                     .add(caller.duration(), caller.status == Status::Error);
             }
             if span.kind == Kind::Consumer {
+                let mut from_link = false;
                 for link in span.links() {
                     let producer = linked
                         .entry(link.trace_id)
@@ -108,11 +109,23 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
                         && producer.kind == Kind::Producer
                         && producer.service != span.service
                     {
+                        from_link = true;
                         edges
                             .entry((text(producer.service), text(span.service)))
                             .or_default()
                             .add(span.duration(), span.status == Status::Error);
                     }
+                }
+                // Some instrumentations continue the producer's trace instead of linking.
+                if !from_link
+                    && let Some(producer) = by_id.get(&span.parent)
+                    && producer.kind == Kind::Producer
+                    && producer.service != span.service
+                {
+                    edges
+                        .entry((text(producer.service), text(span.service)))
+                        .or_default()
+                        .add(span.duration(), span.status == Status::Error);
                 }
             }
         }
