@@ -2,8 +2,9 @@
 //! playwright-core (`tests/browser/explorer.mjs`). `tracedojo explore` receives the shop's
 //! traces (one approved and one declined checkout) plus a span whose name and attribute hold
 //! markup; the script searches, opens the trace and checks the waterfall against the JSON API
-//! (row count, nesting, critical path), then the service map, RED, errors, and that the markup
-//! is shown as text. Screenshots land in `tests/artifacts/explorer/`.
+//! (row count, nesting, critical path) and a span's events, then the service map (a node for
+//! every service), RED, errors, that the markup is shown as text, and a search over a custom
+//! time range. Screenshots land in `tests/artifacts/explorer/`.
 //!
 //! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser` (`.ci/run` does both). Without
 //! them the test says so and passes, except under CI (`CI` set), where it fails.
@@ -202,6 +203,7 @@ async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
         "5-red",
         "6-errors",
         "7-escaped",
+        "8-custom-range",
     ] {
         let path = artifacts.join(format!("{page}.png"));
         let size = std::fs::metadata(&path)

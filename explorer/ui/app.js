@@ -163,6 +163,37 @@ function fmtTime(nanos) {
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${time}`;
 }
 
+/**
+ * Unix milliseconds as the value of a datetime-local input: local wall-clock time, with
+ * seconds and milliseconds only when they are not zero (the input's own normal form).
+ */
+function toLocalInput(ms) {
+  const d = new Date(ms);
+  if (!isNum(ms) || Number.isNaN(d.getTime()) || d.getFullYear() < 1 || d.getFullYear() > 275760) return '';
+  let text = `${String(d.getFullYear()).padStart(4, '0')}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}T${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  if (d.getSeconds() || d.getMilliseconds()) text += `:${pad2(d.getSeconds())}`;
+  if (d.getMilliseconds()) text += `.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  return text;
+}
+
+/** A datetime-local input's value (local wall-clock time) as Unix milliseconds; null when empty or malformed. */
+function fromLocalInput(text) {
+  const m = /^(\d{4,6})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/.exec(text || '');
+  if (!m) return null;
+  const d = new Date(2000, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] || 0), Number((m[7] || '0').padEnd(3, '0')));
+  d.setFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3])); // years below 100 too
+  const ms = d.getTime();
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** A duration such as `15m` or `1h` in milliseconds; null when it is not one. */
+function durationMs(text) {
+  const m = /^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?$/.exec(String(text || '').trim());
+  if (!m) return null;
+  const unit = { us: 0.001, ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000 }[m[2] || 'ms'];
+  return Number(m[1]) * unit;
+}
+
 function fmtAgo(nanos) {
   if (!isNum(nanos) || nanos <= 0) return '';
   const seconds = Math.max(0, (Date.now() - nanos / 1e6) / 1000);
@@ -442,7 +473,28 @@ function searchView(ctx) {
   const attrs = el('textarea', { id: 'f-attrs', name: 'attr', rows: 3, spellcheck: 'false', placeholder: 'user.tier=gold\nhttp.response.status_code=500' });
   const since = el('select', { id: 'f-since', name: 'since' });
   const limit = el('input', { id: 'f-limit', name: 'limit', type: 'number', min: 1, max: 1000, step: 1 });
-  const fieldsByParameter = { service, operation, min_duration: minDuration, max_duration: maxDuration, errors: errorsOnly, attr: attrs, since, limit, start: since, end: since };
+  // "custom range…": from and to in local time, sent as `start` and `end` (Unix ms).
+  const rangeFrom = el('input', { id: 'f-from', name: 'start', type: 'datetime-local', step: 1 });
+  const rangeTo = el('input', { id: 'f-to', name: 'end', type: 'datetime-local', step: 1 });
+  const timeZone = (() => {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+    } catch {
+      return '';
+    }
+  })();
+  const customRange = el('div', { id: 'f-range', class: 'custom-range', role: 'group', 'aria-label': 'Custom time range', hidden: true },
+    field('From', rangeFrom).row,
+    field('To', rangeTo).row,
+    el('div', { class: 'field-hint', text: `Local time${timeZone ? ` (${timeZone})` : ''}; leave one empty for an open range` }));
+  const fieldsByParameter = { service, operation, min_duration: minDuration, max_duration: maxDuration, errors: errorsOnly, attr: attrs, since, limit, start: rangeFrom, end: rangeTo };
+  // What a link's start/end were and how the inputs showed them: unchanged, they are sent
+  // again exactly (a local time can name two instants when the clocks go back).
+  const shownRange = { start: null, end: null };
+  // A problem found before asking the API (an input filled halfway): {message, inputs}.
+  let localProblem = null;
+  // The preset chosen before "custom range…", to prefill the inputs with the same span.
+  let lastPreset = 'all';
 
   const formError = el('div', { class: 'form-error', id: 'search-error' });
   const form = el('form', { id: 'search-form', class: 'side-form', 'aria-label': 'Search traces', novalidate: true },
@@ -454,9 +506,10 @@ function searchView(ctx) {
       field('Max duration', maxDuration).row),
     el('div', { class: 'field check' }, errorsOnly, el('label', { for: 'f-errors', text: 'Errors only' })),
     field('Attributes', attrs, 'KEY=VALUE, one per line or comma separated').row,
-    el('div', { class: 'field-pair' },
+    el('div', { class: 'field-pair time-pair' },
       field('Time range', since).row,
       field('Limit', limit).row),
+    customRange,
     el('div', { class: 'actions' },
       el('button', { type: 'submit', class: 'primary', text: 'Search' }),
       el('a', { href: '#/search', class: 'button-link', text: 'Reset' })),
@@ -466,11 +519,26 @@ function searchView(ctx) {
   const loadError = el('div');
   ctx.root.append(el('div', { class: 'layout-side' }, form, el('section', { class: 'main-col', 'aria-label': 'Traces found' }, loadError, summary, results)));
 
-  /** The usual ranges, plus whatever range a link asked for. */
+  /** The usual ranges, plus whatever range a link asked for, plus a custom one. */
   function fillSince(wanted) {
     const ranges = ['5m', '15m', '1h', '6h'];
-    if (wanted && wanted !== 'all' && !ranges.includes(wanted)) ranges.unshift(wanted);
-    fillSelect(since, [...ranges.map((w) => ({ value: w, label: `last ${w}` })), { value: 'all', label: 'everything' }], wanted || 'all');
+    if (wanted && wanted !== 'all' && wanted !== 'custom' && !ranges.includes(wanted)) ranges.unshift(wanted);
+    fillSelect(since, [
+      ...ranges.map((w) => ({ value: w, label: `last ${w}` })),
+      { value: 'all', label: 'everything' },
+      { value: 'custom', label: 'custom range\u2026' },
+    ], wanted || 'all');
+  }
+
+  /** Shows a link's start or end (Unix ms) in its input and remembers both. */
+  function setRangeInput(input, key, raw) {
+    const valid = raw !== null && /^\d+$/.test(raw.trim());
+    input.value = valid ? toLocalInput(Number(raw.trim())) : '';
+    shownRange[key] = valid && input.value ? { raw: raw.trim(), shown: input.value } : null;
+  }
+
+  function showRange() {
+    customRange.hidden = since.value !== 'custom';
   }
 
   function setForm(params) {
@@ -478,7 +546,12 @@ function searchView(ctx) {
     maxDuration.value = params.get('max_duration') || '';
     errorsOnly.checked = params.get('errors') === 'true';
     attrs.value = params.getAll('attr').join('\n');
-    fillSince(params.get('since') || 'all');
+    const custom = params.has('start') || params.has('end');
+    fillSince(custom ? 'custom' : (params.get('since') || 'all'));
+    if (!custom) lastPreset = since.value;
+    setRangeInput(rangeFrom, 'start', params.get('start'));
+    setRangeInput(rangeTo, 'end', params.get('end'));
+    showRange();
     limit.value = params.get('limit') || '20';
     fillSelect(service, serviceOptions(services, 'All services'), params.get('service') || '');
     fillOperations(params.get('operation') || '');
@@ -486,6 +559,36 @@ function searchView(ctx) {
 
   function fillOperations(wanted) {
     fillSelect(operation, operationOptions(services, service.value, 'All operations'), wanted);
+  }
+
+  /** A range input as Unix ms text: a link's exact value while the input still shows it. */
+  function rangeValue(input, key) {
+    const shown = shownRange[key];
+    if (shown && input.value === shown.shown) return shown.raw;
+    const ms = fromLocalInput(input.value);
+    return ms === null ? null : String(Math.round(ms));
+  }
+
+  /** Problems the API cannot see: an input filled halfway reads as empty. */
+  function checkRange() {
+    if (since.value !== 'custom') return null;
+    const halfway = [[rangeFrom, 'From'], [rangeTo, 'To']].filter(([input]) => input.validity.badInput);
+    if (halfway.length) {
+      return {
+        message: `${halfway.map(([, name]) => name).join(' and ')}: the date or the time is incomplete`,
+        inputs: halfway.map(([input]) => input),
+      };
+    }
+    if (!rangeFrom.value && !rangeTo.value) {
+      return { message: 'A custom range needs a start, an end, or both', inputs: [rangeFrom, rangeTo] };
+    }
+    return null;
+  }
+
+  function showLocalProblem() {
+    if (!localProblem) return;
+    fill(formError, errorBox({ message: localProblem.message }));
+    for (const input of localProblem.inputs) input.setAttribute('aria-invalid', 'true');
   }
 
   function formParams() {
@@ -496,14 +599,52 @@ function searchView(ctx) {
     if (maxDuration.value.trim()) params.set('max_duration', maxDuration.value.trim());
     if (errorsOnly.checked) params.set('errors', 'true');
     for (const item of parseAttrFilters(attrs.value)) params.append('attr', item);
-    if (since.value !== 'all') params.set('since', since.value);
+    if (since.value === 'custom') {
+      const start = rangeValue(rangeFrom, 'start');
+      const end = rangeValue(rangeTo, 'end');
+      if (start !== null) params.set('start', start);
+      if (end !== null) params.set('end', end);
+    } else if (since.value !== 'all') {
+      params.set('since', since.value);
+    }
     if (limit.value.trim() && limit.value.trim() !== '20') params.set('limit', limit.value.trim());
     return params;
   }
 
   service.addEventListener('change', () => fillOperations(''));
+  since.addEventListener('change', () => {
+    if (since.value !== 'custom') {
+      lastPreset = since.value;
+      if (localProblem) {
+        // What was wrong with the range no longer applies.
+        for (const input of localProblem.inputs) input.removeAttribute('aria-invalid');
+        localProblem = null;
+        fill(formError);
+      }
+    } else if (!rangeFrom.value && !rangeTo.value && !rangeFrom.validity.badInput && !rangeTo.validity.badInput) {
+      // Start from the span the preset covered (an hour after "everything"), to the minute.
+      const now = Date.now();
+      const span = durationMs(lastPreset) || 3600000;
+      rangeFrom.value = toLocalInput(Math.floor((now - span) / 60000) * 60000);
+      rangeTo.value = toLocalInput(Math.ceil(now / 60000) * 60000);
+    }
+    showRange();
+  });
+  for (const input of [rangeFrom, rangeTo]) {
+    input.addEventListener('input', () => {
+      if (!localProblem || !localProblem.inputs.includes(input)) return;
+      input.removeAttribute('aria-invalid');
+    });
+  }
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    clearInvalid();
+    localProblem = checkRange();
+    if (localProblem) {
+      showLocalProblem();
+      localProblem.inputs[0].focus();
+      return;
+    }
     const params = formParams();
     if (params.toString() === submitted.toString()) load(true);
     else navigate('/search', params);
@@ -516,6 +657,8 @@ function searchView(ctx) {
 
   function render(body, error) {
     clearInvalid();
+    // A refresh must not wipe what the person was told about the form a moment ago.
+    showLocalProblem();
     if (error) {
       // A refused search: say why next to the form and point at the field.
       results.removeAttribute('aria-busy');
@@ -613,6 +756,7 @@ function searchView(ctx) {
     refresh: () => Promise.all([load(false), refreshServices()]),
     update(params) {
       submitted = params;
+      localProblem = null;
       setForm(params);
       // Old results must not pass for the new search's while it runs.
       results.setAttribute('aria-busy', 'true');
@@ -1109,7 +1253,7 @@ function mapView(ctx) {
       const display = n.name.length > 22 ? `${n.name.slice(0, 21)}…` : n.name;
       const sub = n.traced === false ? 'not traced' : `${fmtCount(n.span_count)} spans${n.error_count > 0 ? ` · ${fmtCount(n.error_count)} err` : ''}`;
       return svg('g', { class: ['node', n.traced === false && 'untraced', n.error_count > 0 && 'has-error'], 'data-service': n.name, transform: `translate(${p.x},${p.y})` },
-        svg('a', { href: searchHref({ service: n.name }), 'aria-label': `${n.name}: ${sub}; search its traces` },
+        svg('a', { href: searchHref({ service: n.name, since: sinceValue }), 'aria-label': `${n.name}: ${sub}; search its traces` },
           svg('title', { text: n.name }),
           svg('rect', { width: W, height: H, rx: 7, class: 'node-box', style: { '--hue': serviceHue(n.name) } }),
           svg('rect', { width: 5, height: H - 10, x: 5, y: 5, rx: 2, class: 'node-stripe', style: { '--hue': serviceHue(n.name) } }),
@@ -1186,7 +1330,7 @@ function redView(ctx) {
       { key: 'system', label: 'System', value: (r) => r.db_system, cell: (r) => r.db_system, cls: 'muted' },
       { key: 'query', label: 'Query', value: (r) => r.query, cls: 'query-cell', cell: (r) => [
         el('code', { class: 'query', text: r.query }),
-        el('a', { class: 'small-link', href: searchHref({ service: r.service, attr: `db.query.text=${r.query}` }), text: 'traces' })] },
+        el('a', { class: 'small-link', href: searchHref({ service: r.service, attr: `db.query.text=${r.query}`, since: sinceValue }), text: 'traces' })] },
       { key: 'calls', label: 'Calls', num: true, value: (r) => r.calls, cell: (r) => fmtCount(r.calls) },
       {
         key: 'cpt', label: 'Calls/trace', num: true, value: (r) => r.calls_per_trace,
@@ -1276,7 +1420,7 @@ function errorsView(ctx) {
       { key: 'service', label: 'Service', value: (r) => r.service, cell: (r) => serviceChip(r.service) },
       {
         key: 'operation', label: 'Operation', value: (r) => r.operation,
-        cell: (r) => el('a', { href: searchHref({ service: r.service, operation: r.operation, errors: 'true' }), text: r.operation }),
+        cell: (r) => el('a', { href: searchHref({ service: r.service, operation: r.operation, errors: 'true', since: sinceValue }), text: r.operation }),
       },
       { key: 'type', label: 'Error type', value: (r) => r.error_type, cell: (r) => el('code', { text: r.error_type || '–' }) },
       { key: 'message', label: 'Message', value: (r) => r.message, cls: 'wrap', cell: (r) => r.message || '–' },
@@ -1293,7 +1437,7 @@ function errorsView(ctx) {
       { key: 'key', label: 'Key', value: (r) => r.key, cell: (r) => el('code', { text: r.key }) },
       {
         key: 'value', label: 'Value', value: (r) => fmtValue(r.value), cls: 'wrap',
-        cell: (r) => el('a', { class: 'mono', href: searchHref({ attr: `${r.key}=${fmtValue(r.value)}`, errors: 'true' }), text: fmtValue(r.value) }),
+        cell: (r) => el('a', { class: 'mono', href: searchHref({ attr: `${r.key}=${fmtValue(r.value)}`, errors: 'true', since: sinceValue }), text: fmtValue(r.value) }),
       },
       {
         key: 'with', label: 'Error rate with', num: true, value: (r) => r.error_rate_with,

@@ -140,11 +140,34 @@ try {
   check(await page.locator(`#waterfall tr.selected[data-span-id="${chosen.span_id}"]`).count() === 1, 'after a refresh the span is still chosen');
   check(await page.locator('#span-details').isVisible(), 'after a refresh the details are still open');
 
-  // Service map: a node for every service of the trace.
+  // Span details list a span's events: the span with the checkout's "order placed" event
+  // (the frontend's SERVER span), or else any span the API gives events.
+  const withEvents = trace.spans.find((s) => (s.events || []).some((e) => e.name === 'order placed'))
+    || trace.spans.find((s) => (s.events || []).length > 0);
+  check(withEvents, `no span of checkout trace ${traceId} has events in the API's answer`);
+  await page.locator(`#waterfall tr[data-span-id="${withEvents.span_id}"] button.span-toggle-details`).click();
+  await page.waitForFunction((name) => document.querySelector('#span-details:not([hidden]) .details-head h2')?.textContent === name, withEvents.name);
+  const eventNames = await page.locator('#span-details ol.events li .event-head strong').allInnerTexts();
+  const apiEventNames = withEvents.events.map((e) => e.name);
+  check(eventNames.join('|') === apiEventNames.join('|'),
+    `the details of ${withEvents.name} list the events ${eventNames.join(', ') || '(none)'}, the API has ${apiEventNames.join(', ')}`);
+  const eventsText = await page.locator('#span-details').innerText();
+  for (const name of apiEventNames) check(eventsText.includes(name), `the details list the event ${name}`);
+
+  // Service map: a node for every service the explorer has spans of (the shipping worker's
+  // and the hostile span's too), not only the checkout's.
+  const services = (await apiGet('/api/services')).services.map((s) => s.name);
+  for (const name of ['frontend', 'shipping', 'escape-check']) check(services.includes(name), `/api/services lacks ${name}: ${services.join(', ')}`);
   await openTab('map');
   await page.waitForSelector('#service-map g.node');
-  const nodes = await page.$$eval('#service-map [data-service]', (gs) => gs.map((g) => g.getAttribute('data-service')));
-  const missing = trace.services.filter((s) => !nodes.includes(s));
+  const mapNames = () => page.$$eval('#service-map [data-service]', (gs) => gs.map((g) => g.getAttribute('data-service')));
+  // The map is drawn from its own request: give it a moment to hold every service.
+  await page.waitForFunction((names) => {
+    const have = new Set([...document.querySelectorAll('#service-map [data-service]')].map((g) => g.getAttribute('data-service')));
+    return names.every((n) => have.has(n));
+  }, services, { timeout: 10000 }).catch(() => {});
+  const nodes = await mapNames();
+  const missing = [...new Set([...services, ...trace.services])].filter((s) => !nodes.includes(s));
   check(missing.length === 0, `the map lacks nodes for ${missing.join(', ')} (has ${nodes.join(', ')})`);
   const edges = await page.locator('#service-map path.edge').count();
   check(edges >= trace.services.length - 1, `the map draws ${edges} calls for ${trace.services.length} services`);
@@ -210,6 +233,70 @@ try {
   check(injected.scripts.length === 1 && injected.scripts[0].endsWith('/assets/app.js'), `script elements on the page: ${injected.scripts.join(', ')}`);
   check(injected.images === 0, 'an img element was made from the span name');
   await shot('7-escaped');
+
+  // A custom time range: a link with start and end (Unix ms) around the approved checkout
+  // shows them in the form's from and to inputs and finds the checkout.
+  const rangeStart = Math.floor(trace.start_unix_nanos / 1e6) - 1000;
+  const rangeEnd = Math.ceil((trace.start_unix_nanos + trace.duration_nanos) / 1e6) + 1000;
+  await page.goto(`${uiUrl}/#/search?start=${rangeStart}&end=${rangeEnd}`);
+  await searched({ start: rangeStart, end: rangeEnd });
+  const shown = await page.evaluate(() => ({
+    select: document.getElementById('f-since').value,
+    option: document.getElementById('f-since').selectedOptions[0]?.textContent,
+    from: document.getElementById('f-from').value,
+    to: document.getElementById('f-to').value,
+    // A datetime-local value has no offset: Date reads it as local time, as the page means it.
+    fromMs: new Date(document.getElementById('f-from').value).getTime(),
+    toMs: new Date(document.getElementById('f-to').value).getTime(),
+  }));
+  check(shown.select === 'custom' && /custom range/.test(shown.option), `the time range select shows ${shown.select} (${shown.option}), not the custom range`);
+  check(await page.getByLabel('From', { exact: true }).isVisible() && await page.getByLabel('To', { exact: true }).isVisible(),
+    'the custom range\u2019s From and To inputs are shown and labelled');
+  check(shown.fromMs === rangeStart && shown.toMs === rangeEnd,
+    `the inputs show ${shown.from} to ${shown.to} (${shown.fromMs}..${shown.toMs}), the link asked for ${rangeStart}..${rangeEnd}`);
+  check(await page.locator(`#results tbody tr[data-trace-id="${traceId}"]`).count() === 1,
+    `the checkout ${traceId} is not among the traces of its own time range`);
+  await noErrorBox('custom range search');
+  await shot('8-custom-range');
+
+  // Submitting the form again keeps the range (here with a larger limit).
+  await page.fill('#f-limit', '50');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.waitForURL(/#\/search\?.*limit=50/);
+  const resubmitted = new URLSearchParams(page.url().split('?')[1]);
+  check(resubmitted.get('start') === String(rangeStart) && resubmitted.get('end') === String(rangeEnd) && !resubmitted.has('since'),
+    `submitting the form again asked for ${resubmitted}, not start=${rangeStart}&end=${rangeEnd}`);
+  await searched({ start: rangeStart, end: rangeEnd, limit: 50 });
+  check(await page.locator(`#results tbody tr[data-trace-id="${traceId}"]`).count() === 1, 'the resubmitted range still finds the checkout');
+
+  // A range typed into the inputs that ends a minute before the first checkout finds none.
+  const checkouts = (await apiGet(`/api/traces?service=frontend&operation=${encodeURIComponent(CHECKOUT)}`)).traces;
+  const firstCheckout = Math.min(...checkouts.map((t) => t.start_unix_nanos)) / 1e6;
+  const beforeEnd = Math.floor((firstCheckout - 60000) / 60000) * 60000;
+  const beforeStart = beforeEnd - 10 * 60000;
+  const localInput = (ms) => page.evaluate((at) => {
+    const d = new Date(at);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }, ms);
+  await page.fill('#f-from', await localInput(beforeStart));
+  await page.fill('#f-to', await localInput(beforeEnd));
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.waitForURL(new RegExp(`start=${beforeStart}&end=${beforeEnd}`));
+  await searched({ start: beforeStart, end: beforeEnd, limit: 50 });
+  const earlier = await page.locator('#results tbody tr .op').allInnerTexts();
+  check(!earlier.includes(CHECKOUT), `the range before the checkouts found checkouts: ${earlier.join(', ')}`);
+  await noErrorBox('earlier range search');
+
+  // A range the API refuses (it ends before it starts) marks the To input.
+  expectRefusal = true;
+  await page.goto(`${uiUrl}/#/search?start=${rangeEnd}&end=${rangeStart}`);
+  await searched({ start: rangeEnd, end: rangeStart });
+  const rangeRefusal = await page.locator('#search-error .error-box').innerText();
+  check(await page.locator('#f-to[aria-invalid="true"]').count() === 1 && await page.locator('#f-from[aria-invalid="true"]').count() === 0,
+    `the refused range marks the To input (message: ${rangeRefusal})`);
+  expectRefusal = false;
+
   check(dialogs.length === 0, `a script ran from span data: ${dialogs.join(', ')}`);
   check(problems.length === 0, `the page reported: ${problems.join(' | ')}`);
 
@@ -220,13 +307,17 @@ try {
     waterfall_rows: rows.length,
     max_depth: maxDepth,
     critical_rows: critical,
+    events_listed: eventNames,
     map_nodes: nodes.length,
+    services_listed: services.length,
     map_edges: edges,
     sql_queries: sql.length,
     endpoints: endpoints.length,
     root_causes: causes,
     refusal,
     links_followed: linked.length,
+    custom_range: { start: rangeStart, end: rangeEnd, shown: [shown.from, shown.to], earlier_traces: earlier.length },
+    range_refusal: rangeRefusal,
   }));
 } catch (error) {
   console.error(`explorer browser check failed: ${error.message}`);
