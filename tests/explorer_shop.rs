@@ -47,7 +47,15 @@ async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
         assert_eq!(status, 201, "{body}");
     }
 
-    // Every purchase's spans arrive within the exporters' schedule; wait for the last ones.
+    // Every purchase's spans arrive within the exporters' schedule, each service's in its
+    // own batches: wait until checkout's failing spans of all four are in, or a trace whose
+    // frontend spans came first would show the frontend's call as where it began.
+    poll_json(
+        &format!("{explorer}/api/traces?service=checkout&errors=true"),
+        WAIT,
+        |status, body| status == 200 && body["traces"].as_array().map(Vec::len) == Some(4),
+    )
+    .await;
     let (_, errors) = poll_json(&format!("{explorer}/api/errors"), WAIT, |status, body| {
         status == 200 && body["failing_traces"].as_u64() >= Some(4)
     })
@@ -63,7 +71,7 @@ async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
         cause["service"], "checkout",
         "the failure begins in checkout: {errors}"
     );
-    assert_eq!(cause["traces"], 4);
+    assert_eq!(cause["traces"], 4, "{errors}");
 
     // Search: the succeeding checkouts, each one trace across the shop.
     let (_, found) = poll_json(
