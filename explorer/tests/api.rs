@@ -423,6 +423,15 @@ async fn search_finds_traces_by_every_condition() {
     .await;
     assert!(ids(&body).is_empty());
 
+    // `errors` is about the matched span, `failing` about its trace: the cart query never
+    // fails, but every checkout's trace has the refused reservation; the worker's has none.
+    let (_, body) = get(ui, "/api/traces?operation=SELECT%20cart_items&errors=true").await;
+    assert!(ids(&body).is_empty(), "{body}");
+    let (_, body) = get(ui, "/api/traces?operation=SELECT%20cart_items&failing=true").await;
+    assert_eq!(ids(&body).len(), 15, "{body}");
+    let (_, body) = get(ui, "/api/traces?service=shipping&failing=true").await;
+    assert!(ids(&body).is_empty(), "{body}");
+
     // Time: the checkouts are a minute old.
     let (_, body) = get(ui, "/api/traces?since=10s").await;
     assert!(ids(&body).is_empty(), "{body}");
@@ -834,6 +843,7 @@ async fn bad_queries_get_400s_naming_the_parameter() {
         ("/api/traces?limit=many", "limit", "1 to 1000"),
         ("/api/traces?attr=gold", "attr", "KEY=VALUE"),
         ("/api/traces?errors=maybe", "errors", "true or false"),
+        ("/api/traces?failing=perhaps", "failing", "true or false"),
         ("/api/traces?start=yesterday", "start", "Unix milliseconds"),
         ("/api/traces?since=5m&start=1", "since", "not both"),
         (

@@ -363,6 +363,7 @@ impl Gen {
             },
             start: time(self),
             end: time(self),
+            failing: self.chance(20),
             limit: self.rng.random_range(0..30),
         }
     }
@@ -586,6 +587,7 @@ impl Model {
             .iter()
             .rev()
             .filter(|t| t.end() >= start && t.start() <= end)
+            .filter(|t| !query.failing || t.spans.iter().any(ModelSpan::error))
             .filter_map(|t| {
                 let matched = t
                     .spans
@@ -1168,6 +1170,7 @@ fn hostile_shapes_stay_linear() {
             span: SpanConditions::default(),
             start: None,
             end: None,
+            failing: false,
             limit: 1000,
         };
         let found = timed("a search summarising it", || {
@@ -1233,6 +1236,7 @@ fn hostile_shapes_stay_linear() {
         },
         start: None,
         end: None,
+        failing: false,
         limit: 1000,
     };
     assert_eq!(store.with_table(|t| search::search(t, &late)).len(), 1000);

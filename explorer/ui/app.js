@@ -470,6 +470,7 @@ function searchView(ctx) {
   const minDuration = el('input', { id: 'f-min', name: 'min_duration', type: 'text', placeholder: 'e.g. 100ms', autocomplete: 'off', spellcheck: 'false' });
   const maxDuration = el('input', { id: 'f-max', name: 'max_duration', type: 'text', placeholder: 'e.g. 2s', autocomplete: 'off', spellcheck: 'false' });
   const errorsOnly = el('input', { id: 'f-errors', name: 'errors', type: 'checkbox' });
+  const failingOnly = el('input', { id: 'f-failing', name: 'failing', type: 'checkbox' });
   const attrs = el('textarea', { id: 'f-attrs', name: 'attr', rows: 3, spellcheck: 'false', placeholder: 'user.tier=gold\nhttp.response.status_code=500' });
   const since = el('select', { id: 'f-since', name: 'since' });
   const limit = el('input', { id: 'f-limit', name: 'limit', type: 'number', min: 1, max: 1000, step: 1 });
@@ -487,7 +488,7 @@ function searchView(ctx) {
     field('From', rangeFrom).row,
     field('To', rangeTo).row,
     el('div', { class: 'field-hint', text: `Local time${timeZone ? ` (${timeZone})` : ''}; leave one empty for an open range` }));
-  const fieldsByParameter = { service, operation, min_duration: minDuration, max_duration: maxDuration, errors: errorsOnly, attr: attrs, since, limit, start: rangeFrom, end: rangeTo };
+  const fieldsByParameter = { service, operation, min_duration: minDuration, max_duration: maxDuration, errors: errorsOnly, failing: failingOnly, attr: attrs, since, limit, start: rangeFrom, end: rangeTo };
   // What a link's start/end were and how the inputs showed them: unchanged, they are sent
   // again exactly (a local time can name two instants when the clocks go back).
   const shownRange = { start: null, end: null };
@@ -504,7 +505,8 @@ function searchView(ctx) {
     el('div', { class: 'field-pair' },
       field('Min duration', minDuration).row,
       field('Max duration', maxDuration).row),
-    el('div', { class: 'field check' }, errorsOnly, el('label', { for: 'f-errors', text: 'Errors only' })),
+    el('div', { class: 'field check' }, errorsOnly, el('label', { for: 'f-errors', text: 'Errors only (the span failed)' })),
+    el('div', { class: 'field check' }, failingOnly, el('label', { for: 'f-failing', text: 'Failing traces only (any span failed)' })),
     field('Attributes', attrs, 'KEY=VALUE, one per line or comma separated').row,
     el('div', { class: 'field-pair time-pair' },
       field('Time range', since).row,
@@ -545,6 +547,7 @@ function searchView(ctx) {
     minDuration.value = params.get('min_duration') || '';
     maxDuration.value = params.get('max_duration') || '';
     errorsOnly.checked = params.get('errors') === 'true';
+    failingOnly.checked = params.get('failing') === 'true';
     attrs.value = params.getAll('attr').join('\n');
     const custom = params.has('start') || params.has('end');
     fillSince(custom ? 'custom' : (params.get('since') || 'all'));
@@ -598,6 +601,7 @@ function searchView(ctx) {
     if (minDuration.value.trim()) params.set('min_duration', minDuration.value.trim());
     if (maxDuration.value.trim()) params.set('max_duration', maxDuration.value.trim());
     if (errorsOnly.checked) params.set('errors', 'true');
+    if (failingOnly.checked) params.set('failing', 'true');
     for (const item of parseAttrFilters(attrs.value)) params.append('attr', item);
     if (since.value === 'custom') {
       const start = rangeValue(rangeFrom, 'start');
@@ -725,7 +729,7 @@ function searchView(ctx) {
 
   const load = makeLoader(ctx, loadError, () => {
     const params = new URLSearchParams();
-    for (const key of ['service', 'operation', 'min_duration', 'max_duration', 'errors', 'since', 'start', 'end', 'limit']) {
+    for (const key of ['service', 'operation', 'min_duration', 'max_duration', 'errors', 'failing', 'since', 'start', 'end', 'limit']) {
       const value = submitted.get(key);
       if (value) params.set(key, value);
     }
@@ -1437,7 +1441,7 @@ function errorsView(ctx) {
       { key: 'key', label: 'Key', value: (r) => r.key, cell: (r) => el('code', { text: r.key }) },
       {
         key: 'value', label: 'Value', value: (r) => fmtValue(r.value), cls: 'wrap',
-        cell: (r) => el('a', { class: 'mono', href: searchHref({ attr: `${r.key}=${fmtValue(r.value)}`, errors: 'true', since: sinceValue }), text: fmtValue(r.value) }),
+        cell: (r) => el('a', { class: 'mono', href: searchHref({ attr: `${r.key}=${fmtValue(r.value)}`, failing: 'true', since: sinceValue }), text: fmtValue(r.value) }),
       },
       {
         key: 'with', label: 'Error rate with', num: true, value: (r) => r.error_rate_with,

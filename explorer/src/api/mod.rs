@@ -251,6 +251,7 @@ const SEARCH_PARAMETERS: &[&str] = &[
     "min_duration",
     "max_duration",
     "errors",
+    "failing",
     "attr",
     "start",
     "end",
@@ -307,6 +308,7 @@ fn parse_search(params: &Params) -> Result<Search, BadParameter> {
         },
         start,
         end,
+        failing: params::boolean("failing", params.get("failing"))?,
         limit: params::limit(params.get("limit"), 20, MAX_LIMIT)?,
     })
 }

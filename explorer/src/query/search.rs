@@ -29,12 +29,14 @@ pub struct SpanConditions {
     pub attributes: Vec<(String, String)>,
 }
 
-/// A search: span conditions, a time range the trace must overlap, and a limit.
+/// A search: span conditions, a time range the trace must overlap, whether the trace must
+/// hold a failing span (any span, not only the one meeting the conditions), and a limit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Search {
     pub span: SpanConditions,
     pub start: Option<u64>,
     pub end: Option<u64>,
+    pub failing: bool,
     pub limit: usize,
 }
 
@@ -140,7 +142,9 @@ pub fn search(table: &Table, query: &Search) -> Vec<TraceSummary> {
     let start = query.start.unwrap_or(0);
     let end = query.end.unwrap_or(u64::MAX);
     let mut lists: Vec<&VecDeque<u64>> = Vec::new();
-    for key in conditions.index_keys() {
+    // The error postings list is per trace: it holds exactly the traces with a failing span.
+    let trace_keys = query.failing.then(index::error_key);
+    for key in conditions.index_keys().into_iter().chain(trace_keys) {
         match table.index.list(key) {
             Some(list) => lists.push(list),
             None => return Vec::new(),
@@ -160,7 +164,7 @@ pub fn search(table: &Table, query: &Search) -> Vec<TraceSummary> {
         let Some(trace) = table.trace_by_seq(seq) else {
             return;
         };
-        if trace.end < start || trace.start > end {
+        if trace.end < start || trace.start > end || (query.failing && trace.errors == 0) {
             return;
         }
         if let Some(span) = trace.spans.iter().find(|s| conditions.matches(table, s)) {
@@ -276,6 +280,7 @@ mod tests {
             },
             start: None,
             end: None,
+            failing: false,
             limit: 10,
         };
         search(table, &query)
