@@ -29,7 +29,8 @@ pub struct ExploreArgs {
     #[arg(long, env = "TRACEDOJO_EXPLORER_HTTP_ADDRESS", value_name = "HOST:PORT",
         default_value = "127.0.0.1:4318", value_parser = parse_address)]
     pub http_address: SocketAddr,
-    /// Where the web UI and the JSON API listen, HOST:PORT.
+    /// Where the web UI and the JSON API listen, HOST:PORT. On loopback they answer only
+    /// requests addressed to localhost, 127.0.0.1 or [::1] (any port).
     #[arg(long, env = "TRACEDOJO_EXPLORER_UI_ADDRESS", value_name = "HOST:PORT",
         default_value = "127.0.0.1:8090", value_parser = parse_address)]
     pub ui_address: SocketAddr,

@@ -29,6 +29,7 @@
 pub mod api;
 pub mod convert;
 pub mod grpc;
+mod host_check;
 pub mod http;
 pub mod query;
 pub mod receiver;

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::host_check::{LoopbackHosts, only_loopback_hosts};
 use crate::receiver::{Receiver, ReceiverConfig, ReceiverError};
 use crate::store::SpanStore;
 use crate::{api, ui};
@@ -153,7 +154,13 @@ impl Explorer {
                 source,
             })?;
         let receiver = Receiver::start(config.receiver).await?;
-        let app = app(receiver.store().clone(), config.links);
+        let mut app = app(receiver.store().clone(), config.links);
+        if let Some(hosts) = LoopbackHosts::for_listener(ui_addr) {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                hosts,
+                only_loopback_hosts,
+            ));
+        }
         let (stop, mut stopped) = watch::channel(());
         let ui_task = tokio::spawn(async move {
             axum::serve(ui_listener, app)

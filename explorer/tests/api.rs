@@ -262,8 +262,13 @@ fn now_nanos() -> u64 {
 
 /// GET over a fresh connection; returns the status and the JSON body.
 async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    get_as(addr, &addr.to_string(), path).await
+}
+
+/// GET with the `Host` header a browser would send for `host`.
+async fn get_as(addr: SocketAddr, host: &str, path: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
@@ -822,6 +827,36 @@ async fn a_consumer_below_its_producer_is_an_edge() {
     assert_eq!(edges[0]["from"], "orders");
     assert_eq!(edges[0]["to"], "mailer");
     assert_eq!(edges[0]["requests"], 2, "{map}");
+    explorer.shutdown().await.expect("shutdown");
+}
+
+/// A page elsewhere that points its own domain at 127.0.0.1 (DNS rebinding) sends that
+/// domain as `Host`: a loopback explorer refuses it, and answers its loopback names.
+#[tokio::test]
+async fn a_loopback_explorer_answers_only_loopback_host_names() {
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let ui = explorer.ui_addr();
+    let port = ui.port();
+    // Any port: a tunnel (ssh -L 9000:localhost:8090) brings the explorer to another one.
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "localhost:9000".to_owned(),
+    ] {
+        let (status, _) = get_as(ui, &host, "/api/status").await;
+        assert_eq!(status, 200, "{host}");
+    }
+    for host in [
+        format!("rebound.example:{port}"),
+        format!("127.0.0.1.rebound.example:{port}"),
+    ] {
+        let (status, body) = get_as(ui, &host, "/api/traces").await;
+        assert_eq!(status, 403, "{host}: {body}");
+        let message = body["error"].as_str().expect("an error message");
+        assert!(message.contains("--ui-address"), "{message}");
+    }
     explorer.shutdown().await.expect("shutdown");
 }
 

@@ -1,0 +1,125 @@
+//! Refuses UI and API requests addressed to another name than this machine's loopback while
+//! the explorer listens on loopback only.
+//!
+//! Why: a web page on some other site can point a domain of its own at 127.0.0.1 (DNS
+//! rebinding) and then read this explorer's JSON API as "same origin", traces of whatever
+//! application sends here included. Its requests still carry the page's domain in `Host`, so
+//! answering only `localhost`, `127.0.0.1` and `[::1]` at the explorer's own port shuts that
+//! door (at any port: a tunnel may bring the explorer to another one). An explorer told to
+//! listen beyond loopback has chosen to be reached by other names, and is left alone.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Checks `Host` for a loopback explorer: the loopback names, at any port (an SSH tunnel or
+/// a port forward reaches the explorer through another port, under the same names).
+#[derive(Debug, Clone)]
+pub struct LoopbackHosts {
+    port: u16,
+}
+
+impl LoopbackHosts {
+    /// `None` when `addr` is not a loopback address: nothing to check then.
+    pub fn for_listener(addr: SocketAddr) -> Option<LoopbackHosts> {
+        addr.ip()
+            .is_loopback()
+            .then_some(LoopbackHosts { port: addr.port() })
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        // `[::1]:8090`, `localhost:8090`, `127.0.0.1`: the name without the port.
+        let name = match host.strip_prefix('[') {
+            Some(rest) => match rest.split_once(']') {
+                Some((name, port))
+                    if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) =>
+                {
+                    name
+                }
+                _ => return false,
+            },
+            None => match host.rsplit_once(':') {
+                Some((name, port)) if is_port(port) => name,
+                Some(_) => return false,
+                None => host,
+            },
+        };
+        name.eq_ignore_ascii_case("localhost")
+            || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// Digits only, at least one.
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The middleware: passes requests whose `Host` is one of `hosts`, answers 403 otherwise.
+pub async fn only_loopback_hosts(
+    State(hosts): State<LoopbackHosts>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if hosts.allows(host) {
+        return next.run(request).await;
+    }
+    let message = format!(
+        "this explorer (port {}) listens on loopback and answers only requests to localhost, 127.0.0.1 or [::1]; \
+         to reach it under another name, listen on that address (--ui-address)",
+        hosts.port
+    );
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(json!({ "error": message })),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_names_pass_and_others_do_not() {
+        let hosts = LoopbackHosts::for_listener("127.0.0.1:8090".parse().unwrap()).unwrap();
+        for ok in [
+            "localhost:8090",
+            "LOCALHOST:8090",
+            "localhost",
+            "127.0.0.1:9000",
+            "127.0.0.2:8090",
+            "[::1]:8090",
+            "[::1]",
+            "localhost:5",
+        ] {
+            assert!(hosts.allows(ok), "{ok}");
+        }
+        for refused in [
+            "",
+            "evil.example:8090",
+            "127.0.0.1.evil.example:8090",
+            "localhost.evil.example",
+            "localhost:8090.evil.example",
+            "localhost:",
+            "[::1]x",
+            "[::1]:",
+            "localhost:80a",
+            "[::1",
+            "::1",
+        ] {
+            assert!(!hosts.allows(refused), "{refused}");
+        }
+        assert!(LoopbackHosts::for_listener("[::1]:80".parse().unwrap()).is_some());
+        assert!(LoopbackHosts::for_listener("0.0.0.0:8090".parse().unwrap()).is_none());
+        assert!(LoopbackHosts::for_listener("192.168.1.5:8090".parse().unwrap()).is_none());
+    }
+}
