@@ -4,6 +4,8 @@
 //! decode, a normal answer) and never take the receiver down.
 //! Seeded, so a failure can be replayed; the number of cases is printed.
 
+mod otlp_status;
+
 use std::net::SocketAddr;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -53,16 +55,6 @@ fn valid_request() -> ExportTraceServiceRequest {
     }
 }
 
-/// `google.rpc.Status`, the body OTLP/HTTP requires for every error answer.
-#[derive(Clone, PartialEq, prost::Message, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Status {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 struct Reply {
     status: u16,
     content_type: String,
@@ -102,19 +94,18 @@ fn status_body_problem(reply: &Reply, request_content_type: &str) -> Option<Stri
     if reply.content_type != request_content_type {
         return Some(format!("answered in {:?}", reply.content_type));
     }
-    let decoded = if request_content_type == "application/json" {
-        serde_json::from_slice::<Status>(&reply.body).map_err(|err| err.to_string())
-    } else {
-        Status::decode(reply.body.as_slice()).map_err(|err| err.to_string())
-    };
+    let decoded = otlp_status::decode(&reply.body, request_content_type == "application/json");
     let status = match decoded {
         Ok(status) => status,
         Err(err) => {
             return Some(format!("{err}: {:?}", String::from_utf8_lossy(&reply.body)));
         }
     };
-    // INVALID_ARGUMENT for a bad body, RESOURCE_EXHAUSTED for one over the limit.
-    let expected = if reply.status == 413 { 8 } else { 3 };
+    let expected = if reply.status == 413 {
+        otlp_status::RESOURCE_EXHAUSTED
+    } else {
+        otlp_status::INVALID_ARGUMENT
+    };
     if status.code != expected || status.message.is_empty() {
         return Some(format!("{status:?} for HTTP {}", reply.status));
     }

@@ -3,6 +3,8 @@
 //! client (reqwest's client panics at construction here, as no rustls crypto
 //! provider is compiled in, and plain HTTP needs none of it).
 
+mod otlp_status;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use otlp_status::{INVALID_ARGUMENT, RESOURCE_EXHAUSTED, Status};
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -159,31 +162,17 @@ struct HttpReply {
     body: Vec<u8>,
 }
 
-/// `google.rpc.Status`, which OTLP/HTTP requires as the body of every error answer; written
-/// out here rather than shared with the receiver, so the test checks the wire format.
-#[derive(Clone, PartialEq, prost::Message, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Status {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
-const INVALID_ARGUMENT: i32 = 3;
-const RESOURCE_EXHAUSTED: i32 = 8;
-
 /// The `google.rpc.Status` of an error answer, which must be in JSON when `json`, in
 /// protobuf otherwise.
 fn error_status(reply: &HttpReply, json: bool) -> Status {
     let body = String::from_utf8_lossy(&reply.body);
-    if json {
-        assert_eq!(reply.content_type, "application/json", "{body}");
-        serde_json::from_slice(&reply.body).unwrap_or_else(|err| panic!("{err}: {body}"))
+    let expected = if json {
+        "application/json"
     } else {
-        assert_eq!(reply.content_type, "application/x-protobuf", "{body}");
-        Status::decode(reply.body.as_slice()).unwrap_or_else(|err| panic!("{err}: {body}"))
-    }
+        "application/x-protobuf"
+    };
+    assert_eq!(reply.content_type, expected, "{body}");
+    otlp_status::decode(&reply.body, json).unwrap_or_else(|err| panic!("{err}: {body}"))
 }
 
 /// One HTTP/1.1 POST with `Connection: close`, so the reply ends at EOF.
