@@ -278,22 +278,21 @@ trait Footprint {
     fn footprint(&self) -> usize;
 }
 
-/// Bytes of a JSON value and what it owns, with a B-tree node's share per map entry.
+/// Bytes of a JSON value and what it owns.
 fn json_footprint(value: &Value) -> usize {
     std::mem::size_of::<Value>()
         + match value {
             Value::String(s) => s.len(),
             Value::Array(items) => items.iter().map(json_footprint).sum(),
-            Value::Object(map) => map
-                .iter()
-                .map(|(k, v)| k.len() + std::mem::size_of::<String>() + json_footprint(v))
-                .sum(),
+            Value::Object(map) => map_footprint(map),
             _ => 0,
         }
 }
 
-fn map_footprint(map: &BTreeMap<String, Value>) -> usize {
-    map.iter()
+/// Bytes of a map's keys and values (a JSON object's or a `BTreeMap`'s entries).
+fn map_footprint<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Value)>) -> usize {
+    entries
+        .into_iter()
         .map(|(k, v)| k.len() + std::mem::size_of::<String>() + json_footprint(v))
         .sum()
 }
@@ -445,7 +444,7 @@ pub struct SpanStore {
 
 /// The byte bound of the metrics (and, apart, of the logs) of a store whose spans may take
 /// `max_bytes`.
-pub fn telemetry_bytes(max_bytes: usize) -> usize {
+fn telemetry_bytes(max_bytes: usize) -> usize {
     if max_bytes == usize::MAX {
         usize::MAX
     } else {
