@@ -105,7 +105,11 @@ impl Shop {
 
     /// `up` with extra arguments (and the background load unless they say `--no-load`).
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Shop {
-        let data_dir = temp_dir("up");
+        Shop::start_in(temp_dir("up"), args, env)
+    }
+
+    /// [`Shop::start_with`] keeping its databases in `data_dir` (removed when dropped).
+    pub fn start_in(data_dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Shop {
         let mut command = Command::new(BIN);
         command
             .args(["up", "--base-port", "0", "--data-dir"])

@@ -420,8 +420,8 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
             .await?;
         if !indexed {
             async {
-                let mut tx = db.pool().begin().await?;
-                let terms = index_products(&mut tx).await?;
+                let mut tx = db.begin_write().await?;
+                let terms = index_products(tx.conn()).await?;
                 tx.commit().await?;
                 tracing::info!(terms, "filled the search terms of the catalogue");
                 Ok::<_, sqlx::Error>(())
@@ -434,14 +434,14 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
     // One span for the whole seed: a span per inserted row would bury the interesting ones.
     async {
         let products = products();
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.begin_write().await?;
         for (position, category) in CATEGORIES.iter().enumerate() {
             sqlx::query(INSERT_CATEGORY)
                 .bind(category.slug)
                 .bind(category.name)
                 .bind(category.image)
                 .bind(position as i64)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         for product in &products {
@@ -453,10 +453,10 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
                 .bind(product.category)
                 .bind(product.price_cents)
                 .bind(product.image)
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
-        let terms = index_products(&mut tx).await?;
+        let terms = index_products(tx.conn()).await?;
         tx.commit().await?;
         tracing::info!(
             products = products.len(),

@@ -1,14 +1,16 @@
 //! The checkout service: turns a cart into a paid order.
 //!
 //! `POST /checkout` is the trace the demo is built around: one request fans out to five other
-//! services, writes to its own database in a transaction and publishes an event that the
+//! services, writes the order and its `order.created` event to its own database in one
+//! transaction (an outbox, relayed to the queue), and the event is what the
 //! shipping worker picks up later, in another trace linked to this one.
 //!
 //! Files, in reading order:
-//! - [`place_order`]: the eight steps of a checkout, one function each — start here;
+//! - [`place_order`]: the seven steps of a checkout, one function each — start here;
 //! - [`request`]: what `POST /checkout` accepts and how it is validated;
 //! - [`clients`]: one HTTP client per service we call, and the shapes of their answers;
-//! - [`orders`]: the SQL of the `orders` and `order_items` tables;
+//! - [`orders`]: the SQL of the `orders` and `order_items` tables, and the transaction that
+//!   saves an order with its `order.created` message;
 //! - [`routes`]: the HTTP API.
 
 pub mod clients;
@@ -25,7 +27,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tracedojo_kit::Db;
+use tracedojo_kit::outbox::Outbox;
 use tracedojo_kit::queue::Queue;
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 
@@ -50,7 +54,9 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct CheckoutState {
     pub db: Db,
-    pub queue: Queue,
+    /// Where `order.created` is written, in the orders' own database; its relay moves it to
+    /// the queue.
+    pub outbox: Outbox,
     pub clients: Clients,
 }
 
@@ -69,10 +75,20 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
     let queue = Queue::open(&config.queue_url).await?;
+    let outbox = Outbox::open(&db, queue).await?;
     let state = CheckoutState {
         db,
-        queue,
+        outbox: outbox.clone(),
         clients: Clients::new(&config),
     };
-    server::serve_traced(listener, router(state), options, shutdown).await
+    // The relay outlives the server by one last pass, so an order committed just before the
+    // stop is on the queue when the process ends.
+    let (stop_relay, relay_stop) = watch::channel(false);
+    let relay = tokio::spawn(outbox.relay(relay_stop));
+    let served = server::serve_traced(listener, router(state), options, shutdown).await;
+    let _ = stop_relay.send(true);
+    if let Err(err) = relay.await {
+        tracing::error!(error = %err, "the outbox relay ended abnormally");
+    }
+    served
 }

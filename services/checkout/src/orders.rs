@@ -1,7 +1,9 @@
 //! The orders database: every statement on `orders` and `order_items`, and the two things
-//! checkout does with them — save a placed order, read one back.
+//! checkout does with them — save a placed order (with its `order.created` message, in the
+//! same transaction), read one back.
 
 use serde::Serialize;
+use tracedojo_kit::outbox::Outbox;
 use tracedojo_kit::{Db, Statement};
 
 /// The status of an order checkout has written; the shipping worker takes it from there.
@@ -80,10 +82,20 @@ struct OrderRow {
     created_at: String,
 }
 
-/// Writes the order and its lines in one transaction: either the whole order exists or none.
+/// The topic the shipping worker listens on.
+pub const ORDER_CREATED: &str = "order.created";
+
+/// Writes the order, its lines and its `order.created` message in one transaction: either
+/// all of it exists or none. `Ok` comes only after the commit, so an order id handed out is an
+/// order stored. `event` builds the message from the id the database gave the order.
 #[tracing::instrument(name = "save order", skip_all, fields(order.ref = %order.order_ref, order.line_count = order.lines.len() as i64))]
-pub async fn save_order(db: &Db, order: &NewOrder<'_>) -> Result<SavedOrder, sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+pub async fn save_order(
+    db: &Db,
+    outbox: &Outbox,
+    order: &NewOrder<'_>,
+    event: impl FnOnce(&SavedOrder) -> serde_json::Value,
+) -> Result<SavedOrder, sqlx::Error> {
+    let mut tx = db.begin_write().await?;
     let saved = db
         .run(
             &INSERT_ORDER,
@@ -96,7 +108,7 @@ pub async fn save_order(db: &Db, order: &NewOrder<'_>) -> Result<SavedOrder, sql
                 .bind(order.total_cents)
                 .bind(order.shipping_cents)
                 .bind(order.payment_id)
-                .fetch_one(&mut *tx),
+                .fetch_one(tx.conn()),
         )
         .await?;
     for line in order.lines {
@@ -108,11 +120,13 @@ pub async fn save_order(db: &Db, order: &NewOrder<'_>) -> Result<SavedOrder, sql
                 .bind(&line.name)
                 .bind(line.quantity)
                 .bind(line.unit_price_cents)
-                .execute(&mut *tx),
+                .execute(tx.conn()),
         )
         .await?;
     }
+    outbox.send(&mut tx, ORDER_CREATED, &event(&saved)).await?;
     tx.commit().await?;
+    outbox.wake();
     Ok(saved)
 }
 

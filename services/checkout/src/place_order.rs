@@ -1,4 +1,4 @@
-//! Placing an order: the eight steps of `POST /checkout`, in the order they happen.
+//! Placing an order: the seven steps of `POST /checkout`, in the order they happen.
 //!
 //! This is the trace the demo is built around, so this file reads like its waterfall. Each
 //! step is one function, and each makes one call to another service (one CLIENT span) or one
@@ -11,14 +11,16 @@
 //!  ├─ 3 POST inventory  /reservations         hold the stock
 //!  ├─ 4 POST shipping   /quotes               price the delivery
 //!  ├─ 5 POST payment    /payments             charge the card for the goods
-//!  ├─ 6 save order      orders + order_items  one transaction
-//!  ├─ 7 send order.created                    the shipping worker takes it from here
-//!  └─ 8 DELETE cart     /carts/{session_id}   start the next cart empty
+//!  ├─ 6 save order      one transaction: orders + order_items, and
+//!  │   └─ send order.created   the message for the shipping worker, in the outbox
+//!  └─ 7 DELETE cart     /carts/{session_id}   start the next cart empty
 //! ```
 //!
-//! If step 4, 5 or 6 fails, the stock held in step 3 is released. Steps 7 and 8 come after
-//! the order is paid and saved: a failure there is logged, not answered, because an error
-//! answer would invite the customer to pay a second time.
+//! If step 4, 5 or 6 fails, the stock held in step 3 is released. The order and its message
+//! commit together (a transactional outbox, see `tracedojo_kit::outbox`): a stored order always
+//! ships, and the answer says "placed" only once the commit succeeded. Step 7 comes after the
+//! order is paid and saved: a failure there is logged, not answered, because an error answer
+//! would invite the customer to pay a second time.
 
 use axum::Json;
 use axum::http::{Method, StatusCode};
@@ -26,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::IgnoredAny;
 use tracedojo_kit::ApiError;
-use tracedojo_kit::queue::Queue;
 use tracedojo_kit::server::annotate;
 
 use crate::CheckoutState;
@@ -36,9 +37,6 @@ use crate::clients::{
 };
 use crate::orders::{self, NewOrder, OrderLine, STATUS_PLACED, SavedOrder};
 use crate::request::ValidCheckout;
-
-/// The topic the shipping worker listens on.
-pub const ORDER_CREATED: &str = "order.created";
 
 /// The answer to a successful checkout.
 #[derive(Debug, Serialize)]
@@ -75,7 +73,7 @@ impl IntoResponse for CheckoutError {
     }
 }
 
-/// Runs the eight steps for one validated request, in the request's SERVER span.
+/// Runs the seven steps for one validated request, in the request's SERVER span.
 pub async fn place_order(
     state: &CheckoutState,
     checkout: ValidCheckout,
@@ -121,7 +119,10 @@ pub async fn place_order(
             payment_id: &payment.payment_id,
             lines: &lines,
         };
-        let saved = orders::save_order(&state.db, &new_order).await?;
+        let saved = orders::save_order(&state.db, &state.outbox, &new_order, |saved| {
+            order_created(saved, &checkout, &items, total_cents)
+        })
+        .await?;
         Ok::<_, ApiError>((payment, quote, saved))
     }
     .await;
@@ -133,8 +134,7 @@ pub async fn place_order(
         }
     };
 
-    // 7 and 8: the order is paid and saved; from here on nothing can undo it.
-    publish_order_created(&state.queue, &saved, &checkout, &items, total_cents).await;
+    // 7: the order is paid and saved, and will ship; from here on nothing can undo it.
     clear_cart(clients, &checkout.session_id).await;
 
     tracing::info!(
@@ -269,27 +269,23 @@ async fn charge_card(
         })
 }
 
-/// Step 7: tell the shipping worker. It runs later, in its own trace linked to this one.
-async fn publish_order_created(
-    queue: &Queue,
+/// The `order.created` message of step 6: what the shipping worker needs.
+fn order_created(
     saved: &SavedOrder,
     checkout: &ValidCheckout,
     items: &[ItemQuantity],
     total_cents: i64,
-) {
-    let payload = serde_json::json!({
+) -> serde_json::Value {
+    serde_json::json!({
         "order_id": saved.id,
         "session_id": checkout.session_id,
         "region": checkout.region,
         "items": items,
         "total_cents": total_cents,
-    });
-    if let Err(err) = queue.publish(ORDER_CREATED, &payload).await {
-        tracing::error!(order.id = saved.id, error = %err, "order saved but order.created not published: it will not ship");
-    }
+    })
 }
 
-/// Step 8: empty the cart so the next visit starts afresh.
+/// Step 7: empty the cart so the next visit starts afresh.
 async fn clear_cart(clients: &Clients, session_id: &str) {
     let path = format!("/carts/{session_id}");
     if let Err(err) = clients

@@ -16,8 +16,9 @@ use tracedojo_kit::queue::Queue;
 use tracedojo_kit::server::{self, ServerOptions};
 
 use crate::clients::Clients;
-use crate::place_order::ORDER_CREATED;
+use crate::orders::ORDER_CREATED;
 use crate::{CheckoutState, Config, router};
+use tracedojo_kit::outbox::Outbox;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -177,6 +178,7 @@ struct Harness {
     base_url: String,
     calls: Arc<Calls>,
     db: Db,
+    outbox: Outbox,
     queue_url: String,
     _files: TempFiles,
 }
@@ -235,9 +237,10 @@ async fn start(test: &str, scenario: Scenario) -> Result<Harness, Box<dyn std::e
     };
 
     let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
+    let outbox = Outbox::open(&db, Queue::open(&config.queue_url).await?).await?;
     let state = CheckoutState {
         db: db.clone(),
-        queue: Queue::open(&config.queue_url).await?,
+        outbox: outbox.clone(),
         clients: Clients::new(&config),
     };
     let app = server::instrument(router(state), ServerOptions::new("checkout"));
@@ -246,6 +249,7 @@ async fn start(test: &str, scenario: Scenario) -> Result<Harness, Box<dyn std::e
         base_url,
         calls,
         db,
+        outbox,
         queue_url: config.queue_url,
         _files: files,
     })
@@ -331,7 +335,12 @@ async fn a_checkout_places_a_paid_order_and_announces_it() -> TestResult {
     assert_eq!(count_rows(&harness.db, COUNT_ORDERS).await?, 1);
     assert_eq!(count_rows(&harness.db, COUNT_ORDER_ITEMS).await?, 2);
 
+    // The message was committed with the order, into the outbox; the relay moves it on.
     let queue = Queue::open(&harness.queue_url).await?;
+    assert_eq!(harness.outbox.pending().await?, 1);
+    assert_eq!(queue.depth(ORDER_CREATED).await?, 0);
+    assert_eq!(harness.outbox.relay_once().await?, 1);
+    assert_eq!(harness.outbox.pending().await?, 0);
     assert_eq!(queue.depth(ORDER_CREATED).await?, 1);
     let message = queue
         .receive(ORDER_CREATED, "test")
@@ -388,8 +397,7 @@ async fn a_declined_card_releases_the_stock_and_answers_402() -> TestResult {
     assert_eq!(harness.calls.count("POST /quotes"), 1);
     assert_eq!(harness.calls.count(&format!("DELETE /carts/{SESSION}")), 0);
     assert_eq!(count_rows(&harness.db, COUNT_ORDERS).await?, 0);
-    let queue = Queue::open(&harness.queue_url).await?;
-    assert_eq!(queue.depth(ORDER_CREATED).await?, 0);
+    assert_eq!(harness.outbox.pending().await?, 0);
     Ok(())
 }
 

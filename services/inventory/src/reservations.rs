@@ -105,7 +105,7 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
     let reservation_id = format!("res_{:016x}", rand::random::<u64>());
     span.record("reservation.id", reservation_id.as_str());
 
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     for item in items {
         let taken = db
             .run(
@@ -113,11 +113,11 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
                 sqlx::query(TAKE_STOCK.text)
                     .bind(item.quantity)
                     .bind(item.product_id)
-                    .execute(&mut *tx),
+                    .execute(tx.conn()),
             )
             .await?;
         if taken.rows_affected() == 0 {
-            let refusal = explain_shortage(db, &mut tx, item).await?;
+            let refusal = explain_shortage(db, tx.conn(), item).await?;
             tx.rollback().await?;
             span.record("reservation.outcome", "out_of_stock");
             tracing::info!(product_id = item.product_id, %refusal, "reservation refused");
@@ -129,7 +129,7 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
         sqlx::query(INSERT_RESERVATION.text)
             .bind(&reservation_id)
             .bind(order_ref)
-            .execute(&mut *tx),
+            .execute(tx.conn()),
     )
     .await?;
     for item in items {
@@ -139,7 +139,7 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
                 .bind(&reservation_id)
                 .bind(item.product_id)
                 .bind(item.quantity)
-                .execute(&mut *tx),
+                .execute(tx.conn()),
         )
         .await?;
     }
@@ -193,13 +193,13 @@ async fn explain_shortage(
 )]
 pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError> {
     let span = tracing::Span::current();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let marked = db
         .run(
             &MARK_RELEASED,
             sqlx::query(MARK_RELEASED.text)
                 .bind(reservation_id)
-                .execute(&mut *tx),
+                .execute(tx.conn()),
         )
         .await?;
     if marked.rows_affected() == 0 {
@@ -208,7 +208,7 @@ pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError
                 &SELECT_RESERVATION_STATUS,
                 sqlx::query_scalar(SELECT_RESERVATION_STATUS.text)
                     .bind(reservation_id)
-                    .fetch_optional(&mut *tx),
+                    .fetch_optional(tx.conn()),
             )
             .await?;
         tx.rollback().await?;
@@ -225,7 +225,7 @@ pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError
         &RESTORE_STOCK,
         sqlx::query(RESTORE_STOCK.text)
             .bind(reservation_id)
-            .execute(&mut *tx),
+            .execute(tx.conn()),
     )
     .await?;
     tx.commit().await?;

@@ -46,8 +46,8 @@ pub fn initial_quantity(product_id: i64) -> i64 {
 /// half-way leaves nothing behind to confuse the next start.
 pub async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
     async {
-        let mut tx = db.pool().begin().await?;
-        let existing: i64 = sqlx::query_scalar(COUNT_STOCK).fetch_one(&mut *tx).await?;
+        let mut tx = db.begin_write().await?;
+        let existing: i64 = sqlx::query_scalar(COUNT_STOCK).fetch_one(tx.conn()).await?;
         if existing > 0 {
             return Ok(());
         }
@@ -55,7 +55,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
             sqlx::query(SEED_STOCK)
                 .bind(product_id)
                 .bind(initial_quantity(product_id))
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         tx.commit().await?;

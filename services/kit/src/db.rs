@@ -3,19 +3,33 @@
 //! A service declares each query once as a [`Statement`] (its SQL and what it touches) and
 //! runs it through [`Db::run`], which opens a span named `{operation} {table}` with
 //! `db.system.name`, `db.namespace`, `db.operation.name`, `db.collection.name` and the full
-//! `db.query.text`, and records `db.client.operation.duration`.
+//! `db.query.text`, and records `db.client.operation.duration`. A failure adds the database's
+//! own error (`db.response.status_code` and an `exception` event) to the span.
+//!
+//! Writes that belong together go through [`WriteTx`] ([`Db::begin_write`]), which commits
+//! whole or leaves nothing behind, and every write's outcome feeds [`storage_problems`], what
+//! `/health` reports when the disk is full.
+
+mod storage;
+mod transaction;
+
+pub use storage::{StorageFailure, StorageProblem, database_message, problems as storage_problems};
+pub use transaction::WriteTx;
 
 use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tracing::Instrument;
 use tracing::field::Empty;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::metrics::instruments;
+use storage::WriteState;
 
 pub type Pool = sqlx::SqlitePool;
 
@@ -40,6 +54,15 @@ impl Statement {
             collection,
             text,
         }
+    }
+
+    /// Whether the statement changes the database (its outcome tells whether the disk takes
+    /// writes).
+    fn writes(&self) -> bool {
+        matches!(
+            self.operation,
+            "INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "COMMIT"
+        )
     }
 }
 
@@ -66,6 +89,7 @@ pub enum DbError {
 pub struct Db {
     pool: Pool,
     namespace: String,
+    write_state: Arc<WriteState>,
 }
 
 impl Db {
@@ -81,11 +105,13 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5));
-        let namespace = Path::new(options.get_filename())
+        let file = options.get_filename().to_path_buf();
+        let namespace = file
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("main")
             .to_string();
+
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
@@ -94,7 +120,18 @@ impl Db {
                 url: url.to_string(),
                 reason,
             })?;
-        Ok(Db { pool, namespace })
+        // The file system that fills is the one holding the real file, wherever links point.
+        let real_file = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+        let directory = match real_file.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => Path::new(".").to_path_buf(),
+        };
+        let write_state = WriteState::register(&namespace, &directory);
+        Ok(Db {
+            pool,
+            namespace,
+            write_state,
+        })
     }
 
     /// Opens the database and brings it up to date with a service's migrations:
@@ -120,18 +157,36 @@ impl Db {
         &self.pool
     }
 
+    /// The database's name in spans (`db.namespace`): its file's stem.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Takes note of a write run outside [`Db::run`] and outside any transaction (untraced
+    /// plumbing such as the queue's claims), so a full disk is noticed there too.
+    pub(crate) fn note_write(&self, result: Result<(), &sqlx::Error>) {
+        self.write_state.record(result, true);
+    }
+
     /// The span a statement runs in; use [`Db::run`] unless you need the span itself.
     pub fn span(&self, statement: &Statement) -> tracing::Span {
+        let name = if statement.collection.is_empty() {
+            statement.operation.to_string()
+        } else {
+            format!("{} {}", statement.operation, statement.collection)
+        };
+        let collection = (!statement.collection.is_empty()).then_some(statement.collection);
         tracing::info_span!(
             "db.client.operation",
-            otel.name = format!("{} {}", statement.operation, statement.collection),
+            otel.name = name,
             otel.kind = "client",
             otel.status_code = Empty,
             db.system.name = "sqlite",
             db.namespace = %self.namespace,
             db.operation.name = statement.operation,
-            db.collection.name = statement.collection,
+            db.collection.name = collection,
             db.query.text = statement.text,
+            db.response.status_code = Empty,
             error.type = Empty,
         )
     }
@@ -161,16 +216,34 @@ impl Db {
         let mut attributes = vec![
             KeyValue::new("db.system.name", "sqlite"),
             KeyValue::new("db.operation.name", statement.operation),
-            KeyValue::new("db.collection.name", statement.collection),
             KeyValue::new("db.namespace", self.namespace.clone()),
         ];
+        if !statement.collection.is_empty() {
+            attributes.push(KeyValue::new("db.collection.name", statement.collection));
+        }
         if let Err(err) = &result
             && !matches!(err, sqlx::Error::RowNotFound)
         {
             let kind = error_kind(err);
             span.record("otel.status_code", "ERROR");
             span.record("error.type", kind);
+            if let sqlx::Error::Database(db) = err
+                && let Some(code) = db.code()
+            {
+                span.record("db.response.status_code", code.as_ref());
+            }
+            span.add_event(
+                "exception",
+                vec![
+                    KeyValue::new("exception.type", "sqlx::Error"),
+                    KeyValue::new("exception.message", database_message(err)),
+                ],
+            );
             attributes.push(KeyValue::new("error.type", kind));
+        }
+        if statement.writes() {
+            self.write_state
+                .record(result.as_ref().map(|_| ()), statement.operation == "COMMIT");
         }
         instruments()
             .db_operation_duration

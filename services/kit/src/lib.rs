@@ -9,8 +9,11 @@
 //!   `http.server.request.duration` measurement, and serves a router until shutdown;
 //! - [`client`]: the traced HTTP client that makes CLIENT spans and injects W3C trace context
 //!   and baggage into every outgoing call;
-//! - [`db`]: the SQLite pool and the helper that wraps each query in a database CLIENT span;
+//! - [`db`]: the SQLite pool, the helper that wraps each query in a database CLIENT span, write
+//!   transactions that commit whole or not at all, and the storage health `/health` reports;
 //! - [`queue`]: a durable queue on a database table, with PRODUCER and CONSUMER spans;
+//! - [`outbox`]: messages written in the same transaction as the change they announce, then
+//!   relayed to the queue;
 //! - [`baggage`]: the user attributes that travel with every request;
 //! - [`error`]: the JSON error type every service answers with;
 //! - [`faults`]: where the server, client and database hooks consult the fault plan;
@@ -24,6 +27,7 @@ pub mod error;
 pub mod faults;
 pub mod metrics;
 pub mod otel_env;
+pub mod outbox;
 pub mod queue;
 pub mod server;
 pub mod shutdown;

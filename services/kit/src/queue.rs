@@ -66,7 +66,64 @@ pub struct Queue {
     db: Db,
 }
 
-fn now_ms() -> i64 {
+impl Message {
+    /// The id its producer gave the message (the same on the PRODUCER and CONSUMER spans),
+    /// or the queue's own id for a message published without one.
+    pub fn message_id(&self) -> String {
+        self.headers
+            .get(MESSAGE_ID_HEADER)
+            .cloned()
+            .unwrap_or_else(|| self.id.to_string())
+    }
+}
+
+/// The header that carries the producer's message id, beside `traceparent` and `baggage`.
+const MESSAGE_ID_HEADER: &str = "message-id";
+
+/// A message about to be written, with its PRODUCER span and the headers that carry the
+/// span's context to the consumer.
+pub(crate) struct Outgoing {
+    pub(crate) span: tracing::Span,
+    pub(crate) payload: String,
+    pub(crate) headers: String,
+}
+
+impl Outgoing {
+    pub(crate) fn new(topic: &str, payload: &serde_json::Value) -> Outgoing {
+        let message_id = format!("msg_{:016x}", rand::random::<u64>());
+        let span = tracing::info_span!(
+            "messaging.publish",
+            otel.name = format!("send {topic}"),
+            otel.kind = "producer",
+            otel.status_code = Empty,
+            messaging.system = "tracedojo",
+            messaging.destination.name = topic,
+            messaging.operation.name = "send",
+            messaging.operation.type = "send",
+            messaging.message.id = message_id.as_str(),
+            error.type = Empty,
+        );
+        let cx = span.context();
+        let mut headers = HashMap::new();
+        global::get_text_map_propagator(|propagator| propagator.inject_context(&cx, &mut headers));
+        headers.insert(MESSAGE_ID_HEADER.to_string(), message_id.clone());
+        Outgoing {
+            span,
+            payload: payload.to_string(),
+            headers: serde_json::to_string(&headers).unwrap_or_else(|_| "{}".into()),
+        }
+    }
+
+    /// Marks the PRODUCER span failed when the write failed.
+    pub(crate) fn finish(&self, result: Result<(), &sqlx::Error>) {
+        if let Err(err) = result {
+            self.span.record("otel.status_code", "ERROR");
+            self.span.record("error.type", crate::db::error_kind(err));
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -89,51 +146,50 @@ impl Queue {
         Ok(Queue { db })
     }
 
-    /// Publishes a message under a PRODUCER span; returns the message id.
+    /// Publishes a message straight to the queue under a PRODUCER span; returns the queue's
+    /// id for it. A service that publishes about a change in its own database uses the
+    /// [`Outbox`](crate::outbox::Outbox) instead, so the change and the message commit together.
     pub async fn publish(
         &self,
         topic: &str,
         payload: &serde_json::Value,
     ) -> Result<i64, sqlx::Error> {
-        let span = tracing::info_span!(
-            "messaging.publish",
-            otel.name = format!("send {topic}"),
-            otel.kind = "producer",
-            otel.status_code = Empty,
-            messaging.system = "tracedojo",
-            messaging.destination.name = topic,
-            messaging.operation.name = "send",
-            messaging.operation.type = "send",
-            messaging.message.id = Empty,
-            error.type = Empty,
-        );
-        let cx = span.context();
-        let mut headers = HashMap::new();
-        global::get_text_map_propagator(|propagator| propagator.inject_context(&cx, &mut headers));
-        let headers = serde_json::to_string(&headers).unwrap_or_else(|_| "{}".into());
-        let payload = payload.to_string();
+        let outgoing = Outgoing::new(topic, payload);
         let result = self
             .db
             .run(
                 &INSERT,
                 sqlx::query_scalar::<_, i64>(INSERT.text)
                     .bind(topic)
-                    .bind(payload)
-                    .bind(headers)
+                    .bind(&outgoing.payload)
+                    .bind(&outgoing.headers)
                     .bind(now_ms())
                     .fetch_one(self.db.pool()),
             )
-            .instrument(span.clone())
+            .instrument(outgoing.span.clone())
             .await;
-        match &result {
-            Ok(id) => {
-                span.record("messaging.message.id", id.to_string());
-            }
-            Err(err) => {
-                span.record("otel.status_code", "ERROR");
-                span.record("error.type", crate::db::error_kind(err));
-            }
-        }
+        outgoing.finish(result.as_ref().map(|_| ()));
+        result
+    }
+
+    /// Puts a message an outbox relays into the queue, as it was written there (its headers
+    /// still name the PRODUCER span of the transaction that wrote it). Not traced: the relay is
+    /// plumbing, and a trace per relayed message would bury the real ones.
+    pub(crate) async fn enqueue_relayed(
+        &self,
+        topic: &str,
+        payload: &str,
+        headers: &str,
+        enqueued_at_ms: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let result = sqlx::query_scalar::<_, i64>(INSERT.text)
+            .bind(topic)
+            .bind(payload)
+            .bind(headers)
+            .bind(enqueued_at_ms)
+            .fetch_one(self.db.pool())
+            .await;
+        self.db.note_write(result.as_ref().map(|_| ()));
         result
     }
 
@@ -168,13 +224,15 @@ impl Queue {
         consumer: &str,
     ) -> Result<Option<Message>, sqlx::Error> {
         let now = now_ms();
-        let row: Option<(i64, String, String, i64)> = sqlx::query_as(CLAIM)
+        let row: Result<Option<(i64, String, String, i64)>, sqlx::Error> = sqlx::query_as(CLAIM)
             .bind(now)
             .bind(consumer)
             .bind(topic)
             .bind(now - CLAIM_TIMEOUT_MS)
             .fetch_optional(self.db.pool())
-            .await?;
+            .await;
+        self.db.note_write(row.as_ref().map(|_| ()));
+        let row = row?;
         Ok(row.map(|(id, payload, headers, enqueued_at_ms)| Message {
             id,
             topic: topic.to_string(),
@@ -199,7 +257,7 @@ impl Queue {
             messaging.destination.name = %message.topic,
             messaging.operation.name = "process",
             messaging.operation.type = "process",
-            messaging.message.id = message.id.to_string(),
+            messaging.message.id = message.message_id(),
             messaging.consumer.group.name = consumer_group,
             error.type = Empty,
         );
@@ -234,11 +292,13 @@ impl Queue {
 
     /// Puts a message back for another attempt.
     pub async fn release(&self, message: &Message) -> Result<(), sqlx::Error> {
-        sqlx::query(RELEASE)
+        let result = sqlx::query(RELEASE)
             .bind(message.id)
             .execute(self.db.pool())
             .await
-            .map(|_| ())
+            .map(|_| ());
+        self.db.note_write(result.as_ref().map(|_| ()));
+        result
     }
 
     /// How many messages wait for a consumer (the backlog).

@@ -89,9 +89,17 @@ fn health(options: &ServerOptions) -> axum::Json<serde_json::Value> {
         .as_ref()
         .map(|s| s.snapshot())
         .unwrap_or(serde_json::Value::Null);
+    // Degraded, not down: the service still answers, and a supervisor must not restart it
+    // over a disk only a person can free. The reasons say what fails and what to do.
+    let storage = crate::db::storage_problems();
+    let status = if storage.is_empty() { "ok" } else { "degraded" };
+    let reasons: Vec<String> = storage.iter().map(ToString::to_string).collect();
     axum::Json(serde_json::json!({
-        "status": "ok",
+        "status": status,
         "service": options.service,
+        "pid": std::process::id(),
+        "reasons": reasons,
+        "storage": storage,
         "telemetry": telemetry,
     }))
 }

@@ -60,17 +60,28 @@ pub async fn consume_orders(db: Db, queue: Queue, mut stop: watch::Receiver<bool
     let mut idle = tokio::time::interval(IDLE_POLL);
     idle.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tracing::info!(topic = TOPIC, "shipping worker started");
+    // A queue that cannot be polled (a full disk: claiming a message is a write) is reported
+    // once when it starts failing and once when it works again, not five times a second.
+    let mut poll_failing = false;
     loop {
         if *stop.borrow() {
             break;
         }
-        let poll_again_now = match queue.receive(TOPIC, CONSUMER_GROUP).await {
-            Ok(Some(message)) => handle(&db, &queue, &message).await,
-            Ok(None) => false,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not poll the queue");
-                false
+        let polled = queue.receive(TOPIC, CONSUMER_GROUP).await;
+        match (&polled, poll_failing) {
+            (Err(err), false) => {
+                tracing::warn!(error = %tracedojo_kit::db::database_message(err), "could not poll the queue; retrying");
+                poll_failing = true;
             }
+            (Ok(_), true) => {
+                tracing::info!("the queue can be polled again");
+                poll_failing = false;
+            }
+            _ => {}
+        }
+        let poll_again_now = match polled {
+            Ok(Some(message)) => handle(&db, &queue, &message).await,
+            Ok(None) | Err(_) => false,
         };
         if poll_again_now {
             continue;

@@ -1,0 +1,150 @@
+//! Write transactions that either commit whole or leave nothing behind.
+//!
+//! Why not `sqlx::Transaction`: when SQLite fails a statement or the COMMIT itself (a full
+//! disk, an I/O error), it may already have rolled the transaction back, or may still hold it
+//! open. sqlx keeps its own count of nested transactions and can then disagree with SQLite:
+//! the connection goes back to the pool inside a transaction nobody owns, holding the write
+//! lock (every other writer then fails with "database is locked"), and a later "commit" on it
+//! only releases a savepoint, so an order answered as saved is never written.
+//!
+//! [`WriteTx`] never reuses a connection whose transaction did not end cleanly: it is closed
+//! instead, and closing a SQLite connection rolls back whatever it still held. A success is
+//! reported only once SQLite has answered the COMMIT.
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection};
+
+use super::{Db, Statement};
+
+const BEGIN: &str = "BEGIN";
+const COMMIT: Statement = Statement::new("COMMIT", "", "COMMIT");
+const ROLLBACK: &str = "ROLLBACK";
+
+/// One write transaction on a pooled connection. Run statements on [`WriteTx::conn`], then
+/// [`WriteTx::commit`]. Dropped without a commit (an error returned early, a cancelled
+/// request), it rolls back by closing its connection.
+#[derive(Debug)]
+pub struct WriteTx {
+    db: Db,
+    conn: PoolConnection<Sqlite>,
+    /// Set once the transaction has ended cleanly and the connection may be reused.
+    ended: bool,
+}
+
+impl Db {
+    /// Starts a write transaction. SQLite takes the write lock at the first write statement,
+    /// so a wait for the lock shows in that statement's span, as it would in production.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let conn = self.pool().acquire().await?;
+        let mut tx = WriteTx {
+            db: self.clone(),
+            conn,
+            ended: false,
+        };
+        sqlx::query(BEGIN).execute(&mut *tx.conn).await?;
+        Ok(tx)
+    }
+}
+
+impl WriteTx {
+    /// The connection to run this transaction's statements on (`.execute(tx.conn())`).
+    pub fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
+    /// Commits, in a `COMMIT` database span. `Ok` means SQLite has written the transaction;
+    /// on `Err` nothing of it is kept.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let db = self.db.clone();
+        db.run(&COMMIT, sqlx::query(COMMIT.text).execute(&mut *self.conn))
+            .await?;
+        self.ended = true;
+        Ok(())
+    }
+
+    /// Rolls back on purpose (a refused reservation, say). The connection is reused only if
+    /// SQLite confirms the rollback.
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        sqlx::query(ROLLBACK).execute(&mut *self.conn).await?;
+        self.ended = true;
+        Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TempDir;
+
+    const CREATE: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)";
+    const INSERT: Statement =
+        Statement::new("INSERT", "items", "INSERT INTO items (name) VALUES (?1)");
+
+    async fn names(db: &Db) -> Vec<String> {
+        sqlx::query_scalar("SELECT name FROM items ORDER BY id")
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn insert(db: &Db, tx: &mut WriteTx, name: &str) -> Result<(), sqlx::Error> {
+        db.run(
+            &INSERT,
+            sqlx::query(INSERT.text).bind(name).execute(tx.conn()),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_fails_half_way_keeps_nothing_and_frees_the_lock() {
+        let dir = TempDir::new("write-tx").unwrap();
+        let db = Db::connect(&dir.sqlite_url("items")).await.unwrap();
+        sqlx::query(CREATE).execute(db.pool()).await.unwrap();
+
+        // Many more failures than the pool has connections: a connection left inside its
+        // transaction would hold the write lock and make the next writer time out.
+        for _ in 0..20 {
+            let mut tx = db.begin_write().await.unwrap();
+            insert(&db, &mut tx, "first").await.unwrap();
+            let duplicate = insert(&db, &mut tx, "first").await;
+            assert!(duplicate.is_err());
+            drop(tx);
+        }
+        assert!(
+            names(&db).await.is_empty(),
+            "a failed transaction left rows"
+        );
+
+        let mut tx = db.begin_write().await.unwrap();
+        insert(&db, &mut tx, "kept").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(names(&db).await, ["kept"]);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_before_its_commit_keeps_nothing() {
+        let dir = TempDir::new("write-tx-drop").unwrap();
+        let db = Db::connect(&dir.sqlite_url("items")).await.unwrap();
+        sqlx::query(CREATE).execute(db.pool()).await.unwrap();
+
+        let mut tx = db.begin_write().await.unwrap();
+        insert(&db, &mut tx, "abandoned").await.unwrap();
+        drop(tx);
+        let mut tx = db.begin_write().await.unwrap();
+        insert(&db, &mut tx, "committed").await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        insert(&db, &mut tx, "rolled back").await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(names(&db).await, ["committed"]);
+    }
+}

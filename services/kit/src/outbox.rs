@@ -1,0 +1,178 @@
+//! The transactional outbox: a message is written in the same transaction as the change it
+//! announces, and relayed to the queue afterwards.
+//!
+//! Checkout's orders and the queue are two databases. Written one after the other, a failure
+//! between the two (a full disk, a killed process) leaves an order that never ships. So the
+//! `order.created` message goes into an `outbox_messages` table of the orders' own database,
+//! inside the order's transaction, under the PRODUCER span: the order and its message commit
+//! together or not at all. A relay in the same process then moves each message to the queue
+//! and deletes it from the outbox.
+//!
+//! Delivery is at least once: a crash between the queue insert and the outbox delete sends a
+//! message twice, so consumers must be idempotent (shipping is: one shipment per order id).
+//! Nothing is lost while the queue cannot be written: messages wait in the outbox and the
+//! relay retries until it can.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tracing::Instrument;
+
+use crate::db::{Db, DbError, Statement, WriteTx, database_message};
+use crate::queue::{Outgoing, Queue, now_ms};
+
+const CREATE: &str = "CREATE TABLE IF NOT EXISTS outbox_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+)";
+const INSERT: Statement = Statement::new(
+    "INSERT",
+    "outbox_messages",
+    "INSERT INTO outbox_messages (topic, payload, headers, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+);
+const SELECT_PENDING: &str = "SELECT id, topic, payload, headers, created_at_ms
+    FROM outbox_messages ORDER BY id LIMIT ?1";
+const DELETE_RELAYED: &str = "DELETE FROM outbox_messages WHERE id = ?1";
+const COUNT_PENDING: &str = "SELECT COUNT(*) FROM outbox_messages";
+
+/// How many messages one pass of the relay moves.
+const BATCH: i64 = 100;
+/// How often the relay looks for messages nobody woke it for (left by a failed pass or a
+/// previous run of the process).
+const SWEEP: Duration = Duration::from_secs(1);
+
+/// An outbox in a service's own database, relaying to `queue`.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    db: Db,
+    queue: Queue,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    /// Creates the outbox table in `db` if it is not there yet.
+    pub async fn open(db: &Db, queue: Queue) -> Result<Outbox, DbError> {
+        sqlx::query(CREATE)
+            .execute(db.pool())
+            .await
+            .map_err(|reason| DbError::Open {
+                url: db.namespace().to_string(),
+                reason,
+            })?;
+        Ok(Outbox {
+            db: db.clone(),
+            queue,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Writes a message for `topic` inside `tx`, under a PRODUCER span (a child of the current
+    /// span). It reaches the queue only if `tx` commits; call [`Outbox::wake`] after the commit.
+    pub async fn send(
+        &self,
+        tx: &mut WriteTx,
+        topic: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
+        let outgoing = Outgoing::new(topic, payload);
+        let result = self
+            .db
+            .run(
+                &INSERT,
+                sqlx::query(INSERT.text)
+                    .bind(topic)
+                    .bind(&outgoing.payload)
+                    .bind(&outgoing.headers)
+                    .bind(now_ms())
+                    .execute(tx.conn()),
+            )
+            .instrument(outgoing.span.clone())
+            .await
+            .map(|_| ());
+        outgoing.finish(result.as_ref().map(|_| ()));
+        result
+    }
+
+    /// Relays at once instead of at the next sweep (after a commit that sent messages).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Moves up to one batch of messages to the queue, oldest first; returns how many. Stops
+    /// at the first failure, leaving that message and the rest for the next pass.
+    pub async fn relay_once(&self) -> Result<usize, sqlx::Error> {
+        let pending: Vec<(i64, String, String, String, i64)> = sqlx::query_as(SELECT_PENDING)
+            .bind(BATCH)
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut moved = 0;
+        for (id, topic, payload, headers, created_at_ms) in pending {
+            self.queue
+                .enqueue_relayed(&topic, &payload, &headers, created_at_ms)
+                .await?;
+            let deleted = sqlx::query(DELETE_RELAYED)
+                .bind(id)
+                .execute(self.db.pool())
+                .await
+                .map(|_| ());
+            self.db.note_write(deleted.as_ref().map(|_| ()));
+            deleted?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
+    /// How many messages wait in the outbox.
+    pub async fn pending(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(COUNT_PENDING)
+            .fetch_one(self.db.pool())
+            .await
+    }
+
+    /// Relays until `stop` turns true (or its sender is dropped), then makes a last pass so a
+    /// message committed just before the stop is not left for the next run.
+    pub async fn relay(self, mut stop: watch::Receiver<bool>) {
+        let mut failing = false;
+        loop {
+            let outcome = self.relay_once().await;
+            match &outcome {
+                Ok(_) if failing => {
+                    failing = false;
+                    tracing::info!("outbox relay works again; waiting messages are on the queue");
+                }
+                Ok(_) => {}
+                // Once per episode, not once per retry: the cause is reported by /health.
+                Err(err) if !failing => {
+                    failing = true;
+                    tracing::warn!(
+                        error = %database_message(err),
+                        "outbox relay failed; messages wait in the outbox and are retried"
+                    );
+                }
+                Err(_) => {}
+            }
+            if matches!(outcome, Ok(n) if n as i64 == BATCH) {
+                continue;
+            }
+            if *stop.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(SWEEP) => {}
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Err(err) = self.relay_once().await {
+            tracing::warn!(error = %database_message(&err), "outbox not emptied at stop; the next start relays it");
+        }
+    }
+}
