@@ -1,10 +1,11 @@
 //! The command line, declared with clap: `--help` on each subcommand is the configuration
 //! reference, and every flag can also come from the environment variable it names.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use tracedojo_loadgen::limits;
 
 use crate::ports::parse_port;
 
@@ -178,11 +179,12 @@ pub struct LoadArgs {
     /// [default: constant].
     #[arg(long)]
     pub profile: Option<String>,
-    /// Journeys started per second (the profile's peak) [default: 5].
-    #[arg(long, allow_negative_numbers = true)]
+    /// Journeys started per second (the profile's peak), 0.001 to 1000000 [default: 5].
+    #[arg(long, allow_negative_numbers = true, value_parser = limits::parse_rate)]
     pub rate: Option<f64>,
-    /// How long to run, in seconds; 0 runs until --journeys have started [default: 60].
-    #[arg(long)]
+    /// How long to run, in seconds, up to 31536000 (a year); 0 runs until --journeys have
+    /// started [default: 60].
+    #[arg(long, allow_negative_numbers = true, value_parser = duration)]
     pub duration: Option<u64>,
     /// Stop after this many journeys (whichever of this and --duration comes first).
     #[arg(long)]
@@ -193,22 +195,24 @@ pub struct LoadArgs {
     /// Seed for arrivals, users and journeys: the same seed gives the same plan [default: 1].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Size of the simulated user population [default: 1000].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    /// Size of the simulated user population, 1 to 1000000 [default: 1000].
+    #[arg(long, allow_negative_numbers = true, value_parser = users)]
     pub users: Option<u64>,
-    /// Most journeys in flight at once; one that cannot start within 5 s is dropped
-    /// [default: 1000].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    /// Most journeys in flight at once, 1 to 100000; one that cannot start within 5 s is
+    /// dropped [default: 1000].
+    #[arg(long, allow_negative_numbers = true, value_parser = max_in_flight)]
     pub max_in_flight: Option<u64>,
-    /// Threads sending requests, each with its own connections [default: one per core].
-    #[arg(long, env = "TRACEDOJO_LOAD_WORKERS", value_parser = clap::value_parser!(u64).range(1..=256))]
+    /// Threads sending requests, each with its own connections, 1 to 256 [default: one per
+    /// core].
+    #[arg(long, env = "TRACEDOJO_LOAD_WORKERS", allow_negative_numbers = true, value_parser = workers)]
     pub workers: Option<u64>,
-    /// Longest think time between two steps of a journey, in milliseconds [default: 2000].
-    #[arg(long)]
+    /// Longest think time between two steps of a journey, in milliseconds, 0 to 60000
+    /// [default: 2000].
+    #[arg(long, allow_negative_numbers = true, value_parser = think_max_ms)]
     pub think_max_ms: Option<u64>,
-    /// Purchases paid with the declined test card, per thousand; 0 gives a run without
-    /// errors [default: 0].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    /// Purchases paid with the declined test card, per thousand (0 to 1000); 0 gives a run
+    /// without errors [default: 0].
+    #[arg(long, allow_negative_numbers = true, value_parser = declined_per_mille)]
     pub declined_per_mille: Option<u32>,
     /// Send no trace context: no `loadgenerator` spans, only the user's baggage header.
     #[arg(long)]
@@ -216,15 +220,80 @@ pub struct LoadArgs {
     /// No progress line and no summary (for background use, as `up` runs it).
     #[arg(long)]
     pub quiet: bool,
-    /// Write every figure of the run to this file as JSON.
+    /// Write every figure of the run to this file as JSON (checked before the run starts).
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
+}
+
+// clap value parsers for the numbers of `load`, with the ranges its profile files share.
+
+fn duration(text: &str) -> Result<u64, String> {
+    limits::DURATION_S.parse(text)
+}
+
+fn users(text: &str) -> Result<u64, String> {
+    limits::USERS.parse(text)
+}
+
+fn max_in_flight(text: &str) -> Result<u64, String> {
+    limits::MAX_IN_FLIGHT.parse(text)
+}
+
+fn workers(text: &str) -> Result<u64, String> {
+    limits::WORKERS.parse(text)
+}
+
+fn think_max_ms(text: &str) -> Result<u64, String> {
+    limits::THINK_MAX_MS.parse(text)
+}
+
+fn declined_per_mille(text: &str) -> Result<u32, String> {
+    // In range, so at most 1000: it fits.
+    limits::DECLINED_PER_MILLE.parse(text).map(|v| v as u32)
+}
+
+/// `up --load-rate`: the range of `load --rate`, and the way to have no load at all.
+fn background_rate(text: &str) -> Result<f64, String> {
+    limits::parse_rate(text).map_err(|why| format!("{why} (--no-load for none)"))
+}
+
+/// An IP address given without a port. `0.0.0.0:9109` is an easy slip where the port has a
+/// flag of its own, so the error names that flag and the port to give it.
+fn ip_without_port(text: &str, flag: &str, port_flag: &str) -> Result<IpAddr, String> {
+    let text = text.trim();
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Err(format!(
+            "{flag} takes an IP address without a port; give {flag} {} and the port with \
+             {port_flag} {}",
+            address.ip(),
+            address.port()
+        ));
+    }
+    Err(format!(
+        "not an IP address; give one such as 127.0.0.1 (this machine only) or 0.0.0.0 (every \
+         network interface), and the port with {port_flag}"
+    ))
+}
+
+fn up_host(text: &str) -> Result<IpAddr, String> {
+    ip_without_port(text, "--host", "--base-port")
+}
+
+fn control_address(text: &str) -> Result<IpAddr, String> {
+    ip_without_port(text, "--control-address", "--control-port")
 }
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Address every service listens on. Use 0.0.0.0 to reach the shop from other machines.
-    #[arg(long, env = "TRACEDOJO_HOST", default_value = "127.0.0.1")]
+    #[arg(long, env = "TRACEDOJO_HOST", default_value = "127.0.0.1", value_parser = up_host)]
     pub host: IpAddr,
     /// First port: frontend gets it, the other services the next seven
     /// (catalog +1, cart +2, inventory +3, payment +4, checkout +5, shipping +6, recommendation +7).
@@ -242,14 +311,17 @@ pub struct UpArgs {
     /// traces appear without anyone clicking).
     #[arg(long, env = "TRACEDOJO_NO_LOAD")]
     pub no_load: bool,
-    /// Journeys per second of the background load.
-    #[arg(long, default_value = "1", env = "TRACEDOJO_LOAD_RATE")]
+    /// Journeys per second of the background load, 0.001 to 1000000.
+    #[arg(long, default_value = "1", env = "TRACEDOJO_LOAD_RATE",
+        allow_negative_numbers = true, value_parser = background_rate)]
     pub load_rate: f64,
     /// Show each service's info-level logs (by default only warnings and errors).
     #[arg(long, short)]
     pub verbose: bool,
-    /// Address of the fault control API; it listens on loopback unless you give a token.
-    #[arg(long, env = "TRACEDOJO_CONTROL_ADDRESS", default_value = "127.0.0.1")]
+    /// Address of the fault control API (its port: --control-port); it listens on loopback
+    /// unless you give a token.
+    #[arg(long, env = "TRACEDOJO_CONTROL_ADDRESS", default_value = "127.0.0.1",
+        value_parser = control_address)]
     pub control_address: IpAddr,
     /// Port of the fault control API [default: base port + 9, or a free one with --base-port 0].
     #[arg(long, env = "TRACEDOJO_CONTROL_PORT", value_parser = parse_port)]

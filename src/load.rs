@@ -1,12 +1,15 @@
 //! `tracedojo load`: plan a run, check the shop answers, send it, show progress and a summary.
 
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tracedojo_loadgen::http::{Client, Failure, Request, Target};
 use tracedojo_loadgen::journeys::{DEFAULT_MIX, JourneyKind, JourneyOptions};
+use tracedojo_loadgen::limits::compact;
 use tracedojo_loadgen::plan::plan;
 use tracedojo_loadgen::population::Population;
 use tracedojo_loadgen::profile_file::ProfileFile;
@@ -88,6 +91,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         settings.journeys,
         settings.seed,
     )?;
+    let report_file = args.json.as_deref().map(ReportFile::open).transpose()?;
     check_target(&parsed_target).await?;
     let telemetry = if args.no_trace {
         None
@@ -124,7 +128,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     if !args.quiet {
         eprintln!(
             "load: {} profile around {} journeys/s against {target} (seed {}); Ctrl-C stops early",
-            settings.profile, settings.rate, settings.seed
+            settings.profile,
+            compact(settings.rate),
+            settings.seed
         );
     }
     let started = std::time::Instant::now();
@@ -149,7 +155,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     if !args.quiet {
         print_summary(&recorder, elapsed);
     }
-    if let Some(path) = &args.json {
+    if let Some(report_file) = report_file {
         let report = serde_json::json!({
             "target": target,
             "profile": settings.profile,
@@ -167,10 +173,71 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             "journey_steps": recorder.steps(),
         });
         let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
+        report_file.write(&text)?;
     }
     Ok(())
+}
+
+/// The file `--json` names, opened before the run: a path that cannot be written is found in
+/// a moment, not after the whole run. Until the report is in it, a file this run created is
+/// removed again when dropped, so a run that fails leaves no empty report behind.
+struct ReportFile {
+    path: PathBuf,
+    file: File,
+    created: bool,
+    written: bool,
+}
+
+impl ReportFile {
+    fn open(path: &Path) -> anyhow::Result<ReportFile> {
+        let unwritable = |err: std::io::Error| {
+            anyhow::anyhow!(
+                "--json {}: cannot write the report there ({err}); give --json a file in a \
+                 directory you can write to",
+                path.display()
+            )
+        };
+        // Not truncated yet: an earlier report at this path stays until this one replaces it.
+        let (file, created) = match OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(file) => (file, true),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(unwritable)?;
+                (file, false)
+            }
+            Err(err) => return Err(unwritable(err)),
+        };
+        Ok(ReportFile {
+            path: path.to_path_buf(),
+            file,
+            created,
+            written: false,
+        })
+    }
+
+    fn write(mut self, text: &str) -> anyhow::Result<()> {
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.write_all(text.as_bytes()))
+            .with_context(|| {
+                format!(
+                    "--json {}: cannot write the report there",
+                    self.path.display()
+                )
+            })?;
+        self.written = true;
+        Ok(())
+    }
+}
+
+impl Drop for ReportFile {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Fails early, in plain words, when nothing answers at the target.

@@ -27,6 +27,33 @@ fn a_bad_port_says_what_a_port_is() {
 }
 
 #[test]
+fn an_address_with_a_port_says_which_flag_takes_the_port() {
+    let line = failure_line(&["up", "--control-address", "0.0.0.0:9109"], &[]);
+    assert!(line.contains("--control-address"), "{line}");
+    assert!(line.contains("--control-port 9109"), "{line}");
+    let line = failure_line(&["up", "--host", "0.0.0.0:8080"], &[]);
+    assert!(line.contains("--host"), "{line}");
+    assert!(line.contains("--base-port 8080"), "{line}");
+    let line = failure_line(&["up", "--control-address", "localhost"], &[]);
+    assert!(
+        line.contains("--control-address") && line.contains("127.0.0.1"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_background_load_rate_out_of_range_is_refused_before_anything_starts() {
+    for rate in ["1e300", "NaN", "inf", "0", "-1", "1e-300"] {
+        let line = failure_line(&["up", "--base-port", "0", "--load-rate", rate], &[]);
+        assert!(
+            line.contains("--load-rate") && line.contains("0.001 to 1000000"),
+            "{rate}: {line}"
+        );
+        assert!(line.len() < 300, "{line}");
+    }
+}
+
+#[test]
 fn an_unusable_data_directory_says_how_to_fix_it() {
     let dir = temp_dir("not-a-dir");
     let file = dir.join("plain-file");

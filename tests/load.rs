@@ -58,6 +58,69 @@ fn a_fault_free_run_against_the_shop_has_no_errors() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The figures of a `load` run's JSON report, after checking the run succeeded.
+fn report_of(output: &std::process::Output, report: &std::path::Path) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap()
+}
+
+#[test]
+fn overlapping_purchases_of_one_user_in_two_runs_never_share_a_cart() {
+    let shop = Shop::start(&[("OTEL_SDK_DISABLED", "true")]);
+    let dir = temp_dir("one-user");
+    let profile = dir.join("purchases.toml");
+    std::fs::write(&profile, "[mix]\npurchase = 1\n").unwrap();
+    // One user buying 20 times a second, each purchase several steps long, so the user's
+    // purchases overlap; and two runs with the same seed at once, as `up`'s background load
+    // and someone's own run are. A shared cart shows as checkout's 400 "empty cart".
+    let reports = [dir.join("first.json"), dir.join("second.json")];
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let runs: Vec<_> = reports
+            .iter()
+            .map(|report| {
+                let (url, profile) = (&shop.url, &profile);
+                scope.spawn(move || {
+                    run_to_end(
+                        &[
+                            "load",
+                            "--target",
+                            url,
+                            "--file",
+                            profile.to_str().unwrap(),
+                            "--users",
+                            "1",
+                            "--rate",
+                            "20",
+                            "--duration",
+                            "3",
+                            "--think-max-ms",
+                            "40",
+                            "--seed",
+                            "7",
+                            "--quiet",
+                            "--json",
+                            report.to_str().unwrap(),
+                        ],
+                        &[("OTEL_SDK_DISABLED", "true")],
+                    )
+                })
+            })
+            .collect();
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+    for (output, report) in outputs.iter().zip(&reports) {
+        let report = report_of(output, report);
+        assert_eq!(report["journeys_finished"], 60, "{report}");
+        assert_eq!(report["errors"], 0, "{report}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn bad_load_input_gets_one_clear_line() {
     let line = failure_line(&["load", "--profile", "sawtooth"]);
@@ -67,7 +130,7 @@ fn bad_load_input_gets_one_clear_line() {
     );
     let line = failure_line(&["load", "--rate", "0"]);
     assert!(
-        line.contains("rate must be") && line.contains("above 0"),
+        line.contains("--rate") && line.contains("0.001 to 1000000"),
         "{line}"
     );
     let line = failure_line(&["load", "--rate", "-3"]);
@@ -92,6 +155,117 @@ fn bad_load_input_gets_one_clear_line() {
     std::fs::write(&file, "[mix]\nbrowze = 1\n").unwrap();
     let line = failure_line(&["load", "--file", file.to_str().unwrap()]);
     assert!(line.contains("unknown journey \"browze\""), "{line}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Nothing listens on port 9: a value let through shows as "cannot reach the shop" instead
+/// of the line about the value.
+const NOWHERE: [&str; 2] = ["--target", "http://127.0.0.1:9"];
+
+/// The first line `load` fails with, given `args` and an unreachable shop.
+fn load_failure(args: &[&str]) -> String {
+    let mut all = vec!["load"];
+    all.extend_from_slice(&NOWHERE);
+    all.extend_from_slice(args);
+    failure_line(&all)
+}
+
+/// Whether a message echoes a number as a long run of digits instead of compactly.
+fn has_long_number(line: &str) -> bool {
+    line.split(|c: char| !c.is_ascii_digit())
+        .any(|digits| digits.len() > 20)
+}
+
+#[test]
+fn every_number_of_load_is_bounded_and_a_bad_one_is_named_with_its_range() {
+    let cases: [(&[&str], &str, &str); 13] = [
+        (
+            &["--think-max-ms", "18446744073709551615"],
+            "--think-max-ms",
+            "60000",
+        ),
+        (&["--think-max-ms", "60001"], "--think-max-ms", "60000"),
+        (
+            &["--duration", "18446744073709551615"],
+            "--duration",
+            "31536000",
+        ),
+        (&["--duration", "-5"], "--duration", "31536000"),
+        (&["--rate", "1e300"], "--rate", "1000000"),
+        (&["--rate", "NaN"], "--rate", "1000000"),
+        (&["--rate", "inf"], "--rate", "1000000"),
+        (&["--rate", "-3"], "--rate", "0.001"),
+        (&["--rate", "1e-300"], "--rate", "0.001"),
+        (&["--users", "0"], "--users", "1000000"),
+        (&["--max-in-flight", "100001"], "--max-in-flight", "100000"),
+        (&["--workers", "0"], "--workers", "256"),
+        (
+            &["--declined-per-mille", "1001"],
+            "--declined-per-mille",
+            "1000",
+        ),
+    ];
+    for (args, flag, range) in cases {
+        let line = load_failure(args);
+        assert!(
+            line.contains(flag) && line.contains(range),
+            "{args:?}: {line}"
+        );
+        assert!(
+            !line.contains("cannot reach"),
+            "{args:?} was accepted: {line}"
+        );
+        assert!(!has_long_number(&line.replace(args[1], "")), "{line}");
+    }
+    let line = load_failure(&["--rate", "1e300"]);
+    assert!(line.contains("1e300"), "{line}");
+}
+
+#[test]
+fn every_number_of_a_profile_file_is_bounded_and_named_with_its_line() {
+    let dir = temp_dir("profile-bounds");
+    let file = dir.join("demo.toml");
+    let path = file.to_str().unwrap();
+    for (text, key, range) in [
+        (
+            "think_max_ms = 9223372036854775807\n",
+            "think_max_ms",
+            "60000",
+        ),
+        ("duration_s = 31536001\n", "duration_s", "31536000"),
+        ("rate = 1e300\n", "rate", "1000000"),
+        ("rate = nan\n", "rate", "1000000"),
+        ("users = 0\n", "users", "1000000"),
+        ("max_in_flight = 0\n", "max_in_flight", "100000"),
+        ("declined_per_mille = 5000\n", "declined_per_mille", "1000"),
+    ] {
+        std::fs::write(&file, format!("profile = \"constant\"\n{text}")).unwrap();
+        let line = load_failure(&["--file", path]);
+        assert!(line.contains("demo.toml line 2:"), "{text}: {line}");
+        assert!(line.contains(key) && line.contains(range), "{text}: {line}");
+        assert!(!has_long_number(&line), "{line}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_unwritable_json_report_is_refused_before_the_run_and_leaves_nothing_behind() {
+    let dir = temp_dir("json-report");
+    let missing = dir.join("missing").join("report.json");
+    for path in [&missing, &dir] {
+        // Checked before the shop is even asked: the run would otherwise be wasted.
+        let line = load_failure(&["--json", path.to_str().unwrap()]);
+        assert!(
+            line.contains("--json") && line.contains(path.to_str().unwrap()),
+            "{line}"
+        );
+        assert!(!line.contains("cannot reach"), "{line}");
+    }
+    // A run that fails after the report was opened leaves no empty report behind.
+    let report = dir.join("report.json");
+    let line = load_failure(&["--json", report.to_str().unwrap()]);
+    assert!(line.contains("cannot reach"), "{line}");
+    assert!(!report.exists(), "an empty report was left behind");
     let _ = std::fs::remove_dir_all(dir);
 }
 

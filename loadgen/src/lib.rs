@@ -9,10 +9,12 @@
 //! starts which journey at each arrival), [`runner`] (sends the plan on worker threads, with an
 //! in-flight cap), [`http`] (the lean HTTP/1.1 client each worker uses), [`traced`] (each
 //! request as a root span of service `loadgenerator`), [`recorder`] (corrected and uncorrected
-//! HDR latencies) and [`profile_file`] (settings from a TOML file).
+//! HDR latencies), [`profile_file`] (settings from a TOML file) and [`limits`] (the ranges of
+//! the settings, shared by flags and files).
 
 pub mod http;
 pub mod journeys;
+pub mod limits;
 pub mod plan;
 pub mod population;
 pub mod profile_file;

@@ -14,6 +14,9 @@ use crate::schedule::Schedule;
 /// One journey to start at `offset` from the beginning of the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedJourney {
+    /// Its place in the plan, from 0: with the run's id, it names the journey's own cart
+    /// session (see [`crate::population::User::journey_session`]).
+    pub sequence: u64,
     pub offset: Duration,
     pub user: usize,
     pub kind: JourneyKind,
@@ -29,10 +32,11 @@ pub fn plan<'a>(
     seed: u64,
 ) -> impl Iterator<Item = PlannedJourney> + 'a {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x6a6f_7572_6e65_7973);
-    schedule.offsets().map(move |offset| {
+    schedule.offsets().zip(0..).map(move |(offset, sequence)| {
         let user = rng.random_range(0..population.len());
         let (kind, steps) = journeys::draw(mix, &mut rng, options);
         PlannedJourney {
+            sequence,
             offset,
             user,
             kind,
@@ -43,10 +47,11 @@ pub fn plan<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
     use crate::journeys::DEFAULT_MIX;
+    use crate::population::User;
     use crate::schedule::{Arrivals, Profile};
 
     fn run(seed: u64, count: u64) -> Vec<PlannedJourney> {
@@ -155,6 +160,55 @@ mod tests {
         )
         .collect();
         assert_eq!(declined(&quiet), 0);
+    }
+
+    #[test]
+    fn every_journey_of_a_user_has_a_session_of_its_own_in_every_run() {
+        let schedule = Schedule::new(
+            Profile::Constant { rate: 1000.0 },
+            Arrivals::Poisson,
+            None,
+            Some(500),
+            4,
+        )
+        .unwrap();
+        // A single user: every journey is theirs, and at 1000 a second they overlap.
+        let population = Population::new(1, 4);
+        let journeys: Vec<_> = plan(
+            &schedule,
+            &population,
+            &DEFAULT_MIX,
+            JourneyOptions::default(),
+            4,
+        )
+        .collect();
+        let user = &population.users()[0];
+        let sessions = |run: u32| -> BTreeSet<String> {
+            journeys
+                .iter()
+                .map(|j| user.journey_session(run, j.sequence))
+                .collect()
+        };
+        let (first, second) = (sessions(0x1234_5678), sessions(0x9abc_def0));
+        assert_eq!(first.len(), journeys.len(), "a session per journey");
+        assert!(first.is_disjoint(&second), "two runs share no session");
+        for session in first.iter().chain(&second) {
+            assert!(session.starts_with(&user.session_id), "{session}");
+            // The shop's rule for a session id: 1 to 64 of A-Z a-z 0-9 _ -.
+            assert!(session.len() <= 64, "{session}");
+            assert!(
+                session
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{session}"
+            );
+        }
+        let longest = User {
+            session_id: format!("load{:016x}", u64::MAX),
+            ..user.clone()
+        }
+        .journey_session(u32::MAX, u64::MAX);
+        assert!(longest.len() <= 64, "{longest}");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub const COMPANIES: [(&str, u32); 6] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: String,
+    /// The user's own session: each journey's cart session starts with it (see
+    /// [`User::journey_session`]).
     pub session_id: String,
     pub tier: &'static str,
     pub region: &'static str,
@@ -43,6 +45,19 @@ pub struct User {
 }
 
 impl User {
+    /// The session (and so the cart) of one journey of this user: the user's session, the
+    /// run's id and the journey's number in the plan.
+    ///
+    /// The shop keeps one cart per session, so two journeys of one user under way at once
+    /// must not share a session: the first checkout would empty the cart the second is about
+    /// to pay for. Two runs with the same seed (`up`'s background load and someone's own run)
+    /// plan the same journeys for the same users at the same moments; the run's id, random
+    /// per process, keeps their carts apart while the plans stay the same.
+    pub fn journey_session(&self, run: u32, journey: u64) -> String {
+        // At most 46 characters of [0-9a-z-]: within the shop's 64 of [A-Za-z0-9_-].
+        format!("{}-{run:08x}-{journey:x}", self.session_id)
+    }
+
     /// The W3C `baggage` header value that carries this user (marked synthetic: load, not a
     /// person).
     fn baggage_header(&self) -> String {

@@ -17,26 +17,84 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 
 use crate::journeys::JourneyKind;
+use crate::limits::{self, Bound};
 
-/// The keys a profile file may hold.
+/// The keys a profile file may hold. Numbers are checked against the same ranges as the
+/// flags ([`crate::limits`]) while the file is read, so an error names the line.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileFile {
     pub target: Option<String>,
     pub profile: Option<String>,
+    #[serde(default, deserialize_with = "rate")]
     pub rate: Option<f64>,
+    #[serde(default, deserialize_with = "duration_s")]
     pub duration_s: Option<u64>,
     pub journeys: Option<u64>,
     pub poisson: Option<bool>,
     pub seed: Option<u64>,
+    #[serde(default, deserialize_with = "users")]
     pub users: Option<u64>,
+    #[serde(default, deserialize_with = "max_in_flight")]
     pub max_in_flight: Option<u64>,
+    #[serde(default, deserialize_with = "think_max_ms")]
     pub think_max_ms: Option<u64>,
+    #[serde(default, deserialize_with = "declined_per_mille")]
     pub declined_per_mille: Option<u32>,
     pub mix: Option<BTreeMap<String, u32>>,
+}
+
+/// A whole number of `key` within `bound`; toml puts the line of the value on the error.
+fn bounded<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    key: &str,
+    bound: &Bound,
+) -> Result<Option<u64>, D::Error> {
+    let value = Option::<u64>::deserialize(deserializer)?;
+    if let Some(value) = value {
+        bound
+            .check(value)
+            .map_err(|why| D::Error::custom(format!("{key} = {why}")))?;
+    }
+    Ok(value)
+}
+
+fn rate<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    let value = Option::<f64>::deserialize(deserializer)?;
+    if let Some(value) = value {
+        limits::check_rate(value).map_err(|why| D::Error::custom(format!("rate = {why}")))?;
+    }
+    Ok(value)
+}
+
+fn duration_s<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    bounded(deserializer, "duration_s", &limits::DURATION_S)
+}
+
+fn users<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    bounded(deserializer, "users", &limits::USERS)
+}
+
+fn max_in_flight<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    bounded(deserializer, "max_in_flight", &limits::MAX_IN_FLIGHT)
+}
+
+fn think_max_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    bounded(deserializer, "think_max_ms", &limits::THINK_MAX_MS)
+}
+
+fn declined_per_mille<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let value = bounded(
+        deserializer,
+        "declined_per_mille",
+        &limits::DECLINED_PER_MILLE,
+    )?;
+    // In range, so at most 1000: it fits.
+    Ok(value.map(|v| v as u32))
 }
 
 /// Why a profile file cannot be used: the file, the line, and what is wrong there.
@@ -158,6 +216,41 @@ mod tests {
             .mix(Path::new("demo.toml"))
             .unwrap_err();
         assert!(err.to_string().contains("add up to 0"), "{err}");
+        let err = parse("seed = 1\nthink_max_ms = 9223372036854775807\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "demo.toml line 2: think_max_ms = 9223372036854775807 is out of range: give a whole \
+             number of milliseconds from 0 to 60000 (a minute)"
+        );
+        let err = parse("rate = 1e300\n").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "demo.toml line 1: rate = 1e300 is out of range: give journeys per second from 0.001 \
+             to 1000000"
+        );
+        for text in [
+            "rate = nan",
+            "rate = -inf",
+            "rate = 0",
+            "duration_s = 31536001",
+            "users = 0",
+            "users = 1000001",
+            "max_in_flight = 0",
+            "declined_per_mille = 1001",
+            "declined_per_mille = 5000000000",
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains("out of range: give"), "{text}: {err}");
+        }
+        let edges = parse(
+            "rate = 1000000\nduration_s = 31536000\nusers = 1\nmax_in_flight = 100000\n\
+             think_max_ms = 0\ndeclined_per_mille = 1000\n",
+        )
+        .unwrap();
+        assert_eq!(edges.declined_per_mille, Some(1000));
+        assert_eq!(edges.duration_s, Some(31_536_000));
         let missing = ProfileFile::read(Path::new("/nonexistent/profile.toml")).unwrap_err();
         assert!(
             missing.to_string().starts_with("cannot read profile file"),

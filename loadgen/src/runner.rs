@@ -43,6 +43,9 @@ pub struct RunnerConfig {
     pub traced: bool,
     /// Worker threads sending requests; at most one per in-flight place.
     pub workers: usize,
+    /// This run's id, part of every journey's session: random by default, so that two runs
+    /// of the same plan at once (two processes with the same seed) never share a cart.
+    pub run: u32,
 }
 
 impl Default for RunnerConfig {
@@ -55,6 +58,7 @@ impl Default for RunnerConfig {
             request_timeout: Duration::from_secs(30),
             traced: false,
             workers: std::thread::available_parallelism().map_or(1, usize::from),
+            run: rand::random(),
         }
     }
 }
@@ -289,12 +293,13 @@ impl Worker {
                 local.late += 1;
             }
         }
-        let traced = self.config.traced;
+        let (traced, run) = (self.config.traced, self.config.run);
         let (client, local, population) = (client.clone(), local.clone(), self.population.clone());
         // A task on this thread's runtime; the permit it holds is its place in flight.
         tokio::spawn(async move {
             if let Some(user) = population.users().get(journey.user) {
-                run_journey(&client, user, &journey, intended, &local, traced).await;
+                let session = user.journey_session(run, journey.sequence);
+                run_journey(&client, user, &session, &journey, intended, &local, traced).await;
             }
             lock(&local).journeys_finished += 1;
             drop(permit);
@@ -317,6 +322,7 @@ fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
 async fn run_journey(
     client: &Client,
     user: &User,
+    session: &str,
     journey: &PlannedJourney,
     journey_start: Instant,
     recorder: &Mutex<Recorder>,
@@ -333,7 +339,7 @@ async fn run_journey(
         let Some((endpoint, mut request)) = build(&timed.step, order_id) else {
             break;
         };
-        request.header("x-session-id", &user.session_id);
+        request.header("x-session-id", session);
         let sent = Instant::now();
         let result = if traced {
             // Boxed, like the send below: a request's future is large, and a journey's would

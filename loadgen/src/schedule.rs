@@ -12,6 +12,8 @@ use std::time::Duration;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
+use crate::limits::compact;
+
 /// The highest rate a profile may ask for; beyond it a plan would be mostly late sends.
 pub const MAX_RATE: f64 = 1_000_000.0;
 
@@ -53,7 +55,9 @@ pub enum Arrivals {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScheduleError {
     #[error(
-        "{field} must be a number of requests per second above 0 and at most {MAX_RATE}, got {value}"
+        "{field} must be a number of requests per second above 0 and at most {}, got {}",
+        compact(MAX_RATE),
+        compact(*.value)
     )]
     BadRate { field: &'static str, value: f64 },
     #[error("{field} must be longer than zero")]

@@ -204,3 +204,90 @@ async fn stopping_early_ends_the_run_and_keeps_what_was_measured() {
     );
     assert!(recorder.journeys_started < 6000);
 }
+
+/// A shop that answers every step of an abandoned cart at once and notes the `x-session-id`
+/// each request carried.
+async fn session_noting_shop() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let note = |seen: Arc<std::sync::Mutex<Vec<String>>>| {
+        move |headers: axum::http::HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let session = headers
+                    .get("x-session-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                seen.lock().unwrap().push(session);
+                axum::Json(serde_json::json!({}))
+            }
+        }
+    };
+    let app = Router::new()
+        .route("/api/products/{id}", get(note(seen.clone())))
+        .route("/api/cart/items", axum::routing::post(note(seen.clone())))
+        .route("/api/cart", get(note(seen.clone())));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}"), seen)
+}
+
+/// Each session the shop saw and how many requests carried it.
+fn sessions(seen: &std::sync::Mutex<Vec<String>>) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for session in seen.lock().unwrap().drain(..) {
+        *counts.entry(session).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_journey_has_a_cart_of_its_own_even_for_one_user_in_two_runs() {
+    let (base_url, seen) = session_noting_shop().await;
+    // One user, so every journey is that user's: a shared session would be a shared cart,
+    // and one journey's checkout would empty the cart of another under way.
+    let schedule = Schedule::new(
+        Profile::Constant { rate: 400.0 },
+        Arrivals::Uniform,
+        None,
+        Some(40),
+        7,
+    )
+    .unwrap();
+    let population = Arc::new(Population::new(1, 7));
+    let options = JourneyOptions {
+        max_think: Duration::ZERO,
+        declined_per_mille: 0,
+    };
+    let mix = [(JourneyKind::AbandonCart, 1)];
+    let journeys: Vec<PlannedJourney> = plan(&schedule, &population, &mix, options, 7).collect();
+    let config = || RunnerConfig {
+        target: Target::parse(&base_url).unwrap(),
+        ..RunnerConfig::default()
+    };
+
+    let first = run_whole(journeys.clone(), population.clone(), config()).await;
+    assert_eq!((first.requests(), first.errors()), (120, 0));
+    let first_sessions = sessions(&seen);
+    assert_eq!(first_sessions.len(), 40, "{first_sessions:?}");
+    let user_session = &population.users()[0].session_id;
+    for (session, requests) in &first_sessions {
+        assert_eq!(*requests, 3, "one journey's three steps share {session}");
+        assert!(
+            session.starts_with(user_session.as_str()),
+            "{session} names its user's session {user_session}"
+        );
+    }
+
+    // The same plan again, as a second process with the same seed would send it (`up`'s
+    // background load and someone's own run): none of its carts is one of the first run's.
+    run_whole(journeys, population, config()).await;
+    let second_sessions = sessions(&seen);
+    assert_eq!(second_sessions.len(), 40, "{second_sessions:?}");
+    let shared: Vec<_> = second_sessions
+        .keys()
+        .filter(|s| first_sessions.contains_key(*s))
+        .collect();
+    assert!(shared.is_empty(), "both runs used {shared:?}");
+}
