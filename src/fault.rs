@@ -224,9 +224,9 @@ fn print_plan(plan: &Value) {
         if let Some(version) = target["version"].as_str() {
             parts.push(format!("version {version}"));
         }
-        if let Some(end) = fault["expires_at_ms"].as_u64() {
-            let left = end.saturating_sub(tracedojo_faults::plan::now_ms()) / 1000;
-            parts.push(format!("ends in {left} s"));
+        // What the control API says is left, not our clock against its clock.
+        if let Some(left_ms) = fault["expires_in_ms"].as_u64() {
+            parts.push(format!("ends in {} s", left_ms.div_ceil(1000)));
         }
         println!(
             "  {:<4} {:<20} {:<15} {}",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::plan::{ActiveFault, Plan, now_ms};
+use crate::plan::{ActiveFault, Plan};
 use crate::spec::{Fault, RequestFacts};
 
 static INSTALLED: OnceLock<Arc<Faults>> = OnceLock::new();
@@ -117,10 +117,9 @@ impl Faults {
     /// its probability draw.
     fn hitting(&self, facts: &RequestFacts<'_>) -> Vec<ActiveFault> {
         let plan = self.plan();
-        let now = now_ms();
         plan.faults
             .iter()
-            .filter(|f| f.fault.service() == self.service && f.in_force(now))
+            .filter(|f| f.fault.service() == self.service && f.in_force())
             .filter(|f| f.target.selects(facts))
             .filter(|f| f.target.probability >= 1.0 || rand::random::<f64>() < f.target.probability)
             .cloned()
@@ -227,10 +226,9 @@ impl Faults {
     /// a listener closed) rather than one request.
     pub fn service_fault<T>(&self, pick: impl Fn(&Fault) -> Option<T>) -> Option<T> {
         let plan = self.plan();
-        let now = now_ms();
         plan.faults
             .iter()
-            .filter(|f| f.fault.service() == self.service && f.in_force(now))
+            .filter(|f| f.fault.service() == self.service && f.in_force())
             .find_map(|f| pick(&f.fault))
     }
 
@@ -335,7 +333,7 @@ impl Faults {
                     warned = false;
                     // A restarted control API starts a new epoch, its versions from 1 again.
                     if plan.version != after || plan.epoch != epoch {
-                        self.replace_plan(plan);
+                        self.replace_plan(plan.anchor());
                     }
                 }
                 Err(err) => {

@@ -22,14 +22,24 @@ pub struct ActiveFault {
     pub target: Targeting,
     /// Milliseconds since the Unix epoch.
     pub set_at_ms: u64,
-    /// When it ends by itself (milliseconds since the Unix epoch).
+    /// When it ends by itself, by the control API's wall clock (milliseconds since the Unix
+    /// epoch): for people to read. Nothing decides by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at_ms: Option<u64>,
+    /// How long it still had to run when the plan was served. Every reader ends the fault
+    /// by this, on its own monotonic clock: a wall clock stepped forward or back (NTP, a
+    /// laptop waking from sleep, a service on a machine whose clock is off) neither ends a
+    /// fault early nor keeps it for ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_ms: Option<u64>,
+    /// Where this process's monotonic clock says the fault ends (see [`Plan::anchor`]).
+    #[serde(skip)]
+    pub ends: Option<Instant>,
 }
 
 impl ActiveFault {
-    pub fn in_force(&self, now_ms: u64) -> bool {
-        self.expires_at_ms.is_none_or(|end| now_ms < end)
+    pub fn in_force(&self) -> bool {
+        self.ends.is_none_or(|end| Instant::now() < end)
     }
 }
 
@@ -51,13 +61,25 @@ impl Plan {
     /// How long until the next fault in force ends by itself: an expiry brings no new plan
     /// version, so whoever acts on the plan looks again then.
     pub fn next_expiry(&self) -> Option<Duration> {
-        let now = now_ms();
+        let now = Instant::now();
         self.faults
             .iter()
-            .filter_map(|f| f.expires_at_ms)
+            .filter_map(|f| f.ends)
             .filter(|end| *end > now)
             .min()
-            .map(|end| Duration::from_millis(end - now + 1))
+            .map(|end| end - now + Duration::from_millis(1))
+    }
+
+    /// Gives each fault its end on this process's monotonic clock, from the time it had left
+    /// when the plan was served. Call it on a plan just received.
+    pub fn anchor(mut self) -> Plan {
+        let now = Instant::now();
+        for fault in &mut self.faults {
+            fault.ends = fault
+                .expires_in_ms
+                .map(|left| now + Duration::from_millis(left));
+        }
+        self
     }
 }
 
@@ -100,8 +122,13 @@ impl FaultStore {
     /// The plan now, without faults that have expired.
     pub fn plan(&self) -> Plan {
         let mut plan = self.lock().0.clone();
-        let now = now_ms();
-        plan.faults.retain(|f| f.in_force(now));
+        plan.faults.retain(ActiveFault::in_force);
+        let now = Instant::now();
+        for fault in &mut plan.faults {
+            fault.expires_in_ms = fault
+                .ends
+                .map(|end| end.saturating_duration_since(now).as_millis() as u64);
+        }
         plan
     }
 
@@ -117,9 +144,10 @@ impl FaultStore {
             })?;
         }
         let now = now_ms();
+        let started = Instant::now();
         let mut guard = self.lock();
         let (plan, next_id) = &mut *guard;
-        plan.faults.retain(|f| f.in_force(now));
+        plan.faults.retain(ActiveFault::in_force);
         if plan.faults.len() + specs.len() > MAX_FAULTS {
             return Err(FieldError::new(
                 "fault",
@@ -137,6 +165,10 @@ impl FaultStore {
                 target: spec.target,
                 set_at_ms: now,
                 expires_at_ms,
+                expires_in_ms: spec.expires_in_s.map(|s| s * 1000),
+                ends: spec
+                    .expires_in_s
+                    .map(|s| started + Duration::from_secs(s)),
             });
             ids.push(id);
         }
@@ -269,17 +301,60 @@ mod tests {
         let ending = plan
             .faults
             .iter()
-            .find(|f| f.expires_at_ms.is_some())
+            .find(|f| f.expires_in_ms.is_some())
             .unwrap();
-        let end = ending.expires_at_ms.unwrap();
-        assert!(ending.in_force(end - 1));
-        assert!(!ending.in_force(end));
+        let left = ending.expires_in_ms.unwrap();
+        assert!(left > 59_000 && left <= 60_000, "{left} ms left");
+        assert!(ending.in_force());
+        let ended = ActiveFault {
+            ends: Some(Instant::now()),
+            ..ending.clone()
+        };
+        assert!(!ended.in_force());
         let until = plan.next_expiry().unwrap();
         assert!(until > Duration::from_secs(59) && until <= Duration::from_secs(61));
         assert!(
-            plan.faults.iter().any(|f| f.in_force(u64::MAX)),
+            plan.faults
+                .iter()
+                .any(|f| f.expires_in_ms.is_none() && f.in_force()),
             "no expiry: forever"
         );
+    }
+
+    /// A plan as a service receives it, from a control API whose wall clock says the fault
+    /// ends at `expires_at_ms` and which had `expires_in_ms` left to run when it answered.
+    fn received(expires_at_ms: u64, expires_in_ms: u64) -> Plan {
+        let fault = serde_json::to_value(spec(None).fault).unwrap();
+        let plan: Plan = serde_json::from_value(serde_json::json!({
+            "epoch": 7,
+            "version": 2,
+            "reveal": false,
+            "faults": [{
+                "id": 1,
+                "fault": fault,
+                "target": {},
+                "set_at_ms": 0,
+                "expires_at_ms": expires_at_ms,
+                "expires_in_ms": expires_in_ms,
+            }],
+        }))
+        .unwrap();
+        plan.anchor()
+    }
+
+    #[test]
+    fn a_wall_clock_that_jumps_neither_ends_a_fault_early_nor_keeps_it() {
+        let hour = 3_600_000;
+        let now = now_ms();
+        // This machine's clock jumped an hour ahead: by the wall clock the fault ended long
+        // ago, yet it had a minute left when served, and it still has.
+        let ahead = received(now - hour, 60_000);
+        assert!(ahead.faults[0].in_force());
+        assert!(ahead.next_expiry().unwrap() > Duration::from_secs(59));
+        // An hour back: by the wall clock the fault has an hour to go, yet it was over.
+        let behind = received(now + hour, 0);
+        assert!(!behind.faults[0].in_force());
+        assert_eq!(behind.next_expiry(), None);
     }
 
     #[test]

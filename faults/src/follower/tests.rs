@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::distribution::Distribution;
-use crate::plan::{ActiveFault, FaultStore};
+use crate::plan::{ActiveFault, FaultStore, now_ms};
 use crate::spec::{FaultSpec, Targeting};
 
 fn facts<'a>(attribute: &'a dyn Fn(&str) -> Option<String>) -> RequestFacts<'a> {
@@ -181,8 +181,11 @@ async fn a_leak_that_expires_gives_its_memory_back_without_a_new_plan() {
             target: Targeting::default(),
             set_at_ms: now,
             expires_at_ms: Some(now + 100),
+            expires_in_ms: Some(100),
+            ends: None,
         }],
-    });
+    }
+    .anchor());
     cart.leak(1024);
     assert_eq!(cart.leaked_bytes(), 1 << 20);
     tokio::spawn(cart.clone().release_leak_on_expiry());

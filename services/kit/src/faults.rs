@@ -111,12 +111,11 @@ pub fn in_force() -> Vec<(&'static str, String)> {
     let Some(faults) = follower::installed() else {
         return Vec::new();
     };
-    let now = tracedojo_faults::plan::now_ms();
     faults
         .plan()
         .faults
         .iter()
-        .filter(|f| f.in_force(now))
+        .filter(|f| f.in_force())
         .map(|f| (f.fault.kind(), f.fault.service().to_string()))
         .collect()
 }
