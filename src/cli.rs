@@ -119,8 +119,8 @@ pub enum FaultAction {
     /// Serve the control API on its own (for services started one by one, e.g. in
     /// containers: give each `--faults-url` pointing here). `up` serves one itself.
     Serve {
-        /// Address to listen on; beyond loopback it needs a token (--token).
-        #[arg(long, default_value = "127.0.0.1:8089")]
+        /// Address to listen on, HOST:PORT; beyond loopback it needs a token (--token).
+        #[arg(long, default_value = "127.0.0.1:8089", value_parser = listen_address)]
         listen: std::net::SocketAddr,
         /// Mark spans that a fault touched with `tracedojo.fault`.
         #[arg(long)]
@@ -159,10 +159,10 @@ pub struct FaultSetArgs {
     #[arg(long)]
     pub version: Option<String>,
     /// The share of targeted requests hit, from 0 to 1.
-    #[arg(long, alias = "rate")]
+    #[arg(long, alias = "rate", value_parser = probability, allow_negative_numbers = true)]
     pub probability: Option<f64>,
-    /// Clear it by itself after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    /// Clear it by itself after this many seconds (1 to 604800, a week).
+    #[arg(long, value_name = "SECONDS", value_parser = expires_in, allow_negative_numbers = true)]
     pub expires_in: Option<u64>,
 }
 
@@ -290,6 +290,50 @@ fn control_address(text: &str) -> Result<IpAddr, String> {
     ip_without_port(text, "--control-address", "--control-port")
 }
 
+fn service_host(text: &str) -> Result<IpAddr, String> {
+    ip_without_port(text, "--host", "--port")
+}
+
+/// `fault serve --listen`: an address with its port, the other way round from the flags above.
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(address) = text.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    let unbracketed = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    match unbracketed.parse::<IpAddr>() {
+        Ok(ip) => Err(format!(
+            "--listen takes HOST:PORT; give a port too, e.g. --listen {}",
+            SocketAddr::new(ip, 8089)
+        )),
+        Err(_) => {
+            Err("not an address; give HOST:PORT such as 127.0.0.1:8089 (this machine only)".into())
+        }
+    }
+}
+
+/// `fault set --probability`: a share, so from 0 to 1.
+fn probability(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err("give the share of requests hit, from 0 to 1 (0.25 is one in four)".into()),
+    }
+}
+
+/// `fault set --expires-in`: what the control API accepts.
+fn expires_in(text: &str) -> Result<u64, String> {
+    let max = tracedojo_faults::spec::MAX_EXPIRY_S;
+    match text.trim().parse::<u64>() {
+        Ok(seconds) if (1..=max).contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "give whole seconds from 1 to {max} (a week); leave it out for no end"
+        )),
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Address every service listens on. Use 0.0.0.0 to reach the shop from other machines.
@@ -365,8 +409,8 @@ pub struct UpArgs {
 pub struct ServiceArgs {
     /// The service to run: frontend, catalog, cart, checkout, payment, inventory, recommendation or shipping.
     pub name: String,
-    /// Address to listen on.
-    #[arg(long, env = "TRACEDOJO_HOST", default_value = "127.0.0.1")]
+    /// Address to listen on (its port: --port).
+    #[arg(long, env = "TRACEDOJO_HOST", default_value = "127.0.0.1", value_parser = service_host)]
     pub host: IpAddr,
     /// Port to listen on (default: the service's own, e.g. 8081 for catalog; 0 picks a free one).
     #[arg(long, env = "PORT", value_parser = parse_port)]

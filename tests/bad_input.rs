@@ -42,6 +42,46 @@ fn an_address_with_a_port_says_which_flag_takes_the_port() {
 }
 
 #[test]
+fn fault_and_service_flags_out_of_range_say_what_they_take() {
+    let line = failure_line(&["service", "catalog", "--host", "0.0.0.0:80"], &[]);
+    assert!(line.contains("--port 80"), "{line}");
+    let line = failure_line(&["fault", "serve", "--listen", "0.0.0.0"], &[]);
+    assert!(line.contains("--listen 0.0.0.0:8089"), "{line}");
+    // Refused before the control API is asked: no shop runs at this address.
+    let control = ["--control", "http://127.0.0.1:9"];
+    for probability in ["1e300", "-0.5", "NaN", "2"] {
+        let args = [
+            &[
+                "fault",
+                "set",
+                "slow-payment-gateway",
+                "--probability",
+                probability,
+            ][..],
+            &control[..],
+        ]
+        .concat();
+        let line = failure_line(&args, &[]);
+        assert!(line.contains("from 0 to 1"), "{probability}: {line}");
+    }
+    for seconds in ["0", "99999999999999", "-5"] {
+        let args = [
+            &[
+                "fault",
+                "set",
+                "slow-payment-gateway",
+                "--expires-in",
+                seconds,
+            ][..],
+            &control[..],
+        ]
+        .concat();
+        let line = failure_line(&args, &[]);
+        assert!(line.contains("1 to 604800"), "{seconds}: {line}");
+    }
+}
+
+#[test]
 fn a_background_load_rate_out_of_range_is_refused_before_anything_starts() {
     for rate in ["1e300", "NaN", "inf", "0", "-1", "1e-300"] {
         let line = failure_line(&["up", "--base-port", "0", "--load-rate", rate], &[]);
