@@ -124,6 +124,18 @@ impl Ledger {
         self.refused.values().sum()
     }
 
+    /// One `figure:` line for RELIABILITY.md (`bench/reliability.sh` collects them), printed
+    /// once [`Ledger::check`] passed: nothing acknowledged was lost.
+    fn figure(&self, case: &str, extra: &str) {
+        eprintln!(
+            "figure: {case}: {} purchases tried, {} placed, {} refused ({:?}), 0 placed orders lost, 0 unshipped{extra}",
+            self.attempts,
+            self.placed.len(),
+            self.refusals(),
+            self.refused
+        );
+    }
+
     /// The promises: every 201 is a stored order with its items and exactly one shipment;
     /// no order id answered twice; every stored order ships (nothing stored without its
     /// message).
@@ -440,11 +452,7 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
 
     // Space comes back: checkout recovers without a restart, and every purchase succeeds.
     std::fs::remove_file(&filler).unwrap();
-    let recovery = until_placed(&shop, &mut ledger, "orders-freed").await;
-    eprintln!(
-        "orders disk: recovered {:.1}s after it was freed",
-        recovery.as_secs_f64()
-    );
+    let orders_recovery = until_placed(&shop, &mut ledger, "orders-freed").await;
     let refused_before = ledger.refusals();
     for i in 0..10 {
         ledger.note(&purchase(&shop, &format!("orders-after-{i}")).await);
@@ -473,11 +481,7 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
     );
     assert_reports_full_disk(&shop, &["cart"]).await;
     std::fs::remove_file(&filler).unwrap();
-    let recovery = until_placed(&shop, &mut ledger, "all-freed").await;
-    eprintln!(
-        "whole disk: recovered {:.1}s after it was freed",
-        recovery.as_secs_f64()
-    );
+    let disk_recovery = until_placed(&shop, &mut ledger, "all-freed").await;
     let refused_before = ledger.refusals();
     for i in 0..10 {
         ledger.note(&purchase(&shop, &format!("all-after-{i}")).await);
@@ -502,11 +506,13 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
     }
 
     ledger.check(&shop).await;
-    eprintln!(
-        "{} attempts: {} placed, refused {:?}",
-        ledger.attempts,
-        ledger.placed.len(),
-        ledger.refused
+    ledger.figure(
+        "disk full and freed",
+        &format!(
+            "; first order placed {:.2} s after the orders' disk was freed, {:.2} s after the whole disk was",
+            orders_recovery.as_secs_f64(),
+            disk_recovery.as_secs_f64()
+        ),
     );
 }
 
@@ -545,6 +551,7 @@ async fn services_killed_mid_checkout_lose_no_order_and_no_shipment() {
     };
     let killer = async {
         let mut kills = Vec::new();
+        let mut recoveries = Vec::new();
         for round in 0..3 {
             for victim in ["checkout", "shipping"] {
                 // Kill only a running service, while purchases are flowing through it.
@@ -568,6 +575,18 @@ async fn services_killed_mid_checkout_lose_no_order_and_no_shipment() {
                     libc::kill(pid as libc::pid_t, libc::SIGKILL);
                 }
                 kills.push((victim, pid));
+                if victim == "checkout" {
+                    // How long the shop takes to place an order again, restart included.
+                    let (at_kill, killed) = (placed(), Instant::now());
+                    while placed() <= at_kill {
+                        assert!(
+                            killed.elapsed() < RECOVERY,
+                            "no purchase placed after checkout was killed"
+                        );
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    recoveries.push(killed.elapsed().as_secs_f64());
+                }
             }
         }
         // The shop is back: purchases are placed after the last kill.
@@ -581,16 +600,275 @@ async fn services_killed_mid_checkout_lose_no_order_and_no_shipment() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        kills
+        (kills, recoveries)
     };
-    let (_, _, _, kills) = tokio::join!(shopper(1), shopper(2), shopper(3), killer);
+    let (_, _, _, (kills, recoveries)) = tokio::join!(shopper(1), shopper(2), shopper(3), killer);
 
     let ledger = ledger.into_inner().unwrap();
     ledger.check(&shop).await;
-    eprintln!(
-        "killed {kills:?}; {} attempts: {} placed, refused {:?}",
-        ledger.attempts,
-        ledger.placed.len(),
+    ledger.figure(
+        "services killed mid-checkout",
+        &format!(
+            "; SIGKILLed (service, pid): {kills:?}; an order placed again {:?} s after each checkout kill",
+            recoveries
+                .iter()
+                .map(|s| format!("{s:.2}"))
+                .collect::<Vec<_>>()
+        ),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_locked_by_another_process_fails_checkouts_only_while_it_is_held() {
+    use sqlx::ConnectOptions;
+    let shop = Shop::start(&[]);
+    let mut ledger = Ledger::default();
+    until_placed(&shop, &mut ledger, "before-lock").await;
+
+    // Another process (a backup, an admin's sqlite3 shell) takes the orders database's write
+    // lock and keeps it longer than checkout waits for it.
+    let mut intruder = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(shop.data_dir.join("checkout.db"))
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
+    for i in 0.. {
+        let outcome = purchase(&shop, &format!("locked-{i}")).await;
+        ledger.note(&outcome);
+        if matches!(outcome, Attempt::Refused { .. }) {
+            break;
+        }
+        assert!(
+            i < 20,
+            "checkouts succeed while the orders database is locked"
+        );
+    }
+    sqlx::query("ROLLBACK")
+        .execute(&mut intruder)
+        .await
+        .unwrap();
+    drop(intruder);
+
+    // Once the lock is gone, checkouts work again at once and keep working.
+    let recovery = until_placed(&shop, &mut ledger, "after-lock").await;
+    let refused_before = ledger.refusals();
+    for i in 0..10 {
+        ledger.note(&purchase(&shop, &format!("unlocked-{i}")).await);
+    }
+    assert_eq!(
+        ledger.refusals(),
+        refused_before,
+        "purchases failed after the lock was released: {:?}",
         ledger.refused
+    );
+    ledger.check(&shop).await;
+    ledger.figure(
+        "orders database locked by another process",
+        &format!(
+            "; first order placed {:.2} s after the lock was released",
+            recovery.as_secs_f64()
+        ),
+    );
+}
+
+/// How the flaky OTLP backend answers, switched while the shop runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackendMode {
+    /// 200 with an empty export response: the spans are taken.
+    Accept,
+    /// This status, as a backend rejecting a key (401) or overloaded (503) answers.
+    Status(u16),
+    /// Reads the export and never answers (a black hole behind a proxy).
+    Silent,
+    /// The port is closed: connections are refused.
+    Closed,
+}
+
+/// A real OTLP/HTTP endpoint on loopback whose behaviour the test switches mid-run.
+struct FlakyBackend {
+    address: std::net::SocketAddr,
+    mode: std::sync::Arc<std::sync::Mutex<BackendMode>>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FlakyBackend {
+    async fn start() -> FlakyBackend {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut backend = FlakyBackend {
+            address: listener.local_addr().unwrap(),
+            mode: std::sync::Arc::new(std::sync::Mutex::new(BackendMode::Accept)),
+            accepted: Default::default(),
+            listener: None,
+        };
+        backend.listener = Some(backend.serve(listener));
+        backend
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        let (mode, accepted) = (self.mode.clone(), self.accepted.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(answer(stream, mode.clone(), accepted.clone()));
+            }
+        })
+    }
+
+    async fn set(&mut self, mode: BackendMode) {
+        *self.mode.lock().unwrap() = mode;
+        match (mode, self.listener.is_some()) {
+            (BackendMode::Closed, true) => {
+                if let Some(listener) = self.listener.take() {
+                    listener.abort();
+                    let _ = listener.await;
+                }
+            }
+            (BackendMode::Closed, false) | (_, true) => {}
+            (_, false) => {
+                let listener = tokio::net::TcpListener::bind(self.address).await.unwrap();
+                self.listener = Some(self.serve(listener));
+            }
+        }
+    }
+}
+
+/// Answers the HTTP/1.1 requests of one connection as the mode says.
+async fn answer(
+    mut stream: tokio::net::TcpStream,
+    mode: std::sync::Arc<std::sync::Mutex<BackendMode>>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = Vec::new();
+    loop {
+        // One request: the head, then as many body bytes as it announces.
+        let head_end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).to_ascii_lowercase();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buffer.len() < head_end + length {
+            let mut chunk = [0u8; 8192];
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buffer.drain(..head_end + length);
+        let current = *mode.lock().unwrap();
+        let reply = match current {
+            BackendMode::Accept => {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+                    .to_string()
+            }
+            BackendMode::Status(status) => format!(
+                "HTTP/1.1 {status} Refused\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\nrefused"
+            ),
+            // Hold the connection open and never answer; the exporter's timeout ends it.
+            BackendMode::Silent | BackendMode::Closed => {
+                std::future::pending::<()>().await;
+                return;
+            }
+        };
+        if stream.write_all(reply.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Checkout's export counters from its `/health`.
+async fn export_counts(shop: &Shop) -> (u64, u64) {
+    let report = &health(shop, &["checkout"]).await[0].1;
+    let telemetry = &report["telemetry"];
+    (
+        telemetry["spans_exported"].as_u64().unwrap_or(0),
+        telemetry["spans_failed"].as_u64().unwrap_or(0),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_refuses_rejects_or_never_answers_never_stops_the_shop() {
+    let mut backend = FlakyBackend::start().await;
+    let endpoint = backend.endpoint();
+    let shop = Shop::start_with(
+        &["--no-load", "--no-explorer"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            // A silent backend costs one timeout per batch; keep the test's wait short.
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+        ],
+    );
+    let mut ledger = Ledger::default();
+    let mut phases = Vec::new();
+    for (phase, mode) in [
+        BackendMode::Accept,
+        BackendMode::Status(401),
+        BackendMode::Status(503),
+        BackendMode::Silent,
+        BackendMode::Closed,
+        BackendMode::Accept,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        backend.set(mode).await;
+        let (exported_before, failed_before) = export_counts(&shop).await;
+        let accepted_before = backend.accepted.load(std::sync::atomic::Ordering::SeqCst);
+        // The shop serves every purchase, whatever the backend does.
+        let refused_before = ledger.refusals();
+        for i in 0..3 {
+            ledger.note(&purchase(&shop, &format!("phase{phase}-{i}")).await);
+        }
+        assert_eq!(
+            ledger.refusals(),
+            refused_before,
+            "purchases failed with the backend {mode:?}: {:?}",
+            ledger.refused
+        );
+        // What was lost is counted; what the backend takes again arrives.
+        let deadline = Instant::now() + RECOVERY;
+        loop {
+            let (exported, failed) = export_counts(&shop).await;
+            let accepted = backend.accepted.load(std::sync::atomic::Ordering::SeqCst);
+            let seen = match mode {
+                BackendMode::Accept => exported > exported_before && accepted > accepted_before,
+                _ => failed > failed_before,
+            };
+            if seen {
+                phases.push((mode, exported - exported_before, failed - failed_before));
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "with the backend {mode:?}, checkout's export counters did not move: exported {exported_before} -> {exported}, failed {failed_before} -> {failed}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    ledger.check(&shop).await;
+    ledger.figure(
+        "backend accepting, 401, 503, silent, closed, accepting",
+        &format!("; checkout's spans per phase (mode, exported, failed): {phases:?}"),
     );
 }
