@@ -424,7 +424,13 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
         data.join("checkout.db"),
     )
     .unwrap();
-    let shop = Shop::start_in(data, &["--no-load"], &[]);
+    let receiver = tracedojo_explorer::Receiver::start_local().await.unwrap();
+    let endpoint = receiver.http_endpoint();
+    let shop = Shop::start_in(
+        data,
+        &["--no-load"],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
     let mut ledger = Ledger::default();
     for i in 0..3 {
         let outcome = purchase(&shop, &format!("before-{i}")).await;
@@ -446,6 +452,39 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
         "no checkout failed on a full disk: the filler did not reach the orders database"
     );
     assert_reports_full_disk(&shop, &["checkout"]).await;
+    // The failing database span says what the database said, as a real one would.
+    let deadline = Instant::now() + RECOVERY;
+    let failed_write = loop {
+        let found = receiver.store().spans().into_iter().find(|span| {
+            span.service_name() == "checkout"
+                && span.kind == "CLIENT"
+                && span.attr_str("db.system.name") == Some("sqlite")
+                && span.status_code == "ERROR"
+        });
+        if let Some(span) = found {
+            break span;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failing database span of checkout reached the receiver"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let code = failed_write
+        .attr_str("db.response.status_code")
+        .unwrap_or("");
+    assert_eq!(
+        code.parse::<i64>().map(|c| c & 0xff),
+        Ok(13),
+        "SQLITE_FULL in {failed_write:?}"
+    );
+    assert!(
+        failed_write.events.iter().any(|e| e.name == "exception"
+            && e.attributes["exception.message"]
+                .as_str()
+                .is_some_and(|m| m.contains("full"))),
+        "the database's message in {failed_write:?}"
+    );
     shop.stderr
         .wait_for("checkout is degraded", RECOVERY)
         .expect("up warns that checkout cannot write its database");
