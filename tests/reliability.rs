@@ -237,35 +237,7 @@ async fn purchase(shop: &Shop, session: &str) -> Attempt {
             }
         }
     }
-    let answer = http
-        .post(format!("{}/api/checkout", shop.url))
-        .header("x-session-id", session)
-        .json(&json!({
-            "card_number": "4242424242424242",
-            "email": "ada@example.com",
-            "region": "ap-northeast-1"
-        }))
-        .send()
-        .await;
-    let Ok(answer) = answer else {
-        return Attempt::Refused {
-            step: "checkout",
-            status: 0,
-        };
-    };
-    let status = answer.status().as_u16();
-    let body: Value = answer.json().await.unwrap_or(Value::Null);
-    match (status, body["order_id"].as_i64()) {
-        (201, Some(order_id)) => Attempt::Placed {
-            order_id,
-            items: body["items"].clone(),
-        },
-        (201, None) => panic!("201 without an order id: {body}"),
-        _ => Attempt::Refused {
-            step: "checkout",
-            status,
-        },
-    }
+    checkout(shop, session).await
 }
 
 /// Purchases until one is placed (the shop has recovered), within [`RECOVERY`]; returns how
