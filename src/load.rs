@@ -149,7 +149,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     if let Some(telemetry) = telemetry {
-        telemetry.shutdown(Duration::from_secs(5));
+        telemetry.shutdown(tracedojo_kit::telemetry::STOP_FLUSH_TIMEOUT);
     }
     let recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
     if !args.quiet {

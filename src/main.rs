@@ -6,6 +6,7 @@
 mod cli;
 mod explore;
 mod fault;
+mod health_watch;
 mod load;
 mod ports;
 mod release;

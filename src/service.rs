@@ -1,7 +1,9 @@
 //! `tracedojo service NAME`: run one service of the shop in this process.
 //!
 //! Starts telemetry under the service's own name, binds its port, opens its database and
-//! serves until Ctrl-C or SIGTERM, then flushes the spans still buffered.
+//! serves until Ctrl-C or SIGTERM, then flushes the spans still buffered. The stop is bounded
+//! whatever the requests in flight and the backend do (see [`DRAIN_LIMIT`] and
+//! [`STOP_FLUSH_TIMEOUT`]), and says how many spans never reached their destination.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,10 +13,14 @@ use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tracedojo_faults::Faults;
 use tracedojo_kit::server::{RunError, ServerOptions};
-use tracedojo_kit::telemetry::{ServiceIdentity, Telemetry};
+use tracedojo_kit::telemetry::{STOP_FLUSH_TIMEOUT, ServiceIdentity, Telemetry};
 
 use crate::cli::ServiceArgs;
 use crate::ports;
+
+/// How long requests still in flight at the stop may take to finish. `tracedojo up` allows
+/// each service a few seconds for its whole stop: this, then the flush, must fit in them.
+pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     let name = args.name.trim().to_ascii_lowercase();
@@ -81,116 +87,146 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     );
 
     let options = ServerOptions::new(telemetry.service_name()).with_export_stats(telemetry.stats());
-    let shutdown = tracedojo_kit::shutdown::signal();
+    // One signal, watched twice: the service drains on it, and the drain is cut off after
+    // DRAIN_LIMIT so a request that hangs (a latency fault, a stuck peer) cannot hold the stop.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tracedojo_kit::shutdown::signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut stop: tokio::sync::watch::Receiver<bool>| async move {
+        // An error means the sender is gone without a signal: then never.
+        if stop.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let shutdown = stopped(stop_rx.clone());
+    let drain_cut_off = async {
+        stopped(stop_rx).await;
+        tokio::time::sleep(DRAIN_LIMIT).await;
+    };
     let peers = args.peers;
-    let result: Result<(), RunError> = match name.as_str() {
-        "catalog" => {
-            tracedojo_catalog::run(
-                tracedojo_catalog::Config { database_url },
-                listener,
-                options,
-                shutdown,
-            )
-            .await
+    let serve = async {
+        match name.as_str() {
+            "catalog" => {
+                tracedojo_catalog::run(
+                    tracedojo_catalog::Config { database_url },
+                    listener,
+                    options,
+                    shutdown,
+                )
+                .await
+            }
+            "cart" => {
+                tracedojo_cart::run(
+                    tracedojo_cart::Config {
+                        database_url,
+                        catalog_url: peers.catalog_url,
+                    },
+                    listener,
+                    options,
+                    shutdown,
+                )
+                .await
+            }
+            "inventory" => {
+                tracedojo_inventory::run(
+                    tracedojo_inventory::Config {
+                        database_url,
+                        restock_interval: Duration::from_millis(args.restock_interval_ms),
+                    },
+                    listener,
+                    options,
+                    shutdown,
+                )
+                .await
+            }
+            "payment" => {
+                let gateway = tracedojo_payment::GatewayConfig {
+                    median_latency: Duration::from_millis(args.payment_median_latency_ms),
+                    ..Default::default()
+                };
+                tracedojo_payment::run(
+                    tracedojo_payment::Config { gateway },
+                    listener,
+                    options,
+                    shutdown,
+                )
+                .await
+            }
+            "checkout" => {
+                tracedojo_checkout::run(
+                    tracedojo_checkout::Config {
+                        database_url,
+                        queue_url,
+                        cart_url: peers.cart_url,
+                        catalog_url: peers.catalog_url,
+                        inventory_url: peers.inventory_url,
+                        payment_url: peers.payment_url,
+                        shipping_url: peers.shipping_url,
+                    },
+                    listener,
+                    options,
+                    shutdown,
+                )
+                .await
+            }
+            "shipping" => {
+                tracedojo_shipping::run(
+                    tracedojo_shipping::Config {
+                        database_url,
+                        queue_url,
+                    },
+                    listener,
+                    options,
+                    shutdown,
+                )
+                .await
+            }
+            "recommendation" => {
+                tracedojo_recommendation::run(
+                    tracedojo_recommendation::Config {
+                        catalog_url: peers.catalog_url,
+                        cache_ttl: Duration::from_secs(30),
+                    },
+                    listener,
+                    options,
+                    shutdown,
+                )
+                .await
+            }
+            "frontend" => {
+                tracedojo_frontend::run(
+                    tracedojo_frontend::Config {
+                        catalog_url: peers.catalog_url,
+                        cart_url: peers.cart_url,
+                        checkout_url: peers.checkout_url,
+                        recommendation_url: peers.recommendation_url,
+                        shipping_url: peers.shipping_url,
+                        explorer_url,
+                    },
+                    listener,
+                    options,
+                    shutdown,
+                )
+                .await
+            }
+            _ => Err(RunError::Config(format!("unknown service {name}"))),
         }
-        "cart" => {
-            tracedojo_cart::run(
-                tracedojo_cart::Config {
-                    database_url,
-                    catalog_url: peers.catalog_url,
-                },
-                listener,
-                options,
-                shutdown,
-            )
-            .await
+    };
+    let result: Result<(), RunError> = tokio::select! {
+        result = serve => result,
+        _ = drain_cut_off => {
+            tracing::warn!(
+                "{name}: requests still running {}s after the stop were cut off",
+                DRAIN_LIMIT.as_secs()
+            );
+            Ok(())
         }
-        "inventory" => {
-            tracedojo_inventory::run(
-                tracedojo_inventory::Config {
-                    database_url,
-                    restock_interval: Duration::from_millis(args.restock_interval_ms),
-                },
-                listener,
-                options,
-                shutdown,
-            )
-            .await
-        }
-        "payment" => {
-            let gateway = tracedojo_payment::GatewayConfig {
-                median_latency: Duration::from_millis(args.payment_median_latency_ms),
-                ..Default::default()
-            };
-            tracedojo_payment::run(
-                tracedojo_payment::Config { gateway },
-                listener,
-                options,
-                shutdown,
-            )
-            .await
-        }
-        "checkout" => {
-            tracedojo_checkout::run(
-                tracedojo_checkout::Config {
-                    database_url,
-                    queue_url,
-                    cart_url: peers.cart_url,
-                    catalog_url: peers.catalog_url,
-                    inventory_url: peers.inventory_url,
-                    payment_url: peers.payment_url,
-                    shipping_url: peers.shipping_url,
-                },
-                listener,
-                options,
-                shutdown,
-            )
-            .await
-        }
-        "shipping" => {
-            tracedojo_shipping::run(
-                tracedojo_shipping::Config {
-                    database_url,
-                    queue_url,
-                },
-                listener,
-                options,
-                shutdown,
-            )
-            .await
-        }
-        "recommendation" => {
-            tracedojo_recommendation::run(
-                tracedojo_recommendation::Config {
-                    catalog_url: peers.catalog_url,
-                    cache_ttl: Duration::from_secs(30),
-                },
-                listener,
-                options,
-                shutdown,
-            )
-            .await
-        }
-        "frontend" => {
-            tracedojo_frontend::run(
-                tracedojo_frontend::Config {
-                    catalog_url: peers.catalog_url,
-                    cart_url: peers.cart_url,
-                    checkout_url: peers.checkout_url,
-                    recommendation_url: peers.recommendation_url,
-                    shipping_url: peers.shipping_url,
-                    explorer_url,
-                },
-                listener,
-                options,
-                shutdown,
-            )
-            .await
-        }
-        _ => Err(RunError::Config(format!("unknown service {name}"))),
     };
     tracing::info!("{name} stopped; flushing telemetry");
-    telemetry.shutdown(Duration::from_secs(5));
+    // It says on stderr how many spans could not be sent (`tracedojo up` sums those lines).
+    telemetry.shutdown(STOP_FLUSH_TIMEOUT);
     result.with_context(|| format!("{name} failed"))
 }
 

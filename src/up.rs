@@ -5,8 +5,10 @@
 //! `--no-explorer`) so the traces have somewhere to go that a person can look at, starts the
 //! services in dependency order, waits until each answers `GET /health`, prints where
 //! everything runs, restarts a service that dies (with growing back-off), and on Ctrl-C or
-//! SIGTERM stops them all gracefully so their last spans are flushed (to the explorer too,
-//! which stops last).
+//! SIGTERM stops them all at once, gracefully, so their last spans are flushed (to the
+//! explorer too, which stops last). The whole stop takes a few seconds at most whatever the
+//! backend does (see [`STOP_GRACE`]), and ends with one line per destination that did not get
+//! every span.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -19,15 +21,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tracedojo_explorer::{Explorer, ExplorerConfig, ExplorerError, Link, ReceiverError, Transport};
 use tracedojo_kit::otel_env;
+use tracedojo_kit::telemetry::{STOP_FLUSH_TIMEOUT, Unsent};
 
 use crate::cli::UpArgs;
 use crate::explore::{self, Flags};
 use crate::ports::{self, SERVICES};
 use crate::release::{self, Releases};
-use crate::service::prepare_data_dir;
+use crate::service::{DRAIN_LIMIT, prepare_data_dir};
 
 /// `println!` that ignores a closed pipe (`tracedojo up | head`) instead of panicking.
 macro_rules! say {
@@ -44,7 +47,13 @@ macro_rules! say_err {
 }
 
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
-const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long the children have to stop, all at once, before what remains is killed: a service
+/// drains its requests for at most [`DRAIN_LIMIT`], then flushes its telemetry for at most
+/// [`STOP_FLUSH_TIMEOUT`], so a backend that never answers still fits.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+const _: () = assert!(DRAIN_LIMIT.as_secs() + STOP_FLUSH_TIMEOUT.as_secs() < STOP_GRACE.as_secs());
+/// How long to wait, after the children are gone, for the last lines of their output.
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A service that ran this long before dying starts again with the shortest back-off.
 const STABLE_AFTER: Duration = Duration::from_secs(60);
@@ -60,6 +69,8 @@ struct ChildSpec {
     env: Vec<(String, String)>,
     env_remove: Vec<String>,
     recent_output: Arc<Mutex<VecDeque<String>>>,
+    /// Where the child's "spans could not be sent" lines go, to be summed after the stop.
+    unsent: mpsc::UnboundedSender<(&'static str, Unsent)>,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
@@ -135,6 +146,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     let exe = std::env::current_exe()
         .context("cannot find the tracedojo executable to start services")?;
+    let (unsent, mut unsent_lines) = mpsc::unbounded_channel();
     let mut specs = Vec::new();
     for (name, _) in SERVICES {
         if externals.contains_key(name) {
@@ -173,6 +185,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             env: child_env.clone(),
             env_remove: env_remove.clone(),
             recent_output: Arc::new(Mutex::new(VecDeque::new())),
+            unsent: unsent.clone(),
         });
     }
 
@@ -196,9 +209,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             env: child_env.clone(),
             env_remove: env_remove.clone(),
             recent_output: Arc::new(Mutex::new(VecDeque::new())),
+            unsent: unsent.clone(),
         });
     }
 
+    // Only the children's output readers keep a sender: the channel closes when the last ends.
+    drop(unsent);
     let releases = Releases::new(&specs.iter().map(|s| s.name).collect::<Vec<_>>());
     let started = Instant::now();
     let mut supervisors = Vec::new();
@@ -239,6 +255,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     releases.follow(fault_store);
 
+    // A service that becomes degraded (a database it cannot write: a full disk) is one
+    // warning line here, and one line again when it is well.
+    let (stop_watching, watching) = watch::channel(false);
+    for spec in specs.iter().filter(|s| s.health) {
+        let url = format!("http://{}/health", SocketAddr::new(connect_host, spec.port));
+        tokio::spawn(crate::health_watch::watch(spec.name, url, watching.clone()));
+    }
+
     print_summary(
         &args,
         &ports,
@@ -251,9 +275,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
 
     shutdown.await;
+    let _ = stop_watching.send(true);
     say!("\nstopping {} services ...", supervisors.len());
+    let stopping = Instant::now();
     stop_all(supervisors).await;
-    say!("all services stopped");
+    say!(
+        "all services stopped in {:.1}s",
+        stopping.elapsed().as_secs_f64()
+    );
+    drop(specs);
+    report_unsent(&mut unsent_lines).await;
     // Last, so the spans the services flush as they stop still arrive.
     if let Some((explorer, _)) = explorer
         && let Err(err) = explorer.shutdown().await
@@ -431,12 +462,57 @@ struct Supervised {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// Stops services in the reverse of their start order: the frontend first, so no request
-/// is still arriving while the services it calls go away.
+/// Stops every service at once: one after another, each waiting for its own flush, a
+/// backend that never answers made the stop last the sum of them (most of a minute). Each
+/// child has [`STOP_GRACE`] before it is killed, so this returns within about that time.
 async fn stop_all(supervisors: Vec<Supervised>) {
-    for supervised in supervisors.into_iter().rev() {
+    for supervised in &supervisors {
         let _ = supervised.stop.send(true);
-        let _ = supervised.task.await;
+    }
+    let aborts: Vec<_> = supervisors.iter().map(|s| s.task.abort_handle()).collect();
+    let all = async {
+        for supervised in supervisors {
+            let _ = supervised.task.await;
+        }
+    };
+    // A supervisor stuck anyway is aborted: dropping its child kills it (`kill_on_drop`).
+    if tokio::time::timeout(STOP_GRACE + Duration::from_secs(2), all)
+        .await
+        .is_err()
+    {
+        for abort in aborts {
+            abort.abort();
+        }
+    }
+}
+
+/// One line per destination that did not get every span, summing what the services said as
+/// they stopped (their own lines, relayed above, say why).
+async fn report_unsent(lines: &mut mpsc::UnboundedReceiver<(&'static str, Unsent)>) {
+    let mut by_destination: std::collections::BTreeMap<String, Vec<(&'static str, u64)>> =
+        Default::default();
+    // The children are gone: their last lines are in the pipes, or nothing is.
+    let _ = tokio::time::timeout(OUTPUT_GRACE, async {
+        while let Some((name, unsent)) = lines.recv().await {
+            by_destination
+                .entry(unsent.destination)
+                .or_default()
+                .push((name, unsent.spans));
+        }
+    })
+    .await;
+    for (destination, mut counts) in by_destination {
+        counts.sort();
+        let total: u64 = counts.iter().map(|(_, spans)| spans).sum();
+        let each: Vec<String> = counts
+            .iter()
+            .map(|(name, spans)| format!("{name} {spans}"))
+            .collect();
+        say_err!(
+            "{total} span{} could not be sent to {destination} before the shop stopped ({})",
+            if total == 1 { "" } else { "s" },
+            each.join(", ")
+        );
     }
 }
 
@@ -586,10 +662,14 @@ fn spawn_child(exe: &PathBuf, spec: &ChildSpec) -> anyhow::Result<Child> {
     if let Some(stderr) = child.stderr.take() {
         let name = spec.name;
         let recent = spec.recent_output.clone();
+        let unsent = spec.unsent.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 say_err!("{name:>14} | {line}");
+                if let Some(lost) = Unsent::parse(&line) {
+                    let _ = unsent.send((name, lost));
+                }
                 let mut recent = recent.lock().unwrap_or_else(|p| p.into_inner());
                 if recent.len() == 20 {
                     recent.pop_front();

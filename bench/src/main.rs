@@ -9,6 +9,9 @@
 //! - faults (`--fault-latency`): for each latency distribution, the injected p50 and p99
 //!   next to those of the SERVER spans received.
 //!
+//! - stop (`--stop`, through bench/stop.sh): how long `up` takes to stop after Ctrl-C with a
+//!   backend that never answers and with a healthy one (see [`stop`]).
+//!
 //! - explorer (`--explorer`, through bench/explorer.sh): `tracedojo explore`'s ingest rate
 //!   against a decode-and-discard sink (`--null-sink`), memory per stored span, search latency
 //!   with a million spans, and its bounds under overload (see [`explorer`]).
@@ -25,6 +28,7 @@ use std::time::{Duration, Instant};
 mod explorer;
 mod fault_latency;
 mod otlp;
+mod stop;
 mod store_ingest;
 mod synth;
 
@@ -68,6 +72,8 @@ struct Args {
     fault_requests: usize,
     #[command(flatten)]
     explorer: explorer::ExplorerArgs,
+    #[command(flatten)]
+    stop: stop::StopArgs,
 }
 
 struct RunningShop {
@@ -416,6 +422,9 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     if args.explorer.explorer {
         return explorer::run(&args.binary, &args.explorer).await;
+    }
+    if args.stop.stop {
+        return stop::run(&args.binary, &args.stop).await;
     }
     let receiver = Receiver::start_local().await?;
     let otlp = [

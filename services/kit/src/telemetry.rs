@@ -8,8 +8,10 @@
 //! - `tracing-opentelemetry`, which turns `tracing` spans into OpenTelemetry spans;
 //! - the OpenTelemetry log bridge, which sends log events with their `trace_id`/`span_id`.
 //!
-//! [`Telemetry::shutdown`] flushes whatever is still buffered; spans not flushed are lost.
+//! [`Telemetry::shutdown`] flushes whatever is still buffered within a deadline and says, per
+//! destination, how many spans never got there ([`Unsent`]); those are lost.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,13 +20,14 @@ use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{KeyValue, global};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::resource::{EnvResourceDetector, TelemetryResourceDetector};
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter,
+    SpanProcessor,
 };
 use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -49,15 +52,27 @@ pub enum TelemetryError {
     AlreadyInstalled,
 }
 
+/// How long a process waits for its last telemetry when it stops. `tracedojo up` stops every
+/// service at once and allows a few seconds for the whole stop, so a backend that never
+/// answers costs this once, not the SDK's own five seconds per signal and service.
+pub const STOP_FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Counts of what the span exporter delivered and lost, shown by `/health`.
 #[derive(Debug, Default)]
 pub struct ExportStats {
+    /// Spans handed to the batch processor (every recorded span that ended). Whatever of them
+    /// is not in `spans_exported` when the process stops never reached the destination: it
+    /// failed, did not fit the queue, or was still waiting at the deadline.
+    pub spans_ended: AtomicU64,
     pub spans_exported: AtomicU64,
     pub spans_failed: AtomicU64,
     pub failed_batches: AtomicU64,
     /// The same counts for the copy sent to the explorer (`TRACEDOJO_EXPLORER_ENDPOINT`), kept
     /// apart so a person can tell which of the two destinations loses spans.
     pub explorer: Option<Arc<ExportStats>>,
+    /// Set once the stop has said what was lost: an export that fails after it (the process
+    /// ending under it) has nothing to add.
+    reported: std::sync::atomic::AtomicBool,
 }
 
 impl ExportStats {
@@ -86,6 +101,10 @@ pub struct ServiceIdentity {
 /// [`Telemetry::shutdown`] before exiting.
 pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
+    /// Each span destination's own processor, so [`Telemetry::shutdown`] can flush them side
+    /// by side: the provider would flush them one after another, and a backend that never
+    /// answers would then use up the deadline of the explorer's copy too.
+    span_destinations: Vec<SpanDestination>,
     meter_provider: Option<SdkMeterProvider>,
     logger_provider: Option<SdkLoggerProvider>,
     stats: Arc<ExportStats>,
@@ -129,6 +148,7 @@ impl Telemetry {
                 .map_err(|_| TelemetryError::AlreadyInstalled)?;
             return Ok(Telemetry {
                 tracer_provider: None,
+                span_destinations: Vec::new(),
                 meter_provider: None,
                 logger_provider: None,
                 stats,
@@ -159,6 +179,7 @@ impl Telemetry {
             ..ExportStats::default()
         });
 
+        let mut span_destinations = Vec::new();
         let tracer_provider = if traces_enabled {
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .build()
@@ -169,19 +190,34 @@ impl Telemetry {
                 destination: destination.clone(),
                 last_warning: std::sync::Mutex::new(None),
             };
+            let primary = SpanDestination {
+                processor: Arc::new(batch_processor(counting, &resource)),
+                stats: stats.clone(),
+                name: destination.clone(),
+                who: "the backend",
+            };
             let mut provider = SdkTracerProvider::builder()
-                .with_span_processor(batch_processor(counting))
+                .with_span_processor(primary.counting())
                 .with_resource(resource.clone());
+            span_destinations.push(primary);
             if let (Some(endpoint), Some(explorer_stats)) = (&explorer_endpoint, explorer_stats) {
                 // Its own batch processor (its own queue and thread): a slow or absent
                 // explorer never holds up the spans bound for the user's backend.
+                let name = format!("the explorer at {}", otel_env::redact_url(endpoint));
                 let counting = CountingExporter {
                     inner: explorer_exporter(endpoint)?,
-                    stats: explorer_stats,
-                    destination: format!("the explorer at {}", otel_env::redact_url(endpoint)),
+                    stats: explorer_stats.clone(),
+                    destination: name.clone(),
                     last_warning: std::sync::Mutex::new(None),
                 };
-                provider = provider.with_span_processor(batch_processor(counting));
+                let copy = SpanDestination {
+                    processor: Arc::new(batch_processor(counting, &resource)),
+                    stats: explorer_stats,
+                    name,
+                    who: "the explorer",
+                };
+                provider = provider.with_span_processor(copy.counting());
+                span_destinations.push(copy);
                 destination = format!(
                     "{destination} and the explorer at {}",
                     otel_env::redact_url(endpoint)
@@ -258,6 +294,7 @@ impl Telemetry {
 
         Ok(Telemetry {
             tracer_provider,
+            span_destinations,
             meter_provider,
             logger_provider,
             stats,
@@ -285,47 +322,227 @@ impl Telemetry {
         self.stats.clone()
     }
 
-    /// Flushes and stops every provider, waiting at most `timeout` in all.
+    /// Flushes and stops every provider, waiting at most `timeout` in all, then says on stderr,
+    /// one plain line per span destination, how many spans never reached it (nothing when
+    /// every span was delivered), and returns the same.
     ///
-    /// Runs on a plain thread: the gRPC exporter's shutdown can hang when called from a
-    /// tokio worker thread.
-    pub fn shutdown(self, timeout: Duration) {
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let providers = (
-            self.tracer_provider,
-            self.meter_provider,
-            self.logger_provider,
-        );
-        std::thread::spawn(move || {
-            let (traces, metrics, logs) = providers;
-            if let Some(p) = traces {
-                let _ = p.shutdown();
-            }
-            if let Some(p) = metrics {
-                let _ = p.shutdown();
-            }
-            if let Some(p) = logs {
-                let _ = p.shutdown();
-            }
-            let _ = done_tx.send(());
-        });
-        if done_rx.recv_timeout(timeout).is_err() {
-            eprintln!("telemetry: flushing took longer than {timeout:?}; some spans may be lost");
+    /// Each destination and signal is flushed on a plain thread of its own, side by side: the
+    /// gRPC exporter's shutdown can hang when called from a tokio worker thread, and one
+    /// silent backend must not use up the others' time. A thread still waiting at the
+    /// deadline is left behind; it ends with the process.
+    pub fn shutdown(self, timeout: Duration) -> Vec<Unsent> {
+        let deadline = Instant::now() + timeout;
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<(Option<usize>, bool)>();
+        let flush = |index: Option<usize>, job: Box<dyn FnOnce() -> OTelSdkResult + Send>| {
+            let done_tx = done_tx.clone();
+            // A thread that cannot start counts as a flush that did not finish.
+            let _ = std::thread::Builder::new()
+                .name("telemetry-flush".into())
+                .spawn(move || {
+                    let finished = !matches!(job(), Err(OTelSdkError::Timeout(_)));
+                    let _ = done_tx.send((index, finished));
+                });
+        };
+        for (index, destination) in self.span_destinations.iter().enumerate() {
+            let processor = destination.processor.clone();
+            flush(
+                Some(index),
+                Box::new(move || processor.shutdown_with_timeout(timeout)),
+            );
         }
+        if let Some(provider) = self.meter_provider {
+            flush(
+                None,
+                Box::new(move || provider.shutdown_with_timeout(timeout)),
+            );
+        }
+        if let Some(provider) = self.logger_provider {
+            flush(
+                None,
+                Box::new(move || provider.shutdown_with_timeout(timeout)),
+            );
+        }
+        drop(done_tx);
+        let mut finished = vec![false; self.span_destinations.len()];
+        // Until every flush has answered (the channel then closes) or the deadline passes.
+        while let Ok((index, done)) =
+            done_rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if let Some(slot) = index.and_then(|i| finished.get_mut(i)) {
+                *slot = done;
+            }
+        }
+        // Not dropped: the last handle's drop shuts the processors down again, which waits
+        // (five seconds) for one still stuck in an export. The process is ending anyway.
+        std::mem::forget(self.tracer_provider);
+        let unsent: Vec<Unsent> = self
+            .span_destinations
+            .iter()
+            .zip(finished)
+            .filter_map(|(destination, finished)| {
+                destination.unsent(&self.service_name, finished, timeout)
+            })
+            .collect();
+        for destination in &self.span_destinations {
+            destination.stats.reported.store(true, Ordering::Relaxed);
+        }
+        // Plain lines, not log events: whatever RUST_LOG says, the person stopping the process
+        // learns what was lost, and `tracedojo up` reads them back to sum them.
+        for line in &unsent {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+        unsent
     }
 }
 
-/// A batch processor with the `OTEL_BSP_*` settings, and a shorter default delay.
-fn batch_processor<E: SpanExporter + 'static>(exporter: E) -> BatchSpanProcessor {
+/// One place spans are exported to: its processor, its counts and its name for a person.
+struct SpanDestination {
+    processor: Arc<BatchSpanProcessor>,
+    stats: Arc<ExportStats>,
+    /// Where, for a person (credentials hidden).
+    name: String,
+    /// Who failed to answer, in a sentence: "the backend" or "the explorer".
+    who: &'static str,
+}
+
+impl SpanDestination {
+    /// The processor as the provider gets it: counting every span handed to it.
+    fn counting(&self) -> CountingProcessor {
+        CountingProcessor {
+            inner: self.processor.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// What never reached this destination, once its flush finished or the deadline passed.
+    fn unsent(&self, service: &str, finished: bool, timeout: Duration) -> Option<Unsent> {
+        let ended = self.stats.spans_ended.load(Ordering::Relaxed);
+        let exported = self.stats.spans_exported.load(Ordering::Relaxed);
+        let spans = ended.saturating_sub(exported);
+        if spans == 0 {
+            return None;
+        }
+        let who = self.who;
+        let reason = if !finished {
+            format!("{who} did not answer within {}", seconds(timeout))
+        } else if self.stats.spans_failed.load(Ordering::Relaxed) > 0 {
+            format!("{who} refused them or could not be reached")
+        } else {
+            "the export queue was full".to_string()
+        };
+        Some(Unsent {
+            service: service.to_string(),
+            spans,
+            destination: self.name.clone(),
+            reason,
+        })
+    }
+}
+
+/// Spans that never reached one destination, as a process says when it stops:
+/// `payment: 37 spans could not be sent to http://host:4318/v1/traces (OTLP http/protobuf):
+/// the backend did not answer within 3s`. The destination is the redacted URL, never a header.
+///
+/// [`Unsent::parse`] reads that line back (`tracedojo up` sums the lines of its services), so
+/// the wording lives here only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsent {
+    pub service: String,
+    pub spans: u64,
+    /// Where they were bound, for a person (credentials hidden).
+    pub destination: String,
+    pub reason: String,
+}
+
+const UNSENT_MARK: &str = " could not be sent to ";
+
+impl std::fmt::Display for Unsent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let noun = if self.spans == 1 { "span" } else { "spans" };
+        write!(
+            f,
+            "{}: {} {noun}{UNSENT_MARK}{}: {}",
+            self.service, self.spans, self.destination, self.reason
+        )
+    }
+}
+
+impl Unsent {
+    /// The line [`Unsent`]'s `Display` writes, read back; `None` for any other line.
+    pub fn parse(line: &str) -> Option<Unsent> {
+        let (counted, rest) = line.trim().split_once(UNSENT_MARK)?;
+        let counted = counted
+            .strip_suffix(" spans")
+            .or_else(|| counted.strip_suffix(" span"))?;
+        let (service, spans) = counted.rsplit_once(": ")?;
+        // The reason never holds ": "; a URL (even with its port) does not either.
+        let (destination, reason) = rest.rsplit_once(": ")?;
+        Some(Unsent {
+            service: service.to_string(),
+            spans: spans.parse().ok()?,
+            destination: destination.to_string(),
+            reason: reason.to_string(),
+        })
+    }
+}
+
+/// `3s`, or `1500ms` when not a whole number of seconds.
+fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
+/// A batch processor with the `OTEL_BSP_*` settings, and a shorter default delay, told the
+/// resource here: the provider cannot tell it through the shared handle it gets.
+fn batch_processor<E: SpanExporter + 'static>(
+    exporter: E,
+    resource: &Resource,
+) -> BatchSpanProcessor {
     let mut batch = BatchConfigBuilder::default();
     // The specification's 5 s delay makes a newcomer wait for their first trace;
     // half a second unless OTEL_BSP_SCHEDULE_DELAY says otherwise.
     if std::env::var_os("OTEL_BSP_SCHEDULE_DELAY").is_none() {
         batch = batch.with_scheduled_delay(Duration::from_millis(500));
     }
-    BatchSpanProcessor::builder(exporter)
+    let mut processor = BatchSpanProcessor::builder(exporter)
         .with_batch_config(batch.build())
-        .build()
+        .build();
+    processor.set_resource(resource);
+    processor
+}
+
+/// A batch processor shared with [`Telemetry`] (which flushes it at the stop) that counts the
+/// spans handed to it, so what was never exported can be told at the stop: the SDK drops a
+/// span silently when its queue is full, and a span still queued at the deadline is lost too.
+#[derive(Debug)]
+struct CountingProcessor {
+    inner: Arc<BatchSpanProcessor>,
+    stats: Arc<ExportStats>,
+}
+
+impl SpanProcessor for CountingProcessor {
+    fn on_start(&self, span: &mut Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.stats.spans_ended.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    // The resource was given to the processor when it was built (see `batch_processor`).
+    fn set_resource(&mut self, _resource: &Resource) {}
 }
 
 /// How long one export to the explorer may take. It runs on this machine or next to it, so
@@ -563,7 +780,9 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
                 let lost = self.stats.spans_failed.fetch_add(count, Ordering::Relaxed) + count;
                 self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 let mut last = self.last_warning.lock().unwrap_or_else(|p| p.into_inner());
-                if last.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                if !self.stats.reported.load(Ordering::Relaxed)
+                    && last.is_none_or(|t| t.elapsed() > Duration::from_secs(60))
+                {
                     *last = Some(Instant::now());
                     tracing::warn!(
                         "could not export spans to {}: {err}; {lost} spans lost so far, the shop keeps serving",
@@ -660,6 +879,112 @@ mod tests {
             "http://127.0.0.1:4318/v1/traces",
             "https://otlp.example.com/v1/traces"
         ));
+    }
+
+    /// An exporter that takes every batch and never answers, as a black-hole backend does.
+    #[derive(Debug)]
+    struct NeverAnswers;
+
+    impl SpanExporter for NeverAnswers {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            std::future::pending().await
+        }
+    }
+
+    #[derive(Debug)]
+    struct AnswersAtOnce;
+
+    impl SpanExporter for AnswersAtOnce {
+        async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    /// A `Telemetry` with one span destination and no subscriber (that is process-wide),
+    /// after `spans` spans have ended.
+    fn telemetry_after<E: SpanExporter + 'static>(exporter: E, spans: usize) -> Telemetry {
+        use opentelemetry::trace::{Tracer, TracerProvider};
+
+        let stats = Arc::new(ExportStats::default());
+        let resource = build_resource("payment", "test", &new_instance_id());
+        let destination = SpanDestination {
+            processor: Arc::new(batch_processor(
+                CountingExporter {
+                    inner: exporter,
+                    stats: stats.clone(),
+                    destination: "http://127.0.0.1:9/v1/traces".into(),
+                    last_warning: std::sync::Mutex::new(None),
+                },
+                &resource,
+            )),
+            stats: stats.clone(),
+            name: "http://127.0.0.1:9/v1/traces (OTLP http/protobuf)".into(),
+            who: "the backend",
+        };
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(destination.counting())
+            .with_resource(resource)
+            .build();
+        let tracer = provider.tracer("test");
+        for _ in 0..spans {
+            tracer.in_span("GET /api/products", |_| {});
+        }
+        Telemetry {
+            tracer_provider: Some(provider),
+            span_destinations: vec![destination],
+            meter_provider: None,
+            logger_provider: None,
+            stats,
+            destination: String::new(),
+            service_name: "payment".into(),
+        }
+    }
+
+    #[test]
+    fn spans_a_silent_backend_never_took_are_counted_at_the_deadline() {
+        let unsent = telemetry_after(NeverAnswers, 37).shutdown(Duration::from_millis(300));
+        assert_eq!(
+            unsent,
+            vec![Unsent {
+                service: "payment".into(),
+                spans: 37,
+                destination: "http://127.0.0.1:9/v1/traces (OTLP http/protobuf)".into(),
+                reason: "the backend did not answer within 300ms".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn nothing_is_reported_when_every_span_was_delivered() {
+        let unsent = telemetry_after(AnswersAtOnce, 37).shutdown(Duration::from_secs(5));
+        assert_eq!(unsent, vec![]);
+    }
+
+    #[test]
+    fn the_unsent_line_reads_back_and_other_lines_do_not() {
+        let unsent = Unsent {
+            service: "payment".into(),
+            spans: 37,
+            destination: "http://127.0.0.1:4318/v1/traces (OTLP http/protobuf)".into(),
+            reason: "the backend did not answer within 3s".into(),
+        };
+        let line = unsent.to_string();
+        assert_eq!(
+            line,
+            "payment: 37 spans could not be sent to http://127.0.0.1:4318/v1/traces (OTLP http/protobuf): the backend did not answer within 3s"
+        );
+        assert_eq!(Unsent::parse(&line), Some(unsent.clone()));
+        let one = Unsent { spans: 1, ..unsent };
+        assert!(one.to_string().contains(": 1 span could not"), "{one}");
+        assert_eq!(Unsent::parse(&one.to_string()), Some(one));
+        for other in [
+            "",
+            "payment listening on http://127.0.0.1:8084",
+            "payment: many spans could not be sent to x: y",
+            "spans could not be sent to somewhere",
+        ] {
+            assert_eq!(Unsent::parse(other), None, "{other:?}");
+        }
     }
 
     #[test]
