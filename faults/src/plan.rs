@@ -166,9 +166,7 @@ impl FaultStore {
                 set_at_ms: now,
                 expires_at_ms,
                 expires_in_ms: spec.expires_in_s.map(|s| s * 1000),
-                ends: spec
-                    .expires_in_s
-                    .map(|s| started + Duration::from_secs(s)),
+                ends: spec.expires_in_s.map(|s| started + Duration::from_secs(s)),
             });
             ids.push(id);
         }

@@ -167,25 +167,27 @@ async fn a_follower_of_another_control_api_is_answered_at_once() {
 async fn a_leak_that_expires_gives_its_memory_back_without_a_new_plan() {
     let cart = Faults::new("cart", "0.1.0");
     let now = now_ms();
-    cart.replace_plan(Plan {
-        epoch: 1,
-        version: 2,
-        reveal: false,
-        faults: vec![ActiveFault {
-            id: 1,
-            fault: Fault::MemoryLeak {
-                service: "cart".into(),
-                kb_per_request: 1024,
-                cap_mb: 4,
-            },
-            target: Targeting::default(),
-            set_at_ms: now,
-            expires_at_ms: Some(now + 100),
-            expires_in_ms: Some(100),
-            ends: None,
-        }],
-    }
-    .anchor());
+    cart.replace_plan(
+        Plan {
+            epoch: 1,
+            version: 2,
+            reveal: false,
+            faults: vec![ActiveFault {
+                id: 1,
+                fault: Fault::MemoryLeak {
+                    service: "cart".into(),
+                    kb_per_request: 1024,
+                    cap_mb: 4,
+                },
+                target: Targeting::default(),
+                set_at_ms: now,
+                expires_at_ms: Some(now + 100),
+                expires_in_ms: Some(100),
+                ends: None,
+            }],
+        }
+        .anchor(),
+    );
     cart.leak(1024);
     assert_eq!(cart.leaked_bytes(), 1 << 20);
     tokio::spawn(cart.clone().release_leak_on_expiry());

@@ -523,16 +523,12 @@ async fn with_an_explorer_pages_link_to_it_and_an_order_to_its_purchase_trace() 
 #[tokio::test]
 async fn a_service_that_is_down_gives_a_502_page() {
     let _tracing = trace_like_the_binary();
-    // A port that was free a moment ago: nothing listens there.
-    let closed = {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a test port");
-        format!(
-            "http://{}",
-            listener.local_addr().expect("test port address")
-        )
-    };
+    // A port held for the whole test but never listened on: connections to it are refused.
+    // (A port merely freed again could be taken by another test's server meanwhile.)
+    let held = tokio::net::TcpSocket::new_v4().expect("a test socket");
+    held.bind("127.0.0.1:0".parse().unwrap())
+        .expect("bind a test port");
+    let closed = format!("http://{}", held.local_addr().expect("test port address"));
     let config = Config {
         catalog_url: closed.clone(),
         cart_url: closed.clone(),
