@@ -12,4 +12,4 @@ cargo test --release --quiet --test reliability -- --nocapture --test-threads 1 
     cat "$log" >&2
     exit 1
 }
-grep -E '^(figure|SKIPPED):' "$log" | sed 's/^figure: //'
+grep -oE '(figure|SKIPPED): .*' "$log" | sed 's/^figure: //'
