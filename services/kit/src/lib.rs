@@ -18,6 +18,7 @@
 //! - [`error`]: the JSON error type every service answers with;
 //! - [`faults`]: where the server, client and database hooks consult the fault plan;
 //! - [`shutdown`]: Ctrl-C / SIGTERM as a future;
+//! - [`vendors`]: the `--to VENDOR` presets: each backend's OTLP endpoint, protocol and headers;
 //! - [`testing`]: a scratch directory for the services' own tests.
 
 pub mod baggage;
@@ -33,6 +34,7 @@ pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 pub mod testing;
+pub mod vendors;
 
 pub use client::{ClientError, HttpClient};
 pub use db::{Db, Statement};
