@@ -22,6 +22,10 @@ use crate::ports;
 /// each service a few seconds for its whole stop: this, then the flush, must fit in them.
 pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
+/// How long a service started with `--faults-url` waits for the plan before serving: long
+/// enough for a control API on the same machine, short enough that a missing one costs little.
+const FIRST_PLAN_LIMIT: Duration = Duration::from_secs(3);
+
 pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     let name = args.name.trim().to_ascii_lowercase();
     let Some(offset) = ports::offset(&name) else {
@@ -68,6 +72,12 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         // any user of the machine could read it).
         let token = std::env::var("TRACEDOJO_CONTROL_TOKEN").ok();
         faults.follow(url.clone(), token);
+        if !faults.first_plan(FIRST_PLAN_LIMIT).await {
+            tracing::warn!(
+                "no fault plan from {url} within {}s; starting without one",
+                FIRST_PLAN_LIMIT.as_secs()
+            );
+        }
     }
 
     let address = SocketAddr::new(args.host, port);

@@ -76,6 +76,18 @@ impl Faults {
         self.changes.subscribe()
     }
 
+    /// Waits, at most `limit`, until the first plan has come from the control API: a
+    /// service started while a fault is in force (a bad release redeployed) must not serve
+    /// its first requests as if there were none. False when none came in time; the service
+    /// then starts without one and takes the plan as soon as the API answers.
+    pub async fn first_plan(&self, limit: Duration) -> bool {
+        let mut changes = self.subscribe();
+        matches!(
+            tokio::time::timeout(limit, changes.wait_for(|version| *version > 0)).await,
+            Ok(Ok(_))
+        )
+    }
+
     pub fn version(&self) -> &str {
         &self.version
     }

@@ -198,3 +198,19 @@ async fn a_leak_that_expires_gives_its_memory_back_without_a_new_plan() {
     }
     assert_eq!(cart.leaked_bytes(), 0);
 }
+
+#[tokio::test]
+async fn a_service_can_wait_for_its_first_plan() {
+    let catalog = Faults::new("catalog", "9.9.9");
+    assert!(
+        !catalog.first_plan(Duration::from_millis(50)).await,
+        "no plan has come yet"
+    );
+    catalog.replace_plan(Plan {
+        epoch: 3,
+        version: 1,
+        reveal: false,
+        faults: Vec::new(),
+    });
+    assert!(catalog.first_plan(Duration::from_millis(50)).await);
+}
