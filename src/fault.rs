@@ -63,26 +63,21 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<()> {
         tracedojo_kit::shutdown::signal().await;
         return Ok(());
     }
+    if let FaultAction::Presets = &args.action {
+        // The catalogue ships with this binary: listing it needs no running shop.
+        for preset in tracedojo_faults::presets::PRESETS {
+            println!("  {:<22} {}", preset.name, preset.summary);
+        }
+        return Ok(());
+    }
     let control = Control::new(&args)?;
     match &args.action {
-        FaultAction::Serve { .. } => {}
+        FaultAction::Serve { .. } | FaultAction::Presets => {}
         FaultAction::List => {
             let plan = control
                 .send(reqwest::Method::GET, "/api/faults", None)
                 .await?;
             print_plan(&plan);
-        }
-        FaultAction::Presets => {
-            let presets = control
-                .send(reqwest::Method::GET, "/api/faults/presets", None)
-                .await?;
-            for preset in presets.as_array().into_iter().flatten() {
-                println!(
-                    "  {:<22} {}",
-                    preset["name"].as_str().unwrap_or(""),
-                    preset["summary"].as_str().unwrap_or("")
-                );
-            }
         }
         FaultAction::Set(set) => {
             let specs = specs(&control, set).await?;

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{ServiceProcess, failure_line, temp_dir};
+use support::{ServiceProcess, failure_line, run_to_end, temp_dir};
 
 #[test]
 fn an_unknown_service_names_the_choices() {
@@ -300,4 +300,21 @@ async fn under_up_a_dead_backend_is_one_plain_warning_not_a_stream_of_sdk_errors
         !stderr.contains("ExportError"),
         "SDK export errors reached the console:\n{stderr}"
     );
+}
+
+#[test]
+fn fault_presets_are_listed_without_a_running_shop() {
+    let output = run_to_end(
+        &["fault", "presets", "--control", "http://127.0.0.1:9"],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for preset in ["slow-payment-gateway", "missing-index", "gold-tier-errors"] {
+        assert!(text.contains(preset), "{preset} not listed:\n{text}");
+    }
 }

@@ -21,9 +21,6 @@ use tokio::net::TcpListener;
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 use tracedojo_kit::{Db, HttpClient};
 
-/// The port `tracedojo up` gives this service by default.
-pub const DEFAULT_PORT: u16 = 8082;
-
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -28,9 +28,6 @@ use tracedojo_kit::server::{self, RunError, ServerOptions};
 
 pub use store::{Category, Product};
 
-/// The port `tracedojo up` gives this service by default.
-pub const DEFAULT_PORT: u16 = 8081;
-
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -35,9 +35,6 @@ use tracedojo_kit::server::{self, RunError, ServerOptions};
 
 use crate::clients::Clients;
 
-/// The port `tracedojo up` gives this service by default.
-pub const DEFAULT_PORT: u16 = 8085;
-
 /// Everything the service needs to run: its own database, the queue, and where the others are.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -33,9 +33,6 @@ use tracedojo_kit::server::{self, RunError, ServerOptions};
 use crate::clients::Clients;
 use crate::users::User;
 
-/// The port `tracedojo up` gives this service by default.
-pub const DEFAULT_PORT: u16 = 8080;
-
 /// Where the services the frontend calls are, e.g. `http://127.0.0.1:8081`.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -25,9 +25,6 @@ use tracedojo_kit::Db;
 use tracedojo_kit::db::DbError;
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 
-/// The port `tracedojo up` gives this service by default.
-pub const DEFAULT_PORT: u16 = 8083;
-
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {

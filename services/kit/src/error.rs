@@ -103,5 +103,3 @@ impl IntoResponse for ApiError {
         (status, Json(body)).into_response()
     }
 }
-
-pub type ApiResult<T> = Result<T, ApiError>;

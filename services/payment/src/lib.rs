@@ -18,9 +18,6 @@ use tracedojo_kit::server::{self, RunError, ServerOptions};
 
 pub use gateway::GatewayConfig;
 
-/// The port `tracedojo up` gives this service by default.
-pub const DEFAULT_PORT: u16 = 8084;
-
 /// Everything the service needs to run.
 #[derive(Debug, Clone, Default)]
 pub struct Config {

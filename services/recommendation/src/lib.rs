@@ -28,9 +28,6 @@ use crate::routes::AppState;
 
 pub use catalog::Product;
 
-/// The port `tracedojo up` gives this service by default.
-pub const DEFAULT_PORT: u16 = 8087;
-
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
