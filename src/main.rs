@@ -15,6 +15,9 @@ mod up;
 
 use clap::Parser;
 
+/// How long the process waits, on its way out, for tasks still holding the async runtime.
+pub(crate) const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     tracedojo_kit::telemetry::install_crypto_provider();
@@ -38,7 +41,7 @@ fn main() -> std::process::ExitCode {
         }
     });
     // Exporter threads may still hold the runtime briefly; do not wait for them forever.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -48,10 +48,14 @@ macro_rules! say_err {
 
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the children have to stop, all at once, before what remains is killed: a service
-/// drains its requests for at most [`DRAIN_LIMIT`], then flushes its telemetry for at most
-/// [`STOP_FLUSH_TIMEOUT`], so a backend that never answers still fits.
-const STOP_GRACE: Duration = Duration::from_secs(5);
-const _: () = assert!(DRAIN_LIMIT.as_secs() + STOP_FLUSH_TIMEOUT.as_secs() < STOP_GRACE.as_secs());
+/// drains its requests for at most [`DRAIN_LIMIT`], flushes its telemetry for at most
+/// [`STOP_FLUSH_TIMEOUT`] and lets its runtime go for at most a second, so a backend that
+/// never answers still fits, with a second to spare on a loaded machine.
+const STOP_GRACE: Duration = Duration::from_secs(6);
+const _: () = assert!(
+    DRAIN_LIMIT.as_secs() + STOP_FLUSH_TIMEOUT.as_secs() + crate::RUNTIME_SHUTDOWN.as_secs()
+        < STOP_GRACE.as_secs()
+);
 /// How long to wait, after the children are gone, for the last lines of their output.
 const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);

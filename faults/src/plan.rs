@@ -28,8 +28,8 @@ pub struct ActiveFault {
     pub expires_at_ms: Option<u64>,
     /// How long it still had to run when the plan was served. Every reader ends the fault
     /// by this, on its own monotonic clock: a wall clock stepped forward or back (NTP, a
-    /// laptop waking from sleep, a service on a machine whose clock is off) neither ends a
-    /// fault early nor keeps it for ever.
+    /// service on a machine whose clock is off) neither ends a fault early nor keeps it for
+    /// ever. (A machine that sleeps pauses that clock: the fault then lasts the sleep longer.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in_ms: Option<u64>,
     /// Where this process's monotonic clock says the fault ends (see [`Plan::anchor`]).
@@ -74,10 +74,14 @@ impl Plan {
     /// when the plan was served. Call it on a plan just received.
     pub fn anchor(mut self) -> Plan {
         let now = Instant::now();
+        let wall_now = now_ms();
         for fault in &mut self.faults {
-            fault.ends = fault
+            // A plan without the time left (from an older control API) falls back to the
+            // wall clocks, rather than keeping the fault for ever.
+            let left = fault
                 .expires_in_ms
-                .map(|left| now + Duration::from_millis(left));
+                .or_else(|| fault.expires_at_ms.map(|end| end.saturating_sub(wall_now)));
+            fault.ends = left.map(|left| now + Duration::from_millis(left));
         }
         self
     }
@@ -338,6 +342,17 @@ mod tests {
         }))
         .unwrap();
         plan.anchor()
+    }
+
+    #[test]
+    fn a_plan_without_the_time_left_falls_back_to_the_wall_clock() {
+        let plan = |expires_at_ms: u64| -> Plan {
+            let mut plan = received(expires_at_ms, 0);
+            plan.faults[0].expires_in_ms = None;
+            plan.anchor()
+        };
+        assert!(plan(now_ms() + 60_000).faults[0].in_force());
+        assert!(!plan(now_ms().saturating_sub(1_000)).faults[0].in_force());
     }
 
     #[test]

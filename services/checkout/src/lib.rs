@@ -79,7 +79,8 @@ pub async fn run(
         clients: Clients::new(&config),
     };
     // The relay outlives the server by one last pass, so an order committed just before the
-    // stop is on the queue when the process ends.
+    // stop is normally on the queue when the process ends (a stop cut short leaves it in the
+    // outbox, for the next start).
     let (stop_relay, relay_stop) = watch::channel(false);
     let relay = tokio::spawn(outbox.relay(relay_stop));
     let served = server::serve_traced(listener, router(state), options, shutdown).await;

@@ -13,7 +13,8 @@
 //! Nothing is lost while the queue cannot be written: messages wait in the outbox and the
 //! relay retries until it can.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -51,6 +52,8 @@ pub struct Outbox {
     db: Db,
     queue: Queue,
     wake: Arc<Notify>,
+    /// Outbox ids put on the queue whose outbox row is not deleted yet.
+    relayed: Arc<Mutex<HashSet<i64>>>,
 }
 
 impl Outbox {
@@ -67,6 +70,7 @@ impl Outbox {
             db: db.clone(),
             queue,
             wake: Arc::new(Notify::new()),
+            relayed: Arc::default(),
         })
     }
 
@@ -111,9 +115,15 @@ impl Outbox {
             .await?;
         let mut moved = 0;
         for (id, topic, payload, headers, created_at_ms) in pending {
-            self.queue
-                .enqueue_relayed(&topic, &payload, &headers, created_at_ms)
-                .await?;
+            // A message already on the queue whose outbox row could not be deleted (the
+            // orders' disk full, the queue's not) is not sent again on every retry: only
+            // its delete is retried. A restart forgets this, and sends it at most once more.
+            if !self.on_queue(id) {
+                self.queue
+                    .enqueue_relayed(&topic, &payload, &headers, created_at_ms)
+                    .await?;
+                self.queued_not_deleted(id, true);
+            }
             let deleted = sqlx::query(DELETE_RELAYED)
                 .bind(id)
                 .execute(self.db.pool())
@@ -121,9 +131,24 @@ impl Outbox {
                 .map(|_| ());
             self.db.note_write(deleted.as_ref().map(|_| ()));
             deleted?;
+            self.queued_not_deleted(id, false);
             moved += 1;
         }
         Ok(moved)
+    }
+
+    fn on_queue(&self, id: i64) -> bool {
+        let relayed = self.relayed.lock().unwrap_or_else(|e| e.into_inner());
+        relayed.contains(&id)
+    }
+
+    fn queued_not_deleted(&self, id: i64, queued: bool) {
+        let mut relayed = self.relayed.lock().unwrap_or_else(|e| e.into_inner());
+        if queued {
+            relayed.insert(id);
+        } else {
+            relayed.remove(&id);
+        }
     }
 
     /// How many messages wait in the outbox.
@@ -134,7 +159,9 @@ impl Outbox {
     }
 
     /// Relays until `stop` turns true (or its sender is dropped), then makes a last pass so a
-    /// message committed just before the stop is not left for the next run.
+    /// message committed just before the stop is on the queue when the process ends. A stop
+    /// cut short (the process's drain limit) can skip that pass: the message then waits,
+    /// durable in the outbox, and the next start relays it.
     pub async fn relay(self, mut stop: watch::Receiver<bool>) {
         let mut failing = false;
         loop {
@@ -174,5 +201,58 @@ impl Outbox {
         if let Err(err) = self.relay_once().await {
             tracing::warn!(error = %database_message(&err), "outbox not emptied at stop; the next start relays it");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TempDir;
+
+    #[tokio::test]
+    async fn a_message_whose_outbox_row_cannot_be_deleted_is_queued_once() {
+        let dir = TempDir::new("outbox").unwrap();
+        let db = Db::connect(&dir.sqlite_url("orders")).await.unwrap();
+        let queue = Queue::open(&dir.sqlite_url("queue")).await.unwrap();
+        let outbox = Outbox::open(&db, queue.clone()).await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        outbox
+            .send(
+                &mut tx,
+                "order.created",
+                &serde_json::json!({"order_id": 1}),
+            )
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // The orders' database refuses the delete (as a full disk would); the queue does not.
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE DELETE ON outbox_messages
+             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+        )
+        .execute(db.pool())
+        .await
+        .unwrap();
+        for _ in 0..3 {
+            assert!(outbox.relay_once().await.is_err());
+        }
+        assert_eq!(queue.depth("order.created").await.unwrap(), 1);
+        assert_eq!(outbox.pending().await.unwrap(), 1);
+
+        sqlx::query("DROP TRIGGER refuse")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(outbox.relay_once().await.unwrap(), 1);
+        assert_eq!(outbox.pending().await.unwrap(), 0);
+        assert_eq!(queue.depth("order.created").await.unwrap(), 1);
+        let message = queue
+            .receive("order.created", "test")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.payload["order_id"], 1);
+        assert!(message.message_id().starts_with("msg_"));
     }
 }

@@ -231,7 +231,13 @@ impl Queue {
             .bind(now - CLAIM_TIMEOUT_MS)
             .fetch_optional(self.db.pool())
             .await;
-        self.db.note_write(row.as_ref().map(|_| ()));
+        // Only a claim that changed a row proves the disk takes writes: one that matched
+        // nothing writes no page and succeeds on a full disk too.
+        match &row {
+            Err(err) => self.db.note_write(Err(err)),
+            Ok(Some(_)) => self.db.note_write(Ok(())),
+            Ok(None) => {}
+        }
         let row = row?;
         Ok(row.map(|(id, payload, headers, enqueued_at_ms)| Message {
             id,

@@ -142,17 +142,26 @@ impl WriteState {
         }
     }
 
-    /// The current problem, after clearing a full disk that has room again.
+    /// The current problem, after clearing a full disk that has room again. A disk found
+    /// full before any write failed (a service restarted on it) is a problem too.
     fn problem(&self) -> Option<StorageProblem> {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
-        let current = failing.clone()?;
-        if current.failure == StorageFailure::DiskFull
-            && free_space(&self.directory).is_some_and(|free| free >= ROOM_TO_RECOVER)
-        {
-            *failing = None;
-            tracing::info!(db.namespace = %self.namespace, "the disk has room again; database writes should work");
-            return None;
-        }
+        let free = free_space(&self.directory);
+        let room = free.map(|free| free >= ROOM_TO_RECOVER);
+        let current = match (failing.clone(), room) {
+            (Some(current), Some(true)) if current.failure == StorageFailure::DiskFull => {
+                *failing = None;
+                tracing::info!(db.namespace = %self.namespace, "the disk has room again; database writes should work");
+                return None;
+            }
+            (Some(current), _) => current,
+            (None, Some(false)) => Failing {
+                failure: StorageFailure::DiskFull,
+                message: format!("only {} KiB free on its disk", free.unwrap_or(0) / 1024),
+                since: SystemTime::now(),
+            },
+            (None, _) => return None,
+        };
         let for_seconds = SystemTime::now()
             .duration_since(current.since)
             .unwrap_or(Duration::ZERO)
@@ -254,6 +263,7 @@ mod tests {
 
     #[test]
     fn a_full_disk_stays_reported_until_a_commit() {
+        // A directory statvfs cannot read: only the writes' outcomes decide.
         let state = WriteState::register("unit", Path::new("/nonexistent-directory"));
         let full = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::StorageFull));
         state.record(Err(&full), false);

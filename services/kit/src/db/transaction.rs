@@ -22,7 +22,9 @@ const ROLLBACK: &str = "ROLLBACK";
 
 /// One write transaction on a pooled connection. Run statements on [`WriteTx::conn`], then
 /// [`WriteTx::commit`]. Dropped without a commit (an error returned early, a cancelled
-/// request), it rolls back by closing its connection.
+/// request), it rolls back by closing its connection. Cancelled while its COMMIT is already
+/// on its way, the outcome is unknown to the caller (SQLite may still commit), but never
+/// answered as a success.
 #[derive(Debug)]
 pub struct WriteTx {
     db: Db,
