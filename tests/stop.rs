@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use support::{Shop, buy_approved, client};
+use support::{Shop, alive, buy_approved, client, service_pids};
 
 /// A TCP listener that accepts every connection and never answers, held open (with every
 /// connection it took) until the test process ends: a backend that is up but silent.
@@ -24,31 +24,6 @@ fn black_hole() -> String {
         }
     });
     format!("http://{address}")
-}
-
-/// `SERVICE  URL  PID` rows of the table `up` prints.
-fn service_pids(shop: &Shop) -> Vec<(String, u32)> {
-    shop.stdout
-        .text()
-        .lines()
-        .filter_map(|line| {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                [name, url, pid] if url.starts_with("http://") => {
-                    pid.parse().ok().map(|pid| (name.to_string(), pid))
-                }
-                _ => None,
-            }
-        })
-        .collect()
-}
-
-/// Running, and not a zombie waiting for its parent.
-fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
 }
 
 /// Shop traffic that touches every service: products, one with its recommendations, a

@@ -5,31 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::Shop;
-
-/// `SERVICE  URL  PID` rows of the table `up` prints.
-fn service_pids(shop: &Shop) -> Vec<(String, u32)> {
-    shop.stdout
-        .text()
-        .lines()
-        .filter_map(|line| {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                [name, url, pid] if url.starts_with("http://") => {
-                    pid.parse().ok().map(|pid| (name.to_string(), pid))
-                }
-                _ => None,
-            }
-        })
-        .collect()
-}
-
-fn alive(pid: u32) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-}
+use support::{Shop, alive, service_pids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_service_is_restarted_and_sigterm_stops_everything() {

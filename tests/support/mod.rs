@@ -508,3 +508,28 @@ pub fn in_start_order(
     found.sort_by_key(|s| s.start_unix_nanos);
     found
 }
+
+/// `SERVICE  URL  PID` rows of the table `up` prints.
+pub fn service_pids(shop: &Shop) -> Vec<(String, u32)> {
+    shop.stdout
+        .text()
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                [name, url, pid] if url.starts_with("http://") => {
+                    pid.parse().ok().map(|pid| (name.to_string(), pid))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Running, and not a zombie waiting for its parent (Linux: reads /proc).
+pub fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
