@@ -261,6 +261,21 @@ async fn until_placed(shop: &Shop, ledger: &mut Ledger, label: &str) -> Duration
     unreachable!()
 }
 
+/// `count` purchases, every one of which must be placed; `when` says in the failure what
+/// the shop was going through.
+async fn all_placed(shop: &Shop, ledger: &mut Ledger, label: &str, count: usize, when: &str) {
+    let refused_before = ledger.refusals();
+    for i in 0..count {
+        ledger.note(&purchase(shop, &format!("{label}-{i}")).await);
+    }
+    assert_eq!(
+        ledger.refusals(),
+        refused_before,
+        "purchases failed {when}: {:?}",
+        ledger.refused
+    );
+}
+
 /// The `/health` of every service named, as JSON.
 async fn health(shop: &Shop, names: &[&str]) -> Vec<(String, Value)> {
     let http = client();
@@ -464,16 +479,14 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
     // Space comes back: checkout recovers without a restart, and every purchase succeeds.
     std::fs::remove_file(&filler).unwrap();
     let orders_recovery = until_placed(&shop, &mut ledger, "orders-freed").await;
-    let refused_before = ledger.refusals();
-    for i in 0..10 {
-        ledger.note(&purchase(&shop, &format!("orders-after-{i}")).await);
-    }
-    assert_eq!(
-        ledger.refusals(),
-        refused_before,
-        "purchases failed after the orders disk was freed: {:?}",
-        ledger.refused
-    );
+    all_placed(
+        &shop,
+        &mut ledger,
+        "orders-after",
+        10,
+        "after the orders disk was freed",
+    )
+    .await;
     until_healthy(&shop, &["checkout"]).await;
 
     // 2. The whole data disk fills up: every service that writes meets it.
@@ -493,16 +506,14 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
     assert_reports_full_disk(&shop, &["cart"]).await;
     std::fs::remove_file(&filler).unwrap();
     let disk_recovery = until_placed(&shop, &mut ledger, "all-freed").await;
-    let refused_before = ledger.refusals();
-    for i in 0..10 {
-        ledger.note(&purchase(&shop, &format!("all-after-{i}")).await);
-    }
-    assert_eq!(
-        ledger.refusals(),
-        refused_before,
-        "purchases failed after the disk was freed: {:?}",
-        ledger.refused
-    );
+    all_placed(
+        &shop,
+        &mut ledger,
+        "all-after",
+        10,
+        "after the disk was freed",
+    )
+    .await;
     until_healthy(&shop, &WRITERS).await;
 
     // 3. A restarted checkout hands out new ids, never one it answered before.
@@ -666,16 +677,14 @@ async fn a_database_locked_by_another_process_fails_checkouts_only_while_it_is_h
 
     // Once the lock is gone, checkouts work again at once and keep working.
     let recovery = until_placed(&shop, &mut ledger, "after-lock").await;
-    let refused_before = ledger.refusals();
-    for i in 0..10 {
-        ledger.note(&purchase(&shop, &format!("unlocked-{i}")).await);
-    }
-    assert_eq!(
-        ledger.refusals(),
-        refused_before,
-        "purchases failed after the lock was released: {:?}",
-        ledger.refused
-    );
+    all_placed(
+        &shop,
+        &mut ledger,
+        "unlocked",
+        10,
+        "after the lock was released",
+    )
+    .await;
     ledger.check(&shop).await;
     ledger.figure(
         "orders database locked by another process",
@@ -847,16 +856,11 @@ async fn a_backend_that_refuses_rejects_or_never_answers_never_stops_the_shop() 
         let (exported_before, failed_before) = export_counts(&shop).await;
         let accepted_before = backend.accepted.load(std::sync::atomic::Ordering::SeqCst);
         // The shop serves every purchase, whatever the backend does.
-        let refused_before = ledger.refusals();
-        for i in 0..3 {
-            ledger.note(&purchase(&shop, &format!("phase{phase}-{i}")).await);
-        }
-        assert_eq!(
-            ledger.refusals(),
-            refused_before,
-            "purchases failed with the backend {mode:?}: {:?}",
-            ledger.refused
+        let (label, when) = (
+            format!("phase{phase}"),
+            format!("with the backend {mode:?}"),
         );
+        all_placed(&shop, &mut ledger, &label, 3, &when).await;
         // What was lost is counted; what the backend takes again arrives.
         let deadline = Instant::now() + RECOVERY;
         loop {
