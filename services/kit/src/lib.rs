@@ -5,6 +5,8 @@
 //!
 //! - [`telemetry`]: reads the standard `OTEL_*` variables and installs the tracer, meter and
 //!   logger providers (OTLP over gRPC or HTTP/protobuf);
+//! - [`resource`] and [`propagation`]: what names each process in its telemetry, and which
+//!   trace-context headers travel between services;
 //! - [`server`]: the HTTP server layer that turns every request into a SERVER span and a
 //!   `http.server.request.duration` measurement, and serves a router until shutdown;
 //! - [`client`]: the traced HTTP client that makes CLIENT spans and injects W3C trace context
@@ -29,7 +31,9 @@ pub mod faults;
 pub mod metrics;
 pub mod otel_env;
 pub mod outbox;
+pub mod propagation;
 pub mod queue;
+pub mod resource;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -16,15 +16,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::global;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::{KeyValue, global};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::resource::{EnvResourceDetector, TelemetryResourceDetector};
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter,
     SpanProcessor,
@@ -36,6 +33,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::otel_env::{self, EnvError, Signal};
+use crate::resource::{build_resource, new_instance_id, resolve_service_name};
 
 /// Why telemetry could not be started. Each message says what to change.
 #[derive(Debug, thiserror::Error)]
@@ -122,17 +120,7 @@ impl Telemetry {
         let instance_id = new_instance_id();
         let explorer_endpoint = otel_env::explorer_traces_endpoint()?;
 
-        let (trace_context, baggage) = otel_env::propagators()?;
-        let mut propagators: Vec<
-            Box<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
-        > = Vec::new();
-        if trace_context {
-            propagators.push(Box::new(TraceContextPropagator::new()));
-        }
-        if baggage {
-            propagators.push(Box::new(BaggagePropagator::new()));
-        }
-        global::set_text_map_propagator(TextMapCompositePropagator::new(propagators));
+        crate::propagation::install()?;
 
         let console = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
@@ -656,78 +644,6 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, then the default.
-fn resolve_service_name(default: &str) -> String {
-    std::env::var("OTEL_SERVICE_NAME")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-        .or_else(|| otel_env::resource_attribute("service.name"))
-        .unwrap_or_else(|| default.to_string())
-}
-
-/// A random identifier in UUID v4 form, unique to this process start.
-fn new_instance_id() -> String {
-    let bytes: [u8; 16] = rand::random();
-    let hex: String = bytes
-        .iter()
-        .enumerate()
-        .map(|(i, b)| match i {
-            6 => format!("{:02x}", (b & 0x0f) | 0x40),
-            8 => format!("{:02x}", (b & 0x3f) | 0x80),
-            _ => format!("{b:02x}"),
-        })
-        .collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
-fn build_resource(service_name: &str, version: &str, instance_id: &str) -> Resource {
-    // Defaults first; OTEL_RESOURCE_ATTRIBUTES (the Env detector) overrides them.
-    Resource::builder_empty()
-        .with_attributes([
-            KeyValue::new("service.namespace", "tracedojo"),
-            KeyValue::new("service.version", version.to_string()),
-            KeyValue::new("deployment.environment.name", "demo"),
-            KeyValue::new("host.name", host_name()),
-            KeyValue::new("process.pid", i64::from(std::process::id())),
-        ])
-        .with_detectors(&[
-            Box::new(TelemetryResourceDetector),
-            Box::new(EnvResourceDetector::new()),
-        ])
-        .with_attribute(KeyValue::new(
-            "service.instance.id",
-            instance_id.to_string(),
-        ))
-        .with_service_name(service_name.to_string())
-        .build()
-}
-
-/// The machine's name, as `host.name` wants it.
-pub fn host_name() -> String {
-    #[cfg(unix)]
-    {
-        let mut buf = [0u8; 256];
-        // SAFETY: the buffer is valid for its whole length and gethostname writes at most that.
-        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-        if rc == 0 {
-            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-            if let Ok(name) = std::str::from_utf8(&buf[..end]) {
-                return name.to_string();
-            }
-        }
-    }
-    std::env::var("COMPUTERNAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "localhost".to_string())
-}
-
 /// Console logs: `RUST_LOG` (default `info`), never the SDK's own export complaints: a
 /// backend that is down would print one every half second, and [`CountingExporter`] already
 /// says it once a minute in plain words.
@@ -811,15 +727,6 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
 mod tests {
     use super::*;
     use crate::otel_env::Protocol;
-
-    #[test]
-    fn instance_ids_look_like_uuids_and_differ() {
-        let a = new_instance_id();
-        let b = new_instance_id();
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
-        assert_ne!(a, b);
-    }
 
     #[test]
     fn the_explorer_copy_goes_without_the_users_headers() {
