@@ -1,68 +1,29 @@
-//! Flattening of OTLP protobuf requests into the store's types. Pure functions
+//! Flattening of OTLP protobuf requests into the store's plain types. Pure functions
 //! taking the requests by value (strings are moved, not copied), so the
 //! mapping can be unit-tested without a network.
+//!
+//! Metrics and logs are ingested through here. Spans are not: the receiver hands trace
+//! requests straight to the store (`SpanStore::insert_request`), which packs them into its
+//! table without building a [`StoredSpan`] first. [`spans_from_request`] is the plain
+//! span-by-span mapping that the store's own tests compare it against, and the way for a tool
+//! to read a request without a store.
 
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
+// Still offered here, where the queries and the store's property tests have imported them.
+pub use crate::any_value::any_value_to_json;
+pub use crate::ids::hex_id;
 use crate::store::{StoredEvent, StoredLink, StoredLog, StoredMetric, StoredSpan};
-
-/// Lower-case hex of an id. Ids of unexpected length are kept as sent rather
-/// than rejected: a test receiver should show what the exporter did.
-pub fn hex_id(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
-/// Converts an OTLP value to JSON. Recursion is bounded because prost refuses
-/// to decode messages nested deeper than its recursion limit.
-pub fn any_value_to_json(value: AnyValue) -> Value {
-    use any_value::Value as V;
-    match value.value {
-        None => Value::Null,
-        Some(V::StringValue(s)) => Value::String(s),
-        Some(V::BoolValue(b)) => Value::Bool(b),
-        Some(V::IntValue(i)) => Value::from(i),
-        Some(V::DoubleValue(d)) => double_to_json(d),
-        Some(V::ArrayValue(array)) => {
-            Value::Array(array.values.into_iter().map(any_value_to_json).collect())
-        }
-        Some(V::KvlistValue(list)) => Value::Object(
-            list.values
-                .into_iter()
-                .map(|kv| (kv.key, kv.value.map_or(Value::Null, any_value_to_json)))
-                .collect::<Map<String, Value>>(),
-        ),
-        Some(V::BytesValue(bytes)) => Value::String(hex_id(&bytes)),
-        // Only meaningful with the profiles string table, which traces, metrics
-        // and logs do not carry.
-        Some(V::StringValueStrindex(_)) => Value::Null,
-    }
-}
-
-/// JSON has no NaN or infinities; spell them the way OTLP/JSON does.
-fn double_to_json(d: f64) -> Value {
-    match Number::from_f64(d) {
-        Some(n) => Value::Number(n),
-        None if d.is_nan() => Value::String("NaN".to_owned()),
-        None if d > 0.0 => Value::String("Infinity".to_owned()),
-        None => Value::String("-Infinity".to_owned()),
-    }
-}
 
 /// Key/value list to a map; on duplicate keys the last one wins.
 pub fn attributes_to_map(attributes: Vec<KeyValue>) -> BTreeMap<String, Value> {
@@ -95,7 +56,10 @@ fn status_name(code: i32) -> &'static str {
     }
 }
 
-/// Every span of the request, each carrying its resource and scope name.
+/// Every span of the request, each carrying its resource and scope name, ids as hex.
+///
+/// Not the ingest path (see the module's doc): the reference the store's tests check
+/// `SpanStore::insert_request` against, and a plain reading of a request for tools.
 pub fn spans_from_request(request: ExportTraceServiceRequest) -> Vec<StoredSpan> {
     let mut out = Vec::new();
     for resource_spans in request.resource_spans {
@@ -247,7 +211,7 @@ pub fn logs_from_request(request: ExportLogsServiceRequest) -> Vec<StoredLog> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::common::v1::{ArrayValue, InstrumentationScope, KeyValueList};
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::metrics::v1::{
         Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
@@ -272,47 +236,6 @@ mod tests {
             )],
             ..Default::default()
         })
-    }
-
-    #[test]
-    fn ids_are_lower_hex() {
-        assert_eq!(hex_id(&[0x00, 0xAB, 0x0f, 0xf0]), "00ab0ff0");
-        assert_eq!(hex_id(&[]), "");
-    }
-
-    #[test]
-    fn any_values_map_to_json() {
-        use any_value::Value as V;
-        let nested = V::KvlistValue(KeyValueList {
-            values: vec![
-                kv("s", V::StringValue("x".into())),
-                kv("b", V::BoolValue(true)),
-                kv(
-                    "arr",
-                    V::ArrayValue(ArrayValue {
-                        values: vec![
-                            AnyValue {
-                                value: Some(V::IntValue(-3)),
-                            },
-                            AnyValue {
-                                value: Some(V::DoubleValue(1.5)),
-                            },
-                        ],
-                    }),
-                ),
-                kv("bytes", V::BytesValue(vec![0xde, 0xad])),
-                kv("nan", V::DoubleValue(f64::NAN)),
-                kv("inf", V::DoubleValue(f64::NEG_INFINITY)),
-            ],
-        });
-        let json = any_value_to_json(AnyValue {
-            value: Some(nested),
-        });
-        assert_eq!(
-            json,
-            json!({"s": "x", "b": true, "arr": [-3, 1.5], "bytes": "dead", "nan": "NaN", "inf": "-Infinity"})
-        );
-        assert_eq!(any_value_to_json(AnyValue { value: None }), Value::Null);
     }
 
     #[test]

@@ -26,11 +26,13 @@
 //! # }
 //! ```
 
+pub mod any_value;
 pub mod api;
 pub mod convert;
 pub mod grpc;
 mod host_check;
 pub mod http;
+pub mod ids;
 pub mod query;
 pub mod receiver;
 pub mod server;

@@ -17,7 +17,10 @@ use super::attrs::{self, ValueRef};
 use super::index::{self, Index};
 use super::intern::{Interner, Sym};
 use super::{StoredEvent, StoredLink, StoredSpan};
-use crate::convert::{any_value_to_json, hex_id};
+use crate::any_value::any_value_to_json;
+use crate::ids::hex_id;
+// Re-exported because the API and the store look ids up through this module.
+pub use crate::ids::unhex;
 
 pub type TraceId = [u8; 16];
 pub type SpanId = [u8; 8];
@@ -980,20 +983,6 @@ fn parent_id(bytes: &[u8]) -> Option<SpanId> {
     } else {
         bytes.try_into().ok()
     }
-}
-
-/// Parses lower- or upper-case hex of exactly N bytes.
-pub fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != N * 2 {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16);
-        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
