@@ -10,10 +10,11 @@ use anyhow::{Context, bail};
 use tracedojo_loadgen::http::{Client, Failure, Request, Target};
 use tracedojo_loadgen::journeys::{DEFAULT_MIX, JourneyKind, JourneyOptions};
 use tracedojo_loadgen::limits::compact;
+use tracedojo_loadgen::liveness::{self, Cause, Event, Watch};
 use tracedojo_loadgen::plan::plan;
 use tracedojo_loadgen::population::Population;
 use tracedojo_loadgen::profile_file::ProfileFile;
-use tracedojo_loadgen::recorder::{EndpointSummary, Recorder};
+use tracedojo_loadgen::recorder::{Answers, EndpointSummary, Recorder};
 use tracedojo_loadgen::runner::{RunnerConfig, run as run_plan};
 use tracedojo_loadgen::schedule::{Arrivals, Profile, Schedule};
 
@@ -136,6 +137,16 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let progress =
         (!args.quiet).then(|| tokio::spawn(show_progress(recorder.clone(), profile, started)));
+    let request_timeout = config.request_timeout;
+    let watch = Arc::new(Mutex::new(Watch::new(started)));
+    let watching = (!args.quiet).then(|| {
+        tokio::spawn(watch_target(
+            recorder.clone(),
+            watch.clone(),
+            target.clone(),
+            request_timeout,
+        ))
+    });
     let quiet = args.quiet;
     let stop = async move {
         tracedojo_kit::shutdown::signal().await;
@@ -147,13 +158,30 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     if let Some(progress) = progress {
         progress.abort();
     }
+    if let Some(watching) = watching {
+        watching.abort();
+    }
     let elapsed = started.elapsed();
     if let Some(telemetry) = telemetry {
         telemetry.shutdown(tracedojo_kit::telemetry::STOP_FLUSH_TIMEOUT);
     }
     let recorder = recorder.lock().unwrap_or_else(|p| p.into_inner());
+    let answers = &recorder.answers;
+    let silent_since = {
+        let mut watch = watch.lock().unwrap_or_else(|p| p.into_inner());
+        // The last figures were handed in after the last look.
+        let _ = watch.observe(std::time::Instant::now(), answers);
+        watch.silent_since()
+    };
     if !args.quiet {
         print_summary(&recorder, elapsed);
+        if let Some(since) = silent_since.filter(|_| answers.answered > 0) {
+            println!(
+                "\n{target} stopped answering {:.1} s into the run and did not answer again ({})",
+                since.saturating_duration_since(started).as_secs_f64(),
+                failures(answers)
+            );
+        }
     }
     if let Some(report_file) = report_file {
         let report = serde_json::json!({
@@ -168,6 +196,12 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             "dropped": recorder.dropped,
             "requests": recorder.requests(),
             "errors": recorder.errors(),
+            "answered": answers.answered,
+            "no_answer": answers
+                .failed
+                .iter()
+                .map(|(failure, count)| (failure.name(), *count))
+                .collect::<std::collections::BTreeMap<_, _>>(),
             "overall": recorder.overall(),
             "endpoints": recorder.endpoints(),
             "journey_steps": recorder.steps(),
@@ -175,7 +209,80 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(&report)?;
         report_file.write(&text)?;
     }
+    if answers.sent > 0 && answers.answered == 0 {
+        bail!(
+            "{target} answered none of the {} requests sent ({}); is `tracedojo up` running, and \
+             is --target the shop's frontend?",
+            answers.sent,
+            failures(answers)
+        );
+    }
     Ok(())
+}
+
+/// `12 connection refused, 3 accepted, no answer in time`: why requests got no answer.
+fn failures(answers: &Answers) -> String {
+    let parts: Vec<String> = answers
+        .failed
+        .iter()
+        .map(|(failure, count)| format!("{count} {}", failure.reason()))
+        .collect();
+    if parts.is_empty() {
+        "none failed".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Says once when the shop stops answering during the run, and once when it is back. The run
+/// goes on either way: a restart of the shop is something a load test should live through.
+async fn watch_target(
+    recorder: Arc<Mutex<Recorder>>,
+    watch: Arc<Mutex<Watch>>,
+    target: String,
+    request_timeout: Duration,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let answers = recorder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .answers
+            .clone();
+        let event = watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .observe(std::time::Instant::now(), &answers);
+        let line = match event {
+            None => continue,
+            Some(Event::Stopped { cause, lasted, .. }) => {
+                let waited = match cause {
+                    Cause::Waiting => lasted,
+                    Cause::Failing(_) => request_timeout,
+                };
+                format!(
+                    "no answer for {:.0} s: {}; the run goes on and counts what fails",
+                    lasted.as_secs_f64(),
+                    liveness::describe(cause, &target, waited)
+                )
+            }
+            Some(Event::Back { silent_for }) => format!(
+                "{target} answers again, after {:.0} s without an answer",
+                silent_for.as_secs_f64()
+            ),
+        };
+        // On a terminal the progress line is rewritten in place: clear it first.
+        let clear = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            "\r\x1b[2K"
+        } else {
+            ""
+        };
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{clear}{line}");
+        let _ = stderr.flush();
+    }
 }
 
 /// The file `--json` names, opened before the run: a path that cannot be written is found in
@@ -240,24 +347,44 @@ impl Drop for ReportFile {
     }
 }
 
-/// Fails early, in plain words, when nothing answers at the target.
+/// How long the check before the run waits for the shop to answer.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Fails early, in one plain line, when nothing answers at the target, saying which of
+/// "nothing listens" and "something listens and says nothing" it is: the fixes differ.
 async fn check_target(target: &Target) -> anyhow::Result<()> {
-    let client = Client::new(Arc::new(target.clone()), Duration::from_secs(5));
-    match client.send(&Request::get("/health")).await {
-        Ok(_) => Ok(()),
-        Err(failure) => {
-            let reason = match failure {
-                Failure::Refused => "connection refused",
-                Failure::Timeout => "no answer within 5 s",
-                Failure::Connect => "cannot connect",
-                Failure::Broken => "the connection broke",
-                Failure::Malformed => "the answer was not HTTP/1.1",
-            };
-            bail!(
-                "cannot reach the shop at {} ({reason}); start it with `tracedojo up` or point --target at it",
-                target.url("")
-            )
-        }
+    let client = Client::new(Arc::new(target.clone()), CHECK_TIMEOUT);
+    let url = target.url("");
+    let seconds = CHECK_TIMEOUT.as_secs();
+    let failure = match client.send(&Request::get("/health")).await {
+        Ok(_) => return Ok(()),
+        Err(failure) => failure,
+    };
+    match failure {
+        Failure::Refused => bail!(
+            "cannot reach the shop at {url}: connection refused; is `tracedojo up` running? \
+             Start it, or point --target at the shop"
+        ),
+        Failure::NoAnswer => bail!(
+            "{url} accepted the connection but answered nothing in {seconds} s; is it the \
+             shop's frontend? Point --target at the Shop: URL `tracedojo up` prints"
+        ),
+        Failure::Timeout => bail!(
+            "cannot reach the shop at {url}: nothing accepted a connection within {seconds} s; \
+             check the host and port of --target (a firewall may drop the connection)"
+        ),
+        Failure::Connect => bail!(
+            "cannot reach the shop at {url}: could not connect (unknown host, unreachable \
+             network or a failed TLS handshake); check --target"
+        ),
+        Failure::Broken => bail!(
+            "{url} accepted the connection and closed it without an answer; is it an HTTP \
+             server? (an https server needs https:// in --target)"
+        ),
+        Failure::Malformed => bail!(
+            "{url} answered, but not in HTTP/1.1; is it the shop? (an https server needs \
+             https:// in --target)"
+        ),
     }
 }
 

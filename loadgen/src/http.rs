@@ -10,6 +10,7 @@
 //! It speaks what the shop's API answers with: `Content-Length`, `chunked`, or a body that
 //! ends when the connection closes; interim `1xx` answers are skipped.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -201,14 +202,17 @@ pub struct Response {
 }
 
 /// Why no answer came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Failure {
     /// Nothing accepted the connection.
     Refused,
     /// The connection or TLS handshake failed some other way.
     Connect,
-    /// No complete answer within the request timeout.
+    /// No connection within the request timeout.
     Timeout,
+    /// A connection was made and the request sent, but no complete answer came within the
+    /// request timeout: something listens there and says nothing.
+    NoAnswer,
     /// The connection broke while the request or answer was under way.
     Broken,
     /// The answer was not HTTP/1.1 we could read, or was too large.
@@ -221,9 +225,33 @@ impl Failure {
         match self {
             Failure::Refused => "connection_refused",
             Failure::Connect => "connect_error",
-            Failure::Timeout => "timeout",
+            Failure::Timeout | Failure::NoAnswer => "timeout",
             Failure::Broken => "transport_error",
             Failure::Malformed => "malformed_response",
+        }
+    }
+
+    /// A key for reports, one per variant.
+    pub fn name(self) -> &'static str {
+        match self {
+            Failure::Refused => "connection_refused",
+            Failure::Connect => "connect_error",
+            Failure::Timeout => "connect_timeout",
+            Failure::NoAnswer => "no_answer",
+            Failure::Broken => "closed_without_answer",
+            Failure::Malformed => "malformed_response",
+        }
+    }
+
+    /// The same in words, for a person.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Failure::Refused => "connection refused",
+            Failure::Connect => "could not connect",
+            Failure::Timeout => "no connection in time",
+            Failure::NoAnswer => "accepted, no answer in time",
+            Failure::Broken => "closed without an answer",
+            Failure::Malformed => "not HTTP/1.1",
         }
     }
 }
@@ -253,13 +281,25 @@ impl Client {
 
     /// Sends `request` and reads the whole answer, within the request timeout.
     pub async fn send(&self, request: &Request) -> Result<Response, Failure> {
-        tokio::time::timeout(self.timeout, self.send_within_timeout(request))
+        // Set once a connection is there, so a timeout can tell "nothing accepted the
+        // connection" from "it was accepted and nothing answered": the fixes differ.
+        let connected = AtomicBool::new(false);
+        match tokio::time::timeout(self.timeout, self.send_within_timeout(request, &connected))
             .await
-            .unwrap_or(Err(Failure::Timeout))
+        {
+            Ok(result) => result,
+            Err(_) if connected.load(Ordering::Relaxed) => Err(Failure::NoAnswer),
+            Err(_) => Err(Failure::Timeout),
+        }
     }
 
-    async fn send_within_timeout(&self, request: &Request) -> Result<Response, Failure> {
+    async fn send_within_timeout(
+        &self,
+        request: &Request,
+        connected: &AtomicBool,
+    ) -> Result<Response, Failure> {
         if let Some(mut connection) = self.take_idle() {
+            connected.store(true, Ordering::Relaxed);
             match connection.exchange(request, &self.target).await {
                 Ok((response, keep_alive)) => {
                     self.put_back(connection, keep_alive);
@@ -272,7 +312,7 @@ impl Client {
             }
         }
         // Boxed: connecting is rare, and its future would make every request's larger.
-        let mut connection = Box::pin(self.connect()).await?;
+        let mut connection = Box::pin(self.connect(connected)).await?;
         let (response, keep_alive) = connection
             .exchange(request, &self.target)
             .await
@@ -299,7 +339,7 @@ impl Client {
         }
     }
 
-    async fn connect(&self) -> Result<Connection, Failure> {
+    async fn connect(&self, connected: &AtomicBool) -> Result<Connection, Failure> {
         let target = &self.target;
         let tcp = TcpStream::connect((target.host.as_str(), target.port))
             .await
@@ -307,6 +347,7 @@ impl Client {
                 std::io::ErrorKind::ConnectionRefused => Failure::Refused,
                 _ => Failure::Connect,
             })?;
+        connected.store(true, Ordering::Relaxed);
         // Requests are written whole; waiting to coalesce them would only add latency.
         let _ = tcp.set_nodelay(true);
         let stream = match &self.tls {

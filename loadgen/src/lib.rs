@@ -9,12 +9,14 @@
 //! starts which journey at each arrival), [`runner`] (sends the plan on worker threads, with an
 //! in-flight cap), [`http`] (the lean HTTP/1.1 client each worker uses), [`traced`] (each
 //! request as a root span of service `loadgenerator`), [`recorder`] (corrected and uncorrected
-//! HDR latencies), [`profile_file`] (settings from a TOML file) and [`limits`] (the ranges of
-//! the settings, shared by flags and files).
+//! HDR latencies, and whether anything answered), [`liveness`] (says when the target stops
+//! answering and when it is back), [`profile_file`] (settings from a TOML file) and
+//! [`limits`] (the ranges of the settings, shared by flags and files).
 
 pub mod http;
 pub mod journeys;
 pub mod limits;
+pub mod liveness;
 pub mod plan;
 pub mod population;
 pub mod profile_file;

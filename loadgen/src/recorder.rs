@@ -6,10 +6,12 @@
 //! up, only the corrected view shows what users waited (coordinated omission).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+
+use crate::http::Failure;
 
 /// Latencies are kept in microseconds, from 1 µs to one hour, to three significant digits.
 fn new_histogram() -> Histogram<u64> {
@@ -29,6 +31,46 @@ pub struct Sample {
     pub uncorrected: Duration,
     /// HTTP status, or `None` when no answer came (refused, timed out).
     pub status: Option<u16>,
+    /// Why no answer came, when none did.
+    pub failure: Option<Failure>,
+    /// When the answer (or the failure) came.
+    pub at: Instant,
+}
+
+/// Whether the target answers at all, apart from how fast or with what status: the run warns
+/// when it stops, and fails when it never did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answers {
+    /// Requests sent, counted as they go out: those still waiting are `sent - answered - failed`.
+    pub sent: u64,
+    /// Requests that got an HTTP answer, whatever its status.
+    pub answered: u64,
+    /// Requests that got none, by why.
+    pub failed: BTreeMap<Failure, u64>,
+    /// When the latest answer came.
+    pub last_answer: Option<Instant>,
+}
+
+impl Answers {
+    pub fn failed_total(&self) -> u64 {
+        self.failed.values().sum()
+    }
+
+    /// Requests sent and not yet answered or failed.
+    pub fn waiting(&self) -> u64 {
+        self.sent
+            .saturating_sub(self.answered)
+            .saturating_sub(self.failed_total())
+    }
+
+    fn drain_into(&mut self, into: &mut Answers) {
+        into.sent += std::mem::take(&mut self.sent);
+        into.answered += std::mem::take(&mut self.answered);
+        for (failure, count) in std::mem::take(&mut self.failed) {
+            *into.failed.entry(failure).or_default() += count;
+        }
+        into.last_answer = into.last_answer.max(self.last_answer.take());
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +153,7 @@ pub struct Recorder {
     pub dropped: u64,
     pub journeys_started: u64,
     pub journeys_finished: u64,
+    pub answers: Answers,
 }
 
 impl Recorder {
@@ -133,6 +176,20 @@ impl Recorder {
             }
             *endpoint.statuses.entry(sample.status).or_default() += 1;
         }
+        match (sample.status, sample.failure) {
+            (Some(_), _) => {
+                self.answers.answered += 1;
+                self.answers.last_answer = self.answers.last_answer.max(Some(sample.at));
+            }
+            (None, failure) => {
+                // A sample without a status always has a failure; `NoAnswer` if not.
+                *self
+                    .answers
+                    .failed
+                    .entry(failure.unwrap_or(Failure::NoAnswer))
+                    .or_default() += 1;
+            }
+        }
     }
 
     /// Moves everything recorded here into `into`, leaving this recorder empty (its
@@ -151,6 +208,7 @@ impl Recorder {
         into.dropped += std::mem::take(&mut self.dropped);
         into.journeys_started += std::mem::take(&mut self.journeys_started);
         into.journeys_finished += std::mem::take(&mut self.journeys_finished);
+        self.answers.drain_into(&mut into.answers);
     }
 
     pub fn requests(&self) -> u64 {
@@ -214,6 +272,8 @@ mod tests {
             corrected: Duration::from_millis(millis),
             uncorrected: Duration::from_millis(millis / 2),
             status,
+            failure: status.is_none().then_some(Failure::Refused),
+            at: Instant::now(),
         }
     }
 
@@ -221,6 +281,7 @@ mod tests {
     fn draining_moves_every_figure_and_leaves_the_worker_empty() {
         let mut shared = Recorder::default();
         shared.record(&sample("GET /a", 10, Some(200)));
+        shared.answers.sent += 1;
         let mut worker = Recorder {
             late: 2,
             dropped: 1,
@@ -230,7 +291,16 @@ mod tests {
         };
         worker.record(&sample("GET /a", 30, Some(500)));
         worker.record(&sample("GET /b", 20, None));
+        worker.answers.sent += 3;
         worker.drain_into(&mut shared);
+        assert_eq!(shared.answers.answered, 2);
+        assert_eq!(shared.answers.failed[&Failure::Refused], 1);
+        assert_eq!(
+            shared.answers.waiting(),
+            1,
+            "the third of the worker's is under way"
+        );
+        assert!(shared.answers.last_answer.is_some());
 
         assert_eq!((shared.requests(), shared.errors()), (3, 2));
         assert_eq!((shared.late, shared.dropped), (2, 1));

@@ -340,6 +340,7 @@ async fn run_journey(
             break;
         };
         request.header("x-session-id", session);
+        lock(recorder).answers.sent += 1;
         let sent = Instant::now();
         let result = if traced {
             // Boxed, like the send below: a request's future is large, and a journey's would
@@ -358,6 +359,8 @@ async fn run_journey(
             corrected: done.saturating_duration_since(intended),
             uncorrected: done.saturating_duration_since(sent),
             status,
+            failure: result.as_ref().err().copied(),
+            at: done.into_std(),
         });
         if matches!(timed.step, Step::Checkout { .. }) {
             order_id = result

@@ -215,7 +215,7 @@ fn client_with_timeout(target: Arc<Target>, seconds: u64) -> Client {
 }
 
 #[tokio::test]
-async fn a_silent_server_is_a_timeout() {
+async fn a_server_that_accepts_and_never_answers_is_told_from_one_that_never_accepts() {
     // Accepts and reads, never answers: the listener stays open for the whole test.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target =
@@ -228,5 +228,6 @@ async fn a_silent_server_is_a_timeout() {
     });
     let client = Client::new(target, Duration::from_millis(200));
     let failure = client.send(&Request::get("/")).await.unwrap_err();
-    assert_eq!(failure, Failure::Timeout);
+    assert_eq!(failure, Failure::NoAnswer);
+    assert_eq!(failure.error_type(), "timeout");
 }
