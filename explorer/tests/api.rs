@@ -968,3 +968,326 @@ async fn start_refuses_bounds_too_small_and_busy_ports() {
     .await
     .expect("a later start works");
 }
+
+impl TraceBuilder {
+    /// [`TraceBuilder::request`] with each service's resource put in a `service.namespace`
+    /// (none where `namespace_of` says so).
+    fn request_in(
+        &self,
+        tier: &str,
+        namespace_of: impl Fn(&str) -> Option<&'static str>,
+    ) -> ExportTraceServiceRequest {
+        let mut request = self.request(tier);
+        for resource_spans in &mut request.resource_spans {
+            let resource = resource_spans.resource.as_mut().expect("a resource");
+            let service = resource
+                .attributes
+                .iter()
+                .find(|kv| kv.key == "service.name")
+                .and_then(|kv| kv.value.as_ref()?.value.clone());
+            if let Some(any_value::Value::StringValue(service)) = service
+                && let Some(namespace) = namespace_of(&service)
+            {
+                resource.attributes.push(s("service.namespace", namespace));
+            }
+        }
+        request
+    }
+}
+
+/// Sorted ids, for comparing sets of traces.
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+/// Two people send the same shop to one explorer, each under a `service.namespace` of their
+/// own: alice has two good and two failing checkouts, bob three good ones and the shipping
+/// consumer of his first; one trace is alice's frontend calling bob's checkout, and one has no
+/// namespace at all. One of bob's spans carries `service.namespace=alice` as a span
+/// attribute, which says nothing of who sent it. Every view, narrowed to one namespace,
+/// shows that person's spans and nothing of the other's.
+#[tokio::test]
+async fn the_namespace_filter_keeps_each_persons_spans_apart() {
+    use SpanKind::{Client, Server};
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let ui = explorer.ui_addr();
+    let base = now_nanos() - 60_000 * MS;
+    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
+        .await
+        .expect("gRPC connects");
+    let at = |n: u8| base + u64::from(n) * 1_000 * MS;
+
+    let mut alice = Vec::new();
+    for n in 20..24u8 {
+        let trace = checkout(n, at(n), n >= 22);
+        client
+            .export(trace.request_in("gold", |_| Some("alice")))
+            .await
+            .expect("export");
+        alice.push(trace.hex());
+    }
+    let mut bob = Vec::new();
+    for n in 30..33u8 {
+        let mut trace = checkout(n, at(n), false);
+        if n == 30 {
+            let payment = &mut trace.spans[7].1;
+            assert_eq!(payment.name, "POST /charge");
+            payment.attributes.push(s("service.namespace", "alice"));
+        }
+        client
+            .export(trace.request_in("silver", |_| Some("bob")))
+            .await
+            .expect("export");
+        bob.push(trace.hex());
+    }
+    let mut shipping = TraceBuilder::new(34, at(34));
+    shipping
+        .span(
+            "shipping",
+            1,
+            None,
+            "process order.created",
+            SpanKind::Consumer,
+            (0, 30),
+            vec![],
+        )
+        .links
+        .push(Link {
+            trace_id: {
+                let mut id = [0x5a; 16];
+                id[15] = 30;
+                id.to_vec()
+            },
+            span_id: vec![30, 0, 0, 0, 0, 0, 0, 10],
+            ..Default::default()
+        });
+    client
+        .export(shipping.request_in("silver", |_| Some("bob")))
+        .await
+        .expect("export");
+    bob.push(shipping.hex());
+    // Alice's frontend calls bob's checkout.
+    let mut cross = TraceBuilder::new(50, at(50));
+    cross.span(
+        "frontend",
+        1,
+        None,
+        "POST /checkout",
+        Server,
+        (0, 20),
+        vec![],
+    );
+    cross.span(
+        "frontend",
+        2,
+        Some(1),
+        "POST /orders",
+        Client,
+        (1, 19),
+        vec![s("server.address", "checkout.bob.example")],
+    );
+    cross.span(
+        "checkout",
+        3,
+        Some(2),
+        "POST /orders",
+        Server,
+        (2, 18),
+        vec![],
+    );
+    client
+        .export(cross.request_in("silver", |service| {
+            Some(if service == "frontend" {
+                "alice"
+            } else {
+                "bob"
+            })
+        }))
+        .await
+        .expect("export");
+    alice.push(cross.hex());
+    bob.push(cross.hex());
+    let nobody = checkout(60, at(60), false);
+    client
+        .export(nobody.request_in("silver", |_| None))
+        .await
+        .expect("export");
+
+    // Search: the condition holds for one span, its resource's namespace included.
+    let (_, body) = get(ui, "/api/traces?namespace=alice").await;
+    assert_eq!(sorted(ids(&body)), sorted(alice.clone()), "{body}");
+    let (_, body) = get(ui, "/api/traces?namespace=bob").await;
+    assert_eq!(sorted(ids(&body)), sorted(bob.clone()), "{body}");
+    let (_, body) = get(ui, "/api/traces?namespace=alice&service=checkout").await;
+    assert_eq!(sorted(ids(&body)), sorted(alice[..4].to_vec()), "{body}");
+    let (_, body) = get(ui, "/api/traces?namespace=alice&service=payment").await;
+    assert_eq!(
+        sorted(ids(&body)),
+        sorted(alice[..4].to_vec()),
+        "a span attribute service.namespace is not the resource's: {body}"
+    );
+    let (_, body) = get(ui, "/api/traces?namespace=carol").await;
+    assert!(ids(&body).is_empty(), "{body}");
+    let (_, body) = get(ui, "/api/traces?namespace=").await;
+    assert_eq!(
+        ids(&body).len(),
+        10,
+        "an empty namespace is no filter: {body}"
+    );
+
+    // Service map.
+    let edge = |map: &Value, from: &str, to: &str| {
+        map["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .find(|e| e["from"] == from && e["to"] == to)
+            .cloned()
+    };
+    let node = |map: &Value, name: &str| {
+        map["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["name"] == name)
+            .cloned()
+    };
+    let (_, map) = get(ui, "/api/service-map?namespace=alice").await;
+    assert_eq!(
+        edge(&map, "frontend", "checkout").expect("edge")["requests"],
+        4
+    );
+    let payment = edge(&map, "checkout", "payment").expect("edge");
+    assert_eq!(
+        (payment["requests"].clone(), payment["errors"].clone()),
+        (4.into(), 2.into())
+    );
+    assert_eq!(
+        edge(&map, "frontend", "checkout.bob.example").expect("the call to bob")["requests"],
+        1,
+        "{map}"
+    );
+    assert_eq!(node(&map, "checkout").expect("node")["span_count"], 4 * 7);
+    assert!(node(&map, "shipping").is_none(), "{map}");
+    let (_, map) = get(ui, "/api/service-map?namespace=bob").await;
+    assert_eq!(
+        edge(&map, "frontend", "checkout").expect("edge")["requests"],
+        3
+    );
+    assert_eq!(
+        edge(&map, "checkout", "shipping").expect("edge")["requests"],
+        1
+    );
+    assert_eq!(
+        node(&map, "checkout").expect("node")["span_count"],
+        3 * 7 + 1
+    );
+    assert_eq!(node(&map, "frontend").expect("node")["span_count"], 3 * 2);
+    assert!(
+        edge(&map, "frontend", "checkout.bob.example").is_none(),
+        "{map}"
+    );
+    let (_, map) = get(ui, "/api/service-map?namespace=carol").await;
+    assert_eq!(map["nodes"], Value::Array(vec![]), "{map}");
+
+    // RED.
+    let row = |red: &Value, service: &str, operation: &str| {
+        red["endpoints"]
+            .as_array()
+            .expect("endpoints")
+            .iter()
+            .find(|e| e["service"] == service && e["operation"] == operation)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {service} {operation} in {red}"))
+    };
+    let (_, red) = get(ui, "/api/red?namespace=alice").await;
+    let checkouts = row(&red, "frontend", "POST /checkout");
+    assert_eq!(
+        (checkouts["requests"].clone(), checkouts["errors"].clone()),
+        (5.into(), 2.into())
+    );
+    assert_eq!(row(&red, "checkout", "POST /orders")["requests"], 4);
+    assert_eq!(red["queries"][0]["calls"], 4 * 3);
+    let (_, red) = get(ui, "/api/red?namespace=bob").await;
+    assert_eq!(row(&red, "frontend", "POST /checkout")["requests"], 3);
+    assert_eq!(row(&red, "frontend", "POST /checkout")["errors"], 0);
+    assert_eq!(row(&red, "checkout", "POST /orders")["requests"], 4);
+    assert_eq!(red["queries"][0]["calls"], 3 * 3);
+    let (_, red) = get(ui, "/api/red?namespace=bob&service=payment").await;
+    assert_eq!(red["endpoints"].as_array().expect("rows").len(), 1, "{red}");
+    assert_eq!(row(&red, "payment", "POST /charge")["requests"], 3);
+    let (_, red) = get(ui, "/api/red").await;
+    assert_eq!(
+        row(&red, "frontend", "POST /checkout")["requests"],
+        4 + 3 + 1 + 1
+    );
+
+    // Errors: traces holding a span of the namespace, read whole.
+    let (_, errors) = get(ui, "/api/errors?namespace=alice").await;
+    assert_eq!(errors["traces"], 5, "{errors}");
+    assert_eq!(
+        errors["failing_traces"], 4,
+        "the refused reservation fails every checkout"
+    );
+    let causes = errors["root_causes"].as_array().expect("causes");
+    let payment = causes
+        .iter()
+        .find(|c| c["service"] == "payment")
+        .unwrap_or_else(|| panic!("no payment cause in {errors}"));
+    assert_eq!(payment["traces"], 2);
+    let (_, errors) = get(ui, "/api/errors?namespace=bob").await;
+    assert_eq!(errors["traces"], 5, "{errors}");
+    assert_eq!(errors["failing_traces"], 3);
+    assert!(
+        errors["root_causes"]
+            .as_array()
+            .expect("causes")
+            .iter()
+            .all(|c| c["service"] != "payment"),
+        "{errors}"
+    );
+    let (_, errors) = get(ui, "/api/errors?namespace=alice&service=checkout").await;
+    assert_eq!(
+        errors["traces"], 4,
+        "bob's checkout in the shared trace is not alice's"
+    );
+    let (_, errors) = get(ui, "/api/errors?namespace=carol").await;
+    assert_eq!(errors["traces"], 0);
+
+    // The lists the UI fills its choices from.
+    let names = |body: &Value, list: &str| -> Vec<String> {
+        body[list]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|s| s["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let (_, services) = get(ui, "/api/services?namespace=alice").await;
+    assert_eq!(
+        names(&services, "services"),
+        ["checkout", "frontend", "payment"]
+    );
+    let (_, services) = get(ui, "/api/services?namespace=bob").await;
+    assert_eq!(
+        names(&services, "services"),
+        ["checkout", "frontend", "payment", "shipping"]
+    );
+    let (_, namespaces) = get(ui, "/api/namespaces").await;
+    assert_eq!(
+        names(&namespaces, "namespaces"),
+        ["alice", "bob"],
+        "{namespaces}"
+    );
+    assert_eq!(namespaces["namespaces"][0]["span_count"], 4 * 10 + 2);
+    assert_eq!(
+        namespaces["namespaces"][1]["services"],
+        serde_json::json!(["checkout", "frontend", "payment", "shipping"])
+    );
+    let (status, body) = get(ui, "/api/services?namespaces=alice").await;
+    assert_eq!(status, 400, "{body}");
+    explorer.shutdown().await.expect("shutdown");
+}

@@ -44,6 +44,7 @@ const KEYS: &[&str] = &[
     "db.system.name",
     "db.query.text",
     "peer.service",
+    "service.namespace",
 ];
 const STRINGS: &[&str] = &[
     "", "a", "b", "gold", "5", "-3", "05", "+5", "true", "false", "null", "NaN", "ü—✓", "x=y",
@@ -360,6 +361,7 @@ impl Gen {
                 max_duration: duration(self),
                 errors_only: self.chance(20),
                 attributes,
+                namespace: self.chance(25).then(|| self.text()),
             },
             start: time(self),
             end: time(self),
@@ -576,6 +578,10 @@ impl Model {
                 // API.md: the span (or its resource) has this attribute with this value.
                 last(&span.attrs, key).is_some_and(|v| v.matches(wanted))
                     || last(&span.resource, key).is_some_and(|v| v.matches(wanted))
+            })
+            // API.md: the span's resource (not the span) has this service.namespace.
+            && conditions.namespace.as_ref().is_none_or(|wanted| {
+                last(&span.resource, "service.namespace").is_some_and(|v| v.matches(wanted))
             })
     }
 
@@ -807,16 +813,23 @@ fn check_against_model(
         };
         let recent = Window::last(params::DEFAULT_WINDOW, BASE + 1_000_000_000);
         for window in [everything, recent] {
-            serde_json::to_string(&map::service_map(table, window)).expect("map");
-            serde_json::to_string(&red::red(table, window, None)).expect("red");
-            serde_json::to_string(&red::red(table, window, Some("checkout"))).expect("red");
-            serde_json::to_string(&errors::errors(table, window, &Scope::default()))
-                .expect("errors");
-            let scope = Scope {
-                service: Some("cart".into()),
-                operation: Some("GET /".into()),
-            };
-            serde_json::to_string(&errors::errors(table, window, &scope)).expect("errors");
+            for namespace in [None, Some("gold"), Some("")] {
+                serde_json::to_string(&map::service_map(table, window, namespace)).expect("map");
+                serde_json::to_string(&red::red(table, window, None, namespace)).expect("red");
+                serde_json::to_string(&red::red(table, window, Some("checkout"), namespace))
+                    .expect("red");
+                let scope = Scope {
+                    namespace: namespace.map(str::to_owned),
+                    ..Scope::default()
+                };
+                serde_json::to_string(&errors::errors(table, window, &scope)).expect("errors");
+                let scope = Scope {
+                    service: Some("cart".into()),
+                    operation: Some("GET /".into()),
+                    namespace: namespace.map(str::to_owned),
+                };
+                serde_json::to_string(&errors::errors(table, window, &scope)).expect("errors");
+            }
         }
     });
 }
@@ -1186,7 +1199,7 @@ fn hostile_shapes_stay_linear() {
         });
         assert_eq!(analysis.failing_traces, 1);
         let map = timed("service map (served calls, links)", || {
-            map::service_map(table, window)
+            map::service_map(table, window, None)
         });
         // Every client to its server, the producer to every consumer.
         assert_eq!(map.edges.len(), n / 2);

@@ -253,8 +253,20 @@ class ApiError extends Error {
   }
 }
 
-/** GET an API path; resolves {body, text} or throws an ApiError carrying the API's message. */
+/** The API paths that take `namespace`: every view's data, and the services for its lists. */
+const NAMESPACED = new Set(['/api/traces', '/api/service-map', '/api/red', '/api/errors', '/api/services']);
+
+/**
+ * GET an API path; resolves {body, text} or throws an ApiError carrying the API's message.
+ * The page's namespace (see currentNamespace) is added here, once, for every path that takes
+ * it, so no view can forget it.
+ */
 async function api(path, params) {
+  const namespace = currentNamespace();
+  if (namespace && NAMESPACED.has(path)) {
+    params = new URLSearchParams(params || undefined);
+    params.set('namespace', namespace);
+  }
   const query = params ? params.toString() : '';
   const url = query ? `${path}?${query}` : path;
   let response;
@@ -683,7 +695,7 @@ function searchView(ctx) {
     fill(summary, el('span', { text: shown }),
       traces.length >= (body.limit || 20) ? el('span', { class: 'hint', text: ` · the limit is ${body.limit}: raise it or narrow the search to see older ones` }) : null);
     if (!traces.length) {
-      fill(results, emptyBox('No trace matches.', 'Widen the time range, remove a filter, or check that your services export to this explorer.'));
+      fill(results, emptyBox(`No trace matches${inNamespace()}.`, 'Widen the time range, remove a filter, or check that your services export to this explorer.'));
       return;
     }
     // A live refresh redraws the rows: keep the keyboard on the trace it was on.
@@ -1136,7 +1148,7 @@ function mapView(ctx) {
     }
     fill(summary, `${byName.size} services, ${edges.length} calls in the last ${sinceValue}`);
     if (!byName.size) {
-      fill(drawing, emptyBox(`No spans in the last ${sinceValue}.`, 'Send some traffic, or choose a longer window.'));
+      fill(drawing, emptyBox(`No spans${inNamespace()} in the last ${sinceValue}.`, 'Send some traffic, or choose a longer window.'));
       fill(edgeTable);
       return;
     }
@@ -1326,7 +1338,7 @@ function redView(ctx) {
       { key: 'p95', label: 'p95', num: true, value: (r) => r.p95_ms, cell: (r) => fmtMs(r.p95_ms) },
       { key: 'p99', label: 'p99', num: true, value: (r) => r.p99_ms, cell: (r) => fmtMs(r.p99_ms) },
       { key: 'max', label: 'Max', num: true, value: (r) => r.max_ms, cell: (r) => fmtMs(r.max_ms) },
-    ], eps, endpointSort) : emptyBox(`No endpoint served a request in the last ${sinceValue}.`));
+    ], eps, endpointSort) : emptyBox(`No endpoint${inNamespace()} served a request in the last ${sinceValue}.`));
     fill(queries, el('h2', null, 'Database queries', el('span', { class: 'count', text: ` ${qs.length}` }),
       el('span', { class: 'hint', text: ' by service and query text; calls per trace well above 1 is the mark of N+1 queries' })),
     qs.length ? dataTable('red-queries', 'Database queries', [
@@ -1350,7 +1362,7 @@ function redView(ctx) {
       { key: 'p95', label: 'p95', num: true, value: (r) => r.p95_ms, cell: (r) => fmtMs(r.p95_ms) },
       { key: 'p99', label: 'p99', num: true, value: (r) => r.p99_ms, cell: (r) => fmtMs(r.p99_ms) },
       { key: 'total', label: 'Total', num: true, value: (r) => r.total_ms, cell: (r) => fmtMs(r.total_ms) },
-    ], qs, querySort) : emptyBox(`No database query in the last ${sinceValue}.`));
+    ], qs, querySort) : emptyBox(`No database query${inNamespace()} in the last ${sinceValue}.`));
   }
 
   const load = makeLoader(ctx, loadError, () => {
@@ -1434,7 +1446,7 @@ function errorsView(ctx) {
         cell: (r) => el('span', { class: 'examples' }, (r.example_trace_ids || []).slice(0, 5)
           .map((id) => el('a', { class: 'mono', href: traceHref(id), title: id, text: shortId(id) }))),
       },
-    ], rc, causeSort) : emptyBox(failing ? 'No root cause found.' : `No failing trace in the last ${sinceValue}.`));
+    ], rc, causeSort) : emptyBox(failing ? 'No root cause found.' : `No failing trace${inNamespace()} in the last ${sinceValue}.`));
     fill(attributes, el('h2', null, 'Attributes that separate failing requests', el('span', { class: 'count', text: ` ${at.length}` }),
       el('span', { class: 'hint', text: ' error rate of traces with the value against those without; most separating first' })),
     at.length ? dataTable('error-attributes', 'Attributes that separate failing requests', [
@@ -1465,6 +1477,54 @@ function errorsView(ctx) {
   }, render);
   load(true);
   return { refresh: () => load(false) };
+}
+
+// ---------------------------------------------------------------- namespace filter
+
+/**
+ * The service.namespace the page is narrowed to, from the page's own query string
+ * (`/?namespace=alice`), not from the fragment: the tabs and every link between views change
+ * only the fragment, so the filter stays whatever view a person moves to, and a link such as
+ * http://127.0.0.1:8090/?namespace=alice opens the explorer already filtered.
+ */
+function currentNamespace() {
+  return new URLSearchParams(location.search).get('namespace') || '';
+}
+
+/** " in namespace “alice”" when the page is filtered, for messages about what is missing. */
+function inNamespace() {
+  const namespace = currentNamespace();
+  return namespace ? ` in namespace \u201c${namespace}\u201d` : '';
+}
+
+let lastNamespaces = null;
+
+/** Fills the header's namespace choice from the store; the current one stays even when it has no spans now. */
+async function loadNamespaces() {
+  const select = $('namespace');
+  let names;
+  try {
+    const { body } = await api('/api/namespaces');
+    names = Array.isArray(body.namespaces) ? body.namespaces.map((n) => String(n.name)) : [];
+  } catch {
+    names = lastNamespaces ? JSON.parse(lastNamespaces) : [];
+  }
+  const current = currentNamespace();
+  const text = JSON.stringify(names);
+  // Refilling closes a list someone has open: only when something changed.
+  if (text === lastNamespaces && select.value === current) return;
+  lastNamespaces = text;
+  fillSelect(select, [{ value: '', label: 'all' }, ...names.map((name) => ({ value: name, label: name }))], current);
+  select.closest('.namespace-filter').classList.toggle('active', Boolean(current));
+}
+
+/** Narrows the page to `name` (all namespaces when empty), in the URL so it can be shared. */
+function setNamespace(name) {
+  const url = new URL(location.href);
+  if (name) url.searchParams.set('namespace', name);
+  else url.searchParams.delete('namespace');
+  history.pushState(null, '', url.href);
+  route();
 }
 
 // ---------------------------------------------------------------- header: status, links, live
@@ -1519,7 +1579,7 @@ function markUpdated() {
 
 const VIEWS = { search: searchView, trace: traceView, map: mapView, red: redView, errors: errorsView };
 
-const app = { name: null, view: null, generation: 0, refreshing: false, key: null };
+const app = { name: null, view: null, generation: 0, refreshing: false, key: null, namespace: null };
 
 function parseHash() {
   const hash = location.hash.replace(/^#/, '') || '/search';
@@ -1539,8 +1599,15 @@ function parseHash() {
 function route() {
   const { parts, params } = parseHash();
   const name = parts[0] || 'search';
-  // Same page, new parameters (a search submitted): let the view keep its DOM.
+  // Same page, new parameters (a search submitted): let the view keep its DOM. Another
+  // namespace is another page: everything on it was of the old one.
   const key = parts.join('/');
+  const namespace = currentNamespace();
+  if (app.namespace !== namespace) {
+    app.namespace = namespace;
+    app.key = null;
+    loadNamespaces();
+  }
   if (app.view && app.key === key && app.view.update) {
     app.view.update(params);
     return;
@@ -1556,7 +1623,7 @@ function route() {
   app.name = name;
   app.key = key;
   const view = VIEWS[name];
-  document.title = `${name === 'trace' ? `trace ${shortId(parts[1] || '')}` : name} · tracedojo explorer`;
+  document.title = `${name === 'trace' ? `trace ${shortId(parts[1] || '')}` : name}${namespace ? ` · ${namespace}` : ''} · tracedojo explorer`;
   if (!view) {
     app.view = null;
     root.append(emptyBox(`There is no page called “${name}”.`, 'Choose one of the tabs above.'));
@@ -1570,7 +1637,7 @@ async function tick() {
   if (!$('live').checked || document.hidden || app.refreshing) return;
   app.refreshing = true;
   try {
-    await Promise.all([loadStatus(), app.view && app.view.refresh ? app.view.refresh() : null]);
+    await Promise.all([loadStatus(), loadNamespaces(), app.view && app.view.refresh ? app.view.refresh() : null]);
   } finally {
     app.refreshing = false;
   }
@@ -1592,6 +1659,11 @@ function start() {
     if (live.checked) tick();
   });
   window.addEventListener('hashchange', route);
+  // Back and forward across a namespace change (pushState) fire no hashchange.
+  window.addEventListener('popstate', () => {
+    if (currentNamespace() !== app.namespace) route();
+  });
+  $('namespace').addEventListener('change', (event) => setNamespace(event.target.value));
   loadStatus();
   route();
   setInterval(tick, 5000);

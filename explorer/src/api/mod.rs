@@ -15,12 +15,15 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::query::errors::{self, Scope};
+use crate::query::namespace::{self, Namespace};
 use crate::query::params::{self, BadParameter};
 use crate::query::search::{self, Search, SpanConditions};
 use crate::query::window::Window;
 use crate::query::{map, red, trace};
 use crate::server::Link;
 use crate::store::SpanStore;
+use crate::store::attrs::{self, ValueRef};
+use crate::store::intern::Sym;
 use crate::store::table::{Table, unhex};
 
 #[derive(Debug, Clone)]
@@ -34,6 +37,7 @@ pub fn router(store: SpanStore, links: Vec<Link>) -> Router {
     Router::new()
         .route("/api/status", get(status))
         .route("/api/services", get(services))
+        .route("/api/namespaces", get(namespaces))
         .route("/api/traces", get(find_traces))
         .route("/api/traces/{trace_id}", get(one_trace))
         .route("/api/service-map", get(service_map))
@@ -215,22 +219,23 @@ struct ServiceEntry {
     operations: BTreeSet<String>,
 }
 
-async fn services(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    run(&state.store, |table| {
+async fn services(
+    State(state): State<ApiState>,
+    Query(pairs): Query<Pairs>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(pairs, &["namespace"])?;
+    let namespace = params.text("namespace");
+    run(&state.store, move |table| {
+        let namespace = Namespace::new(table, namespace.as_deref());
         let mut by_sym: BTreeMap<u32, (usize, BTreeSet<u32>)> = BTreeMap::new();
         for (_, trace) in table.traces() {
-            for span in &trace.spans {
+            for span in trace.spans.iter().filter(|s| namespace.holds(table, s)) {
                 let entry = by_sym.entry(span.service.0).or_default();
                 entry.0 += 1;
                 entry.1.insert(span.name.0);
             }
         }
-        let text = |id: u32| {
-            table
-                .interner
-                .text(crate::store::intern::Sym(id))
-                .to_owned()
-        };
+        let text = |id: u32| table.interner.text(Sym(id)).to_owned();
         let mut services: Vec<ServiceEntry> = by_sym
             .into_iter()
             .map(|(service, (span_count, names))| ServiceEntry {
@@ -241,6 +246,60 @@ async fn services(State(state): State<ApiState>) -> Result<Response, ApiError> {
             .collect();
         services.sort_by(|a, b| a.name.cmp(&b.name));
         Json(json!({ "services": services })).into_response()
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct NamespaceEntry {
+    name: String,
+    span_count: usize,
+    services: BTreeSet<String>,
+}
+
+/// Every `service.namespace` of the stored spans' resources, for the UI's namespace choice.
+async fn namespaces(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    run(&state.store, |table| {
+        // Per resource first: a resource's attributes are read once, not once per span.
+        let mut by_resource: BTreeMap<u32, (usize, BTreeSet<u32>)> = BTreeMap::new();
+        for (_, trace) in table.traces() {
+            for span in &trace.spans {
+                let entry = by_resource.entry(span.resource).or_default();
+                entry.0 += 1;
+                entry.1.insert(span.service.0);
+            }
+        }
+        let key = table.interner.lookup(namespace::KEY);
+        let mut by_name: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
+        for (resource, (span_count, services)) in by_resource {
+            let value = key.and_then(|key| {
+                table
+                    .resource(resource)
+                    .and_then(|r| attrs::get(&r.attrs, key))
+            });
+            // Only values a `namespace` filter can name (as `attr` filters compare).
+            let name = match value {
+                Some(ValueRef::Str(s)) => s.to_owned(),
+                Some(v @ (ValueRef::Int(_) | ValueRef::Bool(_))) => v.to_json().to_string(),
+                _ => continue,
+            };
+            let entry = by_name.entry(name).or_default();
+            entry.0 += span_count;
+            entry.1.extend(
+                services
+                    .into_iter()
+                    .map(|s| table.interner.text(Sym(s)).to_owned()),
+            );
+        }
+        let namespaces: Vec<NamespaceEntry> = by_name
+            .into_iter()
+            .map(|(name, (span_count, services))| NamespaceEntry {
+                name,
+                span_count,
+                services,
+            })
+            .collect();
+        Json(json!({ "namespaces": namespaces })).into_response()
     })
     .await
 }
@@ -257,6 +316,7 @@ const SEARCH_PARAMETERS: &[&str] = &[
     "end",
     "since",
     "limit",
+    "namespace",
 ];
 const MAX_LIMIT: usize = 1000;
 
@@ -305,6 +365,7 @@ fn parse_search(params: &Params) -> Result<Search, BadParameter> {
             max_duration,
             errors_only: params::boolean("errors", params.get("errors"))?,
             attributes,
+            namespace: params.text("namespace"),
         },
         start,
         end,
@@ -351,10 +412,11 @@ async fn service_map(
     State(state): State<ApiState>,
     Query(pairs): Query<Pairs>,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(pairs, &["since"])?;
+    let params = Params::new(pairs, &["since", "namespace"])?;
     let window = Window::last(params::window(params.get("since"))?, params::now_nanos());
+    let namespace = params.text("namespace");
     run(&state.store, move |table| {
-        Json(map::service_map(table, window)).into_response()
+        Json(map::service_map(table, window, namespace.as_deref())).into_response()
     })
     .await
 }
@@ -363,11 +425,18 @@ async fn red_tables(
     State(state): State<ApiState>,
     Query(pairs): Query<Pairs>,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(pairs, &["since", "service"])?;
+    let params = Params::new(pairs, &["since", "service", "namespace"])?;
     let window = Window::last(params::window(params.get("since"))?, params::now_nanos());
     let service = params.text("service");
+    let namespace = params.text("namespace");
     run(&state.store, move |table| {
-        Json(red::red(table, window, service.as_deref())).into_response()
+        Json(red::red(
+            table,
+            window,
+            service.as_deref(),
+            namespace.as_deref(),
+        ))
+        .into_response()
     })
     .await
 }
@@ -376,11 +445,12 @@ async fn error_analysis(
     State(state): State<ApiState>,
     Query(pairs): Query<Pairs>,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(pairs, &["since", "service", "operation"])?;
+    let params = Params::new(pairs, &["since", "service", "operation", "namespace"])?;
     let window = Window::last(params::window(params.get("since"))?, params::now_nanos());
     let scope = Scope {
         service: params.text("service"),
         operation: params.text("operation"),
+        namespace: params.text("namespace"),
     };
     run(&state.store, move |table| {
         Json(errors::errors(table, window, &scope)).into_response()
@@ -390,6 +460,6 @@ async fn error_analysis(
 
 async fn unknown(Path(rest): Path<String>) -> ApiError {
     ApiError::NotFound(format!(
-        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/traces, /api/traces/ID, /api/service-map, /api/red, /api/errors"
+        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/namespaces, /api/traces, /api/traces/ID, /api/service-map, /api/red, /api/errors"
     ))
 }

@@ -12,6 +12,7 @@ use crate::store::index;
 use crate::store::intern::Sym;
 use crate::store::table::{SpanRow, Status, Table, TraceEntry};
 
+use super::namespace::Namespace;
 use super::trace::tree;
 use super::window::Window;
 
@@ -69,11 +70,14 @@ pub struct ErrorAnalysis {
     pub attributes: Vec<SeparatingAttribute>,
 }
 
-/// Which traces to look at: those holding a span of `service` (and `operation`), or all.
+/// Which traces to look at: those holding a span of `service` (and `operation`, and whose
+/// resource has `service.namespace` = `namespace`), or all. A trace in scope is read whole:
+/// where its failure began is its root cause even in another namespace's service.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub service: Option<String>,
     pub operation: Option<String>,
+    pub namespace: Option<String>,
 }
 
 struct CauseGroup {
@@ -107,10 +111,14 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
             attributes: Vec::new(),
         };
     };
+    let namespace = Namespace::new(table, scope.namespace.as_deref());
+    let everything = matches!(namespace, Namespace::All);
     let in_scope = |trace: &TraceEntry| {
-        (service.is_none() && operation.is_none())
+        (service.is_none() && operation.is_none() && everything)
             || trace.spans.iter().any(|s| {
-                service.is_none_or(|x| x == s.service) && operation.is_none_or(|x| x == s.name)
+                service.is_none_or(|x| x == s.service)
+                    && operation.is_none_or(|x| x == s.name)
+                    && namespace.holds(table, s)
             })
     };
     let keys = ErrorKeys::new(table);
@@ -128,7 +136,11 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
     // made those searches quadratic in the trace.
     let mut seen: HashSet<u64> = HashSet::new();
     let mut resources: HashSet<u32> = HashSet::new();
-    for trace in window.traces(table).into_iter().filter(|t| in_scope(t)) {
+    for trace in namespace
+        .traces(table, &window)
+        .into_iter()
+        .filter(|t| in_scope(t))
+    {
         traces += 1;
         earliest = Some(earliest.map_or(trace.start, |e| e.min(trace.start)));
         let failed = trace.errors > 0;

@@ -4,6 +4,11 @@
 //! service, or from a CONSUMER span linked to a PRODUCER span of another service (queues
 //! start new traces and link back), or, without such a link, whose parent is one. A CLIENT span with no traced child (the callee was
 //! unreachable, is a database, or is not instrumented) points at what its attributes name.
+//!
+//! Narrowed to a namespace, the map is drawn from that namespace's spans alone: a call counts
+//! when both its ends are of it, and a call to a service of another namespace is drawn like
+//! one to an untraced peer (by the attributes that name it), so another person's services
+//! never appear as traced nodes of yours.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -12,6 +17,7 @@ use serde::Serialize;
 use crate::store::attrs::{self, ValueRef};
 use crate::store::table::{Kind, SpanId, SpanRow, Status, Table, TraceId};
 
+use super::namespace::Namespace;
 use super::window::{Durations, Window};
 
 #[derive(Debug, Clone, Serialize)]
@@ -48,7 +54,9 @@ const PEER_KEYS: [&str; 4] = [
     "server.address",
 ];
 
-pub fn service_map(table: &Table, window: Window) -> ServiceMap {
+pub fn service_map(table: &Table, window: Window, namespace: Option<&str>) -> ServiceMap {
+    let namespace = Namespace::new(table, namespace);
+    let ours = |span: &SpanRow| window.contains(span) && namespace.holds(table, span);
     let peer_keys: Vec<_> = PEER_KEYS
         .iter()
         .filter_map(|k| table.interner.lookup(k))
@@ -61,11 +69,11 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
     // scanning the linked trace per link was quadratic.
     let mut linked: HashMap<TraceId, HashMap<SpanId, &SpanRow>> = HashMap::new();
 
-    for trace in window.traces(table) {
+    for trace in namespace.traces(table, &window) {
         let spans = &trace.spans;
         let by_id: HashMap<SpanId, &SpanRow> = spans.iter().map(|s| (s.span_id, s)).collect();
         let mut served: HashSet<SpanId> = HashSet::new();
-        for span in spans.iter().filter(|s| window.contains(s)) {
+        for span in spans.iter().filter(|s| ours(s)) {
             earliest = Some(earliest.map_or(span.start, |e| e.min(span.start)));
             let node = nodes.entry(text(span.service)).or_insert_with(|| Node {
                 name: text(span.service),
@@ -80,6 +88,7 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
                 && let Some(caller) = by_id.get(&span.parent)
                 && caller.kind == Kind::Client
                 && caller.service != span.service
+                && namespace.holds(table, caller)
             {
                 served.insert(caller.span_id);
                 edges
@@ -108,6 +117,7 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
                     if let Some(producer) = producer
                         && producer.kind == Kind::Producer
                         && producer.service != span.service
+                        && namespace.holds(table, producer)
                     {
                         from_link = true;
                         edges
@@ -121,6 +131,7 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
                     && let Some(producer) = by_id.get(&span.parent)
                     && producer.kind == Kind::Producer
                     && producer.service != span.service
+                    && namespace.holds(table, producer)
                 {
                     edges
                         .entry((text(producer.service), text(span.service)))
@@ -129,10 +140,7 @@ pub fn service_map(table: &Table, window: Window) -> ServiceMap {
                 }
             }
         }
-        for span in spans
-            .iter()
-            .filter(|s| s.kind == Kind::Client && window.contains(s))
-        {
+        for span in spans.iter().filter(|s| s.kind == Kind::Client && ours(s)) {
             if served.contains(&span.span_id) {
                 continue;
             }

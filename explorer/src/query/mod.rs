@@ -1,9 +1,11 @@
 //! The questions the API answers, as functions over the span table: search, one trace's
 //! waterfall, the service map, RED tables and error analysis. They hold no state and know
-//! nothing of HTTP, so they can be tested and benchmarked directly.
+//! nothing of HTTP, so they can be tested and benchmarked directly. Each aggregate view and
+//! search can be narrowed to one `service.namespace` ([`namespace`]).
 
 pub mod errors;
 pub mod map;
+pub mod namespace;
 pub mod params;
 pub mod red;
 pub mod search;

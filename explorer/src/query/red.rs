@@ -1,5 +1,5 @@
 //! RED tables — rate, errors, duration — per service endpoint and per database query, the
-//! way APM products show them.
+//! way APM products show them; optionally of one service, and of one namespace's spans.
 
 use std::collections::HashMap;
 
@@ -10,6 +10,7 @@ use crate::store::index::hash_bytes;
 use crate::store::intern::Sym;
 use crate::store::table::{Kind, Status, Table};
 
+use super::namespace::Namespace;
 use super::window::{Durations, Window};
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,7 +74,8 @@ fn text_of(value: Option<ValueRef<'_>>) -> String {
     }
 }
 
-pub fn red(table: &Table, window: Window, service: Option<&str>) -> Red {
+pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Option<&str>) -> Red {
+    let namespace = Namespace::new(table, namespace);
     let key = |k: &str| table.interner.lookup(k);
     let system_keys: Vec<Sym> = ["db.system.name", "db.system"]
         .into_iter()
@@ -99,8 +101,11 @@ pub fn red(table: &Table, window: Window, service: Option<&str>) -> Red {
     let mut endpoints: HashMap<(Sym, Sym, Kind), Durations> = HashMap::new();
     let mut queries: HashMap<(Sym, u64), QueryGroup> = HashMap::new();
     let mut earliest: Option<u64> = None;
-    for (n, trace) in window.traces(table).into_iter().enumerate() {
+    for (n, trace) in namespace.traces(table, &window).into_iter().enumerate() {
         for span in trace.spans.iter().filter(|s| window.contains(s)) {
+            if !namespace.holds(table, span) {
+                continue;
+            }
             earliest = Some(earliest.map_or(span.start, |e| e.min(span.start)));
             if only.is_some_and(|s| s != span.service) {
                 continue;

@@ -16,6 +16,7 @@ use crate::store::index;
 use crate::store::intern::Sym;
 use crate::store::table::{BLOCK, SpanRow, Status, Table, TraceEntry};
 
+use super::namespace;
 use super::params::ms;
 
 /// What one span of a found trace must be.
@@ -27,6 +28,8 @@ pub struct SpanConditions {
     pub max_duration: Option<u64>,
     pub errors_only: bool,
     pub attributes: Vec<(String, String)>,
+    /// The span's resource has this `service.namespace` (see [`super::namespace`]).
+    pub namespace: Option<String>,
 }
 
 /// A search: span conditions, a time range the trace must overlap, whether the trace must
@@ -72,6 +75,7 @@ pub struct Resolved<'q> {
     max_duration: u64,
     errors_only: bool,
     attributes: Vec<(Sym, &'q str)>,
+    namespace: Option<(Sym, &'q str)>,
 }
 
 impl SpanConditions {
@@ -91,6 +95,10 @@ impl SpanConditions {
                 .iter()
                 .map(|(key, value)| Some((table.interner.lookup(key)?, value.as_str())))
                 .collect::<Option<Vec<_>>>()?,
+            namespace: match &self.namespace {
+                None => None,
+                Some(wanted) => Some((table.interner.lookup(namespace::KEY)?, wanted.as_str())),
+            },
         })
     }
 }
@@ -106,6 +114,12 @@ impl Resolved<'_> {
         }
         let duration = span.duration();
         if duration < self.min_duration || duration > self.max_duration {
+            return false;
+        }
+        // The resource's only: a span attribute of that name says nothing of who sent it.
+        if let Some((key, wanted)) = self.namespace
+            && !namespace::resource_has(table, span.resource, key, wanted)
+        {
             return false;
         }
         // API.md: "the span (or its resource) has this attribute with this value". A span's
@@ -127,7 +141,7 @@ impl Resolved<'_> {
         if self.errors_only {
             keys.push(index::error_key());
         }
-        for &(key, value) in &self.attributes {
+        for &(key, value) in self.attributes.iter().chain(&self.namespace) {
             keys.extend(index::attr_filter_key(key, value));
         }
         keys

@@ -47,6 +47,26 @@ impl Window {
         out
     }
 
+    /// Of the traces `seqs` lists (oldest first, as an index list is), those with at least
+    /// one span in the window, newest first. Walking the list, not the table, makes a filter
+    /// that matches a few traces in many (one participant's of thirty) cost its own share.
+    pub fn traces_among<'t>(
+        &self,
+        table: &'t Table,
+        seqs: &std::collections::VecDeque<u64>,
+    ) -> Vec<&'t TraceEntry> {
+        seqs.iter()
+            .rev()
+            .filter(|&&seq| {
+                table
+                    .block_of(seq)
+                    .is_none_or(|block| block.max_end >= self.from)
+            })
+            .filter_map(|&seq| table.trace_by_seq(seq))
+            .filter(|trace| trace.end >= self.from)
+            .collect()
+    }
+
     /// The seconds the rates are over: the window, or less when the store holds less (a
     /// store started two minutes ago has two minutes of traffic, not fifteen).
     pub fn seconds(&self, earliest_seen: Option<u64>) -> f64 {

@@ -1,11 +1,22 @@
 //! The resource: what names this process in every span, metric and log it sends
 //! (`service.name`, `service.namespace`, `service.instance.id`, `host.name` ...).
+//!
+//! `service.namespace` is, first to last: `tracedojo`; then `service.namespace` in
+//! `OTEL_RESOURCE_ATTRIBUTES`; then the participant's name in `TRACEDOJO_PARTICIPANT` (what
+//! `up --participant` sets). The participant wins because it is the more specific choice: a
+//! shared shell profile or workshop handout may set `OTEL_RESOURCE_ATTRIBUTES` for everyone,
+//! while `--participant` is what this person typed for this run (`up` says when both differ).
+
+use std::io::Write;
 
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::resource::{EnvResourceDetector, TelemetryResourceDetector};
 
-use crate::otel_env;
+use crate::{otel_env, participant};
+
+/// `service.namespace` when nothing sets one.
+pub const DEFAULT_NAMESPACE: &str = "tracedojo";
 
 /// `OTEL_SERVICE_NAME`, then `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, then the default.
 pub(crate) fn resolve_service_name(default: &str) -> String {
@@ -38,11 +49,29 @@ pub(crate) fn new_instance_id() -> String {
     )
 }
 
+/// The participant whose name becomes `service.namespace`, if any. A name that is not
+/// allowed cannot stop the service here (the resource is built after the environment was
+/// checked), so it is left out with one line on stderr; `up` refuses it before starting.
+fn participant_namespace() -> Option<String> {
+    match participant::from_env() {
+        Ok(participant) => participant.map(|p| p.to_string()),
+        Err(err) => {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "warning: {}: {err}; service.namespace is left as it was",
+                participant::ENV
+            );
+            None
+        }
+    }
+}
+
 pub(crate) fn build_resource(service_name: &str, version: &str, instance_id: &str) -> Resource {
-    // Defaults first; OTEL_RESOURCE_ATTRIBUTES (the Env detector) overrides them.
-    Resource::builder_empty()
+    // Defaults first; OTEL_RESOURCE_ATTRIBUTES (the Env detector) overrides them, and the
+    // participant's name overrides that (see the module's comment).
+    let builder = Resource::builder_empty()
         .with_attributes([
-            KeyValue::new("service.namespace", "tracedojo"),
+            KeyValue::new("service.namespace", DEFAULT_NAMESPACE),
             KeyValue::new("service.version", version.to_string()),
             KeyValue::new("deployment.environment.name", "demo"),
             KeyValue::new("host.name", host_name()),
@@ -51,7 +80,12 @@ pub(crate) fn build_resource(service_name: &str, version: &str, instance_id: &st
         .with_detectors(&[
             Box::new(TelemetryResourceDetector),
             Box::new(EnvResourceDetector::new()),
-        ])
+        ]);
+    let builder = match participant_namespace() {
+        Some(name) => builder.with_attribute(KeyValue::new("service.namespace", name)),
+        None => builder,
+    };
+    builder
         .with_attribute(KeyValue::new(
             "service.instance.id",
             instance_id.to_string(),
