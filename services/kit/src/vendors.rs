@@ -16,8 +16,10 @@
 //! without one (SigNoz) asks for the region instead. [`known_names`] lists every accepted
 //! name, and an unknown name is answered with that list.
 //!
-//! What comes out is [`Settings`]. [`Settings::otel_environment`] turns it into the standard
-//! `OTEL_EXPORTER_OTLP_*` variables, so the services keep reading nothing but those.
+//! What comes out is [`Settings`]. [`Settings::otel_environment`] turns it into standard
+//! OpenTelemetry variables (`OTEL_EXPORTER_OTLP_*`, and where a backend needs them
+//! `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER` or the metrics temporality), so the services
+//! keep reading nothing but those.
 
 use std::fmt::{self, Write as _};
 
@@ -39,8 +41,15 @@ pub struct Preset {
     /// for HTTP); `{VAR}` is replaced by that variable's value.
     pub endpoint: &'static str,
     pub headers: &'static [Header],
+    /// Headers sent with metrics only, after [`Preset::headers`] (e.g. Honeycomb's metrics
+    /// dataset). When there are any, metrics get their own header list.
+    pub metrics_headers: &'static [Header],
     /// Every variable the templates name, in the order they are asked for.
     pub vars: &'static [Var],
+    /// Further standard variables with fixed values, for what a backend requires beyond the
+    /// endpoint: `OTEL_METRICS_EXPORTER=none` where it takes no metrics, delta temporality
+    /// where it wants deltas. Never a secret.
+    pub also_set: &'static [(&'static str, &'static str)],
     /// Where the traces show up in the vendor's UI, for the README.
     pub traces_in_ui: &'static str,
     /// The documentation page this row was checked against.
@@ -103,16 +112,34 @@ pub enum WhenUnset {
 
 const LOCAL_OTLP_HTTP: &str = "http://localhost:4318";
 
+/// For a backend that takes traces only: the services export no metrics and no logs, instead
+/// of sending them somewhere that refuses them every few seconds.
+const TRACES_ONLY: &[(&str, &str)] = &[
+    ("OTEL_METRICS_EXPORTER", "none"),
+    ("OTEL_LOGS_EXPORTER", "none"),
+];
+
+/// Counters and histograms as deltas (up-down counters stay cumulative, as the specification's
+/// `delta` preference says), for a backend that requires or recommends them.
+const DELTA_METRICS: &[(&str, &str)] =
+    &[("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")];
+
 /// Every supported backend. Tests in `vendors/tests.rs` pin each row's resolved endpoint,
-/// protocol and headers, so a change here shows up as a failing expectation.
+/// protocol, headers and further variables, so a change here shows up as a failing expectation.
 ///
 /// All rows use OTLP over HTTP/protobuf: it is the only transport Dynatrace accepts, the
 /// one Mackerel documents and New Relic recommends, and one every other backend here takes.
 pub static PRESETS: &[Preset] = &[
     // https://mackerel.io/docs/entry/tracing/installations/other-language
     // Traces go to https://otlp-vaxila.mackerelio.com/v1/traces with `Accept: */*` and
-    // `Mackerel-Api-Key` (a key with write permission). This endpoint is for traces; the
-    // page documents no metrics or logs there.
+    // `Mackerel-Api-Key` (an API key with write permission), over OTLP/HTTP.
+    // That endpoint is for traces only. Mackerel takes OTLP metrics ("labeled metrics") at a
+    // different address, otlp.mackerelio.com:4317 over gRPC, as a paid option not in the Free
+    // plan, and takes no logs over OTLP: "Of the three telemetry data (metric, log, and trace)
+    // listed by OpenTelemetry, Mackerel supports only metric currently" on that endpoint
+    // (https://mackerel.io/docs/entry/howto/labeled-metrics/post-metrics). So this preset
+    // turns metrics and logs off rather than point metrics at a second endpoint, on another
+    // protocol, that a Free plan cannot use.
     Preset {
         vendor: "mackerel",
         region: None,
@@ -130,6 +157,7 @@ pub static PRESETS: &[Preset] = &[
                 value: Value::Template("{MACKEREL_APIKEY}"),
             },
         ],
+        metrics_headers: &[],
         vars: &[Var {
             // The name Mackerel's own tools (mkr) read.
             name: "MACKEREL_APIKEY",
@@ -138,13 +166,17 @@ pub static PRESETS: &[Preset] = &[
             shape: Shape::Secret,
             when_unset: WhenUnset::Fail,
         }],
-        traces_in_ui: "Traces (APM), then the service named by service.name",
+        also_set: TRACES_ONLY,
+        // The APM service list shows each service.name and leads to that service's summary
+        // and traces (https://mackerel.io/blog/entry/announcement/20250403).
+        traces_in_ui: "APM > the service (its service.name), then its traces",
         docs: "https://mackerel.io/docs/entry/tracing/installations/other-language",
     },
     // https://docs.newrelic.com/docs/opentelemetry/best-practices/opentelemetry-otlp/
-    // US https://otlp.nr-data.net, EU https://otlp.eu01.nr-data.net (443, 4317 or 4318;
-    // https alone means 443), header `api-key` = the account's license key; OTLP/HTTP
-    // protobuf is the recommended protocol.
+    // US https://otlp.nr-data.net, EU https://otlp.eu01.nr-data.net (ports 443, 4317, 4318;
+    // https alone means 443), a header named `api-key` holding the account's license key, and
+    // OTLP/HTTP binary protobuf as the recommended protocol. The same page recommends delta
+    // temporality for metrics (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta).
     Preset {
         vendor: "newrelic",
         region: Some("us"),
@@ -153,7 +185,9 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "https://otlp.nr-data.net",
         headers: NEW_RELIC_HEADERS,
+        metrics_headers: &[],
         vars: NEW_RELIC_VARS,
+        also_set: DELTA_METRICS,
         traces_in_ui: NEW_RELIC_TRACES,
         docs: NEW_RELIC_DOCS,
     },
@@ -165,13 +199,20 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "https://otlp.eu01.nr-data.net",
         headers: NEW_RELIC_HEADERS,
+        metrics_headers: &[],
         vars: NEW_RELIC_VARS,
+        also_set: DELTA_METRICS,
         traces_in_ui: NEW_RELIC_TRACES,
         docs: NEW_RELIC_DOCS,
     },
-    // The OTLP page above lists US, EU and FedRAMP only. The Japan data center's OTLP host
-    // is taken from New Relic's own Helm charts, which map region JP to it
-    // (library/common-library/templates/_endpoints.tpl, "newrelic.common.otlp_endpoint").
+    // UNVERIFIED: New Relic's documentation gives no OTLP endpoint for the Japan data center.
+    // The OTLP page above lists US, EU, FedRAMP and Infinite Tracing only, and the data center
+    // page (docs/accounts/accounts-billing/account-setup/choose-your-data-center) gives no OTLP
+    // host either; searched New Relic's docs site and its docs-website repository for
+    // "otlp.jp" and "Japan" + OTLP, without a hit. The host below is the one New Relic's own
+    // code uses for region JP: its Helm charts (library/common-library/templates/_endpoints.tpl,
+    // "newrelic.common.otlp_endpoint") and its install recipes (newrelic/open-install-library
+    // pull request 1392). Header and protocol are assumed to be as for US and EU.
     Preset {
         vendor: "newrelic",
         region: Some("jp"),
@@ -180,14 +221,22 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "https://otlp.jp.nr-data.net",
         headers: NEW_RELIC_HEADERS,
+        metrics_headers: &[],
         vars: NEW_RELIC_VARS,
+        also_set: DELTA_METRICS,
         traces_in_ui: NEW_RELIC_TRACES,
         docs: "https://github.com/newrelic/helm-charts/blob/master/library/common-library/templates/_endpoints.tpl",
     },
     // https://docs.honeycomb.io/send-data/opentelemetry/
-    // US api.honeycomb.io, EU api.eu1.honeycomb.io (443), header `x-honeycomb-team` = an
-    // ingest API key. With an Environments key the dataset is named after service.name, so
-    // no `x-honeycomb-dataset` header is needed.
+    // OTLP over gRPC, HTTP/protobuf or HTTP/JSON; US api.honeycomb.io:443, EU
+    // api.eu1.honeycomb.io:443 (so https://api.honeycomb.io and https://api.eu1.honeycomb.io
+    // as OTLP/HTTP base URLs), header `x-honeycomb-team` = an ingest API key. With an
+    // Environments key a trace's dataset is named after its service.name, so traces and logs
+    // need no `x-honeycomb-dataset`. Metrics do: "an x-honeycomb-dataset header with the name
+    // of the dataset you would like to send metrics to", and without it they land in a
+    // dataset called unknown_metrics (https://docs.honeycomb.io/send-data/metrics/application).
+    // The header then goes in OTEL_EXPORTER_OTLP_METRICS_HEADERS, which an exporter may read
+    // instead of the general header list, so the key is repeated there.
     Preset {
         vendor: "honeycomb",
         region: Some("us"),
@@ -196,7 +245,9 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "https://api.honeycomb.io",
         headers: HONEYCOMB_HEADERS,
+        metrics_headers: HONEYCOMB_METRICS_HEADERS,
         vars: HONEYCOMB_VARS,
+        also_set: &[],
         traces_in_ui: HONEYCOMB_TRACES,
         docs: HONEYCOMB_DOCS,
     },
@@ -208,15 +259,19 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "https://api.eu1.honeycomb.io",
         headers: HONEYCOMB_HEADERS,
+        metrics_headers: HONEYCOMB_METRICS_HEADERS,
         vars: HONEYCOMB_VARS,
+        also_set: &[],
         traces_in_ui: HONEYCOMB_TRACES,
         docs: HONEYCOMB_DOCS,
     },
     // https://grafana.com/docs/grafana-cloud/send-data/otlp/send-data-otlp/
     // The stack's OpenTelemetry card shows https://otlp-gateway-<zone>.grafana.net/otlp and
-    // an instance ID; OTEL_EXPORTER_OTLP_ENDPOINT is that URL including /otlp, and the header
-    // is `Authorization: Basic base64(instance ID:access policy token)`
-    // (also spelled out in https://grafana.com/docs/learning-hub/intro-to-agent-observability/07-add-traces-and-metrics/32-direct-export-or-a-collector/).
+    // an instance ID; OTEL_EXPORTER_OTLP_ENDPOINT is that URL including /otlp (the SDK adds
+    // /v1/traces), and the header is `Authorization: Basic base64(instance ID:access policy
+    // token)`, spelled out in
+    // https://grafana.com/docs/learning-hub/intro-to-agent-observability/07-add-traces-and-metrics/32-direct-export-or-a-collector/
+    // The card's "Generate now" makes the token. The gateway takes traces, metrics and logs.
     // Only the zone is asked for, so a pasted `/v1/traces` cannot end up in the URL.
     Preset {
         vendor: "grafana-cloud",
@@ -232,6 +287,7 @@ pub static PRESETS: &[Preset] = &[
                 password: "GRAFANA_CLOUD_API_KEY",
             },
         }],
+        metrics_headers: &[],
         vars: &[
             Var {
                 name: "GRAFANA_CLOUD_ZONE",
@@ -249,20 +305,26 @@ pub static PRESETS: &[Preset] = &[
             },
             Var {
                 name: "GRAFANA_CLOUD_API_KEY",
-                holds: "an access policy token with the traces:write scope",
+                holds: "an access policy token that may write traces, metrics and logs",
                 found_at: "Grafana Cloud portal: your stack > OpenTelemetry > Configure > Generate now",
                 shape: Shape::Secret,
                 when_unset: WhenUnset::Fail,
             },
         ],
+        also_set: &[],
         traces_in_ui: "Explore > the grafanacloud-<stack>-traces data source, or Application Observability",
         docs: "https://grafana.com/docs/grafana-cloud/send-data/otlp/send-data-otlp/",
     },
     // https://docs.datadoghq.com/opentelemetry/setup/otlp_ingest_in_the_agent/
     // The Agent's OTLP receiver is off by default; DD_OTLP_CONFIG_RECEIVER_PROTOCOLS_HTTP_ENDPOINT
-    // turns it on at port 4318, and the application points OTEL_EXPORTER_OTLP_ENDPOINT at
-    // http://<agent>:4318. The API key lives in the Agent, so the services send no header.
-    // The supported setup is an Agent on the same host, hence localhost by default.
+    // (0.0.0.0:4318 in a container) turns on OTLP/HTTP at port 4318, and the application sets
+    // OTEL_EXPORTER_OTLP_ENDPOINT=http://<agent>:4318. Traces and metrics are then on; logs
+    // also need DD_LOGS_ENABLED=true and DD_OTLP_CONFIG_LOGS_ENABLED=true on the Agent. The
+    // API key lives in the Agent, so the services send no header. The supported setup is an
+    // Agent on the same host, hence localhost by default.
+    // https://docs.datadoghq.com/opentelemetry/guide/otlp_delta_temporality/: "Datadog works
+    // best with delta aggregation temporality", set with
+    // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE.
     Preset {
         vendor: "datadog",
         region: None,
@@ -271,6 +333,7 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "http://{DD_AGENT_HOST}:4318",
         headers: &[],
+        metrics_headers: &[],
         vars: &[Var {
             // The name Datadog's own tracers use to find the Agent.
             name: "DD_AGENT_HOST",
@@ -279,19 +342,23 @@ pub static PRESETS: &[Preset] = &[
             shape: Shape::Name,
             when_unset: WhenUnset::Use("localhost"),
         }],
+        also_set: DELTA_METRICS,
         traces_in_ui: "APM > Traces (Trace Explorer)",
         docs: "https://docs.datadoghq.com/opentelemetry/setup/otlp_ingest_in_the_agent/",
     },
-    // https://docs.dynatrace.com/docs/dynatrace-api/environment-api/opentelemetry/post-traces
-    // SaaS: https://{your-environment-id}.live.dynatrace.com/api/v2/otlp/v1/traces, binary
-    // protobuf over HTTP only (gRPC is not supported, says
-    // https://docs.dynatrace.com/docs/ingest-from/opentelemetry/getting-started/otlp-export),
-    // an access token with the openTelemetryTrace.ingest scope, sent as
-    // `Authorization: Api-Token <token>` as in Dynatrace's Collector example
-    // (https://docs.dynatrace.com/docs/ingest-from/opentelemetry-classic/collector/use-cases/grpc-classic).
+    // https://docs.dynatrace.com/docs/ingest-from/opentelemetry/getting-started/otlp-export
+    // SaaS base URL https://{your-environment-id}.live.dynatrace.com/api/v2/otlp, to which the
+    // standard /v1/traces, /v1/metrics and /v1/logs are appended; "Use of HTTP—gRPC is not yet
+    // supported" and binary protobuf only. The token goes in `Authorization: Api-Token <token>`
+    // and needs the openTelemetryTrace.ingest, metrics.ingest and logs.ingest scopes to take
+    // all three signals, as in Dynatrace's own Collector configuration
+    // (https://docs.dynatrace.com/docs/extend-dynatrace/opentelemetry/collector/configuration).
+    // Metrics must be deltas: "The Dynatrace backend exclusively works with delta values ...
+    // set the OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE environment variable to DELTA"
+    // (https://docs.dynatrace.com/docs/extend-dynatrace/opentelemetry/getting-started/metrics/limitations);
+    // cumulative sums are rejected as UNSUPPORTED_METRIC_TYPE_MONOTONIC_CUMULATIVE_SUM.
     // Asking for the environment ID rather than a URL avoids the usual mix-up with the
-    // apps.dynatrace.com address the browser shows. The newer platform tokens go in
-    // `Authorization: Bearer` instead; this preset takes an access token.
+    // apps.dynatrace.com address the browser shows.
     Preset {
         vendor: "dynatrace",
         region: None,
@@ -303,6 +370,7 @@ pub static PRESETS: &[Preset] = &[
             name: "Authorization",
             value: Value::Template("Api-Token {DT_API_TOKEN}"),
         }],
+        metrics_headers: &[],
         vars: &[
             Var {
                 name: "DT_ENVIRONMENT_ID",
@@ -314,19 +382,22 @@ pub static PRESETS: &[Preset] = &[
             Var {
                 // The name Dynatrace's own Collector examples use.
                 name: "DT_API_TOKEN",
-                holds: "an access token with the openTelemetryTrace.ingest scope",
+                holds: "an access token with the openTelemetryTrace.ingest, metrics.ingest and logs.ingest scopes",
                 found_at: "Dynatrace: Access Tokens > Generate new token",
                 shape: Shape::Secret,
                 when_unset: WhenUnset::Fail,
             },
         ],
+        also_set: DELTA_METRICS,
         traces_in_ui: "Distributed Tracing, filtered by service",
-        docs: "https://docs.dynatrace.com/docs/dynatrace-api/environment-api/opentelemetry/post-traces",
+        docs: "https://docs.dynatrace.com/docs/ingest-from/opentelemetry/getting-started/otlp-export",
     },
     // https://www.elastic.co/docs/solutions/observability/get-started/quickstart-elastic-cloud-otel-endpoint
-    // The endpoint is per deployment (copied from Add data > Applications > OpenTelemetry)
-    // and the header is `Authorization: ApiKey <key>`. An APM Server URL takes the same
-    // header (https://www.elastic.co/docs/solutions/observability/apm/upstream-opentelemetry-collectors-language-sdks).
+    // The Managed OTLP endpoint is per project or deployment (Serverless: Manage project >
+    // Connection alias > Managed OTLP endpoint; Hosted: Integrations > OpenTelemetry), it
+    // takes traces, metrics and logs, and the header is `Authorization: ApiKey <key>`, with
+    // the `ApiKey ` scheme written in front of the key Kibana shows. An APM Server URL takes
+    // the same header (https://www.elastic.co/docs/solutions/observability/apm/upstream-opentelemetry-collectors-language-sdks).
     Preset {
         vendor: "elastic",
         region: None,
@@ -338,28 +409,34 @@ pub static PRESETS: &[Preset] = &[
             name: "Authorization",
             value: Value::Template("ApiKey {ELASTIC_API_KEY}"),
         }],
+        metrics_headers: &[],
         vars: &[
             Var {
                 name: "ELASTIC_OTLP_ENDPOINT",
-                holds: "your deployment's OTLP endpoint URL",
-                found_at: "Elastic: Add data > Applications > OpenTelemetry",
+                holds: "your project's Managed OTLP endpoint URL",
+                found_at: "Elastic Cloud: Manage project > Connection alias, or your deployment's Integrations > OpenTelemetry",
                 shape: Shape::Url,
                 when_unset: WhenUnset::Fail,
             },
             Var {
                 name: "ELASTIC_API_KEY",
-                holds: "an API key",
-                found_at: "Elastic: Add data > Applications > OpenTelemetry, or the API keys page",
+                holds: "an API key with ingest privileges, without the ApiKey prefix",
+                found_at: "Elastic Cloud: Manage project > API Keys > Create API Key",
                 shape: Shape::Secret,
                 when_unset: WhenUnset::Fail,
             },
         ],
+        also_set: &[],
         traces_in_ui: "Observability > Applications > Service inventory > your service",
         docs: "https://www.elastic.co/docs/solutions/observability/get-started/quickstart-elastic-cloud-otel-endpoint",
     },
     // https://signoz.io/docs/ingestion/signoz-cloud/overview/
-    // https://ingest.<region>.signoz.cloud:443 for US, EU and IN (one port for HTTP and
-    // gRPC), header `signoz-ingestion-key`. There is no default region.
+    // https://ingest.<region>.signoz.cloud:443 (one port for OTLP/HTTP and OTLP/gRPC), header
+    // `signoz-ingestion-key` (signoz-access-token is deprecated), key and region under
+    // Settings > Ingestion. The page's region table is filled from SigNoz's region list: as
+    // published it names us, eu, in, in2, eu2 and us2; the page source's built-in fallback
+    // (signoz-web components/Region/regions.ts) names us, eu and in. There is no default
+    // region, so the bare name asks for one.
     Preset {
         vendor: "signoz",
         region: Some("us"),
@@ -368,7 +445,23 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "https://ingest.us.signoz.cloud:443",
         headers: SIGNOZ_HEADERS,
+        metrics_headers: &[],
         vars: SIGNOZ_VARS,
+        also_set: &[],
+        traces_in_ui: SIGNOZ_TRACES,
+        docs: SIGNOZ_DOCS,
+    },
+    Preset {
+        vendor: "signoz",
+        region: Some("us2"),
+        default_region: false,
+        display: "SigNoz Cloud",
+        protocol: Protocol::HttpProtobuf,
+        endpoint: "https://ingest.us2.signoz.cloud:443",
+        headers: SIGNOZ_HEADERS,
+        metrics_headers: &[],
+        vars: SIGNOZ_VARS,
+        also_set: &[],
         traces_in_ui: SIGNOZ_TRACES,
         docs: SIGNOZ_DOCS,
     },
@@ -380,7 +473,23 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "https://ingest.eu.signoz.cloud:443",
         headers: SIGNOZ_HEADERS,
+        metrics_headers: &[],
         vars: SIGNOZ_VARS,
+        also_set: &[],
+        traces_in_ui: SIGNOZ_TRACES,
+        docs: SIGNOZ_DOCS,
+    },
+    Preset {
+        vendor: "signoz",
+        region: Some("eu2"),
+        default_region: false,
+        display: "SigNoz Cloud",
+        protocol: Protocol::HttpProtobuf,
+        endpoint: "https://ingest.eu2.signoz.cloud:443",
+        headers: SIGNOZ_HEADERS,
+        metrics_headers: &[],
+        vars: SIGNOZ_VARS,
+        also_set: &[],
         traces_in_ui: SIGNOZ_TRACES,
         docs: SIGNOZ_DOCS,
     },
@@ -392,13 +501,32 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "https://ingest.in.signoz.cloud:443",
         headers: SIGNOZ_HEADERS,
+        metrics_headers: &[],
         vars: SIGNOZ_VARS,
+        also_set: &[],
+        traces_in_ui: SIGNOZ_TRACES,
+        docs: SIGNOZ_DOCS,
+    },
+    Preset {
+        vendor: "signoz",
+        region: Some("in2"),
+        default_region: false,
+        display: "SigNoz Cloud",
+        protocol: Protocol::HttpProtobuf,
+        endpoint: "https://ingest.in2.signoz.cloud:443",
+        headers: SIGNOZ_HEADERS,
+        metrics_headers: &[],
+        vars: SIGNOZ_VARS,
+        also_set: &[],
         traces_in_ui: SIGNOZ_TRACES,
         docs: SIGNOZ_DOCS,
     },
     // https://www.jaegertracing.io/docs/latest/getting-started/
-    // The all-in-one container publishes OTLP on 4317 (gRPC) and 4318 (HTTP) and the UI on
-    // http://localhost:16686.
+    // The container publishes OTLP on 4317 (gRPC) and 4318 (HTTP) and the UI on
+    // http://localhost:16686. Jaeger stores traces only: its all-in-one configuration has a
+    // traces pipeline and nothing else
+    // (https://github.com/jaegertracing/jaeger/blob/main/cmd/jaeger/internal/all-in-one.yaml),
+    // so metrics and logs are turned off.
     Preset {
         vendor: "jaeger",
         region: None,
@@ -407,6 +535,7 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "{JAEGER_OTLP_ENDPOINT}",
         headers: &[],
+        metrics_headers: &[],
         vars: &[Var {
             name: "JAEGER_OTLP_ENDPOINT",
             holds: "Jaeger's OTLP/HTTP address",
@@ -414,14 +543,16 @@ pub static PRESETS: &[Preset] = &[
             shape: Shape::Url,
             when_unset: WhenUnset::Use(LOCAL_OTLP_HTTP),
         }],
+        also_set: TRACES_ONLY,
         traces_in_ui: "Jaeger UI (http://localhost:16686) > Search, pick the service",
         docs: "https://www.jaegertracing.io/docs/latest/getting-started/",
     },
-    // https://grafana.com/docs/tempo/latest/operations/multitenancy/
-    // Tempo's OTLP/HTTP receiver listens on 4318; a multi-tenant Tempo needs the tenant in
-    // `X-Scope-OrgID`. The current page says ingestion takes that header over both gRPC and
-    // HTTP; older versions of the same page said gRPC only, so an old multi-tenant Tempo may
-    // need a Collector in front.
+    // https://grafana.com/docs/tempo/latest/operations/manage-advanced-systems/multitenancy/
+    // A multi-tenant Tempo (multitenancy_enabled: true) requires the tenant in `X-Scope-OrgID`;
+    // "Multi-tenancy on ingestion is supported with GPRC and HTTP for OTLP", and the page's
+    // example exports OTLP/HTTP to http://tempo:4318. A single-tenant Tempo needs no header.
+    // Tempo's distributors "receive spans" (https://grafana.com/docs/tempo/latest/configuration/):
+    // it stores traces only, so metrics and logs are turned off.
     Preset {
         vendor: "tempo",
         region: None,
@@ -433,6 +564,7 @@ pub static PRESETS: &[Preset] = &[
             name: "X-Scope-OrgID",
             value: Value::Template("{TEMPO_TENANT}"),
         }],
+        metrics_headers: &[],
         vars: &[
             Var {
                 name: "TEMPO_OTLP_ENDPOINT",
@@ -449,11 +581,13 @@ pub static PRESETS: &[Preset] = &[
                 when_unset: WhenUnset::Skip,
             },
         ],
+        also_set: TRACES_ONLY,
         traces_in_ui: "Grafana > Explore > the Tempo data source",
-        docs: "https://grafana.com/docs/tempo/latest/operations/multitenancy/",
+        docs: "https://grafana.com/docs/tempo/latest/operations/manage-advanced-systems/multitenancy/",
     },
     // https://github.com/open-telemetry/opentelemetry-collector/blob/main/receiver/otlpreceiver/README.md
-    // The OTLP receiver listens on localhost:4317 (gRPC) and localhost:4318 (HTTP) by default.
+    // The OTLP receiver listens on port 4317 (gRPC) and 4318 (HTTP) by default and takes
+    // traces, metrics and logs; what reaches a backend depends on the Collector's pipelines.
     Preset {
         vendor: "otel-collector",
         region: None,
@@ -462,6 +596,7 @@ pub static PRESETS: &[Preset] = &[
         protocol: Protocol::HttpProtobuf,
         endpoint: "{COLLECTOR_OTLP_ENDPOINT}",
         headers: &[],
+        metrics_headers: &[],
         vars: &[Var {
             name: "COLLECTOR_OTLP_ENDPOINT",
             holds: "the Collector's OTLP/HTTP address",
@@ -469,6 +604,7 @@ pub static PRESETS: &[Preset] = &[
             shape: Shape::Url,
             when_unset: WhenUnset::Use(LOCAL_OTLP_HTTP),
         }],
+        also_set: &[],
         traces_in_ui: "wherever the Collector's pipeline exports them",
         docs: "https://github.com/open-telemetry/opentelemetry-collector/blob/main/receiver/otlpreceiver/README.md",
     },
@@ -494,14 +630,28 @@ const HONEYCOMB_HEADERS: &[Header] = &[Header {
     name: "x-honeycomb-team",
     value: Value::Template("{HONEYCOMB_API_KEY}"),
 }];
-const HONEYCOMB_VARS: &[Var] = &[Var {
-    // The name Honeycomb's own OpenTelemetry distributions read.
-    name: "HONEYCOMB_API_KEY",
-    holds: "an ingest API key",
-    found_at: "Honeycomb: Environment settings > API Keys",
-    shape: Shape::Secret,
-    when_unset: WhenUnset::Fail,
+const HONEYCOMB_METRICS_HEADERS: &[Header] = &[Header {
+    name: "x-honeycomb-dataset",
+    value: Value::Template("{HONEYCOMB_METRICS_DATASET}"),
 }];
+const HONEYCOMB_VARS: &[Var] = &[
+    Var {
+        // The name Honeycomb's own OpenTelemetry distributions read.
+        name: "HONEYCOMB_API_KEY",
+        holds: "an ingest API key",
+        found_at: "Honeycomb: Environment settings > API Keys",
+        shape: Shape::Secret,
+        when_unset: WhenUnset::Fail,
+    },
+    Var {
+        // The name Honeycomb's own OpenTelemetry distributions read.
+        name: "HONEYCOMB_METRICS_DATASET",
+        holds: "the dataset for metrics",
+        found_at: "any name; created on first use; default tracedojo-metrics",
+        shape: Shape::Name,
+        when_unset: WhenUnset::Use("tracedojo-metrics"),
+    },
+];
 const HONEYCOMB_TRACES: &str = "Query the dataset named after service.name, then a trace";
 const HONEYCOMB_DOCS: &str = "https://docs.honeycomb.io/send-data/opentelemetry/";
 
@@ -551,26 +701,17 @@ impl Preset {
         let values = self.read_vars(env)?;
         let endpoint = fill(self.endpoint, &values)
             .expect("an endpoint names only variables that are required or have a default");
-        let headers = self
-            .headers
-            .iter()
-            .filter_map(|header| {
-                let value = match header.value {
-                    Value::Template(template) => fill(template, &values)?,
-                    Value::Basic { user, password } => {
-                        let pair =
-                            format!("{}:{}", lookup(&values, user)?, lookup(&values, password)?);
-                        format!("Basic {}", base64(pair.as_bytes()))
-                    }
-                };
-                Some((header.name, value))
-            })
-            .collect();
+        let headers = fill_headers(self.headers, &values);
+        let metrics_headers = match fill_headers(self.metrics_headers, &values) {
+            extra if extra.is_empty() => Vec::new(),
+            extra => headers.iter().cloned().chain(extra).collect(),
+        };
         Ok(Settings {
             preset: self,
             endpoint,
             protocol: self.protocol,
             headers,
+            metrics_headers,
         })
     }
 
@@ -639,6 +780,26 @@ fn shape_problem(shape: Shape, value: &str) -> Option<&'static str> {
     }
 }
 
+/// Each header with its value filled in; one that uses an unset `Skip` variable is left out.
+fn fill_headers(
+    headers: &'static [Header],
+    values: &[(&'static str, Option<String>)],
+) -> Vec<(&'static str, String)> {
+    headers
+        .iter()
+        .filter_map(|header| {
+            let value = match header.value {
+                Value::Template(template) => fill(template, values)?,
+                Value::Basic { user, password } => {
+                    let pair = format!("{}:{}", lookup(values, user)?, lookup(values, password)?);
+                    format!("Basic {}", base64(pair.as_bytes()))
+                }
+            };
+            Some((header.name, value))
+        })
+        .collect()
+}
+
 fn lookup<'a>(values: &'a [(&'static str, Option<String>)], name: &str) -> Option<&'a str> {
     values
         .iter()
@@ -670,48 +831,75 @@ pub struct Settings {
     pub protocol: Protocol,
     /// `(name, value)` pairs, in the order the table gives them.
     pub headers: Vec<(&'static str, String)>,
+    /// Every header sent with metrics, when that differs from [`Settings::headers`]
+    /// (they come first, then the metrics-only ones); empty when metrics get the same.
+    pub metrics_headers: Vec<(&'static str, String)>,
 }
 
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers: Vec<String> = self
-            .headers
-            .iter()
-            .map(|(name, _)| format!("{name}: ***"))
-            .collect();
+        let names = |headers: &[(&str, String)]| -> Vec<String> {
+            headers
+                .iter()
+                .map(|(name, _)| format!("{name}: ***"))
+                .collect()
+        };
         f.debug_struct("Settings")
             .field("preset", &self.preset.name())
             .field("endpoint", &otel_env::redact_url(&self.endpoint))
             .field("protocol", &self.protocol)
-            .field("headers", &headers)
+            .field("headers", &names(&self.headers))
+            .field("metrics_headers", &names(&self.metrics_headers))
+            .field("also_set", &self.preset.also_set)
             .finish()
     }
 }
 
 impl Settings {
-    /// The settings as the standard variables, ready to put in a service's environment.
+    /// The settings as standard variables, ready to put in a service's environment after
+    /// removing [`OVERRIDING_VARIABLES`].
     ///
-    /// `OTEL_EXPORTER_OTLP_HEADERS` is always present, empty when the preset sends no header:
-    /// a key left in the user's shell for one vendor must not travel to another. Its values
-    /// are percent-encoded because the variable uses the W3C Baggage format
+    /// Always the endpoint, the protocol and `OTEL_EXPORTER_OTLP_HEADERS`, in that order; then
+    /// `OTEL_EXPORTER_OTLP_METRICS_HEADERS` when metrics need headers of their own (repeating
+    /// the general ones, since an exporter may read it instead of them), then the preset's
+    /// [`Preset::also_set`]. `OTEL_EXPORTER_OTLP_HEADERS` is present even when empty: a key
+    /// left in the user's shell for one vendor must not travel to another. Header values are
+    /// percent-encoded because the variables use the W3C Baggage format
     /// (<https://opentelemetry.io/docs/specs/otel/protocol/exporter/#specifying-headers-via-environment-variables>):
     /// `Basic abc` must be written `Basic%20abc`, and a comma inside a value would otherwise
     /// start a new header.
-    pub fn otel_environment(&self) -> [(&'static str, String); 3] {
-        let headers: Vec<String> = self
-            .headers
-            .iter()
-            .map(|(name, value)| format!("{name}={}", percent_encode(value)))
-            .collect();
-        [
+    pub fn otel_environment(&self) -> Vec<(&'static str, String)> {
+        let mut variables = vec![
             ("OTEL_EXPORTER_OTLP_ENDPOINT", self.endpoint.clone()),
             (
                 "OTEL_EXPORTER_OTLP_PROTOCOL",
                 self.protocol.as_str().to_string(),
             ),
-            ("OTEL_EXPORTER_OTLP_HEADERS", headers.join(",")),
-        ]
+            ("OTEL_EXPORTER_OTLP_HEADERS", header_list(&self.headers)),
+        ];
+        if !self.metrics_headers.is_empty() {
+            variables.push((
+                "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+                header_list(&self.metrics_headers),
+            ));
+        }
+        variables.extend(
+            self.preset
+                .also_set
+                .iter()
+                .map(|(name, value)| (*name, value.to_string())),
+        );
+        variables
     }
+}
+
+/// Headers as `OTEL_EXPORTER_OTLP_HEADERS` takes them: `name=value,...`, values encoded.
+fn header_list(headers: &[(&'static str, String)]) -> String {
+    headers
+        .iter()
+        .map(|(name, value)| format!("{name}={}", percent_encode(value)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Why `--to NAME` cannot be applied. Every message is one line and never holds a value.

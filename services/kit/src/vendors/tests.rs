@@ -13,6 +13,16 @@ fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Op
     }
 }
 
+/// The same, for a list built inside a test.
+fn env_from(pairs: Vec<(&'static str, String)>) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+    }
+}
+
 fn no_env(_: &str) -> Option<String> {
     None
 }
@@ -25,26 +35,44 @@ struct Case {
     endpoint: &'static str,
     protocol: Protocol,
     headers: &'static [(&'static str, &'static str)],
+    /// Every header sent with metrics when it differs from `headers`; empty otherwise.
+    metrics_headers: &'static [(&'static str, &'static str)],
+    /// The further variables the backend needs.
+    also_set: &'static [(&'static str, &'static str)],
 }
 
 const NEW_RELIC_KEY: &[(&str, &str)] = &[("NEW_RELIC_LICENSE_KEY", "nr-secret-NRAL")];
 const HONEYCOMB_KEY: &[(&str, &str)] = &[("HONEYCOMB_API_KEY", "hc-secret-key")];
 const SIGNOZ_KEY: &[(&str, &str)] = &[("SIGNOZ_INGESTION_KEY", "sz-secret-key")];
 
+/// Mackerel's tracing endpoint, Jaeger and Tempo take traces and nothing else.
+const NO_METRICS_NO_LOGS: &[(&str, &str)] = &[
+    ("OTEL_METRICS_EXPORTER", "none"),
+    ("OTEL_LOGS_EXPORTER", "none"),
+];
+/// Dynatrace requires delta metrics; New Relic and Datadog recommend them.
+const DELTA: &[(&str, &str)] = &[("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta")];
+
 const CASES: &[Case] = &[
+    // https://mackerel.io/docs/entry/tracing/installations/other-language
     Case {
         name: "mackerel",
         env: &[("MACKEREL_APIKEY", "mk-secret-key")],
         endpoint: "https://otlp-vaxila.mackerelio.com",
         protocol: Protocol::HttpProtobuf,
         headers: &[("Accept", "*/*"), ("Mackerel-Api-Key", "mk-secret-key")],
+        metrics_headers: &[],
+        also_set: NO_METRICS_NO_LOGS,
     },
+    // https://docs.newrelic.com/docs/opentelemetry/best-practices/opentelemetry-otlp/
     Case {
         name: "newrelic",
         env: NEW_RELIC_KEY,
         endpoint: "https://otlp.nr-data.net",
         protocol: Protocol::HttpProtobuf,
         headers: &[("api-key", "nr-secret-NRAL")],
+        metrics_headers: &[],
+        also_set: DELTA,
     },
     Case {
         name: "newrelic:us",
@@ -52,6 +80,8 @@ const CASES: &[Case] = &[
         endpoint: "https://otlp.nr-data.net",
         protocol: Protocol::HttpProtobuf,
         headers: &[("api-key", "nr-secret-NRAL")],
+        metrics_headers: &[],
+        also_set: DELTA,
     },
     Case {
         name: "newrelic:eu",
@@ -59,20 +89,32 @@ const CASES: &[Case] = &[
         endpoint: "https://otlp.eu01.nr-data.net",
         protocol: Protocol::HttpProtobuf,
         headers: &[("api-key", "nr-secret-NRAL")],
+        metrics_headers: &[],
+        also_set: DELTA,
     },
+    // Not in New Relic's documentation: the host New Relic's own Helm charts use for JP.
     Case {
         name: "newrelic:jp",
         env: NEW_RELIC_KEY,
         endpoint: "https://otlp.jp.nr-data.net",
         protocol: Protocol::HttpProtobuf,
         headers: &[("api-key", "nr-secret-NRAL")],
+        metrics_headers: &[],
+        also_set: DELTA,
     },
+    // https://docs.honeycomb.io/send-data/opentelemetry/ and, for the metrics dataset,
+    // https://docs.honeycomb.io/send-data/metrics/application
     Case {
         name: "honeycomb",
         env: HONEYCOMB_KEY,
         endpoint: "https://api.honeycomb.io",
         protocol: Protocol::HttpProtobuf,
         headers: &[("x-honeycomb-team", "hc-secret-key")],
+        metrics_headers: &[
+            ("x-honeycomb-team", "hc-secret-key"),
+            ("x-honeycomb-dataset", "tracedojo-metrics"),
+        ],
+        also_set: &[],
     },
     Case {
         name: "honeycomb:us",
@@ -80,14 +122,28 @@ const CASES: &[Case] = &[
         endpoint: "https://api.honeycomb.io",
         protocol: Protocol::HttpProtobuf,
         headers: &[("x-honeycomb-team", "hc-secret-key")],
+        metrics_headers: &[
+            ("x-honeycomb-team", "hc-secret-key"),
+            ("x-honeycomb-dataset", "tracedojo-metrics"),
+        ],
+        also_set: &[],
     },
     Case {
         name: "honeycomb:eu",
-        env: HONEYCOMB_KEY,
+        env: &[
+            ("HONEYCOMB_API_KEY", "hc-secret-key"),
+            ("HONEYCOMB_METRICS_DATASET", "shop-metrics"),
+        ],
         endpoint: "https://api.eu1.honeycomb.io",
         protocol: Protocol::HttpProtobuf,
         headers: &[("x-honeycomb-team", "hc-secret-key")],
+        metrics_headers: &[
+            ("x-honeycomb-team", "hc-secret-key"),
+            ("x-honeycomb-dataset", "shop-metrics"),
+        ],
+        also_set: &[],
     },
+    // https://grafana.com/docs/grafana-cloud/send-data/otlp/send-data-otlp/
     Case {
         name: "grafana-cloud",
         env: &[
@@ -99,13 +155,18 @@ const CASES: &[Case] = &[
         protocol: Protocol::HttpProtobuf,
         // base64("123456:glc_secret-token"), computed outside this code.
         headers: &[("Authorization", "Basic MTIzNDU2OmdsY19zZWNyZXQtdG9rZW4=")],
+        metrics_headers: &[],
+        also_set: &[],
     },
+    // https://docs.datadoghq.com/opentelemetry/setup/otlp_ingest_in_the_agent/
     Case {
         name: "datadog",
         env: &[],
         endpoint: "http://localhost:4318",
         protocol: Protocol::HttpProtobuf,
         headers: &[],
+        metrics_headers: &[],
+        also_set: DELTA,
     },
     Case {
         name: "datadog",
@@ -113,7 +174,10 @@ const CASES: &[Case] = &[
         endpoint: "http://datadog-agent:4318",
         protocol: Protocol::HttpProtobuf,
         headers: &[],
+        metrics_headers: &[],
+        also_set: DELTA,
     },
+    // https://docs.dynatrace.com/docs/ingest-from/opentelemetry/getting-started/otlp-export
     Case {
         name: "dynatrace",
         env: &[
@@ -123,7 +187,10 @@ const CASES: &[Case] = &[
         endpoint: "https://abc12345.live.dynatrace.com/api/v2/otlp",
         protocol: Protocol::HttpProtobuf,
         headers: &[("Authorization", "Api-Token dt0c01.SECRET.TOKEN")],
+        metrics_headers: &[],
+        also_set: DELTA,
     },
+    // https://www.elastic.co/docs/solutions/observability/get-started/quickstart-elastic-cloud-otel-endpoint
     Case {
         name: "elastic",
         env: &[
@@ -137,13 +204,27 @@ const CASES: &[Case] = &[
         endpoint: "https://my-deployment.ingest.eu-west-1.aws.elastic.cloud:443",
         protocol: Protocol::HttpProtobuf,
         headers: &[("Authorization", "ApiKey es-secret-key==")],
+        metrics_headers: &[],
+        also_set: &[],
     },
+    // https://signoz.io/docs/ingestion/signoz-cloud/overview/
     Case {
         name: "signoz:us",
         env: SIGNOZ_KEY,
         endpoint: "https://ingest.us.signoz.cloud:443",
         protocol: Protocol::HttpProtobuf,
         headers: &[("signoz-ingestion-key", "sz-secret-key")],
+        metrics_headers: &[],
+        also_set: &[],
+    },
+    Case {
+        name: "signoz:us2",
+        env: SIGNOZ_KEY,
+        endpoint: "https://ingest.us2.signoz.cloud:443",
+        protocol: Protocol::HttpProtobuf,
+        headers: &[("signoz-ingestion-key", "sz-secret-key")],
+        metrics_headers: &[],
+        also_set: &[],
     },
     Case {
         name: "signoz:eu",
@@ -151,6 +232,17 @@ const CASES: &[Case] = &[
         endpoint: "https://ingest.eu.signoz.cloud:443",
         protocol: Protocol::HttpProtobuf,
         headers: &[("signoz-ingestion-key", "sz-secret-key")],
+        metrics_headers: &[],
+        also_set: &[],
+    },
+    Case {
+        name: "signoz:eu2",
+        env: SIGNOZ_KEY,
+        endpoint: "https://ingest.eu2.signoz.cloud:443",
+        protocol: Protocol::HttpProtobuf,
+        headers: &[("signoz-ingestion-key", "sz-secret-key")],
+        metrics_headers: &[],
+        also_set: &[],
     },
     Case {
         name: "signoz:in",
@@ -158,13 +250,27 @@ const CASES: &[Case] = &[
         endpoint: "https://ingest.in.signoz.cloud:443",
         protocol: Protocol::HttpProtobuf,
         headers: &[("signoz-ingestion-key", "sz-secret-key")],
+        metrics_headers: &[],
+        also_set: &[],
     },
+    Case {
+        name: "signoz:in2",
+        env: SIGNOZ_KEY,
+        endpoint: "https://ingest.in2.signoz.cloud:443",
+        protocol: Protocol::HttpProtobuf,
+        headers: &[("signoz-ingestion-key", "sz-secret-key")],
+        metrics_headers: &[],
+        also_set: &[],
+    },
+    // https://www.jaegertracing.io/docs/latest/getting-started/
     Case {
         name: "jaeger",
         env: &[],
         endpoint: "http://localhost:4318",
         protocol: Protocol::HttpProtobuf,
         headers: &[],
+        metrics_headers: &[],
+        also_set: NO_METRICS_NO_LOGS,
     },
     Case {
         name: "jaeger",
@@ -172,13 +278,18 @@ const CASES: &[Case] = &[
         endpoint: "http://jaeger:4318",
         protocol: Protocol::HttpProtobuf,
         headers: &[],
+        metrics_headers: &[],
+        also_set: NO_METRICS_NO_LOGS,
     },
+    // https://grafana.com/docs/tempo/latest/operations/manage-advanced-systems/multitenancy/
     Case {
         name: "tempo",
         env: &[],
         endpoint: "http://localhost:4318",
         protocol: Protocol::HttpProtobuf,
         headers: &[],
+        metrics_headers: &[],
+        also_set: NO_METRICS_NO_LOGS,
     },
     Case {
         name: "tempo",
@@ -189,13 +300,18 @@ const CASES: &[Case] = &[
         endpoint: "http://tempo:4318",
         protocol: Protocol::HttpProtobuf,
         headers: &[("X-Scope-OrgID", "team-a")],
+        metrics_headers: &[],
+        also_set: NO_METRICS_NO_LOGS,
     },
+    // https://github.com/open-telemetry/opentelemetry-collector/blob/main/receiver/otlpreceiver/README.md
     Case {
         name: "otel-collector",
         env: &[],
         endpoint: "http://localhost:4318",
         protocol: Protocol::HttpProtobuf,
         headers: &[],
+        metrics_headers: &[],
+        also_set: &[],
     },
     Case {
         name: "otel-collector",
@@ -206,6 +322,8 @@ const CASES: &[Case] = &[
         endpoint: "https://collector.example.com:4318",
         protocol: Protocol::HttpProtobuf,
         headers: &[],
+        metrics_headers: &[],
+        also_set: &[],
     },
 ];
 
@@ -214,18 +332,45 @@ fn resolved(case: &Case) -> Settings {
         .unwrap_or_else(|err| panic!("{} did not resolve: {err}", case.name))
 }
 
+fn as_strs<'a>(headers: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    headers
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}
+
 #[test]
 fn each_preset_gives_what_its_documentation_gives() {
     for case in CASES {
         let settings = resolved(case);
         assert_eq!(settings.endpoint, case.endpoint, "{}", case.name);
         assert_eq!(settings.protocol, case.protocol, "{}", case.name);
-        let headers: Vec<(&str, &str)> = settings
-            .headers
+        assert_eq!(as_strs(&settings.headers), case.headers, "{}", case.name);
+        assert_eq!(
+            as_strs(&settings.metrics_headers),
+            case.metrics_headers,
+            "{}",
+            case.name
+        );
+
+        // And exactly these variables come out, in this order.
+        let mut expected = vec![
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ];
+        if !case.metrics_headers.is_empty() {
+            expected.push("OTEL_EXPORTER_OTLP_METRICS_HEADERS");
+        }
+        expected.extend(case.also_set.iter().map(|(name, _)| *name));
+        let rendered = settings.otel_environment();
+        let names: Vec<&str> = rendered.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, expected, "{}", case.name);
+        let tail: Vec<(&str, &str)> = rendered[rendered.len() - case.also_set.len()..]
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
-        assert_eq!(headers, case.headers, "{}", case.name);
+        assert_eq!(tail, case.also_set, "{}", case.name);
     }
 }
 
@@ -258,8 +403,11 @@ fn every_accepted_name_is_listed() {
             "dynatrace",
             "elastic",
             "signoz:us",
+            "signoz:us2",
             "signoz:eu",
+            "signoz:eu2",
             "signoz:in",
+            "signoz:in2",
             "jaeger",
             "tempo",
             "otel-collector",
@@ -367,7 +515,8 @@ fn a_vendor_without_a_default_region_asks_for_one() {
     let err = find("signoz").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "--to signoz needs a region: signoz:us, signoz:eu, signoz:in"
+        "--to signoz needs a region: \
+         signoz:us, signoz:us2, signoz:eu, signoz:eu2, signoz:in, signoz:in2"
     );
 }
 
@@ -453,7 +602,7 @@ fn debug_output_never_shows_a_secret() {
     for case in CASES {
         let settings = resolved(case);
         let shown = format!("{settings:?}");
-        for (name, value) in &settings.headers {
+        for (name, value) in settings.headers.iter().chain(&settings.metrics_headers) {
             assert!(shown.contains(name), "{shown}");
             assert!(!shown.contains(value.as_str()), "{}: {shown}", case.name);
         }
@@ -522,23 +671,47 @@ fn header_values_are_percent_encoded_as_the_specification_asks() {
     assert_eq!(percent_decode(&percent_encode(tricky)), tricky);
 }
 
+/// The value `otel_environment` gives `variable`, if it gives one.
+fn rendered(settings: &Settings, variable: &str) -> Option<String> {
+    settings
+        .otel_environment()
+        .into_iter()
+        .find(|(name, _)| *name == variable)
+        .map(|(_, value)| value)
+}
+
+fn owned(headers: &[(&'static str, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.clone()))
+        .collect()
+}
+
 #[test]
-fn the_headers_variable_reads_back_as_the_sdk_reads_it() {
+fn the_headers_variables_read_back_as_the_sdk_reads_them() {
     for case in CASES {
         let settings = resolved(case);
-        let [_, _, (variable, list)] = settings.otel_environment();
-        assert_eq!(variable, "OTEL_EXPORTER_OTLP_HEADERS");
-        let expected: Vec<(String, String)> = settings
-            .headers
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.clone()))
-            .collect();
-        assert_eq!(read_headers_like_the_sdk(&list), expected, "{}", case.name);
+        let list = rendered(&settings, "OTEL_EXPORTER_OTLP_HEADERS").expect("always set");
+        assert_eq!(
+            read_headers_like_the_sdk(&list),
+            owned(&settings.headers),
+            "{}",
+            case.name
+        );
+        match rendered(&settings, "OTEL_EXPORTER_OTLP_METRICS_HEADERS") {
+            Some(list) => assert_eq!(
+                read_headers_like_the_sdk(&list),
+                owned(&settings.metrics_headers),
+                "{}",
+                case.name
+            ),
+            None => assert!(settings.metrics_headers.is_empty(), "{}", case.name),
+        }
     }
 }
 
 #[test]
-fn the_environment_names_the_three_general_variables() {
+fn the_environment_lists_the_general_variables_first() {
     let settings = resolved(&CASES[0]);
     assert_eq!(
         settings.otel_environment(),
@@ -552,13 +725,22 @@ fn the_environment_names_the_three_general_variables() {
                 "OTEL_EXPORTER_OTLP_HEADERS",
                 "Accept=*/*,Mackerel-Api-Key=mk-secret-key".to_string()
             ),
+            ("OTEL_METRICS_EXPORTER", "none".to_string()),
+            ("OTEL_LOGS_EXPORTER", "none".to_string()),
         ]
     );
     // No header still sets the variable, so a key left in the shell is not sent along.
-    let [_, _, headers] = resolve("jaeger", no_env)
-        .expect("resolves")
-        .otel_environment();
-    assert_eq!(headers, ("OTEL_EXPORTER_OTLP_HEADERS", String::new()));
+    let settings = resolve("otel-collector", no_env).expect("resolves");
+    assert_eq!(
+        rendered(&settings, "OTEL_EXPORTER_OTLP_HEADERS"),
+        Some(String::new())
+    );
+    // Metrics headers of their own repeat the general ones: an exporter may read them instead.
+    let settings = resolve("honeycomb", env_of(HONEYCOMB_KEY)).expect("resolves");
+    assert_eq!(
+        rendered(&settings, "OTEL_EXPORTER_OTLP_METRICS_HEADERS"),
+        Some("x-honeycomb-team=hc-secret-key,x-honeycomb-dataset=tracedojo-metrics".to_string())
+    );
 }
 
 /// Set in the child process this test starts; holds the index of the case to check.
@@ -608,8 +790,8 @@ fn check_with_otel_env(case: &Case) {
     let protocol = otel_env::protocol(Signal::Traces).expect("protocol");
     assert_eq!(protocol, settings.protocol, "{}", case.name);
     let traces = match protocol {
-        Protocol::HttpProtobuf => format!("{}/v1/traces", settings.endpoint),
         Protocol::Grpc => settings.endpoint.clone(),
+        _ => format!("{}/v1/traces", settings.endpoint),
     };
     assert_eq!(
         otel_env::endpoint(Signal::Traces, protocol).expect("endpoint"),
@@ -626,6 +808,19 @@ fn check_with_otel_env(case: &Case) {
     assert!(
         otel_env::endpoint_configured(),
         "{}: a preset always names its backend",
+        case.name
+    );
+    let off = |variable: &str| case.also_set.contains(&(variable, "none"));
+    assert_eq!(
+        otel_env::exporter_enabled(Signal::Metrics).expect("metrics exporter"),
+        !off("OTEL_METRICS_EXPORTER"),
+        "{}",
+        case.name
+    );
+    assert_eq!(
+        otel_env::exporter_enabled(Signal::Logs).expect("logs exporter"),
+        !off("OTEL_LOGS_EXPORTER"),
+        "{}",
         case.name
     );
 }
@@ -681,7 +876,7 @@ fn the_table_is_consistent() {
             assert_ne!(decl.shape, Shape::Secret, "{name}: {var} in the URL");
             used.push(var);
         }
-        for header in preset.headers {
+        for header in preset.headers.iter().chain(preset.metrics_headers) {
             let vars = match header.value {
                 Value::Template(template) => placeholders(template),
                 Value::Basic { user, password } => vec![user, password],
@@ -696,6 +891,31 @@ fn the_table_is_consistent() {
                 used.contains(&var.name),
                 "{name}: {} is never used",
                 var.name
+            );
+        }
+        for extra in preset.metrics_headers {
+            assert!(
+                preset.headers.iter().all(|h| h.name != extra.name),
+                "{name}: {} is sent twice with metrics",
+                extra.name
+            );
+        }
+        // Fixed, public values for variables nothing else sets.
+        let general = [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+        ];
+        for (variable, value) in preset.also_set {
+            assert!(variable.starts_with("OTEL_"), "{name}: {variable}");
+            assert!(!general.contains(variable), "{name}: {variable}");
+            assert!(
+                !OVERRIDING_VARIABLES.contains(variable),
+                "{name}: {variable}"
+            );
+            assert!(
+                !value.is_empty() && !value.contains(['{', ' ', ',']),
+                "{name}: {variable}={value}"
             );
         }
     }
@@ -718,5 +938,95 @@ fn resolved_endpoints_are_base_urls() {
         );
         assert!(!endpoint.ends_with('/'), "{endpoint}");
         assert!(!endpoint.contains("/v1/"), "{endpoint}");
+    }
+}
+
+/// Every value a case gives a secret variable.
+fn secrets_of(case: &Case) -> Vec<&'static str> {
+    let preset = find(case.name).expect("a known name");
+    case.env
+        .iter()
+        .filter(|(variable, _)| {
+            preset
+                .vars
+                .iter()
+                .any(|var| var.name == *variable && var.shape == Shape::Secret)
+        })
+        .map(|(_, value)| *value)
+        .collect()
+}
+
+/// A value of the wrong shape for `shape`, distinct enough to spot in a message.
+fn misshapen(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Secret => "leaked-7f3a first half\nsecond-half-9c1e",
+        Shape::Url => "leaked-7f3a.example.com:4318",
+        Shape::Name => "https://leaked-7f3a.example.com/otlp",
+    }
+}
+
+#[test]
+fn a_missing_variable_is_named_on_one_line_without_any_value() {
+    for case in CASES {
+        let preset = find(case.name).expect("a known name");
+        for var in preset
+            .vars
+            .iter()
+            .filter(|var| var.when_unset == WhenUnset::Fail)
+        {
+            // Everything else set as the case sets it, this one left out.
+            let env: Vec<(&'static str, String)> = case
+                .env
+                .iter()
+                .filter(|(name, _)| *name != var.name)
+                .map(|(name, value)| (*name, value.to_string()))
+                .collect();
+            let err = resolve(case.name, env_from(env)).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                matches!(err, PresetError::Missing { variable, .. } if variable == var.name),
+                "{message}"
+            );
+            assert!(message.contains(var.name), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+            for secret in secrets_of(case) {
+                assert!(!message.contains(secret), "{}: {message}", case.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_misshapen_value_is_named_without_showing_it_or_any_secret() {
+    for case in CASES {
+        let preset = find(case.name).expect("a known name");
+        for var in preset.vars {
+            let bad = misshapen(var.shape);
+            let mut env: Vec<(&'static str, String)> = case
+                .env
+                .iter()
+                .filter(|(name, _)| *name != var.name)
+                .map(|(name, value)| (*name, value.to_string()))
+                .collect();
+            env.push((var.name, bad.to_string()));
+            let err = resolve(case.name, env_from(env)).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                matches!(err, PresetError::Malformed { variable, .. } if variable == var.name),
+                "{message}"
+            );
+            assert!(!message.contains('\n'), "{message}");
+            assert!(!message.contains("leaked-7f3a"), "{message}");
+            assert!(!message.contains("second-half"), "{message}");
+            for secret in secrets_of(case) {
+                assert!(!message.contains(secret), "{}: {message}", case.name);
+            }
+            // Nor in the error's Debug form, which a caller might log.
+            let debug = format!("{err:?}");
+            assert!(!debug.contains("leaked-7f3a"), "{debug}");
+            for secret in secrets_of(case) {
+                assert!(!debug.contains(secret), "{}: {debug}", case.name);
+            }
+        }
     }
 }
