@@ -58,6 +58,42 @@ pub enum Command {
     /// and a web UI with a JSON API, for any application that speaks OTLP (`up` starts one).
     #[command(after_help = EXPLORE_HELP)]
     Explore(crate::explore::ExploreArgs),
+    /// Check that the backend takes what the shop sends: one test span, metric point and log
+    /// record to where the OTEL_* settings (or --to) point, and one line per signal saying
+    /// what happened (delivered, key rejected, path wrong, TLS, timeout ...). Exits 0 only
+    /// when every signal was delivered.
+    #[command(after_help = DOCTOR_HELP)]
+    Doctor(DoctorArgs),
+}
+
+const DOCTOR_HELP: &str = "\
+Examples:
+  MACKEREL_APIKEY=... tracedojo doctor --to mackerel
+  NEW_RELIC_LICENSE_KEY=... tracedojo doctor --to newrelic:eu
+  OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.example.com OTEL_EXPORTER_OTLP_HEADERS=api-key=... tracedojo doctor
+Without a backend it checks the local explorer (http://localhost:4318) that `up` would use.
+Honours HTTPS_PROXY / NO_PROXY, OTEL_EXPORTER_OTLP_CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY
+and _COMPRESSION, as the services do.";
+
+/// Where telemetry goes, by vendor name.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BackendArgs {
+    /// Send telemetry to a vendor's OTLP endpoint: mackerel, newrelic[:us|eu|jp],
+    /// honeycomb[:us|eu], grafana-cloud, datadog, dynatrace, elastic, signoz:REGION, jaeger,
+    /// tempo, otel-collector. Fills OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL and _HEADERS; the
+    /// key is read from the vendor's own variable (e.g. MACKEREL_APIKEY), never from a flag.
+    /// The README's "Vendor presets" table lists each vendor's variables.
+    #[arg(long = "to", env = "TRACEDOJO_TO", value_name = "VENDOR")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Longest wait for each signal's answer, in seconds.
+    #[arg(long, default_value = "10", value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub timeout: u64,
 }
 
 const EXPLORE_HELP: &str = "\
@@ -382,6 +418,13 @@ pub struct UpArgs {
     /// to OTEL_EXPORTER_OTLP_ENDPOINT, or to the standard http://localhost:4318 when unset.
     #[arg(long, env = "TRACEDOJO_NO_EXPLORER")]
     pub no_explorer: bool,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Do not check the backend before starting (by default, when a backend is set, `up`
+    /// sends it one test span, metric point and log record first, as `tracedojo doctor` does,
+    /// and says in one line whether it took them).
+    #[arg(long, env = "TRACEDOJO_SKIP_DOCTOR")]
+    pub skip_doctor: bool,
     /// Port of the explorer's web UI and JSON API [default: base port + 10, i.e. 8090, or a
     /// free one with --base-port 0].
     #[arg(long, env = "TRACEDOJO_EXPLORER_PORT", value_name = "PORT", value_parser = parse_port)]
@@ -403,12 +446,22 @@ pub struct UpArgs {
     #[arg(long, env = "TRACEDOJO_EXPLORER_MAX_MEMORY", value_name = "SIZE",
         default_value = crate::explore::DEFAULT_MAX_MEMORY, value_parser = crate::explore::parse_size)]
     pub explorer_max_memory: usize,
+    /// Your name in a workshop where many people send to one backend account: every
+    /// service reports it as `service.namespace`, so you can filter to your own run (`up`
+    /// prints how). 1 to 32 ASCII letters, digits, '-', '_' or '.', starting and ending with
+    /// a letter or digit. It wins over service.namespace in OTEL_RESOURCE_ATTRIBUTES.
+    // Checked by `up` itself, not by clap: clap's message would repeat the whole value
+    // first, and a name pasted wrong can be long.
+    #[arg(long, env = tracedojo_kit::participant::ENV, value_name = "NAME")]
+    pub participant: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct ServiceArgs {
     /// The service to run: frontend, catalog, cart, checkout, payment, inventory, recommendation or shipping.
     pub name: String,
+    #[command(flatten)]
+    pub backend: BackendArgs,
     /// Address to listen on (its port: --port).
     #[arg(long, env = "TRACEDOJO_HOST", default_value = "127.0.0.1", value_parser = service_host)]
     pub host: IpAddr,

@@ -3,7 +3,9 @@
 //! This crate is only the command line: it parses arguments (see [`cli`]) and hands each
 //! subcommand to its own small module. Business logic lives in the service crates.
 
+mod backend;
 mod cli;
+mod doctor;
 mod explore;
 mod fault;
 mod health_watch;
@@ -21,6 +23,22 @@ pub(crate) const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::fr
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     tracedojo_kit::telemetry::install_crypto_provider();
+    // Before the runtime: a preset sets environment variables, sound only while this is the
+    // one thread.
+    let backend = match &cli.command {
+        cli::Command::Up(args) => Some(&args.backend),
+        cli::Command::Service(args) => Some(&args.backend),
+        cli::Command::Doctor(args) => Some(&args.backend),
+        _ => None,
+    };
+    if let Some(name) = backend.and_then(|b| b.to.as_deref())
+        && let Err(err) = backend::apply_preset(name)
+    {
+        eprintln!("error: {err}");
+        return std::process::ExitCode::FAILURE;
+    }
+    let checking_explorer =
+        matches!(cli.command, cli::Command::Doctor(_)) && backend::default_to_local_explorer();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,6 +56,13 @@ fn main() -> std::process::ExitCode {
             cli::Command::Load(args) => load::run(args).await,
             cli::Command::Fault(args) => fault::run(args).await,
             cli::Command::Explore(args) => explore::run(args).await,
+            cli::Command::Doctor(args) => {
+                doctor::run(doctor::DoctorArgs {
+                    timeout: std::time::Duration::from_secs(args.timeout),
+                    checking_explorer,
+                })
+                .await
+            }
         }
     });
     // Exporter threads may still hold the runtime briefly; do not wait for them forever.

@@ -23,8 +23,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 use tracedojo_explorer::{Explorer, ExplorerConfig, ExplorerError, Link, ReceiverError, Transport};
-use tracedojo_kit::otel_env;
 use tracedojo_kit::telemetry::{STOP_FLUSH_TIMEOUT, Unsent};
+use tracedojo_kit::{otel_env, participant};
 
 use crate::cli::UpArgs;
 use crate::explore::{self, Flags};
@@ -77,10 +77,33 @@ struct ChildSpec {
     unsent: mpsc::UnboundedSender<(&'static str, Unsent)>,
 }
 
+/// How long `up` waits for the backend's answers to its start-up check: a backend that does
+/// not answer costs this once before the shop starts.
+const DOCTOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    // First: a bad name must stop `up` before anything starts, with the kit's own message.
+    let participant = args
+        .participant
+        .as_deref()
+        .map(participant::parse)
+        .transpose()?;
     otel_env::validate_all()?;
+    if let Some(participant) = &participant
+        && let Some(namespace) = otel_env::resource_attribute("service.namespace")
+        && namespace != participant.as_str()
+    {
+        say!(
+            "note: --participant {participant} wins over service.namespace={namespace} in OTEL_RESOURCE_ATTRIBUTES"
+        );
+    }
     let externals = parse_externals(&args.external)?;
     prepare_data_dir(&args.data_dir)?;
+    // A wrong key, region or path would otherwise show only as a counter once the shop runs.
+    if otel_env::endpoint_configured() && !args.skip_doctor {
+        let report = tracedojo_kit::export::check::run(DOCTOR_TIMEOUT).await?;
+        say!("{}", crate::doctor::summary(&report));
+    }
     let data_dir = absolute(&args.data_dir);
 
     let ports = plan_ports(&args, &externals)?;
@@ -139,6 +162,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
 
     let (mut child_env, mut env_remove) = child_environment(args.verbose);
+    // Each service reads it for its service.namespace; without one, none may linger from the
+    // shell (clap took a non-empty one as --participant already).
+    match &participant {
+        Some(participant) => {
+            child_env.push((participant::ENV.to_string(), participant.to_string()))
+        }
+        None => env_remove.push(participant::ENV.to_string()),
+    }
     explorer_environment(
         explorer.as_ref().map(|(explorer, _)| explorer),
         &mut child_env,
@@ -594,7 +625,7 @@ fn child_environment(verbose: bool) -> (Vec<(String, String)>, Vec<String>) {
     if std::env::var_os("OTEL_SERVICE_NAME").is_some() {
         say!(
             "note: OTEL_SERVICE_NAME is ignored under `up` (each service has its own name); \
-to tell your run apart, set OTEL_RESOURCE_ATTRIBUTES=service.namespace=YOUR_NAME"
+to tell your run apart, start it with --participant YOUR_NAME"
         );
         remove.push("OTEL_SERVICE_NAME".to_string());
     }
@@ -605,7 +636,7 @@ to tell your run apart, set OTEL_RESOURCE_ATTRIBUTES=service.namespace=YOUR_NAME
             .collect();
         if kept.len() != attributes.split(',').count() {
             say!(
-                "note: service.name in OTEL_RESOURCE_ATTRIBUTES is ignored under `up`; use service.namespace instead"
+                "note: service.name in OTEL_RESOURCE_ATTRIBUTES is ignored under `up`; to tell your run apart, use --participant YOUR_NAME"
             );
             set.push(("OTEL_RESOURCE_ATTRIBUTES".to_string(), kept.join(",")));
         }
@@ -896,6 +927,10 @@ fn print_summary(
             ""
         }
     );
+    print_participant(
+        args.participant.as_deref(),
+        explorer.map(|(explorer, _)| explorer),
+    );
     // Its own paragraph, the last thing before "Press Ctrl-C": what a newcomer opens next.
     say!("");
     match explorer {
@@ -914,6 +949,27 @@ fn print_summary(
         None => say!("  Explorer: none (--no-explorer)"),
     }
     say!("\nPress Ctrl-C to stop.");
+}
+
+/// How to see only this participant's telemetry: in the explorer, a link that opens it
+/// filtered; in a backend, the filter to type. Without a participant, a hint where one helps
+/// (a backend of the user's own, which others may share).
+fn print_participant(participant: Option<&str>, explorer: Option<&Explorer>) {
+    let Some(name) = participant else {
+        if otel_env::endpoint_configured() {
+            say!("  Sharing the backend with others? --participant YOUR_NAME tells your run apart");
+        }
+        return;
+    };
+    // A checked name holds only characters a URL query takes as they are.
+    say!("  Participant: {name}, sent as service.namespace={name}; to see only yours:");
+    if let Some(explorer) = explorer {
+        say!(
+            "    in the explorer: {}/?namespace={name}",
+            explorer.ui_url()
+        );
+    }
+    say!("    in a backend:    filter on service.namespace = {name}");
 }
 
 /// Where the services' spans go, for the summary (credentials hidden).

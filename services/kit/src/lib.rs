@@ -7,6 +7,8 @@
 //!   logger providers (OTLP over gRPC or HTTP/protobuf);
 //! - [`resource`] and [`propagation`]: what names each process in its telemetry, and which
 //!   trace-context headers travel between services;
+//! - [`participant`]: the workshop participant's name, checked, which becomes
+//!   `service.namespace` so many people can share one backend account;
 //! - [`server`]: the HTTP server layer that turns every request into a SERVER span and a
 //!   `http.server.request.duration` measurement, and serves a router until shutdown;
 //! - [`client`]: the traced HTTP client that makes CLIENT spans and injects W3C trace context
@@ -27,10 +29,12 @@ pub mod baggage;
 pub mod client;
 pub mod db;
 pub mod error;
+pub mod export;
 pub mod faults;
 pub mod metrics;
 pub mod otel_env;
 pub mod outbox;
+pub mod participant;
 pub mod propagation;
 pub mod queue;
 pub mod resource;

@@ -18,7 +18,7 @@ pub enum Signal {
 }
 
 impl Signal {
-    fn upper(self) -> &'static str {
+    pub(crate) fn upper(self) -> &'static str {
         match self {
             Signal::Traces => "TRACES",
             Signal::Metrics => "METRICS",
@@ -26,7 +26,7 @@ impl Signal {
         }
     }
 
-    fn lower(self) -> &'static str {
+    pub(crate) fn lower(self) -> &'static str {
         match self {
             Signal::Traces => "traces",
             Signal::Metrics => "metrics",
@@ -40,6 +40,9 @@ impl Signal {
 pub enum Protocol {
     Grpc,
     HttpProtobuf,
+    /// OTLP/HTTP with JSON bodies: bigger and slower to encode, for backends or proxies that
+    /// take nothing else.
+    HttpJson,
 }
 
 impl Protocol {
@@ -47,6 +50,7 @@ impl Protocol {
         match self {
             Protocol::Grpc => "grpc",
             Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::HttpJson => "http/json",
         }
     }
 }
@@ -114,15 +118,11 @@ pub fn protocol(signal: Signal) -> Result<Protocol, EnvError> {
     match value.trim() {
         "grpc" => Ok(Protocol::Grpc),
         "http/protobuf" => Ok(Protocol::HttpProtobuf),
-        "http/json" => Err(EnvError {
-            variable: name,
-            problem: "http/json is not supported by tracedojo".into(),
-            fix: "use http/protobuf (port 4318) or grpc (port 4317)".into(),
-        }),
+        "http/json" => Ok(Protocol::HttpJson),
         other => Err(EnvError {
             variable: name,
             problem: format!("unknown protocol \"{other}\""),
-            fix: "allowed values are grpc and http/protobuf".into(),
+            fix: "allowed values are grpc, http/protobuf and http/json".into(),
         }),
     }
 }
@@ -243,27 +243,308 @@ pub fn validate_sampler() -> Result<(), EnvError> {
     Ok(())
 }
 
-/// `OTEL_PROPAGATORS`: which of W3C trace context and baggage to use.
-pub fn propagators() -> Result<(bool, bool), EnvError> {
-    let Some(value) = var("OTEL_PROPAGATORS") else {
-        return Ok((true, true));
-    };
-    let (mut trace_context, mut baggage) = (false, false);
-    for name in value.split(',').map(str::trim) {
-        match name {
-            "tracecontext" => trace_context = true,
-            "baggage" => baggage = true,
-            "none" => {}
-            other => {
-                return Err(EnvError {
-                    variable: "OTEL_PROPAGATORS".into(),
-                    problem: format!("propagator \"{other}\" is not supported"),
-                    fix: "use tracecontext,baggage (the default)".into(),
-                });
-            }
+/// One trace-context format `OTEL_PROPAGATORS` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagator {
+    /// W3C `traceparent` / `tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+    /// Zipkin's single `b3` header.
+    B3,
+    /// Zipkin's `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled` headers.
+    B3Multi,
+}
+
+impl Propagator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Propagator::TraceContext => "tracecontext",
+            Propagator::Baggage => "baggage",
+            Propagator::B3 => "b3",
+            Propagator::B3Multi => "b3multi",
         }
     }
-    Ok((trace_context, baggage))
+}
+
+/// `OTEL_PROPAGATORS`: the formats to inject and extract, in the order given (later ones win
+/// when two carry a trace context), each once. Unset means `tracecontext,baggage`; `none`
+/// means no headers at all.
+pub fn propagators() -> Result<Vec<Propagator>, EnvError> {
+    parse_propagators(var("OTEL_PROPAGATORS").as_deref())
+}
+
+fn parse_propagators(value: Option<&str>) -> Result<Vec<Propagator>, EnvError> {
+    let Some(value) = value else {
+        return Ok(vec![Propagator::TraceContext, Propagator::Baggage]);
+    };
+    let mut chosen = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        let propagator = match name {
+            "tracecontext" => Propagator::TraceContext,
+            "baggage" => Propagator::Baggage,
+            "b3" => Propagator::B3,
+            "b3multi" => Propagator::B3Multi,
+            "none" => continue,
+            other => {
+                let problem = if ["jaeger", "xray", "ottrace"].contains(&other) {
+                    format!("propagator \"{other}\" is not available in tracedojo")
+                } else {
+                    format!("unknown propagator \"{}\"", shown(other))
+                };
+                return Err(EnvError {
+                    variable: "OTEL_PROPAGATORS".into(),
+                    problem,
+                    fix: "name any of tracecontext, baggage, b3 and b3multi, comma-separated \
+                          (e.g. b3multi,baggage), or none; the default is tracecontext,baggage"
+                        .into(),
+                });
+            }
+        };
+        if !chosen.contains(&propagator) {
+            chosen.push(propagator);
+        }
+    }
+    Ok(chosen)
+}
+
+/// What a numeric variable counts, for its message.
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Milliseconds,
+    Count(&'static str),
+}
+
+/// A numeric variable: what it counts, the range that works, and an example.
+struct Numeric {
+    name: &'static str,
+    unit: Unit,
+    /// Zero is refused where the SDK would spin (a 0 ms delay or interval), give up at once
+    /// (a 0 ms timeout) or drop everything (a queue of no places).
+    min: u64,
+    max: u64,
+    example: &'static str,
+}
+
+/// The most places a batch queue may have. The SDK reserves every place when it starts
+/// (about 360 bytes a span), so a queue of a billion would stop the process before it serves
+/// anything; 100000 is already 36 MB for each process of the shop.
+const MAX_QUEUE_SIZE: u64 = 100_000;
+
+const fn millis(name: &'static str, example: &'static str) -> Numeric {
+    Numeric {
+        name,
+        unit: Unit::Milliseconds,
+        min: 1,
+        max: u64::MAX,
+        example,
+    }
+}
+
+const fn queue(name: &'static str, what: &'static str, example: &'static str) -> Numeric {
+    Numeric {
+        name,
+        unit: Unit::Count(what),
+        min: 1,
+        max: MAX_QUEUE_SIZE,
+        example,
+    }
+}
+
+const fn limit(name: &'static str, what: &'static str) -> Numeric {
+    Numeric {
+        name,
+        unit: Unit::Count(what),
+        min: 0,
+        // The SDK reads span limits as 32-bit numbers.
+        max: u32::MAX as u64,
+        example: "128 (the default)",
+    }
+}
+
+/// Every numeric variable the OpenTelemetry SDK 0.33 reads, and the OTLP export timeouts. The
+/// SDK skips a value it cannot parse and quietly keeps its default, so
+/// `OTEL_BSP_SCHEDULE_DELAY=200ms` would mean the default five seconds, not what was asked.
+/// (`OTEL_ATTRIBUTE_*_LIMIT` and the event and link attribute limits are not read by this
+/// SDK at all, so they are not listed.)
+const NUMERIC: &[Numeric] = &[
+    millis("OTEL_BSP_SCHEDULE_DELAY", "500 for half a second"),
+    millis("OTEL_BSP_EXPORT_TIMEOUT", "30000 for thirty seconds"),
+    queue("OTEL_BSP_MAX_QUEUE_SIZE", "spans", "2048 (the default)"),
+    queue(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "spans",
+        "512 (the default)",
+    ),
+    Numeric {
+        name: "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
+        unit: Unit::Count("exports"),
+        min: 1,
+        max: u64::MAX,
+        example: "1 (the default)",
+    },
+    millis("OTEL_BLRP_SCHEDULE_DELAY", "1000 for one second"),
+    millis("OTEL_BLRP_EXPORT_TIMEOUT", "30000 for thirty seconds"),
+    queue(
+        "OTEL_BLRP_MAX_QUEUE_SIZE",
+        "log records",
+        "2048 (the default)",
+    ),
+    queue(
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+        "log records",
+        "512 (the default)",
+    ),
+    millis("OTEL_METRIC_EXPORT_INTERVAL", "10000 for ten seconds"),
+    millis("OTEL_METRIC_EXPORT_TIMEOUT", "30000 for thirty seconds"),
+    millis("OTEL_EXPORTER_OTLP_TIMEOUT", "10000 for ten seconds"),
+    millis("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "10000 for ten seconds"),
+    millis(
+        "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+        "10000 for ten seconds",
+    ),
+    millis("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "10000 for ten seconds"),
+    limit("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "attributes"),
+    limit("OTEL_SPAN_EVENT_COUNT_LIMIT", "events"),
+    limit("OTEL_SPAN_LINK_COUNT_LIMIT", "links"),
+];
+
+/// The SDK's default queue size, for the batch size ≤ queue size check when only the batch is set.
+const DEFAULT_QUEUE_SIZE: u64 = 2048;
+
+/// Every numeric `OTEL_*` variable is a whole number the SDK can use, and each batch fits in
+/// its queue.
+pub fn validate_numbers() -> Result<(), EnvError> {
+    check_numbers(|name| env::var(name).ok())
+}
+
+fn check_numbers(lookup: impl Fn(&str) -> Option<String>) -> Result<(), EnvError> {
+    let mut values = Vec::new();
+    for numeric in NUMERIC {
+        let Some(raw) = lookup(numeric.name) else {
+            continue;
+        };
+        // Empty means unset, as for every other OTEL_* variable.
+        if raw.trim().is_empty() {
+            continue;
+        }
+        values.push((numeric.name, check_number(numeric, &raw)?));
+    }
+    let value = |name: &str| values.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    for (batch, queue) in [
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"),
+        (
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            "OTEL_BLRP_MAX_QUEUE_SIZE",
+        ),
+    ] {
+        // Only a batch size the user chose is checked: the SDK itself shrinks its default
+        // batch to fit a small queue, which is what someone who only set the queue wants.
+        let Some(batch_size) = value(batch) else {
+            continue;
+        };
+        let (queue_size, queue_source) = match value(queue) {
+            Some(size) => (size, format!("{queue}={size}")),
+            None => (
+                DEFAULT_QUEUE_SIZE,
+                format!("{queue} (unset: {DEFAULT_QUEUE_SIZE})"),
+            ),
+        };
+        if batch_size > queue_size {
+            return Err(EnvError {
+                variable: batch.into(),
+                problem: format!(
+                    "{batch_size} is more than the queue holds ({queue_source}); the SDK would \
+                     quietly send smaller batches"
+                ),
+                fix: format!("set {batch} to at most {queue_size}, or raise {queue}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Parses one value exactly as the SDK does (`u64::from_str` on the raw value), so whatever
+/// passes here is what the SDK will use.
+fn check_number(numeric: &Numeric, raw: &str) -> Result<u64, EnvError> {
+    let name = numeric.name;
+    let what = match numeric.unit {
+        Unit::Milliseconds => "milliseconds",
+        Unit::Count(what) => what,
+    };
+    let fix = match numeric.unit {
+        Unit::Milliseconds => format!(
+            "give a whole number of milliseconds without a unit, e.g. {name}={}",
+            numeric.example
+        ),
+        Unit::Count(_) => format!("give a whole number, e.g. {name}={}", numeric.example),
+    };
+    let refuse = |problem: String| EnvError {
+        variable: name.into(),
+        problem,
+        fix: fix.clone(),
+    };
+    if raw.trim() != raw {
+        return Err(refuse(format!(
+            "\"{}\" has spaces around the number",
+            shown(raw)
+        )));
+    }
+    let too_large = || {
+        let most = match numeric.max {
+            u64::MAX => String::new(),
+            MAX_QUEUE_SIZE => format!(
+                "; the most is {MAX_QUEUE_SIZE} (the SDK reserves memory for every place when \
+                 it starts)"
+            ),
+            max => format!("; the most is {max}"),
+        };
+        refuse(format!("\"{}\" is too large{most}", shown(raw)))
+    };
+    let value = match raw.parse::<u64>() {
+        Ok(value) => value,
+        Err(err) if *err.kind() == std::num::IntErrorKind::PosOverflow => {
+            return Err(too_large());
+        }
+        Err(_) => {
+            return Err(refuse(format!(
+                "\"{}\" is not a whole number of {what}",
+                shown(raw)
+            )));
+        }
+    };
+    if value < numeric.min {
+        let consequence = match numeric.unit {
+            Unit::Milliseconds if name.ends_with("TIMEOUT") => "make every export give up at once",
+            Unit::Milliseconds => "make the SDK export without a pause, keeping a core busy",
+            Unit::Count(_) if name.contains("QUEUE") => "leave no room: every one would be dropped",
+            Unit::Count(_) if name.contains("BATCH") => {
+                "make the SDK wake its exporter for every single one"
+            }
+            Unit::Count(_) => "allow none at all",
+        };
+        return Err(refuse(format!(
+            "0 {what} would {consequence}; the least is {}",
+            numeric.min
+        )));
+    }
+    if value > numeric.max {
+        return Err(too_large());
+    }
+    Ok(value)
+}
+
+/// A value fit for a one-line message: at most 40 characters, control characters escaped.
+fn shown(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .take(40)
+        .flat_map(char::escape_default)
+        .collect();
+    if value.chars().count() > 40 {
+        out.push_str("...");
+    }
+    out
 }
 
 /// Where one signal's OTLP export goes, resolved the way the SDK resolves it.
@@ -276,7 +557,7 @@ pub fn endpoint(signal: Signal, protocol: Protocol) -> Result<String, EnvError> 
             None => {
                 return Ok(match protocol {
                     Protocol::Grpc => "http://localhost:4317".to_string(),
-                    Protocol::HttpProtobuf => {
+                    Protocol::HttpProtobuf | Protocol::HttpJson => {
                         format!("http://localhost:4318/v1/{}", signal.lower())
                     }
                 });
@@ -293,7 +574,7 @@ pub fn endpoint(signal: Signal, protocol: Protocol) -> Result<String, EnvError> 
         });
     }
     Ok(match (protocol, append_path) {
-        (Protocol::HttpProtobuf, true) => {
+        (Protocol::HttpProtobuf | Protocol::HttpJson, true) => {
             format!("{}/v1/{}", url.trim_end_matches('/'), signal.lower())
         }
         _ => url,
@@ -379,6 +660,7 @@ pub fn validate_all() -> Result<(), EnvError> {
     validate_resource_attributes()?;
     validate_sampler()?;
     propagators()?;
+    validate_numbers()?;
     for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
         exporter_enabled(signal)?;
         let protocol = protocol(signal)?;
@@ -413,5 +695,151 @@ mod tests {
             redact_url("https://u:p@ss@host/x@y"),
             "https://***@host/x@y"
         );
+    }
+
+    fn numbers(vars: &[(&str, &str)]) -> Result<(), EnvError> {
+        check_numbers(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn a_malformed_delay_names_the_variable_the_value_the_unit_and_an_example() {
+        let err = numbers(&[("OTEL_BSP_SCHEDULE_DELAY", "abc")]).unwrap_err();
+        assert_eq!(err.variable, "OTEL_BSP_SCHEDULE_DELAY");
+        let line = err.to_string();
+        assert!(line.contains("\"abc\""), "{line}");
+        assert!(line.contains("milliseconds"), "{line}");
+        assert!(line.contains("OTEL_BSP_SCHEDULE_DELAY=500"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+    }
+
+    #[test]
+    fn every_numeric_variable_the_sdk_reads_is_checked() {
+        for numeric in NUMERIC {
+            for bad in [
+                "abc",
+                "5s",
+                "1.5",
+                "-1",
+                " 100",
+                "100 ",
+                "99999999999999999999",
+            ] {
+                let err = numbers(&[(numeric.name, bad)])
+                    .expect_err(&format!("{}={bad:?} accepted", numeric.name));
+                assert_eq!(err.variable, numeric.name, "{err}");
+                assert!(
+                    err.fix.contains(&format!("{}=", numeric.name)),
+                    "no example: {err}"
+                );
+            }
+            assert!(numbers(&[(numeric.name, "1")]).is_ok(), "{}", numeric.name);
+        }
+        for timeout in [
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+            "OTEL_BLRP_SCHEDULE_DELAY",
+            "OTEL_METRIC_EXPORT_INTERVAL",
+        ] {
+            assert!(NUMERIC.iter().any(|n| n.name == timeout), "{timeout}");
+        }
+    }
+
+    #[test]
+    fn unset_and_empty_values_are_left_to_the_defaults() {
+        assert!(numbers(&[]).is_ok());
+        assert!(
+            numbers(&[
+                ("OTEL_BSP_SCHEDULE_DELAY", ""),
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "  ")
+            ])
+            .is_ok()
+        );
+        assert!(numbers(&[("OTEL_BSP_SCHEDULE_DELAY", "+250")]).is_ok());
+    }
+
+    #[test]
+    fn zero_is_refused_where_the_sdk_would_spin_or_drop_everything() {
+        for name in [
+            "OTEL_BSP_SCHEDULE_DELAY",
+            "OTEL_METRIC_EXPORT_INTERVAL",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "OTEL_BSP_MAX_QUEUE_SIZE",
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+        ] {
+            let err = numbers(&[(name, "0")]).unwrap_err();
+            assert!(err.problem.contains("the least is 1"), "{err}");
+        }
+        // No attributes on spans is a choice, not a mistake.
+        assert!(numbers(&[("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "0")]).is_ok());
+    }
+
+    #[test]
+    fn limits_beyond_what_the_sdk_holds_are_refused() {
+        let err = numbers(&[("OTEL_SPAN_EVENT_COUNT_LIMIT", "4294967296")]).unwrap_err();
+        assert!(err.problem.contains("the most is 4294967295"), "{err}");
+        let err = numbers(&[("OTEL_BSP_MAX_QUEUE_SIZE", "1000000000")]).unwrap_err();
+        assert!(err.problem.contains("the most is 100000"), "{err}");
+        assert!(err.problem.contains("reserves memory"), "{err}");
+    }
+
+    #[test]
+    fn a_batch_larger_than_its_queue_is_refused() {
+        let err = numbers(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE");
+        assert!(err.problem.contains("OTEL_BSP_MAX_QUEUE_SIZE=100"), "{err}");
+        assert!(err.fix.contains("at most 100"), "{err}");
+        // Against the SDK's default queue of 2048 when only the batch is set.
+        let err = numbers(&[("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "4096")]).unwrap_err();
+        assert!(err.problem.contains("unset: 2048"), "{err}");
+        // Only the queue set: the SDK shrinks its default batch to fit, as intended.
+        assert!(numbers(&[("OTEL_BSP_MAX_QUEUE_SIZE", "100")]).is_ok());
+        assert!(
+            numbers(&[
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
+                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096"),
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_long_or_multi_line_value_stays_one_short_line() {
+        let long = format!("{}\nsecond line", "x".repeat(200));
+        let line = numbers(&[("OTEL_BSP_SCHEDULE_DELAY", long.as_str())])
+            .unwrap_err()
+            .to_string();
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.len() < 300, "{line}");
+    }
+
+    #[test]
+    fn propagators_are_read_in_order_once_each() {
+        use Propagator::*;
+        assert_eq!(parse_propagators(None).unwrap(), [TraceContext, Baggage]);
+        assert_eq!(
+            parse_propagators(Some("b3multi, baggage")).unwrap(),
+            [B3Multi, Baggage]
+        );
+        assert_eq!(
+            parse_propagators(Some("b3,tracecontext,b3")).unwrap(),
+            [B3, TraceContext]
+        );
+        assert!(parse_propagators(Some("none")).unwrap().is_empty());
+        let err = parse_propagators(Some("tracecontext,b3single")).unwrap_err();
+        assert_eq!(err.variable, "OTEL_PROPAGATORS");
+        assert!(err.problem.contains("\"b3single\""), "{err}");
+        assert!(err.fix.contains("b3multi"), "{err}");
+        let err = parse_propagators(Some("jaeger")).unwrap_err();
+        assert!(err.problem.contains("not available"), "{err}");
     }
 }

@@ -1,0 +1,109 @@
+//! Telemetry turned into OTLP request bodies, once per batch whatever the number of
+//! destinations: protobuf always, JSON only when a destination asked for `http/json`.
+
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::logs::LogBatch;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::trace::SpanData;
+use prost::Message;
+
+use super::failure::ExportFailure;
+
+/// One batch, encoded.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub proto: Bytes,
+    json: Option<Bytes>,
+    /// Spans, data points or log records in it.
+    pub items: u64,
+}
+
+impl Payload {
+    /// The OTLP/JSON body, present when the batch was encoded for a JSON destination.
+    pub fn json(&self) -> Result<Bytes, ExportFailure> {
+        self.json.clone().ok_or_else(|| ExportFailure::Other {
+            problem: "the batch was not encoded as JSON".into(),
+        })
+    }
+
+    /// Encodes one OTLP request message holding `items` items.
+    pub fn from_message<M: Message + serde::Serialize>(
+        message: &M,
+        items: u64,
+        json: bool,
+    ) -> Result<Payload, ExportFailure> {
+        let json = if json {
+            Some(Bytes::from(serde_json::to_vec(message).map_err(|err| {
+                ExportFailure::Other {
+                    problem: format!("could not encode the batch as OTLP/JSON: {err}"),
+                }
+            })?))
+        } else {
+            None
+        };
+        Ok(Payload {
+            proto: Bytes::from(message.encode_to_vec()),
+            json,
+            items,
+        })
+    }
+}
+
+pub fn spans(
+    batch: Vec<SpanData>,
+    resource: &ResourceAttributesWithSchema,
+    json: bool,
+) -> Result<Payload, ExportFailure> {
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+    let items = batch.len() as u64;
+    let request = ExportTraceServiceRequest {
+        resource_spans: group_spans_by_resource_and_scope(batch, resource),
+    };
+    Payload::from_message(&request, items, json)
+}
+
+pub fn metrics(metrics: &ResourceMetrics, json: bool) -> Result<Payload, ExportFailure> {
+    let request = ExportMetricsServiceRequest::from(metrics);
+    let items = request
+        .resource_metrics
+        .iter()
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| data_points(m) as u64)
+        .sum();
+    Payload::from_message(&request, items, json)
+}
+
+pub fn logs(
+    batch: &LogBatch<'_>,
+    resource: &ResourceAttributesWithSchema,
+    json: bool,
+) -> Result<Payload, ExportFailure> {
+    use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
+    let request = ExportLogsServiceRequest {
+        resource_logs: group_logs_by_resource_and_scope(batch, resource),
+    };
+    let items = request
+        .resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .map(|s| s.log_records.len() as u64)
+        .sum();
+    Payload::from_message(&request, items, json)
+}
+
+fn data_points(metric: &opentelemetry_proto::tonic::metrics::v1::Metric) -> usize {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    match &metric.data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
