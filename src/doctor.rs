@@ -20,7 +20,11 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<()> {
             "no backend is set (OTEL_EXPORTER_OTLP_ENDPOINT or --to): `tracedojo up` would send to its built-in explorer; checking that instead"
         );
     }
-    let report = check::run(args.timeout).await?;
+    // The participant's namespace, when the variable gives one that is valid.
+    let participant = std::env::var(tracedojo_kit::participant::ENV)
+        .ok()
+        .and_then(|name| tracedojo_kit::participant::parse(&name).ok());
+    let report = check::run(args.timeout, participant.as_ref().map(|p| p.as_str())).await?;
     for line in lines(&report) {
         println!("{line}");
     }

@@ -1,6 +1,7 @@
 //! `up`'s watch on what its services say in `GET /health`: one warning line when a service
 //! becomes degraded (a database it cannot write because the disk is full, say), with the
-//! service's own reason, and one line when it is well again. A problem only the person at
+//! service's own reason, and one line when it is well again. What each says of its exports
+//! goes to [`crate::export_watch`]. A problem only the person at
 //! the screen can fix must not hide in a JSON document nobody reads.
 
 use std::io::Write;
@@ -26,7 +27,12 @@ fn problem_keys(health: &Value) -> Vec<String> {
 }
 
 /// Watches `health_url` until `stop` turns true, printing a line on each change.
-pub async fn watch(name: &'static str, health_url: String, mut stop: watch::Receiver<bool>) {
+pub async fn watch(
+    name: &'static str,
+    health_url: String,
+    exports: Option<std::sync::Arc<crate::export_watch::ExportWatch>>,
+    mut stop: watch::Receiver<bool>,
+) {
     let Ok(client) = reqwest::Client::builder().timeout(EVERY).build() else {
         return;
     };
@@ -49,6 +55,11 @@ pub async fn watch(name: &'static str, health_url: String, mut stop: watch::Rece
         let Ok(health) = response.json::<Value>().await else {
             continue;
         };
+        if let Some(exports) = &exports
+            && health["telemetry"].is_object()
+        {
+            exports.update(name, &health["telemetry"]);
+        }
         let keys = problem_keys(&health);
         if keys == reported {
             continue;

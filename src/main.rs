@@ -7,6 +7,7 @@ mod backend;
 mod cli;
 mod doctor;
 mod explore;
+mod export_watch;
 mod fault;
 mod health_watch;
 mod load;

@@ -293,7 +293,10 @@ async fn under_up_a_dead_backend_is_one_plain_warning_not_a_stream_of_sdk_errors
         "the shop serves while its backend is down"
     );
     shop.stderr
-        .wait_for("fail: connection refused", Duration::from_secs(20))
+        .wait_for(
+            "warning: exports to the backend fail: connection refused",
+            Duration::from_secs(20),
+        )
         .unwrap();
     let stderr = shop.stderr.text();
     assert!(

@@ -159,8 +159,21 @@ async fn two_participants_share_one_backend_and_each_sees_only_their_own() {
     assert!(bob.stop(), "bob's up did not stop cleanly");
     let spans = shared.receiver().store().spans();
 
+    // `up` checked the backend before it started: one test span per run, under its
+    // participant's namespace. They are the only spans of no shop process.
+    let mut doctor_namespaces: Vec<String> = spans
+        .iter()
+        .filter(|span| span.service_name() == "tracedojo-doctor")
+        .map(|span| namespace_of(span).to_string())
+        .collect();
+    doctor_namespaces.sort();
+    assert_eq!(doctor_namespaces, ["alice", "bob"]);
+
     // Every span carries its own run's participant, whichever process sent it.
-    for span in &spans {
+    for span in spans
+        .iter()
+        .filter(|span| span.service_name() != "tracedojo-doctor")
+    {
         let run = pids.get(&pid_of(span)).unwrap_or_else(|| {
             panic!(
                 "a span from a process of neither run: {} {:?}",

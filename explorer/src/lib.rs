@@ -29,6 +29,7 @@
 pub mod any_value;
 pub mod api;
 pub mod convert;
+pub mod exports;
 pub mod grpc;
 mod host_check;
 pub mod http;
@@ -39,6 +40,7 @@ pub mod server;
 pub mod store;
 pub mod ui;
 
+pub use exports::{DestinationHealth, ExportHealth};
 pub use receiver::{Receiver, ReceiverConfig, ReceiverError};
 pub use server::{Explorer, ExplorerConfig, ExplorerError, Link};
 pub use store::{

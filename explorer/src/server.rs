@@ -64,6 +64,8 @@ pub struct ExplorerConfig {
     pub ui_addr: SocketAddr,
     /// Pages the UI links to.
     pub links: Vec<Link>,
+    /// Other destinations of the applications' telemetry, as their runner reports them.
+    pub exports: crate::ExportHealth,
 }
 
 impl Default for ExplorerConfig {
@@ -72,6 +74,7 @@ impl Default for ExplorerConfig {
             receiver: ReceiverConfig::default(),
             ui_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_UI_PORT)),
             links: Vec::new(),
+            exports: crate::ExportHealth::default(),
         }
     }
 }
@@ -83,6 +86,7 @@ impl ExplorerConfig {
             receiver: ReceiverConfig::local(),
             ui_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             links: Vec::new(),
+            exports: crate::ExportHealth::default(),
         }
     }
 }
@@ -154,7 +158,7 @@ impl Explorer {
                 source,
             })?;
         let receiver = Receiver::start(config.receiver).await?;
-        let mut app = app(receiver.store().clone(), config.links);
+        let mut app = app_with_exports(receiver.store().clone(), config.links, config.exports);
         if let Some(hosts) = LoopbackHosts::for_listener(ui_addr) {
             app = app.layer(axum::middleware::from_fn_with_state(
                 hosts,
@@ -218,8 +222,17 @@ impl Explorer {
 
 /// The web UI and the JSON API over one store, as one router (tests serve it on their own).
 pub fn app(store: SpanStore, links: Vec<Link>) -> Router {
+    app_with_exports(store, links, crate::ExportHealth::default())
+}
+
+/// The same, showing the export health that `exports` is given.
+pub fn app_with_exports(
+    store: SpanStore,
+    links: Vec<Link>,
+    exports: crate::ExportHealth,
+) -> Router {
     Router::new()
-        .merge(api::router(store, links))
+        .merge(api::router(store, links, exports))
         .merge(ui::router())
 }
 

@@ -30,10 +30,11 @@ use crate::store::table::{Table, unhex};
 struct ApiState {
     store: SpanStore,
     links: Arc<Vec<Link>>,
+    exports: crate::ExportHealth,
 }
 
 /// The `/api/*` routes over one store.
-pub fn router(store: SpanStore, links: Vec<Link>) -> Router {
+pub fn router(store: SpanStore, links: Vec<Link>, exports: crate::ExportHealth) -> Router {
     Router::new()
         .route("/api/status", get(status))
         .route("/api/services", get(services))
@@ -47,6 +48,7 @@ pub fn router(store: SpanStore, links: Vec<Link>) -> Router {
         .with_state(ApiState {
             store,
             links: Arc::new(links),
+            exports,
         })
 }
 
@@ -175,11 +177,15 @@ struct Status {
     oldest_span_unix_nanos: Option<u64>,
     newest_span_unix_nanos: Option<u64>,
     links: Vec<Link>,
+    /// Where else the applications send their spans, and how that goes (see
+    /// [`crate::exports`]); empty when nobody reports it.
+    exports: Vec<crate::DestinationHealth>,
 }
 
 async fn status(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
     let stats = state.store.stats();
     let links = state.links.to_vec();
+    let exports = state.exports.get();
     run(&state.store, move |table| {
         let range = table.time_range();
         Json(Status {
@@ -207,6 +213,7 @@ async fn status(State(state): State<ApiState>) -> Result<Json<Status>, ApiError>
             oldest_span_unix_nanos: range.map(|r| r.0),
             newest_span_unix_nanos: range.map(|r| r.1),
             links,
+            exports,
         })
     })
     .await

@@ -71,11 +71,13 @@ impl Report {
 
 /// Reads the `OTEL_*` settings of each signal (a bad one is an error before anything is sent)
 /// and sends each signal's test item, waiting at most `timeout` for each answer.
-pub async fn run(timeout: Duration) -> Result<Report, EnvError> {
+/// `namespace` is the participant's (`service.namespace`), so the test span shows up beside
+/// the participant's services.
+pub async fn run(timeout: Duration, namespace: Option<&str>) -> Result<Report, EnvError> {
     otel_env::validate_all()?;
     let trace_id: [u8; 16] = rand::random();
     let span_id: [u8; 8] = rand::random();
-    let resource = test_resource();
+    let resource = test_resource(namespace);
     let mut planned = Vec::new();
     for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
         if otel_env::sdk_disabled()? {
@@ -142,9 +144,11 @@ pub async fn run(timeout: Duration) -> Result<Report, EnvError> {
     })
 }
 
-fn test_resource() -> Resource {
-    let namespace =
-        otel_env::resource_attribute("service.namespace").unwrap_or_else(|| "tracedojo".into());
+fn test_resource(namespace: Option<&str>) -> Resource {
+    let namespace = namespace
+        .map(str::to_string)
+        .or_else(|| otel_env::resource_attribute("service.namespace"))
+        .unwrap_or_else(|| "tracedojo".into());
     Resource {
         attributes: vec![
             text("service.name", DOCTOR_SERVICE),

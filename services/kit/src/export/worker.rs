@@ -20,6 +20,10 @@ use super::stats::{Change, ExportStats};
 /// spans (512): a few seconds of a busy shop, enough to ride out a slow answer.
 const QUEUE_BATCHES: usize = 16;
 
+/// Set (by `tracedojo up`) when a supervisor reports export failures for all services at
+/// once: the worker then only counts them, and says nothing on the console.
+pub const QUIET_VARIABLE: &str = "TRACEDOJO_EXPORT_WARNINGS_BY_SUPERVISOR";
+
 type Reply = std::sync::mpsc::Sender<Result<Delivered, ExportFailure>>;
 
 struct Job {
@@ -210,7 +214,9 @@ fn account(
         }
         Err(failure) => stats.failed(payload.items, 0, failure),
     };
-    if stats.reported.load(std::sync::atomic::Ordering::Relaxed) {
+    if stats.reported.load(std::sync::atomic::Ordering::Relaxed)
+        || std::env::var_os(QUIET_VARIABLE).is_some()
+    {
         return;
     }
     let failed = stats
