@@ -1547,10 +1547,25 @@ async function loadStatus() {
       + `${fmtCount(body.traces_evicted)} traces evicted to stay within the bounds; `
       + `${fmtCount(body.rejected_requests)} export requests refused`;
     renderLinks(Array.isArray(body.links) ? body.links : []);
+    renderExports(Array.isArray(body.exports) ? body.exports : []);
   } catch (error) {
     line.textContent = error.status === 0 ? 'explorer unreachable' : `status: ${error.message}`;
     line.classList.add('warn');
   }
+}
+
+// Other destinations of the same spans (the user's backend), as `up` reports them: one badge
+// each, green while exports are delivered, red with the failure in words while they fail.
+function renderExports(exports) {
+  fill($('exports'), exports.map((d) => {
+    const failing = Boolean(d.failing);
+    const label = failing
+      ? `backend ✗ ${d.last_failure_kind || 'failing'} · ${fmtCount(d.spans_lost)} lost`
+      : `backend ✓ ${fmtCount(d.spans_sent)} sent${d.spans_lost ? ` · ${fmtCount(d.spans_lost)} lost` : ''}`;
+    const title = [`${d.destination}: ${fmtCount(d.spans_sent)} spans sent, ${fmtCount(d.spans_lost)} lost`];
+    if (d.last_failure) title.push(`${failing ? 'failing' : 'last failure'}: ${d.last_failure}`);
+    return el('span', { class: failing ? 'export bad' : 'export ok', title: title.join('\n'), text: label });
+  }));
 }
 
 function renderLinks(links) {
