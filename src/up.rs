@@ -82,28 +82,9 @@ struct ChildSpec {
 const DOCTOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    // First: a bad name must stop `up` before anything starts, with the kit's own message.
-    let participant = args
-        .participant
-        .as_deref()
-        .map(participant::parse)
-        .transpose()?;
-    otel_env::validate_all()?;
-    if let Some(participant) = &participant
-        && let Some(namespace) = otel_env::resource_attribute("service.namespace")
-        && namespace != participant.as_str()
-    {
-        say!(
-            "note: --participant {participant} wins over service.namespace={namespace} in OTEL_RESOURCE_ATTRIBUTES"
-        );
-    }
+    let participant = preflight(&args).await?;
     let externals = parse_externals(&args.external)?;
     prepare_data_dir(&args.data_dir)?;
-    // A wrong key, region or path would otherwise show only as a counter once the shop runs.
-    if otel_env::endpoint_configured() && !args.skip_doctor {
-        let report = tracedojo_kit::export::check::run(DOCTOR_TIMEOUT).await?;
-        say!("{}", crate::doctor::summary(&report));
-    }
     let data_dir = absolute(&args.data_dir);
 
     let ports = plan_ports(&args, &externals)?;
@@ -145,6 +126,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             "note: --control-token on the command line can be read by other users of this machine; TRACEDOJO_CONTROL_TOKEN keeps it private"
         );
     }
+    // The backend's export health, summed over the services, shown in the explorer's header.
+    let export_health = tracedojo_explorer::ExportHealth::default();
+    let export_watch = otel_env::endpoint_configured().then(|| {
+        let destination =
+            tracedojo_kit::export::DestinationSettings::from_env(otel_env::Signal::Traces)
+                .map(|settings| settings.describe())
+                .unwrap_or_else(|_| "the backend".to_string());
+        std::sync::Arc::new(crate::export_watch::ExportWatch::new(
+            destination,
+            (!args.no_explorer).then(|| export_health.clone()),
+        ))
+    });
     let explorer = if args.no_explorer {
         None
     } else {
@@ -158,94 +151,35 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 url: format!("{control_url}/api/faults"),
             },
         ];
-        Some(start_explorer(&args, &ports, control_port, links).await?)
+        Some(start_explorer(&args, &ports, control_port, links, export_health.clone()).await?)
     };
 
-    let (mut child_env, mut env_remove) = child_environment(args.verbose);
-    // Each service reads it for its service.namespace; without one, none may linger from the
-    // shell (clap took a non-empty one as --participant already).
-    match &participant {
-        Some(participant) => {
-            child_env.push((participant::ENV.to_string(), participant.to_string()))
-        }
-        None => env_remove.push(participant::ENV.to_string()),
-    }
-    explorer_environment(
+    let (child_env, env_remove) = children_environment(
+        &args,
+        participant.as_ref(),
         explorer.as_ref().map(|(explorer, _)| explorer),
-        &mut child_env,
-        &mut env_remove,
     );
-    if let Some(token) = &args.control_token {
-        // By environment, not argument: a command line is visible to every user.
-        child_env.push(("TRACEDOJO_CONTROL_TOKEN".into(), token.clone()));
-    }
     let exe = std::env::current_exe()
         .context("cannot find the tracedojo executable to start services")?;
     let (unsent, mut unsent_lines) = mpsc::unbounded_channel();
-    let mut specs = Vec::new();
-    for (name, _) in SERVICES {
-        if externals.contains_key(name) {
-            continue;
-        }
-        let port = ports[name];
-        let mut child_args = vec![
-            "service".to_string(),
-            name.to_string(),
-            "--host".into(),
-            args.host.to_string(),
-            "--port".into(),
-            port.to_string(),
-            "--data-dir".into(),
-            data_dir.display().to_string(),
-            "--faults-url".into(),
-            control_url.clone(),
-        ];
-        for peer in [
-            "catalog",
-            "cart",
-            "inventory",
-            "payment",
-            "checkout",
-            "shipping",
-            "recommendation",
-        ] {
-            child_args.push(format!("--{peer}-url"));
-            child_args.push(url_of(peer));
-        }
-        specs.push(ChildSpec {
-            name,
-            port,
-            health: true,
-            args: child_args,
-            env: child_env.clone(),
-            env_remove: env_remove.clone(),
-            recent_output: Arc::new(Mutex::new(VecDeque::new())),
-            unsent: unsent.clone(),
-        });
-    }
-
+    let mut specs = service_specs(
+        &args,
+        &ports,
+        &externals,
+        &data_dir,
+        &control_url,
+        &url_of,
+        (&child_env, &env_remove),
+        &unsent,
+    );
     if !args.no_load {
-        specs.push(ChildSpec {
-            name: "load",
-            port: 0,
-            health: false,
-            args: vec![
-                "load".into(),
-                "--target".into(),
-                url_of("frontend"),
-                "--rate".into(),
-                args.load_rate.to_string(),
-                // A year: `up` runs until stopped, and the plan is made lazily.
-                "--duration".into(),
-                "31536000".into(),
-                "--poisson".into(),
-                "--quiet".into(),
-            ],
-            env: child_env.clone(),
-            env_remove: env_remove.clone(),
-            recent_output: Arc::new(Mutex::new(VecDeque::new())),
-            unsent: unsent.clone(),
-        });
+        specs.push(load_spec(
+            &args,
+            &url_of("frontend"),
+            &child_env,
+            &env_remove,
+            &unsent,
+        ));
     }
 
     // Only the children's output readers keep a sender: the channel closes when the last ends.
@@ -295,7 +229,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let (stop_watching, watching) = watch::channel(false);
     for spec in specs.iter().filter(|s| s.health) {
         let url = format!("http://{}/health", SocketAddr::new(connect_host, spec.port));
-        tokio::spawn(crate::health_watch::watch(spec.name, url, watching.clone()));
+        tokio::spawn(crate::health_watch::watch(
+            spec.name,
+            url,
+            export_watch.clone(),
+            watching.clone(),
+        ));
     }
 
     print_summary(
@@ -329,6 +268,138 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What must hold before anything starts: a valid participant name and valid `OTEL_*`
+/// settings, and, with a backend set, the backend's answer to a test span, metric and log
+/// (`tracedojo doctor`'s check), said in one line. Returns the participant.
+async fn preflight(args: &UpArgs) -> anyhow::Result<Option<participant::Participant>> {
+    // First: a bad name must stop `up` before anything starts, with the kit's own message.
+    let participant = args
+        .participant
+        .as_deref()
+        .map(participant::parse)
+        .transpose()?;
+    otel_env::validate_all()?;
+    if let Some(participant) = &participant
+        && let Some(namespace) = otel_env::resource_attribute("service.namespace")
+        && namespace != participant.as_str()
+    {
+        say!(
+            "note: --participant {participant} wins over service.namespace={namespace} in OTEL_RESOURCE_ATTRIBUTES"
+        );
+    }
+    // A wrong key, region or path would otherwise show only as a counter once the shop runs.
+    if otel_env::endpoint_configured() && !args.skip_doctor {
+        let namespace = participant.as_ref().map(|p| p.as_str());
+        let report = tracedojo_kit::export::check::run(DOCTOR_TIMEOUT, namespace).await?;
+        say!("{}", crate::doctor::summary(&report));
+    }
+    Ok(participant)
+}
+
+/// The variables every child gets (and those taken away from it).
+fn children_environment(
+    args: &UpArgs,
+    participant: Option<&participant::Participant>,
+    explorer: Option<&Explorer>,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let (mut child_env, mut env_remove) = child_environment(args.verbose);
+    // Each service reads it for its service.namespace; without one, none may linger from the
+    // shell (clap took a non-empty one as --participant already).
+    match participant {
+        Some(participant) => {
+            child_env.push((participant::ENV.to_string(), participant.to_string()))
+        }
+        None => env_remove.push(participant::ENV.to_string()),
+    }
+    explorer_environment(explorer, &mut child_env, &mut env_remove);
+    if let Some(token) = &args.control_token {
+        // By environment, not argument: a command line is visible to every user.
+        child_env.push(("TRACEDOJO_CONTROL_TOKEN".into(), token.clone()));
+    }
+    (child_env, env_remove)
+}
+
+/// The shop's services `up` starts (all but those `--external` names), each told where the
+/// others are.
+#[allow(clippy::too_many_arguments)]
+fn service_specs(
+    args: &UpArgs,
+    ports: &HashMap<&'static str, u16>,
+    externals: &HashMap<&str, String>,
+    data_dir: &std::path::Path,
+    control_url: &str,
+    url_of: &dyn Fn(&str) -> String,
+    (child_env, env_remove): (&[(String, String)], &[String]),
+    unsent: &mpsc::UnboundedSender<(&'static str, Unsent)>,
+) -> Vec<ChildSpec> {
+    let mut specs = Vec::new();
+    for (name, _) in SERVICES {
+        if externals.contains_key(name) {
+            continue;
+        }
+        let port = ports[name];
+        let mut child_args = vec![
+            "service".to_string(),
+            name.to_string(),
+            "--host".into(),
+            args.host.to_string(),
+            "--port".into(),
+            port.to_string(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--faults-url".into(),
+            control_url.to_string(),
+        ];
+        // Every service is told where every other one is; only the frontend is no one's peer.
+        for (peer, _) in SERVICES.iter().filter(|(peer, _)| *peer != "frontend") {
+            child_args.push(format!("--{peer}-url"));
+            child_args.push(url_of(peer));
+        }
+        specs.push(ChildSpec {
+            name,
+            port,
+            health: true,
+            args: child_args,
+            env: child_env.to_vec(),
+            env_remove: env_remove.to_vec(),
+            recent_output: Arc::new(Mutex::new(VecDeque::new())),
+            unsent: unsent.clone(),
+        });
+    }
+    specs
+}
+
+/// The background load generator, driving the frontend at `--load-rate` until `up` stops.
+fn load_spec(
+    args: &UpArgs,
+    frontend: &str,
+    env: &[(String, String)],
+    env_remove: &[String],
+    unsent: &mpsc::UnboundedSender<(&'static str, Unsent)>,
+) -> ChildSpec {
+    ChildSpec {
+        name: "load",
+        port: 0,
+        health: false,
+        args: vec![
+            "load".into(),
+            "--target".into(),
+            frontend.to_string(),
+            "--rate".into(),
+            args.load_rate.to_string(),
+            // A year: `up` runs until stopped, and the plan is made lazily.
+            "--duration".into(),
+            "31536000".into(),
+            "--poisson".into(),
+            "--quiet".into(),
+        ],
+        env: env.to_vec(),
+        env_remove: env_remove.to_vec(),
+        recent_output: Arc::new(Mutex::new(VecDeque::new())),
+        unsent: unsent.clone(),
+    }
+}
+
 /// The explorer's standard OTLP ports, used unless a flag or `--base-port 0` says otherwise.
 const OTLP_GRPC_PORT: u16 = 4317;
 const OTLP_HTTP_PORT: u16 = 4318;
@@ -351,6 +422,7 @@ async fn start_explorer(
     ports: &HashMap<&'static str, u16>,
     control_port: u16,
     links: Vec<Link>,
+    exports: tracedojo_explorer::ExportHealth,
 ) -> anyhow::Result<(Explorer, Option<String>)> {
     let ui_port = match args.explorer_port {
         Some(port) => port,
@@ -401,6 +473,7 @@ async fn start_explorer(
         config.receiver.max_bytes = args.explorer_max_memory;
         config.ui_addr = SocketAddr::new(args.host, ui_port);
         config.links = links.clone();
+        config.exports = exports.clone();
         let err = match Explorer::start(config).await {
             Ok(explorer) => {
                 let note = match moved.as_slice() {
@@ -660,6 +733,12 @@ to tell your run apart, start it with --participant YOUR_NAME"
         // telemetry), and naming them here would turn the SDK's per-batch export errors back on.
         set.push(("RUST_LOG".to_string(), level.to_string()));
     }
+    // `up` says once, for all services, when exports to the backend fail (see
+    // export_watch.rs); eight services saying it too would bury the line.
+    set.push((
+        tracedojo_kit::export::worker::QUIET_VARIABLE.to_string(),
+        "1".to_string(),
+    ));
     (set, remove)
 }
 
