@@ -15,15 +15,23 @@ sends it traces, metrics and logs. With a backend set, traces go to both (--no-e
 the backend). Telemetry goes where the standard OpenTelemetry variables say:
   OTEL_EXPORTER_OTLP_ENDPOINT   base URL of an OTLP receiver (default: the explorer under `up`,
                                 else http://localhost:4318)
-  OTEL_EXPORTER_OTLP_PROTOCOL   http/protobuf (default, port 4318) or grpc (port 4317)
+  OTEL_EXPORTER_OTLP_PROTOCOL   http/protobuf (default, port 4318), grpc (port 4317) or http/json
   OTEL_EXPORTER_OTLP_HEADERS    key=value pairs sent with every export, e.g. an API key
+  OTEL_EXPORTER_OTLP_COMPRESSION          gzip
+  OTEL_EXPORTER_OTLP_CERTIFICATE          a CA (PEM) to trust besides the system's
+  OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE   mutual TLS: certificate and key (PEM)
+    and OTEL_EXPORTER_OTLP_CLIENT_KEY
+  HTTPS_PROXY, NO_PROXY         honoured by OTLP/HTTP (not by the copy to the local explorer)
   OTEL_RESOURCE_ATTRIBUTES      extra resource attributes, e.g. service.namespace=alice
   OTEL_TRACES_SAMPLER(_ARG)     always_on, traceidratio + 0.25, ...
   OTEL_SDK_DISABLED=true        no telemetry at all
   TRACEDOJO_EXPLORER_ENDPOINT   an explorer's OTLP/HTTP URL that gets a copy of the spans
                                 (without the headers above); `up` sets it itself
+Or --to VENDOR (mackerel, newrelic, honeycomb, ...: see --to above), and check it first with
+`tracedojo doctor --to VENDOR`.
 Examples:
   Jaeger on this machine:  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 tracedojo up
+  Mackerel:                MACKEREL_APIKEY=... tracedojo up --to mackerel
   A vendor (HTTPS + key):  OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.example.com \\
                            OTEL_EXPORTER_OTLP_HEADERS=api-key=YOUR_KEY tracedojo up";
 
