@@ -81,12 +81,20 @@ fn summed<'a>(destination: &str, services: impl Iterator<Item = &'a Value>) -> D
         last_failure_kind: None,
         last_failure_unix_ms: None,
     };
+    let services: Vec<&Value> = services.collect();
+    // A service that has sent nothing since the backend came back still says "failing": its
+    // failure only counts while it is newer than the newest delivery of any service.
+    let newest_delivery = services
+        .iter()
+        .filter_map(|t| t["last_delivery_unix_ms"].as_u64())
+        .max();
     for telemetry in services {
         let count = |key: &str| telemetry[key].as_u64().unwrap_or(0);
         health.spans_sent += count("spans_exported");
         health.spans_lost += count("spans_failed") + count("spans_dropped");
-        health.failing |= telemetry["failing"].as_bool().unwrap_or(false);
         let failure = &telemetry["last_failure"];
+        health.failing |= telemetry["failing"].as_bool().unwrap_or(false)
+            && failure["at_unix_ms"].as_u64() >= newest_delivery;
         let at = failure["at_unix_ms"].as_u64();
         if at.is_some() && at > health.last_failure_unix_ms {
             health.last_failure_unix_ms = at;
@@ -112,5 +120,18 @@ mod tests {
         assert_eq!(health.spans_lost, 3);
         assert!(health.failing);
         assert_eq!(health.last_failure_kind.as_deref(), Some("key rejected"));
+    }
+
+    #[test]
+    fn a_quiet_service_failing_from_before_the_recovery_does_not_keep_the_backend_red() {
+        let quiet = serde_json::json!({"spans_exported": 3, "failing": true,
+            "last_failure": {"kind": "timeout", "message": "timeout: ...", "at_unix_ms": 100}});
+        let busy = serde_json::json!({"spans_exported": 50, "failing": false,
+            "last_delivery_unix_ms": 200,
+            "last_failure": {"kind": "timeout", "message": "timeout: ...", "at_unix_ms": 90}});
+        assert!(!summed("x", [&quiet, &busy].into_iter()).failing);
+        let still = serde_json::json!({"spans_exported": 3, "failing": true,
+            "last_failure": {"kind": "payload too large", "message": "...", "at_unix_ms": 250}});
+        assert!(summed("x", [&still, &busy].into_iter()).failing);
     }
 }
