@@ -67,6 +67,8 @@ pub(crate) fn classify_grpc_status(
             }
         }
         Code::ResourceExhausted => ExportFailure::Throttled { status: 429 },
+        // tonic's reading of a plain HTTP 404: an HTTP/2 server without gRPC.
+        Code::Unimplemented if lower.contains("http status code") => wrong_protocol_grpc(settings),
         Code::Unimplemented => ExportFailure::PathWrong {
             url: settings.url.clone(),
             hint: "the server does not offer the OTLP service for this signal; check the port (OTLP/gRPC: 4317)".into(),
@@ -111,11 +113,16 @@ pub(crate) fn classify_transport(
             return tls_failure(tls, settings);
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-            {
-                return tls_failure(tls, settings);
+            // The HTTP client wraps the TLS error in an I/O error inside another, and an I/O
+            // error's `source` skips what it wraps: look inside each layer.
+            let mut inner = io.get_ref();
+            while let Some(wrapped) = inner {
+                if let Some(tls) = wrapped.downcast_ref::<rustls::Error>() {
+                    return tls_failure(tls, settings);
+                }
+                inner = wrapped
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(std::io::Error::get_ref);
             }
             io_kind.get_or_insert(io.kind());
         }
@@ -160,13 +167,23 @@ pub(crate) fn classify_transport(
                 .map_or_else(|| host_port(&settings.url), |(h, _)| h.to_string()),
         };
     }
+    // A server that does not speak HTTP/2 closes the connection on gRPC's preface.
     if settings.protocol == Protocol::Grpc
         && (lower.contains("h2 protocol error")
             || lower.contains("http2 error")
             || lower.contains("frame with invalid size")
-            || lower.contains("connection reset"))
+            || lower.contains("connection reset")
+            || lower.contains("connection closed")
+            || lower.contains("broken pipe"))
     {
         return wrong_protocol_grpc(settings);
+    }
+    // A gRPC-only server answers an HTTP/1.1 request with HTTP/2 frames.
+    if settings.protocol != Protocol::Grpc && lower.contains("unexpected message from connection") {
+        return ExportFailure::WrongProtocol {
+            url: settings.url.clone(),
+            hint: "the port did not answer in HTTP/1.1; it may be an OTLP/gRPC port (4317): set OTEL_EXPORTER_OTLP_PROTOCOL=grpc, or use the OTLP/HTTP port (4318)".into(),
+        };
     }
     if !settings.is_https()
         && (lower.contains("invalid http version")
@@ -175,10 +192,11 @@ pub(crate) fn classify_transport(
             || lower.contains("connection closed before message completed")
             || lower.contains("connection reset"))
     {
-        return ExportFailure::Tls {
+        // A TLS port answers with an alert record, a gRPC-only port with HTTP/2 frames, and
+        // which of the two the client saw first varies: name both.
+        return ExportFailure::WrongProtocol {
             url: settings.url.clone(),
-            problem: "the port did not answer in plain HTTP; it may expect TLS".into(),
-            fix: "use https:// in the endpoint".into(),
+            hint: "the port did not answer in plain HTTP; it may expect TLS (use https:// in the endpoint), or be an OTLP/gRPC port (set OTEL_EXPORTER_OTLP_PROTOCOL=grpc, or use the OTLP/HTTP port 4318)".into(),
         };
     }
     ExportFailure::Other {
