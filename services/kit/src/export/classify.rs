@@ -95,7 +95,8 @@ pub(crate) fn classify_transport(
     settings: &DestinationSettings,
     proxy: Option<&str>,
 ) -> ExportFailure {
-    let text = source_text(err);
+    // The client's message quotes the URL, user:password included if the endpoint has one.
+    let text = source_text(err).replace(&settings.url, &crate::otel_env::redact_url(&settings.url));
     let lower = text.to_ascii_lowercase();
     let timeout = || ExportFailure::Timeout {
         url: settings.url.clone(),
