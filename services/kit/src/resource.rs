@@ -49,9 +49,9 @@ pub(crate) fn new_instance_id() -> String {
     )
 }
 
-/// The participant whose name becomes `service.namespace`, if any. A name that is not
-/// allowed cannot stop the service here (the resource is built after the environment was
-/// checked), so it is left out with one line on stderr; `up` refuses it before starting.
+/// The participant whose name becomes `service.namespace`, if any. `Telemetry::init` has
+/// already refused a name that is not allowed; should one reach here another way, it is left
+/// out with one line on stderr rather than stopping a running process.
 fn participant_namespace() -> Option<String> {
     match participant::from_env() {
         Ok(participant) => participant.map(|p| p.to_string()),

@@ -51,6 +51,8 @@ pub enum TelemetryError {
         endpoint: String,
         reason: String,
     },
+    #[error("TRACEDOJO_PARTICIPANT: {0}")]
+    Participant(#[from] crate::participant::ParticipantError),
     #[error("a tracing subscriber is already installed in this process")]
     AlreadyInstalled,
 }
@@ -96,6 +98,8 @@ impl Telemetry {
     /// Validates the environment and installs the global providers and subscriber.
     pub fn init(identity: ServiceIdentity) -> Result<Telemetry, TelemetryError> {
         otel_env::validate_all()?;
+        // A bad name stops the service, as it stops `up`, rather than going unseen.
+        crate::participant::from_env()?;
         install_crypto_provider();
         let disabled = otel_env::sdk_disabled()?;
         let service_name = resolve_service_name(&identity.name);
