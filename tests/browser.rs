@@ -7,36 +7,16 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 
 use support::Shop;
 
 #[test]
 fn a_person_can_click_from_the_home_page_to_a_placed_order() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script_dir = root.join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
-    let missing: Vec<String> = [
-        (
-            Path::new(&chromium).exists(),
-            format!("{chromium} (apt-get install chromium)"),
-        ),
-        (
-            script_dir.join("node_modules/playwright-core").exists(),
-            "playwright-core (npm ci --prefix tests/browser)".to_string(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(present, _)| !present)
-    .map(|(_, what)| what)
-    .collect();
-    if !missing.is_empty() {
-        let message = format!("browser test needs: {}", missing.join(", "));
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("SKIPPED: {message}");
+    let Some(browser) = support::browser_kit("browser test") else {
         return;
-    }
+    };
+    let (root, script_dir, chromium) = (browser.root, browser.script_dir, browser.chromium);
 
     let shop = Shop::start(&[("OTEL_SDK_DISABLED", "true")]);
     let artifacts = root.join("tests/artifacts/browser");

@@ -11,7 +11,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -68,29 +67,10 @@ fn complete(trace: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script_dir = root.join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
-    let missing: Vec<String> = [
-        (
-            Path::new(&chromium).exists(),
-            format!("{chromium} (apt-get install chromium)"),
-        ),
-        (
-            script_dir.join("node_modules/playwright-core").exists(),
-            "playwright-core (npm ci --prefix tests/browser)".to_string(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(present, _)| !present)
-    .map(|(_, what)| what)
-    .collect();
-    if !missing.is_empty() {
-        let message = format!("explorer browser test needs: {}", missing.join(", "));
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("SKIPPED: {message}");
+    let Some(browser) = support::browser_kit("explorer browser test") else {
         return;
-    }
+    };
+    let (root, script_dir, chromium) = (browser.root, browser.script_dir, browser.chromium);
 
     let explorer = ExplorerProcess::start(&["--link", "OpenTelemetry=https://opentelemetry.io"]);
     let shop = Shop::start_with(

@@ -339,29 +339,10 @@ fn browser_check(script_dir: &Path, chromium: &str, ui: &str, artifacts: &Path, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_explorer_header_shows_a_failing_then_a_working_backend() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script_dir = root.join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
-    let missing: Vec<String> = [
-        (
-            Path::new(&chromium).exists(),
-            format!("{chromium} (apt-get install chromium)"),
-        ),
-        (
-            script_dir.join("node_modules/playwright-core").exists(),
-            "playwright-core (npm ci --prefix tests/browser)".to_string(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(present, _)| !present)
-    .map(|(_, what)| what)
-    .collect();
-    if !missing.is_empty() {
-        let message = format!("export health browser test needs: {}", missing.join(", "));
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("SKIPPED: {message}");
+    let Some(browser) = support::browser_kit("export health browser test") else {
         return;
-    }
+    };
+    let (root, script_dir, chromium) = (browser.root, browser.script_dir, browser.chromium);
     let artifacts = root.join("tests/artifacts/exports");
     let _ = std::fs::remove_dir_all(&artifacts);
 

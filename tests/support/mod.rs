@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -532,4 +532,45 @@ pub fn alive(pid: u32) -> bool {
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .unwrap_or_default()
             .contains(") Z ")
+}
+
+/// What the browser tests need: Debian's chromium (or `CHROMIUM`) and playwright-core in
+/// tests/browser.
+pub struct BrowserKit {
+    pub root: &'static Path,
+    pub script_dir: PathBuf,
+    pub chromium: String,
+}
+
+/// The browser kit, or `None` after saying what is missing and how to install it; under CI
+/// (`CI` set) a missing part fails the test instead of skipping it.
+pub fn browser_kit(test: &str) -> Option<BrowserKit> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script_dir = root.join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
+    let missing: Vec<String> = [
+        (
+            Path::new(&chromium).exists(),
+            format!("{chromium} (apt-get install chromium)"),
+        ),
+        (
+            script_dir.join("node_modules/playwright-core").exists(),
+            "playwright-core (npm ci --prefix tests/browser)".to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(present, _)| !present)
+    .map(|(_, what)| what)
+    .collect();
+    if !missing.is_empty() {
+        let message = format!("{test} needs: {}", missing.join(", "));
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("SKIPPED: {message}");
+        return None;
+    }
+    Some(BrowserKit {
+        root,
+        script_dir,
+        chromium,
+    })
 }
