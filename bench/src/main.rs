@@ -186,6 +186,22 @@ impl RunningShop {
             .sum()
     }
 
+    /// CPU time used so far, in clock ticks: the services together, and `up` itself (the
+    /// supervisor and, unless `--no-explorer`, the explorer's ingest).
+    fn cpu_ticks(&self) -> (u64, u64) {
+        let services = self
+            .pids
+            .iter()
+            .map(|pid| cpu_ticks(&pid.to_string()))
+            .sum();
+        let up = self
+            .child
+            .id()
+            .map(|pid| cpu_ticks(&pid.to_string()))
+            .unwrap_or(0);
+        (services, up)
+    }
+
     async fn stop(mut self) {
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
@@ -204,6 +220,30 @@ fn rand_nanos() -> u128 {
         .map(|d| d.as_nanos())
         .unwrap_or(0)
 }
+
+/// User plus system CPU time of one process (`self` for this one) in clock ticks, from
+/// /proc/PID/stat (Linux only; 0 elsewhere).
+fn cpu_ticks(pid: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    let Some((_, after_name)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// Clock ticks per second for /proc CPU times: 100 on every Linux configuration in use.
+const TICKS_PER_SECOND: f64 = 100.0;
 
 /// One memory figure of one process, from /proc (Linux only; 0 elsewhere).
 fn proc_kib(pid: u32, file: &str, field: &str) -> u64 {
@@ -489,6 +529,8 @@ async fn throughput(args: &Args) -> anyhow::Result<()> {
         },
     ];
     let mut ratios = vec![Vec::new(); set_ups.len()];
+    // CPU milliseconds per completed checkout, per round: [services, up, this client].
+    let mut cpu: Vec<Vec<[f64; 3]>> = vec![Vec::new(); set_ups.len()];
     for round in 0..args.rounds {
         let mut rates = vec![0.0f64; set_ups.len()];
         // Rotate the order each round, so no set-up always runs first or last.
@@ -496,8 +538,19 @@ async fn throughput(args: &Args) -> anyhow::Result<()> {
             let index = (step + round) % set_ups.len();
             let set_up = &set_ups[index];
             let shop = RunningShop::start_with(&args.binary, &set_up.env, set_up.args).await?;
+            let (services_before, up_before) = shop.cpu_ticks();
+            let client_before = cpu_ticks("self");
             let (rate, failures) = saturate(&shop.url, args.concurrency, duration).await;
+            let (services_after, up_after) = shop.cpu_ticks();
+            let client_after = cpu_ticks("self");
             shop.stop().await;
+            let checkouts = (rate * duration.as_secs_f64()).max(1.0);
+            let per_checkout = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1000.0 / checkouts;
+            cpu[index].push([
+                per_checkout(services_after.saturating_sub(services_before)),
+                per_checkout(up_after.saturating_sub(up_before)),
+                per_checkout(client_after.saturating_sub(client_before)),
+            ]);
             if failures != "no failures" {
                 println!("  round {}: {} run {failures}", round + 1, set_up.name);
             }
@@ -526,6 +579,22 @@ async fn throughput(args: &Args) -> anyhow::Result<()> {
             set_up.name,
             ratios[ratios.len() / 2],
             ratios.len()
+        );
+    }
+    // Where the CPU goes: what telemetry adds per checkout shows as the difference from the
+    // "telemetry off" line, split by process.
+    for (set_up, rounds) in set_ups.iter().zip(&cpu) {
+        let median = |part: usize| {
+            let mut values: Vec<f64> = rounds.iter().map(|r| r[part]).collect();
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied().unwrap_or(0.0)
+        };
+        println!(
+            "cpu per checkout: {}: services {:.2} ms, up (supervisor + explorer) {:.2} ms, load client {:.2} ms",
+            set_up.name,
+            median(0),
+            median(1),
+            median(2)
         );
     }
     Ok(())

@@ -31,6 +31,7 @@ pub mod db;
 pub mod error;
 pub mod export;
 pub mod faults;
+mod log_context;
 pub mod metrics;
 pub mod otel_env;
 pub mod outbox;

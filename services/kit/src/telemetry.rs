@@ -141,12 +141,16 @@ impl Telemetry {
         let trace_layer = spans.as_ref().map(|spans| {
             global::set_tracer_provider(spans.provider.clone());
             // Location and thread attributes would point at the shared middleware, not the
-            // handler, so they mislead more than they help.
+            // handler, so they mislead more than they help. Context activation would make
+            // every span entry (every poll of an instrumented future) set OpenTelemetry's
+            // current context; the code here reads a span's context from the span itself, and
+            // log records get theirs from `log_context`.
             tracing_opentelemetry::layer()
                 .with_tracer(spans.provider.tracer("tracedojo"))
                 .with_location(false)
                 .with_threads(false)
                 .with_tracked_inactivity(false)
+                .with_context_activation(false)
                 .with_target(false)
                 .with_filter(otel_span_filter())
         });
@@ -403,6 +407,7 @@ fn logger_provider(resource: &Resource) -> Result<Option<SdkLoggerProvider>, Tel
     };
     Ok(Some(
         SdkLoggerProvider::builder()
+            .with_log_processor(crate::log_context::TraceContextFromSpan)
             .with_batch_exporter(exporter)
             .with_resource(resource.clone())
             .build(),
