@@ -153,9 +153,9 @@ async fn specs(control: &Control, set: &FaultSetArgs) -> anyhow::Result<Vec<Faul
     for spec in &mut specs {
         let target = &mut spec.target;
         for (key, value) in [
-            ("user.tier", &set.tier),
-            ("user.region", &set.region),
-            ("user.device", &set.device),
+            ("app.user.tier", &set.tier),
+            ("app.user.region", &set.region),
+            ("app.user.device", &set.device),
         ] {
             if let Some(value) = value {
                 target.attributes.insert(key.to_string(), value.clone());

@@ -214,6 +214,10 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
                         recommendation_url: peers.recommendation_url,
                         shipping_url: peers.shipping_url,
                         explorer_url,
+                        namespace: tracedojo_kit::participant::from_env()
+                            .ok()
+                            .flatten()
+                            .map(|p| p.as_str().to_string()),
                     },
                     listener,
                     options,

@@ -37,13 +37,14 @@ async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
         &shop,
         json!({"fault": {"kind": "errors", "service": "checkout", "status": 503,
                          "message": "order could not be priced"},
-               "target": {"route": "/checkout", "attributes": {"user.tier": "gold"}}}),
+               "target": {"route": "/checkout", "attributes": {"app.user.tier": "gold"}}}),
     )
     .await;
     for n in 0..4 {
-        let (status, _) = buy_approved(&shop, &format!("gold-{n}"), "user.tier=gold").await;
+        let (status, _) = buy_approved(&shop, &format!("gold-{n}"), "app.user.tier=gold").await;
         assert_eq!(status, 502, "the frontend reports checkout's failure");
-        let (status, body) = buy_approved(&shop, &format!("silver-{n}"), "user.tier=silver").await;
+        let (status, body) =
+            buy_approved(&shop, &format!("silver-{n}"), "app.user.tier=silver").await;
         assert_eq!(status, 201, "{body}");
     }
 
@@ -62,7 +63,7 @@ async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
     .await;
     assert_eq!(errors["failing_traces"], 4, "{errors}");
     let top = &errors["attributes"][0];
-    assert_eq!(top["key"], "user.tier", "{errors}");
+    assert_eq!(top["key"], "app.user.tier", "{errors}");
     assert_eq!(top["value"], "gold", "{errors}");
     assert_eq!(top["failing_with"], 4);
     assert_eq!(top["error_rate_without"], 0.0);
@@ -75,7 +76,7 @@ async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
 
     // Search: the succeeding checkouts, each one trace across the shop.
     let (_, found) = poll_json(
-        &format!("{explorer}/api/traces?service=checkout&attr=user.tier%3Dsilver&limit=10"),
+        &format!("{explorer}/api/traces?service=checkout&attr=app.user.tier%3Dsilver&limit=10"),
         WAIT,
         |_, body| {
             body["traces"].as_array().is_some_and(|t| {

@@ -316,7 +316,7 @@ async fn traces_start_at_the_load_generator_and_finish_without_errors() {
                     .filter(|s| {
                         s.service_name() == "frontend"
                             && s.kind == "SERVER"
-                            && s.attr_str("synthetic") == Some("true")
+                            && s.attr_str("user_agent.synthetic.type") == Some("test")
                     })
                     .count();
                 roots >= 20 && answered >= roots
@@ -340,7 +340,10 @@ async fn traces_start_at_the_load_generator_and_finish_without_errors() {
             .find(|s| s.service_name() == "frontend" && s.kind == "SERVER")
             .unwrap_or_else(|| panic!("no frontend span under {}", root.name));
         assert_eq!(frontend.parent_span_id, root.span_id);
-        assert_eq!(frontend.attr_str("user.tier"), root.attr_str("user.tier"));
+        assert_eq!(
+            frontend.attr_str("app.user.tier"),
+            root.attr_str("app.user.tier")
+        );
         assert!(
             trace.iter().all(|s| s.status_code != "ERROR"),
             "an error in a fault-free run: {:?}",
@@ -373,7 +376,7 @@ async fn up_runs_a_gentle_load_so_traces_appear_without_clicking() {
                 spans.iter().any(|s| {
                     s.service_name() == "frontend"
                         && s.kind == "SERVER"
-                        && s.attr_str("synthetic") == Some("true")
+                        && s.attr_str("user_agent.synthetic.type") == Some("test")
                 })
             },
             std::time::Duration::from_secs(30),

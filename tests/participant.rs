@@ -115,9 +115,23 @@ async fn two_participants_share_one_backend_and_each_sees_only_their_own() {
         bob.stdout.text()
     );
 
-    let (status, order) = buy_approved(&alice, "alice-1", "user.tier=gold").await;
+    // The shop's own links to the explorer open it narrowed to the participant.
+    let page = client()
+        .get(format!("{}/", alice.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(r#"href="{filtered}""#)),
+        "the shop's Traces link is not narrowed to alice:\n{page}"
+    );
+
+    let (status, order) = buy_approved(&alice, "alice-1", "app.user.tier=gold").await;
     assert_eq!(status, 201, "{order}");
-    let (status, order) = buy_approved(&bob, "bob-1", "user.tier=silver").await;
+    let (status, order) = buy_approved(&bob, "bob-1", "app.user.tier=silver").await;
     assert_eq!(status, 201, "{order}");
     shared
         .receiver()

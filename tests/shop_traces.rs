@@ -57,7 +57,7 @@ async fn a_checkout_is_one_trace_across_the_shop() {
         &shop,
         session,
         "4242 4242 4242 4242",
-        "user.tier=gold,user.region=ap-northeast-1",
+        "app.user.tier=gold,app.user.region=ap-northeast-1",
     )
     .await;
     assert_eq!(status, 201, "checkout answered {order}");
@@ -141,7 +141,10 @@ async fn a_checkout_is_one_trace_across_the_shop() {
             server.name, parent.kind, parent.name
         );
         assert_ne!(parent.service_name(), server.service_name());
-        assert_eq!(parent.attr_str("peer.service"), Some(server.service_name()));
+        assert_eq!(
+            parent.attr_str("service.peer.name"),
+            Some(server.service_name())
+        );
         let route = server.attr_str("http.route").unwrap();
         let method = server.attr_str("http.request.method").unwrap();
         assert_eq!(server.name, format!("{method} {route}"));
@@ -165,15 +168,15 @@ async fn a_checkout_is_one_trace_across_the_shop() {
         );
         // Baggage from the caller arrives everywhere.
         assert_eq!(
-            server.attr_str("user.tier"),
+            server.attr_str("app.user.tier"),
             Some("gold"),
             "{} on {}",
             server.name,
             server.service_name()
         );
-        assert_eq!(server.attr_str("user.region"), Some("ap-northeast-1"));
+        assert_eq!(server.attr_str("app.user.region"), Some("ap-northeast-1"));
         assert!(
-            server.attr_str("user.device").is_some(),
+            server.attr_str("app.user.device").is_some(),
             "frontend's own baggage reaches {}",
             server.service_name()
         );
@@ -237,7 +240,7 @@ async fn a_checkout_is_one_trace_across_the_shop() {
     assert_ne!(consumer.trace_id, root.trace_id);
     assert!(consumer.parent_span_id.is_empty());
     assert!(consumer.links.iter().any(|l| l.span_id == producer.span_id));
-    assert_eq!(consumer.attr_str("user.tier"), Some("gold"));
+    assert_eq!(consumer.attr_str("app.user.tier"), Some("gold"));
     assert_eq!(
         consumer.attr_str("messaging.destination.name"),
         Some(producer.attr_str("messaging.destination.name").unwrap())
@@ -317,7 +320,13 @@ async fn a_declined_card_is_an_error_for_the_caller_only_and_grpc_works() {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
     ]);
     let session = "checkout-declined-1";
-    let (status, body) = buy(&shop, session, "4000 0000 0000 0002", "user.tier=silver").await;
+    let (status, body) = buy(
+        &shop,
+        session,
+        "4000 0000 0000 0002",
+        "app.user.tier=silver",
+    )
+    .await;
     assert_eq!(status, 402, "{body}");
     assert_eq!(body["error"], "payment_declined", "{body}");
     // A path no route matches is a request too: a SERVER span named after the method alone.
@@ -367,7 +376,7 @@ async fn a_declined_card_is_an_error_for_the_caller_only_and_grpc_works() {
         .find(|s| {
             s.service_name() == "checkout"
                 && s.kind == "CLIENT"
-                && s.attr_str("peer.service") == Some("payment")
+                && s.attr_str("service.peer.name") == Some("payment")
         })
         .unwrap();
     assert_eq!(
@@ -427,7 +436,7 @@ async fn an_unreachable_service_shows_as_a_connection_error_with_an_exception() 
         shop.stdout.text()
     );
     let session = "checkout-unreachable-1";
-    let (status, body) = buy(&shop, session, "4242424242424242", "user.tier=free").await;
+    let (status, body) = buy(&shop, session, "4242424242424242", "app.user.tier=free").await;
     assert_eq!(status, 502, "{body}");
 
     let spans = receiver
@@ -450,7 +459,7 @@ async fn an_unreachable_service_shows_as_a_connection_error_with_an_exception() 
     let trace = trace_of(&spans, &root.trace_id);
     let refused = trace
         .iter()
-        .find(|s| s.kind == "CLIENT" && s.attr_str("peer.service") == Some("inventory"))
+        .find(|s| s.kind == "CLIENT" && s.attr_str("service.peer.name") == Some("inventory"))
         .expect("a CLIENT span for the inventory call");
     assert_eq!(refused.status_code, "ERROR");
     assert_eq!(refused.attr_str("error.type"), Some("connection_refused"));

@@ -4,9 +4,10 @@
 //! The traces look like the shop's: eight services calling each other (`frontend` → `cart`,
 //! `catalog`, `checkout`, `recommendation`; `checkout` → `inventory`, `payment`, `shipping`,
 //! ...), traces of 5 to 60 spans with real parent/child structure, SERVER and CLIENT spans with
-//! the stable HTTP attributes and the user baggage (`user.tier`, `user.region`, ...), database
-//! CLIENT spans with `db.*` attributes, errors that propagate from a failing leaf to the root,
-//! and resources with `service.*`, `host.name` and the SDK's attributes.
+//! the stable HTTP attributes and the user baggage (`app.user.tier`, `app.user.region`, ...,
+//! `user.id`), database CLIENT spans with `db.*` attributes, errors that propagate from a
+//! failing leaf to the root, and resources with `service.*`, `host.name` and the SDK's
+//! attributes.
 //!
 //! Encoding protobuf would make the sender the bottleneck, so a [`Corpus`] encodes a set of
 //! 512-span batches up front and records where every trace id, span id and timestamp sits in
@@ -461,11 +462,11 @@ impl TraceBuilder<'_> {
             text("server.address", "127.0.0.1"),
             int("server.port", port(operation.service)),
             text("network.protocol.version", "1.1"),
-            text("user.tier", user.tier),
-            text("user.region", user.region),
-            text("user.device", user.device),
-            text("user.locale", user.locale),
-            text("user.company", user.company),
+            text("app.user.tier", user.tier),
+            text("app.user.region", user.region),
+            text("app.user.device", user.device),
+            text("app.user.locale", user.locale),
+            text("app.user.company", user.company),
             text("user.id", &user.id),
         ];
         let index = self.push(
@@ -992,8 +993,8 @@ mod tests {
         for key in [
             "http.route",
             "url.path",
-            "user.tier",
-            "user.company",
+            "app.user.tier",
+            "app.user.company",
             "db.query.text",
             "db.collection.name",
             "http.response.status_code",

@@ -110,7 +110,7 @@ impl TraceBuilder {
                             .map(|(_, span)| {
                                 let mut span = span.clone();
                                 if span.kind == SpanKind::Server as i32 {
-                                    span.attributes.push(s("user.tier", tier));
+                                    span.attributes.push(s("app.user.tier", tier));
                                 }
                                 span
                             })
@@ -403,9 +403,9 @@ async fn search_finds_traces_by_every_condition() {
     failing.reverse();
     assert_eq!(ids(&body), failing);
 
-    let (_, body) = get(ui, "/api/traces?attr=user.tier%3Dgold&limit=2").await;
+    let (_, body) = get(ui, "/api/traces?attr=app.user.tier%3Dgold&limit=2").await;
     assert_eq!(ids(&body), failing[..2]);
-    let (_, body) = get(ui, "/api/traces?attr=user.tier%3Dplatinum").await;
+    let (_, body) = get(ui, "/api/traces?attr=app.user.tier%3Dplatinum").await;
     assert!(ids(&body).is_empty());
     let (_, body) = get(ui, "/api/traces?attr=http.response.status_code%3D503").await;
     assert_eq!(ids(&body).len(), 5);
@@ -683,7 +683,7 @@ async fn the_separating_attribute_is_the_segment_that_fails() {
     let (_, errors) = get(explorer.ui_addr(), "/api/errors").await;
     assert_eq!(errors["failing_traces"], 6);
     let top = &errors["attributes"][0];
-    assert_eq!(top["key"], "user.tier", "{errors}");
+    assert_eq!(top["key"], "app.user.tier", "{errors}");
     assert_eq!(top["value"], "gold");
     assert_eq!(top["failing_with"], 6);
     assert_eq!(top["total_with"], 6);
@@ -827,6 +827,90 @@ async fn a_consumer_below_its_producer_is_an_edge() {
     assert_eq!(edges[0]["from"], "orders");
     assert_eq!(edges[0]["to"], "mailer");
     assert_eq!(edges[0]["requests"], 2, "{map}");
+    explorer.shutdown().await.expect("shutdown");
+}
+
+/// A call with no traced child is drawn to the service its `service.peer.name` names or, from
+/// applications that still send the older attribute, its `peer.service`; either wins over the
+/// address the call went to, and the newer name wins over the older one.
+#[tokio::test]
+async fn an_untraced_callee_is_named_by_service_peer_name_or_else_peer_service() {
+    use SpanKind::{Client, Server};
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let mut t = TraceBuilder::new(1, now_nanos() - 10_000 * MS);
+    t.span("orders", 1, None, "POST /orders", Server, (0, 40), vec![]);
+    for (id, name, attributes) in [
+        (
+            2u8,
+            "POST /charge",
+            vec![
+                s("service.peer.name", "payments"),
+                s("server.address", "10.0.0.7"),
+            ],
+        ),
+        (
+            3,
+            "POST /send",
+            vec![s("peer.service", "mailer"), s("server.address", "10.0.0.8")],
+        ),
+        (
+            4,
+            "GET /rates",
+            vec![
+                s("peer.service", "rates-v1"),
+                s("service.peer.name", "rates"),
+                s("server.address", "10.0.0.9"),
+            ],
+        ),
+    ] {
+        let start = u64::from(id) * 10;
+        t.span(
+            "orders",
+            id,
+            Some(1),
+            name,
+            Client,
+            (start, start + 5),
+            attributes,
+        );
+    }
+    assert_eq!(
+        post_protobuf(explorer.receiver().http_addr(), &t.request("gold")).await,
+        200
+    );
+    let (_, map) = get(explorer.ui_addr(), "/api/service-map").await;
+    let mut edges: Vec<(&str, &str)> = map["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap_or(""),
+                e["to"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    edges.sort();
+    assert_eq!(
+        edges,
+        [
+            ("orders", "mailer"),
+            ("orders", "payments"),
+            ("orders", "rates")
+        ],
+        "{map}"
+    );
+    for peer in ["mailer", "payments", "rates"] {
+        let node = map["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|n| n["name"] == peer)
+            .unwrap_or_else(|| panic!("no node {peer} in {map}"));
+        assert_eq!(node["traced"], false, "{map}");
+    }
     explorer.shutdown().await.expect("shutdown");
 }
 

@@ -183,7 +183,7 @@ fn trace_request(resource: Resource) -> ExportTraceServiceRequest {
         attributes: vec![
             text("http.request.method", "GET"),
             text("http.route", "/products/{id}"),
-            text("user.tier", "gold"),
+            text("app.user.tier", "gold"),
             KeyValue {
                 key: "http.response.status_code".into(),
                 value: Some(AnyValue {
@@ -309,7 +309,13 @@ fn logs_request(resource: Resource) -> ExportLogsServiceRequest {
         body: Some(AnyValue {
             value: Some(any_value::Value::StringValue(format!("order {n} placed"))),
         }),
-        attributes: vec![text("order.id", "42")],
+        attributes: vec![KeyValue {
+            key: "app.order.id".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::IntValue(42)),
+            }),
+            ..Default::default()
+        }],
         trace_id: vec![7; 16],
         span_id: vec![n; 8],
         ..Default::default()

@@ -34,7 +34,7 @@ const BASE: u64 = 1_700_000_000_000_000_000;
 
 const KEYS: &[&str] = &[
     "k",
-    "user.tier",
+    "app.user.tier",
     "http.route",
     "service.name",
     "",
@@ -43,6 +43,7 @@ const KEYS: &[&str] = &[
     "exception.type",
     "db.system.name",
     "db.query.text",
+    "service.peer.name",
     "peer.service",
     "service.namespace",
 ];

@@ -20,14 +20,27 @@ pub const SERVICES: [&str; 8] = [
     "shipping",
 ];
 
-/// Baggage keys a fault can match on (the load generator and the shop page send them).
+/// Baggage keys a fault can match on (the load generator and the shop page send them): the
+/// shop's own under `app.`, and `user.id` from the OpenTelemetry registry.
 pub const ATTRIBUTE_KEYS: [&str; 6] = [
-    "user.tier",
-    "user.region",
-    "user.device",
-    "user.locale",
-    "user.company",
+    "app.user.tier",
+    "app.user.region",
+    "app.user.device",
+    "app.user.locale",
+    "app.user.company",
     "user.id",
+];
+
+/// Baggage keys the shop used before its attributes followed the semantic conventions, and
+/// their names now: a spec written for the old ones is refused with the new name, rather
+/// than set and matching nothing.
+pub const RENAMED_KEYS: [(&str, &str); 6] = [
+    ("user.tier", "app.user.tier"),
+    ("user.region", "app.user.region"),
+    ("user.device", "app.user.device"),
+    ("user.locale", "app.user.locale"),
+    ("user.company", "app.user.company"),
+    ("synthetic", "user_agent.synthetic.type"),
 ];
 
 /// Bounds that keep any fault from taking the machine down.
@@ -152,7 +165,8 @@ pub struct Targeting {
     /// template, as its SERVER span names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
-    /// Only requests whose baggage carries these values (`user.tier` = `gold`).
+    /// Only requests whose baggage carries these values (`app.user.tier` = `gold`); the keys
+    /// are those of [`ATTRIBUTE_KEYS`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
     /// Only while the service runs this `service.version`.
@@ -378,6 +392,20 @@ impl Targeting {
             ));
         }
         for (key, value) in &self.attributes {
+            if let Some((_, new)) = RENAMED_KEYS.iter().find(|(old, _)| old == key) {
+                let advice = if ATTRIBUTE_KEYS.contains(new) {
+                    "; use that"
+                } else {
+                    ", which faults cannot target"
+                };
+                return Err(FieldError::new(
+                    "target.attributes",
+                    format!(
+                        "{key:?} was renamed {new:?}{advice} (attributes faults can target: {})",
+                        ATTRIBUTE_KEYS.join(", ")
+                    ),
+                ));
+            }
             if !ATTRIBUTE_KEYS.contains(&key.as_str()) {
                 return Err(FieldError::new(
                     format!("target.attributes.{key}"),
@@ -419,7 +447,8 @@ pub struct RequestFacts<'a> {
     pub route: Option<&'a str>,
     /// The `service.version` this process reports.
     pub version: &'a str,
-    /// A baggage value of the request.
+    /// The value of a baggage entry of the request, by key (`app.user.tier`, `user.id`, ...):
+    /// what [`Targeting::attributes`] are compared with.
     pub attribute: &'a dyn Fn(&str) -> Option<String>,
 }
 

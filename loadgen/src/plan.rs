@@ -226,10 +226,10 @@ mod tests {
         let user = &population.users()[0];
         let baggage = &user.baggage;
         assert!(
-            baggage.contains(&format!("user.tier={}", user.tier)),
+            baggage.contains(&format!("app.user.tier={}", user.tier)),
             "{baggage}"
         );
-        assert!(baggage.contains("synthetic=true"));
+        assert!(baggage.contains("user_agent.synthetic.type=test"));
         assert!(!baggage.contains(' '), "values are encoded: {baggage}");
     }
 }

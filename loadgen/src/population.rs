@@ -62,7 +62,7 @@ impl User {
     /// person).
     fn baggage_header(&self) -> String {
         format!(
-            "user.id={},user.tier={},user.region={},user.device={},user.locale={},user.company={},synthetic=true",
+            "user.id={},app.user.tier={},app.user.region={},app.user.device={},app.user.locale={},app.user.company={},user_agent.synthetic.type=test",
             self.id,
             self.tier,
             self.region,

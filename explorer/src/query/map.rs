@@ -47,7 +47,10 @@ pub struct ServiceMap {
 }
 
 /// Attributes naming the other end of an untraced call, most specific first.
-const PEER_KEYS: [&str; 4] = [
+/// `service.peer.name` is the semantic conventions' name for the called service;
+/// `peer.service`, which it replaced, is still what many applications send.
+const PEER_KEYS: [&str; 5] = [
+    "service.peer.name",
     "peer.service",
     "db.system.name",
     "db.system",

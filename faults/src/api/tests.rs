@@ -105,12 +105,32 @@ async fn errors_name_the_field_and_several_specs_are_set_whole_or_not_at_all() {
     let (status, answer) = post(
         &url,
         json!({"fault": {"kind": "unreachable", "service": "cart"},
-               "target": {"attributes": {"user.tier": "gold"}}}),
+               "target": {"attributes": {"app.user.tier": "gold"}}}),
     )
     .await;
     assert_eq!(
         (status, answer["field"].as_str()),
         (400, Some("target")),
+        "{answer}"
+    );
+
+    // A key from before the rename is refused with its new name, not set to match nothing.
+    let (status, answer) = post(
+        &url,
+        json!({"fault": {"kind": "errors", "service": "cart"},
+               "target": {"attributes": {"user.region": "eu-west-1"}}}),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("target.attributes")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains(r#""user.region" was renamed "app.user.region"; use that"#),
         "{answer}"
     );
 

@@ -13,7 +13,7 @@ fn a_targeted_latency_fault_reads_with_its_defaults() {
     let spec = parse(
         r#"{"fault": {"kind": "latency", "service": "payment",
                       "distribution": {"type": "log_normal", "median_ms": 300, "sigma": 0.5}},
-            "target": {"attributes": {"user.tier": "gold"}, "route": "/payments"},
+            "target": {"attributes": {"app.user.tier": "gold"}, "route": "/payments"},
             "expires_in_s": 600}"#,
     )
     .unwrap();
@@ -62,7 +62,7 @@ fn bad_values_name_their_field_and_what_is_allowed() {
         ),
         (
             r#"{"fault": {"kind": "errors", "service": "cart"}, "target": {"attributes": {"tier": "gold"}}}"#,
-            "target.attributes.tier: unknown attribute; choose from: user.tier",
+            "target.attributes.tier: unknown attribute; choose from: app.user.tier",
         ),
         (
             r#"{"fault": {"kind": "errors", "service": "cart"}, "target": {"route": "api/cart"}}"#,
@@ -91,6 +91,44 @@ fn bad_values_name_their_field_and_what_is_allowed() {
 }
 
 #[test]
+fn the_old_baggage_keys_are_refused_with_their_new_names() {
+    let target = |key: &str| {
+        format!(
+            r#"{{"fault": {{"kind": "errors", "service": "checkout"}},
+                 "target": {{"attributes": {{"{key}": "x"}}}}}}"#
+        )
+    };
+    for (old, new) in [
+        ("user.tier", "app.user.tier"),
+        ("user.region", "app.user.region"),
+        ("user.device", "app.user.device"),
+        ("user.locale", "app.user.locale"),
+        ("user.company", "app.user.company"),
+    ] {
+        let error = parse(&target(old)).unwrap_err();
+        assert!(
+            error.starts_with(&format!(
+                "target.attributes: \"{old}\" was renamed \"{new}\"; use that ("
+            )),
+            "{error}"
+        );
+        assert!(
+            error.contains(&ATTRIBUTE_KEYS.join(", ")),
+            "the allowed keys are listed: {error}"
+        );
+        parse(&target(new)).unwrap_or_else(|e| panic!("{new}: {e}"));
+    }
+    let error = parse(&target("synthetic")).unwrap_err();
+    assert!(
+        error.starts_with(
+            "target.attributes: \"synthetic\" was renamed \"user_agent.synthetic.type\", which faults cannot target"
+        ),
+        "{error}"
+    );
+    parse(&target("user.id")).expect("user.id is the registry's own and unchanged");
+}
+
+#[test]
 fn unknown_kinds_and_fields_are_refused_by_name() {
     let error = parse(r#"{"fault": {"kind": "meteor", "service": "cart"}}"#).unwrap_err();
     assert!(error.contains("unknown variant `meteor`"), "{error}");
@@ -107,12 +145,12 @@ fn unknown_kinds_and_fields_are_refused_by_name() {
 fn targeting_matches_route_version_and_baggage_together() {
     let target = Targeting {
         route: Some("/payments".into()),
-        attributes: [("user.tier".to_string(), "gold".to_string())].into(),
+        attributes: [("app.user.tier".to_string(), "gold".to_string())].into(),
         version: Some("2.0.0".into()),
         ..Targeting::default()
     };
-    let gold = |key: &str| (key == "user.tier").then(|| "gold".to_string());
-    let free = |key: &str| (key == "user.tier").then(|| "free".to_string());
+    let gold = |key: &str| (key == "app.user.tier").then(|| "gold".to_string());
+    let free = |key: &str| (key == "app.user.tier").then(|| "free".to_string());
     fn facts<'a>(
         route: Option<&'a str>,
         version: &'a str,
@@ -130,4 +168,7 @@ fn targeting_matches_route_version_and_baggage_together() {
     assert!(!target.selects(&facts(Some("/payments"), "1.0.0", &gold)));
     assert!(!target.selects(&facts(None, "2.0.0", &gold)));
     assert!(Targeting::default().selects(&facts(None, "1.0.0", &free)));
+    // Baggage still under the old key is not the attribute targeted.
+    let old = |key: &str| (key == "user.tier").then(|| "gold".to_string());
+    assert!(!target.selects(&facts(Some("/payments"), "2.0.0", &old)));
 }

@@ -423,7 +423,10 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
                 let mut tx = db.begin_write().await?;
                 let terms = index_products(tx.conn()).await?;
                 tx.commit().await?;
-                tracing::info!(terms, "filled the search terms of the catalogue");
+                tracing::info!(
+                    app.search.term_count = terms,
+                    "filled the search terms of the catalogue"
+                );
                 Ok::<_, sqlx::Error>(())
             }
             .instrument(tracing::info_span!("index catalog"))
@@ -459,9 +462,9 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
         let terms = index_products(tx.conn()).await?;
         tx.commit().await?;
         tracing::info!(
-            products = products.len(),
-            categories = CATEGORIES.len(),
-            terms,
+            app.product.count = products.len(),
+            app.product.category_count = CATEGORIES.len(),
+            app.search.term_count = terms,
             "seeded the catalogue"
         );
         Ok(products.len())

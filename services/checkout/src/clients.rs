@@ -8,7 +8,7 @@ use tracedojo_kit::HttpClient;
 
 use crate::Config;
 
-/// One client per downstream service; each names the `peer.service` of its CLIENT spans.
+/// One client per downstream service; each names the `service.peer.name` of its CLIENT spans.
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub cart: HttpClient,

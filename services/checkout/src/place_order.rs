@@ -80,8 +80,8 @@ pub async fn place_order(
 ) -> Result<PlacedOrder, CheckoutError> {
     let clients = &state.clients;
     let order_ref = new_order_ref();
-    annotate("order.ref", order_ref.clone());
-    annotate("order.region", checkout.region);
+    annotate("app.order.ref", order_ref.clone());
+    annotate("app.order.region", checkout.region);
 
     // 1 and 2: what is being bought, at today's prices.
     let cart = fetch_cart(clients, &checkout.session_id).await?;
@@ -92,7 +92,7 @@ pub async fn place_order(
     }
     let lines = price_items(clients, &cart).await?;
     let total_cents: i64 = lines.iter().map(|l| l.quantity * l.unit_price_cents).sum();
-    annotate("order.total_cents", total_cents);
+    annotate("app.order.total_cents", total_cents);
     let items: Vec<ItemQuantity> = lines
         .iter()
         .map(|l| ItemQuantity {
@@ -138,10 +138,10 @@ pub async fn place_order(
     clear_cart(clients, &checkout.session_id).await;
 
     tracing::info!(
-        order.id = saved.id,
-        order.ref = %order_ref,
-        order.total_cents = total_cents,
-        shipping.carrier = %quote.carrier,
+        app.order.id = saved.id,
+        app.order.ref = %order_ref,
+        app.order.total_cents = total_cents,
+        app.shipping.carrier = %quote.carrier,
         "order placed"
     );
     Ok(PlacedOrder {
@@ -196,9 +196,9 @@ async fn price_items(clients: &Clients, cart: &Cart) -> Result<Vec<OrderLine>, A
         };
         if product.price_cents != item.unit_price_cents {
             tracing::info!(
-                product.id = product.id,
-                cart_price_cents = item.unit_price_cents,
-                catalog_price_cents = product.price_cents,
+                app.product.id = product.id,
+                app.cart.price_cents = item.unit_price_cents,
+                app.product.price_cents = product.price_cents,
                 "price changed since the item was added to the cart"
             );
         }
@@ -293,7 +293,7 @@ async fn clear_cart(clients: &Clients, session_id: &str) {
         .delete::<IgnoredAny>("/carts/{session_id}", &path)
         .await
     {
-        tracing::warn!(error = %err, "order placed but the cart could not be emptied");
+        tracing::warn!(error.message = %err, "order placed but the cart could not be emptied");
     }
 }
 
@@ -311,13 +311,13 @@ async fn release_stock(clients: &Clients, reservation: &Reservation, reason: &Ap
         .await;
     match released {
         Ok(_) => tracing::info!(
-            reservation.id = %reservation.reservation_id,
-            reason = %reason,
+            app.reservation.id = %reservation.reservation_id,
+            app.order.failure_reason = %reason,
             "order not placed; stock released"
         ),
         Err(err) => tracing::warn!(
-            reservation.id = %reservation.reservation_id,
-            error = %err,
+            app.reservation.id = %reservation.reservation_id,
+            error.message = %err,
             "order not placed and its stock could not be released"
         ),
     }

@@ -53,7 +53,8 @@ pub fn search_href(query: &str) -> String {
 }
 
 tokio::task_local! {
-    /// The explorer's web UI while a request is served (see [`with_explorer`]).
+    /// The explorer's page while a request is served (see [`with_explorer`]), as
+    /// [`explorer_page`] writes it.
     static EXPLORER: Option<Arc<str>>;
 }
 
@@ -68,7 +69,18 @@ pub async fn with_explorer(
     EXPLORER.scope(explorer, next.run(request)).await
 }
 
-/// The explorer's web UI, when the shop was told of one.
+/// The explorer's page that pages link to: its root, narrowed to the participant's
+/// `service.namespace` when there is one, so a participant sharing an explorer (or following a
+/// link from their own shop) sees their own traces. Views are added as a fragment (`#/red`).
+pub fn explorer_page(explorer: &str, namespace: Option<&str>) -> String {
+    let root = format!("{}/", explorer.trim_end_matches('/'));
+    match namespace {
+        Some(namespace) => format!("{root}?namespace={}", encode_query_value(namespace)),
+        None => root,
+    }
+}
+
+/// The explorer's page (see [`explorer_page`]), when the shop was told of an explorer.
 pub fn explorer_url() -> Option<Arc<str>> {
     EXPLORER.try_with(Clone::clone).ok().flatten()
 }
@@ -81,7 +93,7 @@ pub fn trace_link(trace_id: &str, text: &str) -> String {
     match explorer_url() {
         Some(explorer) => format!(
             r#"<a class="trace-link" href="{href}" {NEW_TAB}>🔎 {text}</a>"#,
-            href = escape_html(format!("{explorer}/#/trace/{trace_id}")),
+            href = escape_html(format!("{explorer}#/trace/{trace_id}")),
             text = escape_html(text),
         ),
         None => String::new(),
@@ -137,7 +149,7 @@ pub fn page(title: &str, user: &User, body: &str) -> String {
         incidents = incidents_banner(&tracedojo_kit::faults::in_force()),
         traces = match explorer_url() {
             Some(explorer) => format!(
-                r#" <a href="{}/" {NEW_TAB} title="every click here is a trace">🔎 Traces</a>"#,
+                r#" <a href="{}" {NEW_TAB} title="every click here is a trace">🔎 Traces</a>"#,
                 escape_html(explorer)
             ),
             None => String::new(),
@@ -165,7 +177,7 @@ fn incidents_banner(faults: &[(&str, String)]) -> String {
     // too, for the same reason.
     let explorer = match explorer_url() {
         Some(explorer) => format!(
-            r#" <a href="{}/#/red" {NEW_TAB}>See what they do in the traces</a>"#,
+            r#" <a href="{}#/red" {NEW_TAB}>See what they do in the traces</a>"#,
             escape_html(explorer)
         ),
         None => String::new(),
@@ -344,14 +356,21 @@ mod tests {
     #[tokio::test]
     async fn the_fault_banner_links_to_the_explorer_only_when_there_is_one() {
         let faults = [("latency", "cart".to_string())];
+        let page = explorer_page("http://127.0.0.1:8090", None);
         let linked = EXPLORER
-            .scope(Some(Arc::from("http://127.0.0.1:8090")), async {
-                incidents_banner(&faults)
-            })
+            .scope(Some(Arc::from(page)), async { incidents_banner(&faults) })
             .await;
         assert!(
             linked.contains(r#"href="http://127.0.0.1:8090/#/red""#),
             "{linked}"
+        );
+        let page = explorer_page("http://127.0.0.1:8090/", Some("alice"));
+        let trace = EXPLORER
+            .scope(Some(Arc::from(page)), async { trace_link("ab", "x") })
+            .await;
+        assert!(
+            trace.contains(r#"href="http://127.0.0.1:8090/?namespace=alice#/trace/ab""#),
+            "{trace}"
         );
         assert!(!incidents_banner(&faults).contains("href"));
         assert!(

@@ -44,12 +44,18 @@ pub struct Config {
     /// The explorer's web UI (`http://HOST:PORT`, checked to be http or https): pages link to
     /// it, and an order to its trace. `None`: no links.
     pub explorer_url: Option<String>,
+    /// The participant's `service.namespace` (`TRACEDOJO_PARTICIPANT`): links to the explorer
+    /// open it narrowed to it.
+    pub namespace: Option<String>,
 }
 
 /// The service's routes, without telemetry (see [`run`]).
 pub fn router(config: Config) -> Router {
     let clients = Arc::new(Clients::new(&config));
-    let explorer: Option<Arc<str>> = config.explorer_url.as_deref().map(Arc::from);
+    let explorer: Option<Arc<str>> = config
+        .explorer_url
+        .as_deref()
+        .map(|url| Arc::from(html::explorer_page(url, config.namespace.as_deref())));
     pages::router()
         .merge(api::router())
         .fallback(pages::not_found)
@@ -67,7 +73,10 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    tracing::info!(catalog = %config.catalog_url, "frontend calls catalog, cart, checkout, recommendation and shipping");
+    tracing::info!(
+        "frontend calls catalog (at {}), cart, checkout, recommendation and shipping",
+        config.catalog_url
+    );
     server::serve(listener, app(config, options), shutdown).await?;
     Ok(())
 }

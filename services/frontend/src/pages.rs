@@ -225,7 +225,7 @@ async fn product(
     respond(&session.user, result.await)
 }
 
-#[tracing::instrument(name = "render product page", skip_all, fields(product.id = detail.product.id))]
+#[tracing::instrument(name = "render product page", skip_all, fields(app.product.id = detail.product.id))]
 fn render_product(detail: &ProductDetail) -> String {
     let product = &detail.product;
     let mut body = format!(
@@ -276,7 +276,7 @@ async fn cart(State(clients): State<Arc<Clients>>, session: Session) -> Response
     respond(&session.user, result.await)
 }
 
-#[tracing::instrument(name = "render cart page", skip_all, fields(cart.items = cart.items.len() as i64))]
+#[tracing::instrument(name = "render cart page", skip_all, fields(app.cart.item_count = cart.items.len() as i64))]
 fn render_cart(cart: &Cart, user: &User, problem: Option<&str>) -> String {
     let mut body = String::from("<h1>Your cart</h1>");
     if let Some(problem) = problem {
@@ -367,7 +367,11 @@ async fn add_to_cart(
         };
         let item = input::add_item(product_id, quantity)?;
         clients.cart.add(&session.id, &item).await?;
-        tracing::info!(product.id = product_id, quantity, "added to cart");
+        tracing::info!(
+            app.product.id = product_id,
+            app.cart.quantity = quantity,
+            "added to cart"
+        );
         Ok(Redirect::to("/cart").into_response())
     };
     respond(&session.user, result.await)
@@ -413,7 +417,7 @@ async fn checkout(
                 let error = ApiError::Internal("checkout answered without an order_id".into());
                 return error_page(&session.user, error);
             };
-            tracing::info!(order.id = order_id, "order placed");
+            tracing::info!(app.order.id = order_id, "order placed");
             // The order page links to this purchase's trace, which it cannot know itself: it
             // is served by the next request, in a trace of its own.
             let target = match tracedojo_kit::telemetry::current_trace_id() {
@@ -433,7 +437,7 @@ async fn checkout(
     let reason = checkout_problem(&problem);
     tracing::info!(
         http.response.status_code = status.as_u16(),
-        reason,
+        app.order.failure_reason = reason,
         "checkout refused"
     );
     let result = async {
@@ -503,7 +507,7 @@ fn order_trace_link(purchase: Option<&str>) -> String {
     }
 }
 
-#[tracing::instrument(name = "render order page", skip_all, fields(order.id = status.order.order_id))]
+#[tracing::instrument(name = "render order page", skip_all, fields(app.order.id = status.order.order_id))]
 fn render_order(status: &OrderStatus, purchase: Option<&str>) -> String {
     let order = &status.order;
     let mut items = String::new();

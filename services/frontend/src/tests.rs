@@ -203,6 +203,7 @@ impl Shop {
             recommendation_url: stub(recommendation_stub()).await,
             shipping_url: stub(shipping_stub()).await,
             explorer_url,
+            namespace: None,
         };
         Shop::with_config(config, seen).await
     }
@@ -256,7 +257,10 @@ async fn home_page_lists_products_escaped_and_sets_a_session_cookie() {
     // Even the first visit, before the browser has a cookie, names its user downstream.
     let seen = shop.baggage();
     assert!(!seen.is_empty());
-    assert!(seen.iter().all(|b| b.contains("user.tier=")), "{seen:?}");
+    assert!(
+        seen.iter().all(|b| b.contains("app.user.tier=")),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
@@ -352,7 +356,7 @@ async fn downstream_calls_carry_the_user_as_baggage() {
     );
     for baggage in &seen {
         assert!(
-            baggage.contains(&format!("user.tier={}", user.tier)),
+            baggage.contains(&format!("app.user.tier={}", user.tier)),
             "{baggage}"
         );
         assert!(
@@ -373,16 +377,23 @@ async fn baggage_sent_by_the_caller_wins_over_the_derived_user() {
     let response = client()
         .get(format!("{}/api/cart", shop.url))
         .header("x-session-id", &session)
-        .header("baggage", "user.tier=platinum,synthetic=true")
+        .header(
+            "baggage",
+            "app.user.tier=platinum,user_agent.synthetic.type=test",
+        )
         .send()
         .await
         .expect("GET /api/cart");
     assert_eq!(response.status(), 200);
     let seen = shop.baggage();
     assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(seen[0].contains("user.tier=platinum"), "{}", seen[0]);
-    assert!(seen[0].contains("synthetic=true"), "{}", seen[0]);
-    assert!(seen[0].contains("user.region="), "{}", seen[0]);
+    assert!(seen[0].contains("app.user.tier=platinum"), "{}", seen[0]);
+    assert!(
+        seen[0].contains("user_agent.synthetic.type=test"),
+        "{}",
+        seen[0]
+    );
+    assert!(seen[0].contains("app.user.region="), "{}", seen[0]);
 }
 
 #[tokio::test]
@@ -536,6 +547,7 @@ async fn a_service_that_is_down_gives_a_502_page() {
         recommendation_url: closed.clone(),
         shipping_url: closed,
         explorer_url: None,
+        namespace: None,
     };
     let shop = Shop::with_config(config, Arc::default()).await;
     let response = client()

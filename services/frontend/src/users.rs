@@ -60,11 +60,11 @@ impl User {
     pub fn baggage(&self) -> Vec<KeyValue> {
         vec![
             KeyValue::new("user.id", self.id.clone()),
-            KeyValue::new("user.tier", self.tier),
-            KeyValue::new("user.region", self.region),
-            KeyValue::new("user.device", self.device),
-            KeyValue::new("user.locale", self.locale),
-            KeyValue::new("user.company", self.company),
+            KeyValue::new("app.user.tier", self.tier),
+            KeyValue::new("app.user.region", self.region),
+            KeyValue::new("app.user.device", self.device),
+            KeyValue::new("app.user.locale", self.locale),
+            KeyValue::new("app.user.company", self.company),
         ]
     }
 }

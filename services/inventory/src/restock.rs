@@ -26,8 +26,8 @@ pub async fn restock_once(db: &Db) -> Result<u64, sqlx::Error> {
     let span = tracing::info_span!(
         parent: None,
         "restock inventory",
-        restock.reorder_point = REORDER_POINT,
-        restock.products = Empty
+        app.restock.reorder_point = REORDER_POINT,
+        app.product.count = Empty
     );
     async {
         let result = db
@@ -40,9 +40,9 @@ pub async fn restock_once(db: &Db) -> Result<u64, sqlx::Error> {
             )
             .await?;
         let refilled = result.rows_affected();
-        tracing::Span::current().record("restock.products", refilled as i64);
+        tracing::Span::current().record("app.product.count", refilled as i64);
         if refilled > 0 {
-            tracing::info!(products = refilled as i64, "stock delivered");
+            tracing::info!(app.product.count = refilled as i64, "stock delivered");
         }
         Ok(refilled)
     }
@@ -59,7 +59,7 @@ pub async fn run_supplier(db: Db, interval: Duration, stop: impl std::future::Fu
         tokio::select! {
             _ = ticks.tick() => {
                 if let Err(err) = restock_once(&db).await {
-                    tracing::warn!(error = %err, "restocking failed; will try again");
+                    tracing::warn!(error.message = %err, "restocking failed; will try again");
                 }
             }
             _ = &mut stop => return,

@@ -3,6 +3,10 @@
 //! The frontend (or the load generator) decides who the user is; every service downstream
 //! receives these entries in the `baggage` header and copies them onto its SERVER span, so a
 //! trace can be filtered by tier, region or company in any backend.
+//!
+//! The keys are the ones the spans carry: the shop's own under `app.` (see `semconv/` at the
+//! top of the repository), `user.id` and `user_agent.synthetic.type` from the OpenTelemetry
+//! registry, so a learner sees the same name in the header and on every span.
 
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
@@ -11,15 +15,22 @@ use opentelemetry::baggage::BaggageExt;
 /// baggage comes from outside and must not be able to fill spans with arbitrary data.
 pub const USER_KEYS: [&str; 7] = [
     "user.id",
-    "user.tier",
-    "user.region",
-    "user.device",
-    "user.locale",
-    "user.company",
-    "synthetic",
+    "app.user.tier",
+    "app.user.region",
+    "app.user.device",
+    "app.user.locale",
+    "app.user.company",
+    SYNTHETIC_KEY,
 ];
 
-/// The regions users live in and the shop ships to: the values of `user.region`.
+/// Marks traffic that no person made (the load generator's), as the OpenTelemetry registry
+/// says: `test` for synthetic tests, `bot` for crawlers.
+pub const SYNTHETIC_KEY: &str = "user_agent.synthetic.type";
+
+/// The values the registry allows for [`SYNTHETIC_KEY`]; anything else is not recorded.
+const SYNTHETIC_VALUES: [&str; 2] = ["test", "bot"];
+
+/// The regions users live in and the shop ships to: the values of `app.user.region`.
 pub const REGIONS: [&str; 7] = [
     "us-east-1",
     "us-west-2",
@@ -36,5 +47,6 @@ pub fn user_entries(cx: &Context) -> Vec<(&'static str, String)> {
     USER_KEYS
         .iter()
         .filter_map(|key| baggage.get(*key).map(|v| (*key, v.as_str().to_string())))
+        .filter(|(key, value)| *key != SYNTHETIC_KEY || SYNTHETIC_VALUES.contains(&value.as_str()))
         .collect()
 }

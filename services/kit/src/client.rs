@@ -190,7 +190,7 @@ impl HttpClient {
             url.template = template,
             server.address = %self.server_address,
             server.port = i64::from(self.server_port),
-            peer.service = self.peer_service,
+            service.peer.name = self.peer_service,
             http.response.status_code = Empty,
             error.type = Empty,
         );

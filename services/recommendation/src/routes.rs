@@ -58,7 +58,7 @@ async fn recommendations(
     let candidates = category_products(&state, &product.category).await?;
     let products = pick_others(product_id, candidates, limit);
     if products.is_empty() {
-        tracing::info!(product_id, category = %product.category, "no other products to recommend");
+        tracing::info!(app.product.id = product_id, app.product.category = %product.category, "no other products to recommend");
     }
     Ok(Json(Recommendations {
         product_id,
@@ -68,17 +68,17 @@ async fn recommendations(
 
 /// The category's products from the cache, fetched from catalog on a miss. The catalog call
 /// of a miss is a child of this span, so a trace shows what the miss cost.
-#[tracing::instrument(name = "cache lookup", skip_all, fields(cache.key = %category, cache.hit = Empty))]
+#[tracing::instrument(name = "cache lookup", skip_all, fields(app.cache.key = %category, app.cache.hit = Empty))]
 async fn category_products(state: &AppState, category: &str) -> Result<Vec<Product>, ApiError> {
     if let Some(products) = state.cache.get(category) {
-        tracing::Span::current().record("cache.hit", true);
+        tracing::Span::current().record("app.cache.hit", true);
         return Ok(products);
     }
-    tracing::Span::current().record("cache.hit", false);
+    tracing::Span::current().record("app.cache.hit", false);
     let products = state.catalog.products_in_category(category).await?;
     tracing::info!(
-        category,
-        products = products.len(),
+        app.product.category = category,
+        app.product.count = products.len(),
         "cached the category's products"
     );
     state.cache.insert(category, products.clone());

@@ -59,7 +59,10 @@ impl ProcessError {
 pub async fn consume_orders(db: Db, queue: Queue, mut stop: watch::Receiver<bool>) {
     let mut idle = tokio::time::interval(IDLE_POLL);
     idle.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    tracing::info!(topic = TOPIC, "shipping worker started");
+    tracing::info!(
+        messaging.destination.name = TOPIC,
+        "shipping worker started"
+    );
     // A queue that cannot be polled (a full disk: claiming a message is a write) is reported
     // once when it starts failing and once when it works again, not five times a second.
     let mut poll_failing = false;
@@ -70,7 +73,7 @@ pub async fn consume_orders(db: Db, queue: Queue, mut stop: watch::Receiver<bool
         let polled = queue.receive(TOPIC, CONSUMER_GROUP).await;
         match (&polled, poll_failing) {
             (Err(err), false) => {
-                tracing::warn!(error = %tracedojo_kit::db::database_message(err), "could not poll the queue; retrying");
+                tracing::warn!(error.message = %tracedojo_kit::db::database_message(err), "could not poll the queue; retrying");
                 poll_failing = true;
             }
             (Ok(_), true) => {
@@ -111,18 +114,18 @@ async fn handle(db: &Db, queue: &Queue, message: &Message) -> bool {
     };
     span.record("otel.status_code", "ERROR");
     span.record("error.type", err.kind());
-    tracing::error!(parent: &span, messaging.message.id = message.id, error = %err, "could not process order.created");
+    tracing::error!(parent: &span, messaging.message.id = message.id, error.message = %err, "could not process order.created");
     match err {
         // No retry can fix a malformed message: drop it rather than fail on it forever.
         ProcessError::Payload(_) => {
             if let Err(ack) = queue.ack(message).instrument(span.clone()).await {
-                tracing::warn!(parent: &span, error = %ack, "could not drop the malformed message");
+                tracing::warn!(parent: &span, error.message = %ack, "could not drop the malformed message");
             }
             true
         }
         ProcessError::Database(_) => {
             if let Err(release) = queue.release(message).instrument(span.clone()).await {
-                tracing::warn!(parent: &span, error = %release, "could not put the message back; it returns when its claim expires");
+                tracing::warn!(parent: &span, error.message = %release, "could not put the message back; it returns when its claim expires");
             }
             false
         }
@@ -152,7 +155,7 @@ async fn process(db: &Db, queue: &Queue, message: &Message) -> Result<(), Proces
         tokio::time::sleep(slower).await;
     }
     let carrier = quote::carrier_for(&order.region).unwrap_or_else(|| {
-        tracing::warn!(region = %order.region, "no carrier for this region; sending internationally");
+        tracing::warn!(app.order.region = %order.region, "no carrier for this region; sending internationally");
         &INTERNATIONAL
     });
     let created = shipments::create_shipment(db, order.order_id, carrier)
@@ -161,14 +164,14 @@ async fn process(db: &Db, queue: &Queue, message: &Message) -> Result<(), Proces
     queue.ack(message).await.map_err(ProcessError::Ack)?;
     if created {
         tracing::info!(
-            order.id = order.order_id,
-            shipping.carrier = carrier.name,
-            shipping.tracking_number = %shipments::tracking_number(carrier, order.order_id),
+            app.order.id = order.order_id,
+            app.shipping.carrier = carrier.name,
+            app.shipping.tracking_number = %shipments::tracking_number(carrier, order.order_id),
             "shipment label created"
         );
     } else {
         tracing::info!(
-            order.id = order.order_id,
+            app.order.id = order.order_id,
             "order already shipped; duplicate message acknowledged"
         );
     }

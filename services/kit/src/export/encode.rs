@@ -54,12 +54,21 @@ impl Payload {
 }
 
 pub fn spans(
-    batch: Vec<SpanData>,
+    mut batch: Vec<SpanData>,
     resource: &ResourceAttributesWithSchema,
     json: bool,
 ) -> Result<Payload, ExportFailure> {
     use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
     let items = batch.len() as u64;
+    for span in &mut batch {
+        for event in &mut span.events.events {
+            // `tracing-opentelemetry` adds the `tracing` level and module to every span event;
+            // the level is no OpenTelemetry attribute and the module is noise in a backend.
+            event
+                .attributes
+                .retain(|kv| !matches!(kv.key.as_str(), "level" | "target"));
+        }
+    }
     let request = ExportTraceServiceRequest {
         resource_spans: group_spans_by_resource_and_scope(batch, resource),
     };
@@ -84,9 +93,19 @@ pub fn logs(
     json: bool,
 ) -> Result<Payload, ExportFailure> {
     use opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope;
-    let request = ExportLogsServiceRequest {
+    let mut request = ExportLogsServiceRequest {
         resource_logs: group_logs_by_resource_and_scope(batch, resource),
     };
+    for record in request
+        .resource_logs
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_logs)
+        .flat_map(|s| &mut s.log_records)
+    {
+        if is_source_location(&record.event_name) {
+            record.event_name.clear();
+        }
+    }
     let items = request
         .resource_logs
         .iter()
@@ -94,6 +113,16 @@ pub fn logs(
         .map(|s| s.log_records.len() as u64)
         .sum();
     Payload::from_message(&request, items, json)
+}
+
+/// Whether an event name is the one `tracing` gives an event that has none of its own,
+/// `event services/cart/src/routes.rs:75`: a source line, not an event name a backend can use.
+fn is_source_location(name: &str) -> bool {
+    name.strip_prefix("event ")
+        .and_then(|location| location.rsplit_once(':'))
+        .is_some_and(|(file, line)| {
+            file.ends_with(".rs") && !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 fn data_points(metric: &opentelemetry_proto::tonic::metrics::v1::Metric) -> usize {
@@ -105,5 +134,20 @@ fn data_points(metric: &opentelemetry_proto::tonic::metrics::v1::Metric) -> usiz
         Some(Data::ExponentialHistogram(h)) => h.data_points.len(),
         Some(Data::Summary(s)) => s.data_points.len(),
         None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_source_location;
+
+    #[test]
+    fn tracing_default_event_names_are_recognised_and_real_names_kept() {
+        assert!(is_source_location("event services/cart/src/routes.rs:75"));
+        assert!(is_source_location("event src/service.rs:94"));
+        assert!(!is_source_location("order placed"));
+        assert!(!is_source_location("event"));
+        assert!(!is_source_location("event app.order.placed"));
+        assert!(!is_source_location("event notes.rs:"));
     }
 }
