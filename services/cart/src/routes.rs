@@ -105,7 +105,7 @@ async fn clear_cart(
     let Path(session_id) = session_id.map_err(bad_path)?;
     check_session_id(&session_id)?;
     let lines = store::clear_cart(&state.db, &session_id).await?;
-    tracing::info!(app.cart.line_count = lines, "cart cleared");
+    tracing::info!(app.cart.line_count = lines as i64, "cart cleared");
     Ok(Json(Cart::new(&session_id, Vec::new())))
 }
 

@@ -55,7 +55,7 @@ pub async fn follow_search_index(db: Db, stop: impl Future<Output = ()>) {
             match set_search_index(&db, missing).await {
                 Ok(()) => applied = Some(missing),
                 Err(err) => {
-                    tracing::warn!(error.message = %err, "cannot change the search index; trying again");
+                    tracing::warn!(exception.message = %err, "cannot change the search index; trying again");
                     wake = Some(wake.map_or(RETRY_AFTER, |w| w.min(RETRY_AFTER)));
                 }
             }

@@ -61,7 +61,7 @@ pub async fn run(
     let _ = stop.send(());
     // A schema change in progress completes before the database is let go.
     if let Err(err) = index.await {
-        tracing::error!(error.message = %err, "the search index task ended abnormally");
+        tracing::error!(exception.message = %err, "the search index task ended abnormally");
     }
     served
 }

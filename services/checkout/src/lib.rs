@@ -86,7 +86,7 @@ pub async fn run(
     let served = server::serve_traced(listener, router(state), options, shutdown).await;
     let _ = stop_relay.send(true);
     if let Err(err) = relay.await {
-        tracing::error!(error.message = %err, "the outbox relay ended abnormally");
+        tracing::error!(exception.message = %err, "the outbox relay ended abnormally");
     }
     served
 }

@@ -293,7 +293,7 @@ async fn clear_cart(clients: &Clients, session_id: &str) {
         .delete::<IgnoredAny>("/carts/{session_id}", &path)
         .await
     {
-        tracing::warn!(error.message = %err, "order placed but the cart could not be emptied");
+        tracing::warn!(exception.message = %err, "order placed but the cart could not be emptied");
     }
 }
 
@@ -317,7 +317,7 @@ async fn release_stock(clients: &Clients, reservation: &Reservation, reason: &Ap
         ),
         Err(err) => tracing::warn!(
             app.reservation.id = %reservation.reservation_id,
-            error.message = %err,
+            exception.message = %err,
             "order not placed and its stock could not be released"
         ),
     }

@@ -78,7 +78,7 @@ pub async fn fetch_product_detail(clients: &Clients, id: i64) -> Result<ProductD
     // Recommendations are a nice-to-have: without them the product is still worth showing.
     // The failed CLIENT span in the trace still tells the story.
     let recommendations = recommendations.unwrap_or_else(|error| {
-        tracing::warn!(app.product.id = id, error.message = %error, "showing the product without recommendations");
+        tracing::warn!(app.product.id = id, exception.message = %error, "showing the product without recommendations");
         Vec::new()
     });
     Ok(ProductDetail {

@@ -436,7 +436,7 @@ async fn checkout(
     }
     let reason = checkout_problem(&problem);
     tracing::info!(
-        http.response.status_code = status.as_u16(),
+        http.response.status_code = i64::from(status.as_u16()),
         app.order.failure_reason = reason,
         "checkout refused"
     );

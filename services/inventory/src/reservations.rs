@@ -120,7 +120,7 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
             let refusal = explain_shortage(db, tx.conn(), item).await?;
             tx.rollback().await?;
             span.record("app.reservation.outcome", "out_of_stock");
-            tracing::info!(app.product.id = item.product_id, error.message = %refusal, "reservation refused");
+            tracing::info!(app.product.id = item.product_id, exception.message = %refusal, "reservation refused");
             return Err(refusal);
         }
     }
@@ -151,7 +151,7 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
     tx.commit().await?;
 
     span.record("app.reservation.outcome", "reserved");
-    tracing::info!(app.reservation.id = %reservation_id, app.order.ref = order_ref, app.reservation.item_count = items.len(), "stock reserved");
+    tracing::info!(app.reservation.id = %reservation_id, app.order.ref = order_ref, app.reservation.item_count = items.len() as i64, "stock reserved");
     Ok(Reservation {
         reservation_id,
         order_ref: order_ref.to_string(),

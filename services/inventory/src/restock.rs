@@ -59,7 +59,7 @@ pub async fn run_supplier(db: Db, interval: Duration, stop: impl std::future::Fu
         tokio::select! {
             _ = ticks.tick() => {
                 if let Err(err) = restock_once(&db).await {
-                    tracing::warn!(error.message = %err, "restocking failed; will try again");
+                    tracing::warn!(exception.message = %err, "restocking failed; will try again");
                 }
             }
             _ = &mut stop => return,

@@ -59,7 +59,10 @@ pub async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
                 .await?;
         }
         tx.commit().await?;
-        tracing::info!(app.product.count = PRODUCT_IDS.count(), "stock seeded");
+        tracing::info!(
+            app.product.count = PRODUCT_IDS.count() as i64,
+            "stock seeded"
+        );
         Ok(())
     }
     // One span for the whole seed: a span per inserted row would only be noise.

@@ -97,7 +97,7 @@ impl IntoResponse for ApiError {
                     KeyValue::new("exception.message", message.clone()),
                 ],
             );
-            tracing::error!(error.message = %message, "request failed");
+            tracing::error!(exception.message = %message, "request failed");
         }
         let body = serde_json::json!({ "error": self.code(), "message": message });
         (status, Json(body)).into_response()

@@ -176,7 +176,7 @@ impl Outbox {
                 Err(err) if !failing => {
                     failing = true;
                     tracing::warn!(
-                        error.message = %database_message(err),
+                        exception.message = %database_message(err),
                         "outbox relay failed; messages wait in the outbox and are retried"
                     );
                 }
@@ -199,7 +199,7 @@ impl Outbox {
             }
         }
         if let Err(err) = self.relay_once().await {
-            tracing::warn!(error.message = %database_message(&err), "outbox not emptied at stop; the next start relays it");
+            tracing::warn!(exception.message = %database_message(&err), "outbox not emptied at stop; the next start relays it");
         }
     }
 }

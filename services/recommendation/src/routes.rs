@@ -78,7 +78,7 @@ async fn category_products(state: &AppState, category: &str) -> Result<Vec<Produ
     let products = state.catalog.products_in_category(category).await?;
     tracing::info!(
         app.product.category = category,
-        app.product.count = products.len(),
+        app.product.count = products.len() as i64,
         "cached the category's products"
     );
     state.cache.insert(category, products.clone());

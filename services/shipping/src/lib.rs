@@ -62,7 +62,7 @@ pub async fn run(
     // If the server ended by itself, dropping the sender stops the worker as well.
     forward_shutdown.abort();
     if let Err(err) = worker.await {
-        tracing::error!(error.message = %err, "the shipping worker ended abnormally");
+        tracing::error!(exception.message = %err, "the shipping worker ended abnormally");
     }
     served?;
     Ok(())

@@ -73,7 +73,7 @@ pub async fn consume_orders(db: Db, queue: Queue, mut stop: watch::Receiver<bool
         let polled = queue.receive(TOPIC, CONSUMER_GROUP).await;
         match (&polled, poll_failing) {
             (Err(err), false) => {
-                tracing::warn!(error.message = %tracedojo_kit::db::database_message(err), "could not poll the queue; retrying");
+                tracing::warn!(exception.message = %tracedojo_kit::db::database_message(err), "could not poll the queue; retrying");
                 poll_failing = true;
             }
             (Ok(_), true) => {
@@ -114,18 +114,18 @@ async fn handle(db: &Db, queue: &Queue, message: &Message) -> bool {
     };
     span.record("otel.status_code", "ERROR");
     span.record("error.type", err.kind());
-    tracing::error!(parent: &span, messaging.message.id = message.id, error.message = %err, "could not process order.created");
+    tracing::error!(parent: &span, messaging.message.id = %message.id, exception.message = %err, "could not process order.created");
     match err {
         // No retry can fix a malformed message: drop it rather than fail on it forever.
         ProcessError::Payload(_) => {
             if let Err(ack) = queue.ack(message).instrument(span.clone()).await {
-                tracing::warn!(parent: &span, error.message = %ack, "could not drop the malformed message");
+                tracing::warn!(parent: &span, exception.message = %ack, "could not drop the malformed message");
             }
             true
         }
         ProcessError::Database(_) => {
             if let Err(release) = queue.release(message).instrument(span.clone()).await {
-                tracing::warn!(parent: &span, error.message = %release, "could not put the message back; it returns when its claim expires");
+                tracing::warn!(parent: &span, exception.message = %release, "could not put the message back; it returns when its claim expires");
             }
             false
         }

@@ -118,7 +118,7 @@ impl WriteState {
                     tracing::warn!(
                         db.namespace = %self.namespace,
                         error.type = failure.name(),
-                        error.message = %message,
+                        exception.message = %message,
                         "database writes fail: {}",
                         failure.advice()
                     );
