@@ -124,8 +124,8 @@ Examples:
 A spec is the JSON the control API takes (POST /api/faults); kinds: latency,
 downstream_latency, query_latency, errors, retry_storm, unreachable, missing_index,
 n_plus_one, lock_contention, cpu_burn, memory_leak, cache_failure, bad_release, async_backlog.
-A spec targets users by baggage, e.g. \"target\": {\"attributes\": {\"app.user.tier\": \"gold\"}};
-keys: app.user.tier, app.user.region, app.user.device, app.user.locale, app.user.company, user.id
+A spec targets users by baggage, e.g. \"target\": {\"attributes\": {\"tracedojo.user.tier\": \"gold\"}};
+keys: tracedojo.user.tier, tracedojo.user.region, tracedojo.user.device, tracedojo.user.locale, tracedojo.user.company, user.id
 (--tier, --region and --device set the first three).";
 
 #[derive(Debug, Args)]
@@ -169,7 +169,7 @@ pub enum FaultAction {
         /// Address to listen on, HOST:PORT; beyond loopback it needs a token (--token).
         #[arg(long, default_value = "127.0.0.1:8089", value_parser = listen_address)]
         listen: std::net::SocketAddr,
-        /// Mark spans that a fault touched with `app.fault.kind`.
+        /// Mark spans that a fault touched with `tracedojo.fault.kind`.
         #[arg(long)]
         reveal_faults: bool,
     },
@@ -190,14 +190,14 @@ pub struct FaultSetArgs {
     /// A fault spec in JSON, or @FILE to read it from a file.
     #[arg(long)]
     pub spec: Option<String>,
-    /// Only requests of users in this tier (baggage `app.user.tier`: free, silver, gold,
+    /// Only requests of users in this tier (baggage `tracedojo.user.tier`: free, silver, gold,
     /// platinum).
     #[arg(long)]
     pub tier: Option<String>,
-    /// Only requests of users in this region (baggage `app.user.region`, e.g. eu-west-1).
+    /// Only requests of users in this region (baggage `tracedojo.user.region`, e.g. eu-west-1).
     #[arg(long)]
     pub region: Option<String>,
-    /// Only requests from this device (baggage `app.user.device`: desktop, mobile, tablet).
+    /// Only requests from this device (baggage `tracedojo.user.device`: desktop, mobile, tablet).
     #[arg(long)]
     pub device: Option<String>,
     /// Only requests to this route of the faulty service (e.g. /checkout).
@@ -422,7 +422,7 @@ pub struct UpArgs {
     /// beyond loopback. At least 16 characters.
     #[arg(long, env = "TRACEDOJO_CONTROL_TOKEN", hide_env_values = true)]
     pub control_token: Option<String>,
-    /// Mark spans that a fault touched with `app.fault.kind` (for a facilitator's reveal;
+    /// Mark spans that a fault touched with `tracedojo.fault.kind` (for a facilitator's reveal;
     /// by default faults show only through their symptoms).
     #[arg(long, env = "TRACEDOJO_REVEAL_FAULTS")]
     pub reveal_faults: bool,

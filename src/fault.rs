@@ -153,9 +153,9 @@ async fn specs(control: &Control, set: &FaultSetArgs) -> anyhow::Result<Vec<Faul
     for spec in &mut specs {
         let target = &mut spec.target;
         for (key, value) in [
-            ("app.user.tier", &set.tier),
-            ("app.user.region", &set.region),
-            ("app.user.device", &set.device),
+            ("tracedojo.user.tier", &set.tier),
+            ("tracedojo.user.region", &set.region),
+            ("tracedojo.user.device", &set.device),
         ] {
             if let Some(value) = value {
                 target.attributes.insert(key.to_string(), value.clone());

@@ -99,7 +99,7 @@ async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
     );
 
     // A declined checkout, then an approved one (the newest).
-    let baggage = "app.user.tier=gold,app.user.region=ap-northeast-1";
+    let baggage = "tracedojo.user.tier=gold,tracedojo.user.region=ap-northeast-1";
     let (status, body) = buy(&shop, "explorer-ui-declined", "4000000000000002", baggage).await;
     assert_eq!(status, 402, "the declined card: {body}");
     let (status, body) = buy_approved(&shop, "explorer-ui-approved", baggage).await;

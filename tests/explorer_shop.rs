@@ -37,14 +37,15 @@ async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
         &shop,
         json!({"fault": {"kind": "errors", "service": "checkout", "status": 503,
                          "message": "order could not be priced"},
-               "target": {"route": "/checkout", "attributes": {"app.user.tier": "gold"}}}),
+               "target": {"route": "/checkout", "attributes": {"tracedojo.user.tier": "gold"}}}),
     )
     .await;
     for n in 0..4 {
-        let (status, _) = buy_approved(&shop, &format!("gold-{n}"), "app.user.tier=gold").await;
+        let (status, _) =
+            buy_approved(&shop, &format!("gold-{n}"), "tracedojo.user.tier=gold").await;
         assert_eq!(status, 502, "the frontend reports checkout's failure");
         let (status, body) =
-            buy_approved(&shop, &format!("silver-{n}"), "app.user.tier=silver").await;
+            buy_approved(&shop, &format!("silver-{n}"), "tracedojo.user.tier=silver").await;
         assert_eq!(status, 201, "{body}");
     }
 
@@ -63,7 +64,7 @@ async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
     .await;
     assert_eq!(errors["failing_traces"], 4, "{errors}");
     let top = &errors["attributes"][0];
-    assert_eq!(top["key"], "app.user.tier", "{errors}");
+    assert_eq!(top["key"], "tracedojo.user.tier", "{errors}");
     assert_eq!(top["value"], "gold", "{errors}");
     assert_eq!(top["failing_with"], 4);
     assert_eq!(top["error_rate_without"], 0.0);
@@ -76,7 +77,9 @@ async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
 
     // Search: the succeeding checkouts, each one trace across the shop.
     let (_, found) = poll_json(
-        &format!("{explorer}/api/traces?service=checkout&attr=app.user.tier%3Dsilver&limit=10"),
+        &format!(
+            "{explorer}/api/traces?service=checkout&attr=tracedojo.user.tier%3Dsilver&limit=10"
+        ),
         WAIT,
         |_, body| {
             body["traces"].as_array().is_some_and(|t| {

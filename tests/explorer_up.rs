@@ -45,7 +45,7 @@ async fn with_nothing_configured_a_purchase_is_a_whole_trace_in_the_explorer() {
         "{summary}"
     );
 
-    let (status, order) = buy_approved(&shop, "explorer-up-1", "app.user.tier=gold").await;
+    let (status, order) = buy_approved(&shop, "explorer-up-1", "tracedojo.user.tier=gold").await;
     assert_eq!(status, 201, "{order}");
 
     let search = format!("{explorer}/api/traces?service=frontend&limit=50");
@@ -151,7 +151,8 @@ async fn with_a_backend_set_the_backend_and_the_explorer_get_the_same_trace() {
         "the summary names both destinations:\n{summary}"
     );
 
-    let (status, order) = buy_approved(&shop, "explorer-up-dual", "app.user.tier=silver").await;
+    let (status, order) =
+        buy_approved(&shop, "explorer-up-dual", "tracedojo.user.tier=silver").await;
     assert_eq!(status, 201, "{order}");
     let spans = receiver
         .store()

@@ -78,7 +78,7 @@ fn words(receiver: &Receiver) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payment_latency_shows_in_payment_and_checkout_spans_and_clears_within_a_second() {
     let (shop, receiver) = shop_with_receiver(&["--no-load"]).await;
-    let (status, body) = buy_approved(&shop, "latency-0", "app.user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "latency-0", "tracedojo.user.tier=free").await;
     assert_eq!(status, 201, "{body}");
 
     let id = set_fault(
@@ -88,7 +88,7 @@ async fn payment_latency_shows_in_payment_and_checkout_spans_and_clears_within_a
     )
     .await;
     // The control API answers once the plan has changed; services follow it by long poll.
-    let (status, body) = buy_approved(&shop, "latency-1", "app.user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "latency-1", "tracedojo.user.tier=free").await;
     assert_eq!(status, 201, "{body}");
 
     clear_fault(&shop, id).await;
@@ -98,7 +98,7 @@ async fn payment_latency_shows_in_payment_and_checkout_spans_and_clears_within_a
     for attempt in 2..400 {
         let started = Instant::now();
         let session = format!("latency-{attempt}");
-        let (status, body) = buy_approved(&shop, &session, "app.user.tier=free").await;
+        let (status, body) = buy_approved(&shop, &session, "tracedojo.user.tier=free").await;
         assert_eq!(status, 201, "{body}");
         if started.elapsed() < Duration::from_millis(250) {
             restored_after = Some(started.duration_since(cleared));
@@ -153,13 +153,15 @@ async fn tier_targeted_errors_hit_only_that_tier_and_reveal_marks_them() {
         &shop,
         json!({"fault": {"kind": "errors", "service": "checkout", "status": 503,
                          "message": "order could not be priced"},
-               "target": {"route": "/checkout", "attributes": {"app.user.tier": "gold"}}}),
+               "target": {"route": "/checkout", "attributes": {"tracedojo.user.tier": "gold"}}}),
     )
     .await;
     for n in 0..3 {
-        let (status, _) = buy_approved(&shop, &format!("gold-{n}"), "app.user.tier=gold").await;
+        let (status, _) =
+            buy_approved(&shop, &format!("gold-{n}"), "tracedojo.user.tier=gold").await;
         assert_eq!(status, 502, "the frontend reports checkout's failure");
-        let (status, body) = buy_approved(&shop, &format!("free-{n}"), "app.user.tier=free").await;
+        let (status, body) =
+            buy_approved(&shop, &format!("free-{n}"), "tracedojo.user.tier=free").await;
         assert_eq!(status, 201, "{body}");
     }
     let spans = receiver
@@ -181,7 +183,7 @@ async fn tier_targeted_errors_hit_only_that_tier_and_reveal_marks_them() {
         .filter(|s| s.service_name() == "checkout" && s.name == "POST /checkout")
         .collect();
     for span in served {
-        let tier = span.attr_str("app.user.tier").unwrap();
+        let tier = span.attr_str("tracedojo.user.tier").unwrap();
         let failed = span.status_code == "ERROR";
         assert_eq!(
             failed,
@@ -196,9 +198,9 @@ async fn tier_targeted_errors_hit_only_that_tier_and_reveal_marks_them() {
                 exception.attributes["exception.message"],
                 json!("order could not be priced")
             );
-            assert_eq!(span.attr_str("app.fault.kind"), Some("errors"));
+            assert_eq!(span.attr_str("tracedojo.fault.kind"), Some("errors"));
         } else {
-            assert_eq!(span.attr_str("app.fault.kind"), None);
+            assert_eq!(span.attr_str("tracedojo.fault.kind"), None);
         }
     }
 }
@@ -219,7 +221,7 @@ async fn retries_show_as_resent_client_spans() {
                          "timeout_ms": 100, "retries": 2}}),
     )
     .await;
-    let (status, body) = buy_approved(&shop, "storm", "app.user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "storm", "tracedojo.user.tier=free").await;
     assert_eq!(status, 502, "{body}");
     let calls = |spans: &[StoredSpan]| -> Vec<StoredSpan> {
         spans
@@ -274,7 +276,7 @@ async fn downstream_and_query_latency_land_where_they_are_injected() {
                          "distribution": {"type": "fixed", "ms": 120}}}),
     )
     .await;
-    let (status, body) = buy_approved(&shop, "downstream", "app.user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "downstream", "tracedojo.user.tier=free").await;
     assert_eq!(status, 201, "{body}");
     let spans = wait_for_checkouts(&receiver, 1).await;
     let root = checkouts(&spans)[0];
@@ -521,7 +523,7 @@ async fn an_unreachable_service_refuses_connections_until_cleared() {
         json!({"fault": {"kind": "unreachable", "service": "payment"}}),
     )
     .await;
-    let (status, body) = buy_approved(&shop, "refused", "app.user.tier=free").await;
+    let (status, body) = buy_approved(&shop, "refused", "tracedojo.user.tier=free").await;
     assert_eq!(status, 502, "{body}");
 
     clear_fault(&shop, id).await;
@@ -529,8 +531,12 @@ async fn an_unreachable_service_refuses_connections_until_cleared() {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (status, body) =
-            buy_approved(&shop, &format!("back-{attempt}"), "app.user.tier=free").await;
+        let (status, body) = buy_approved(
+            &shop,
+            &format!("back-{attempt}"),
+            "tracedojo.user.tier=free",
+        )
+        .await;
         if status == 201 {
             break;
         }
@@ -574,9 +580,9 @@ async fn lock_contention_makes_reservations_wait_for_each_other() {
     )
     .await;
     let (a, b, c) = tokio::join!(
-        buy_approved(&shop, "lock-a", "app.user.tier=free"),
-        buy_approved(&shop, "lock-b", "app.user.tier=free"),
-        buy_approved(&shop, "lock-c", "app.user.tier=free"),
+        buy_approved(&shop, "lock-a", "tracedojo.user.tier=free"),
+        buy_approved(&shop, "lock-b", "tracedojo.user.tier=free"),
+        buy_approved(&shop, "lock-c", "tracedojo.user.tier=free"),
     );
     for (status, body) in [a, b, c] {
         assert_eq!(status, 201, "{body}");
@@ -646,7 +652,11 @@ async fn a_cache_failure_sends_every_recommendation_to_the_catalog() {
         .unwrap_or_else(|e| panic!("{e}"));
     let hits: Vec<Option<bool>> = lookups(&spans)
         .iter()
-        .map(|s| s.attributes.get("app.cache.hit").and_then(Value::as_bool))
+        .map(|s| {
+            s.attributes
+                .get("tracedojo.cache.hit")
+                .and_then(Value::as_bool)
+        })
         .collect();
     assert_eq!(
         hits,
@@ -660,7 +670,7 @@ async fn a_cache_failure_sends_every_recommendation_to_the_catalog() {
             .count();
         let hit = lookup
             .attributes
-            .get("app.cache.hit")
+            .get("tracedojo.cache.hit")
             .and_then(Value::as_bool);
         assert_eq!(calls, usize::from(hit == Some(false)), "{lookup:?}");
     }
@@ -676,7 +686,7 @@ async fn an_async_backlog_slows_the_consumer_and_lets_lag_grow() {
     .await;
     for n in 0..3 {
         let (status, body) =
-            buy_approved(&shop, &format!("backlog-{n}"), "app.user.tier=free").await;
+            buy_approved(&shop, &format!("backlog-{n}"), "tracedojo.user.tier=free").await;
         assert_eq!(status, 201, "{body}");
     }
     let consumers = |spans: &[StoredSpan]| {

@@ -341,8 +341,8 @@ async fn traces_start_at_the_load_generator_and_finish_without_errors() {
             .unwrap_or_else(|| panic!("no frontend span under {}", root.name));
         assert_eq!(frontend.parent_span_id, root.span_id);
         assert_eq!(
-            frontend.attr_str("app.user.tier"),
-            root.attr_str("app.user.tier")
+            frontend.attr_str("tracedojo.user.tier"),
+            root.attr_str("tracedojo.user.tier")
         );
         assert!(
             trace.iter().all(|s| s.status_code != "ERROR"),

@@ -129,9 +129,9 @@ async fn two_participants_share_one_backend_and_each_sees_only_their_own() {
         "the shop's Traces link is not narrowed to alice:\n{page}"
     );
 
-    let (status, order) = buy_approved(&alice, "alice-1", "app.user.tier=gold").await;
+    let (status, order) = buy_approved(&alice, "alice-1", "tracedojo.user.tier=gold").await;
     assert_eq!(status, 201, "{order}");
-    let (status, order) = buy_approved(&bob, "bob-1", "app.user.tier=silver").await;
+    let (status, order) = buy_approved(&bob, "bob-1", "tracedojo.user.tier=silver").await;
     assert_eq!(status, 201, "{order}");
     shared
         .receiver()

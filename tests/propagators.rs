@@ -146,7 +146,7 @@ async fn b3multi_is_extracted_by_the_server_span_and_injected_by_the_client_span
             ("X-B3-TraceId", CALLER_TRACE.to_string()),
             ("X-B3-SpanId", CALLER_SPAN.to_string()),
             ("X-B3-Sampled", "1".to_string()),
-            ("baggage", "app.user.tier=gold".to_string()),
+            ("baggage", "tracedojo.user.tier=gold".to_string()),
         ],
     )
     .await;
@@ -178,7 +178,7 @@ async fn b3multi_is_extracted_by_the_server_span_and_injected_by_the_client_span
     assert!(
         headers
             .get("baggage")
-            .is_some_and(|b| b.contains("app.user.tier=gold")),
+            .is_some_and(|b| b.contains("tracedojo.user.tier=gold")),
         "{headers:?}"
     );
 }

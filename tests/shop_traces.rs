@@ -57,7 +57,7 @@ async fn a_checkout_is_one_trace_across_the_shop() {
         &shop,
         session,
         "4242 4242 4242 4242",
-        "app.user.tier=gold,app.user.region=ap-northeast-1",
+        "tracedojo.user.tier=gold,tracedojo.user.region=ap-northeast-1",
     )
     .await;
     assert_eq!(status, 201, "checkout answered {order}");
@@ -168,15 +168,18 @@ async fn a_checkout_is_one_trace_across_the_shop() {
         );
         // Baggage from the caller arrives everywhere.
         assert_eq!(
-            server.attr_str("app.user.tier"),
+            server.attr_str("tracedojo.user.tier"),
             Some("gold"),
             "{} on {}",
             server.name,
             server.service_name()
         );
-        assert_eq!(server.attr_str("app.user.region"), Some("ap-northeast-1"));
+        assert_eq!(
+            server.attr_str("tracedojo.user.region"),
+            Some("ap-northeast-1")
+        );
         assert!(
-            server.attr_str("app.user.device").is_some(),
+            server.attr_str("tracedojo.user.device").is_some(),
             "frontend's own baggage reaches {}",
             server.service_name()
         );
@@ -240,7 +243,7 @@ async fn a_checkout_is_one_trace_across_the_shop() {
     assert_ne!(consumer.trace_id, root.trace_id);
     assert!(consumer.parent_span_id.is_empty());
     assert!(consumer.links.iter().any(|l| l.span_id == producer.span_id));
-    assert_eq!(consumer.attr_str("app.user.tier"), Some("gold"));
+    assert_eq!(consumer.attr_str("tracedojo.user.tier"), Some("gold"));
     assert_eq!(
         consumer.attr_str("messaging.destination.name"),
         Some(producer.attr_str("messaging.destination.name").unwrap())
@@ -324,7 +327,7 @@ async fn a_declined_card_is_an_error_for_the_caller_only_and_grpc_works() {
         &shop,
         session,
         "4000 0000 0000 0002",
-        "app.user.tier=silver",
+        "tracedojo.user.tier=silver",
     )
     .await;
     assert_eq!(status, 402, "{body}");
@@ -436,7 +439,13 @@ async fn an_unreachable_service_shows_as_a_connection_error_with_an_exception() 
         shop.stdout.text()
     );
     let session = "checkout-unreachable-1";
-    let (status, body) = buy(&shop, session, "4242424242424242", "app.user.tier=free").await;
+    let (status, body) = buy(
+        &shop,
+        session,
+        "4242424242424242",
+        "tracedojo.user.tier=free",
+    )
+    .await;
     assert_eq!(status, 502, "{body}");
 
     let spans = receiver

@@ -43,7 +43,7 @@ async fn shop_a_little(shop: &Shop) {
             response.status()
         );
     }
-    let (status, body) = buy_approved(shop, "stop-test", "app.user.tier=gold").await;
+    let (status, body) = buy_approved(shop, "stop-test", "tracedojo.user.tier=gold").await;
     assert_eq!(status, 201, "{body}");
 }
 

@@ -900,11 +900,11 @@ fn search_queries(
     let durations = ["1ms", "10ms", "50ms", "100ms", "250ms", "500ms", "1s"];
     let windows = ["10s", "1m", "5m", "15m", "1h"];
     let attrs = [
-        "app.user.tier=gold".to_string(),
-        "app.user.tier=silver".to_string(),
-        "app.user.device=tablet".to_string(),
-        "app.user.company=Initech".to_string(),
-        "app.user.locale=ja-JP".to_string(),
+        "tracedojo.user.tier=gold".to_string(),
+        "tracedojo.user.tier=silver".to_string(),
+        "tracedojo.user.device=tablet".to_string(),
+        "tracedojo.user.company=Initech".to_string(),
+        "tracedojo.user.locale=ja-JP".to_string(),
         "http.response.status_code=500".to_string(),
         "db.collection.name=orders".to_string(),
         "service.version=1.4.3".to_string(),
@@ -918,11 +918,11 @@ fn search_queries(
         let window = *windows.choose(rng).unwrap_or(&"15m");
         let attr = attrs.choose(rng).cloned().unwrap_or_default();
         let region = format!(
-            "app.user.region={}",
+            "tracedojo.user.region={}",
             synth::REGIONS.choose(rng).unwrap_or(&"eu-west-1")
         );
         let tier = format!(
-            "app.user.tier={}",
+            "tracedojo.user.tier={}",
             synth::TIERS.choose(rng).unwrap_or(&"gold")
         );
         let now_ms = synth::now_unix_nanos() / 1_000_000;
@@ -982,7 +982,7 @@ fn search_queries(
             _ => {
                 let nothing = [
                     vec![p("service", "no-such-service")],
-                    vec![p("attr", "app.user.tier=platinum")],
+                    vec![p("attr", "tracedojo.user.tier=platinum")],
                     vec![p("min_duration", "1h")],
                     vec![p("service", service), p("operation", "GET /nowhere")],
                     vec![p("attr", "user.id=user-99999"), p("errors", "true")],

@@ -144,7 +144,7 @@ async fn observe(
     let drawn: Vec<f64> = spans
         .iter()
         .filter(|s| is_view(s))
-        .filter_map(|s| s.attributes.get("app.fault.delay_ms")?.as_f64())
+        .filter_map(|s| s.attributes.get("tracedojo.fault.delay_ms")?.as_f64())
         .collect();
     let drawn_quantile = |p: f64| (drawn.len() == millis.len()).then(|| quantile(&drawn, p));
     Ok(Observed {

@@ -4,7 +4,7 @@
 //! The traces look like the shop's: eight services calling each other (`frontend` → `cart`,
 //! `catalog`, `checkout`, `recommendation`; `checkout` → `inventory`, `payment`, `shipping`,
 //! ...), traces of 5 to 60 spans with real parent/child structure, SERVER and CLIENT spans with
-//! the stable HTTP attributes and the user baggage (`app.user.tier`, `app.user.region`, ...,
+//! the stable HTTP attributes and the user baggage (`tracedojo.user.tier`, `tracedojo.user.region`, ...,
 //! `user.id`), database CLIENT spans with `db.*` attributes, errors that propagate from a
 //! failing leaf to the root, and resources with `service.*`, `host.name` and the SDK's
 //! attributes.
@@ -462,11 +462,11 @@ impl TraceBuilder<'_> {
             text("server.address", "127.0.0.1"),
             int("server.port", port(operation.service)),
             text("network.protocol.version", "1.1"),
-            text("app.user.tier", user.tier),
-            text("app.user.region", user.region),
-            text("app.user.device", user.device),
-            text("app.user.locale", user.locale),
-            text("app.user.company", user.company),
+            text("tracedojo.user.tier", user.tier),
+            text("tracedojo.user.region", user.region),
+            text("tracedojo.user.device", user.device),
+            text("tracedojo.user.locale", user.locale),
+            text("tracedojo.user.company", user.company),
             text("user.id", &user.id),
         ];
         let index = self.push(
@@ -993,8 +993,8 @@ mod tests {
         for key in [
             "http.route",
             "url.path",
-            "app.user.tier",
-            "app.user.company",
+            "tracedojo.user.tier",
+            "tracedojo.user.company",
             "db.query.text",
             "db.collection.name",
             "http.response.status_code",

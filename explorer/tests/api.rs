@@ -110,7 +110,7 @@ impl TraceBuilder {
                             .map(|(_, span)| {
                                 let mut span = span.clone();
                                 if span.kind == SpanKind::Server as i32 {
-                                    span.attributes.push(s("app.user.tier", tier));
+                                    span.attributes.push(s("tracedojo.user.tier", tier));
                                 }
                                 span
                             })
@@ -403,9 +403,9 @@ async fn search_finds_traces_by_every_condition() {
     failing.reverse();
     assert_eq!(ids(&body), failing);
 
-    let (_, body) = get(ui, "/api/traces?attr=app.user.tier%3Dgold&limit=2").await;
+    let (_, body) = get(ui, "/api/traces?attr=tracedojo.user.tier%3Dgold&limit=2").await;
     assert_eq!(ids(&body), failing[..2]);
-    let (_, body) = get(ui, "/api/traces?attr=app.user.tier%3Dplatinum").await;
+    let (_, body) = get(ui, "/api/traces?attr=tracedojo.user.tier%3Dplatinum").await;
     assert!(ids(&body).is_empty());
     let (_, body) = get(ui, "/api/traces?attr=http.response.status_code%3D503").await;
     assert_eq!(ids(&body).len(), 5);
@@ -683,7 +683,7 @@ async fn the_separating_attribute_is_the_segment_that_fails() {
     let (_, errors) = get(explorer.ui_addr(), "/api/errors").await;
     assert_eq!(errors["failing_traces"], 6);
     let top = &errors["attributes"][0];
-    assert_eq!(top["key"], "app.user.tier", "{errors}");
+    assert_eq!(top["key"], "tracedojo.user.tier", "{errors}");
     assert_eq!(top["value"], "gold");
     assert_eq!(top["failing_with"], 6);
     assert_eq!(top["total_with"], 6);

@@ -37,7 +37,10 @@ fn valid_request() -> ExportTraceServiceRequest {
         kind: 2,
         start_time_unix_nano: 1_000,
         end_time_unix_nano: 2_000 + u64::from(id),
-        attributes: vec![text("http.route", "/x"), text("app.user.tier", "gold")],
+        attributes: vec![
+            text("http.route", "/x"),
+            text("tracedojo.user.tier", "gold"),
+        ],
         ..Default::default()
     };
     ExportTraceServiceRequest {

@@ -183,7 +183,7 @@ fn trace_request(resource: Resource) -> ExportTraceServiceRequest {
         attributes: vec![
             text("http.request.method", "GET"),
             text("http.route", "/products/{id}"),
-            text("app.user.tier", "gold"),
+            text("tracedojo.user.tier", "gold"),
             KeyValue {
                 key: "http.response.status_code".into(),
                 value: Some(AnyValue {
@@ -310,7 +310,7 @@ fn logs_request(resource: Resource) -> ExportLogsServiceRequest {
             value: Some(any_value::Value::StringValue(format!("order {n} placed"))),
         }),
         attributes: vec![KeyValue {
-            key: "app.order.id".into(),
+            key: "tracedojo.order.id".into(),
             value: Some(AnyValue {
                 value: Some(any_value::Value::IntValue(42)),
             }),

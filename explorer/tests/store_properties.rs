@@ -34,7 +34,7 @@ const BASE: u64 = 1_700_000_000_000_000_000;
 
 const KEYS: &[&str] = &[
     "k",
-    "app.user.tier",
+    "tracedojo.user.tier",
     "http.route",
     "service.name",
     "",

@@ -483,7 +483,7 @@ function searchView(ctx) {
   const maxDuration = el('input', { id: 'f-max', name: 'max_duration', type: 'text', placeholder: 'e.g. 2s', autocomplete: 'off', spellcheck: 'false' });
   const errorsOnly = el('input', { id: 'f-errors', name: 'errors', type: 'checkbox' });
   const failingOnly = el('input', { id: 'f-failing', name: 'failing', type: 'checkbox' });
-  const attrs = el('textarea', { id: 'f-attrs', name: 'attr', rows: 3, spellcheck: 'false', placeholder: 'app.user.tier=gold\nhttp.response.status_code=500' });
+  const attrs = el('textarea', { id: 'f-attrs', name: 'attr', rows: 3, spellcheck: 'false', placeholder: 'tracedojo.user.tier=gold\nhttp.response.status_code=500' });
   const since = el('select', { id: 'f-since', name: 'since' });
   const limit = el('input', { id: 'f-limit', name: 'limit', type: 'number', min: 1, max: 1000, step: 1 });
   // "custom range…": from and to in local time, sent as `start` and `end` (Unix ms).

@@ -52,7 +52,7 @@ pub struct Plan {
     pub epoch: u64,
     /// Grows with every change; a service asks for the plan "after" the one it has.
     pub version: u64,
-    /// When true, spans a fault touches carry `app.fault.kind` (for a facilitator's reveal).
+    /// When true, spans a fault touches carry `tracedojo.fault.kind` (for a facilitator's reveal).
     pub reveal: bool,
     pub faults: Vec<ActiveFault>,
 }

@@ -91,8 +91,8 @@ pub const PRESETS: &[Preset] = &[
                 target: Targeting {
                     route: Some("/checkout".into()),
                     attributes: [
-                        ("app.user.tier".to_string(), "gold".to_string()),
-                        ("app.user.region".to_string(), "eu-west-1".to_string()),
+                        ("tracedojo.user.tier".to_string(), "gold".to_string()),
+                        ("tracedojo.user.region".to_string(), "eu-west-1".to_string()),
                     ]
                     .into(),
                     ..Targeting::default()

@@ -21,13 +21,13 @@ pub const SERVICES: [&str; 8] = [
 ];
 
 /// Baggage keys a fault can match on (the load generator and the shop page send them): the
-/// shop's own under `app.`, and `user.id` from the OpenTelemetry registry.
+/// shop's own under `tracedojo.`, and `user.id` from the OpenTelemetry registry.
 pub const ATTRIBUTE_KEYS: [&str; 6] = [
-    "app.user.tier",
-    "app.user.region",
-    "app.user.device",
-    "app.user.locale",
-    "app.user.company",
+    "tracedojo.user.tier",
+    "tracedojo.user.region",
+    "tracedojo.user.device",
+    "tracedojo.user.locale",
+    "tracedojo.user.company",
     "user.id",
 ];
 
@@ -35,11 +35,11 @@ pub const ATTRIBUTE_KEYS: [&str; 6] = [
 /// their names now: a spec written for the old ones is refused with the new name, rather
 /// than set and matching nothing.
 pub const RENAMED_KEYS: [(&str, &str); 6] = [
-    ("user.tier", "app.user.tier"),
-    ("user.region", "app.user.region"),
-    ("user.device", "app.user.device"),
-    ("user.locale", "app.user.locale"),
-    ("user.company", "app.user.company"),
+    ("user.tier", "tracedojo.user.tier"),
+    ("user.region", "tracedojo.user.region"),
+    ("user.device", "tracedojo.user.device"),
+    ("user.locale", "tracedojo.user.locale"),
+    ("user.company", "tracedojo.user.company"),
     ("synthetic", "user_agent.synthetic.type"),
 ];
 
@@ -165,7 +165,7 @@ pub struct Targeting {
     /// template, as its SERVER span names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
-    /// Only requests whose baggage carries these values (`app.user.tier` = `gold`); the keys
+    /// Only requests whose baggage carries these values (`tracedojo.user.tier` = `gold`); the keys
     /// are those of [`ATTRIBUTE_KEYS`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
@@ -447,7 +447,7 @@ pub struct RequestFacts<'a> {
     pub route: Option<&'a str>,
     /// The `service.version` this process reports.
     pub version: &'a str,
-    /// The value of a baggage entry of the request, by key (`app.user.tier`, `user.id`, ...):
+    /// The value of a baggage entry of the request, by key (`tracedojo.user.tier`, `user.id`, ...):
     /// what [`Targeting::attributes`] are compared with.
     pub attribute: &'a dyn Fn(&str) -> Option<String>,
 }

@@ -226,7 +226,7 @@ mod tests {
         let user = &population.users()[0];
         let baggage = &user.baggage;
         assert!(
-            baggage.contains(&format!("app.user.tier={}", user.tier)),
+            baggage.contains(&format!("tracedojo.user.tier={}", user.tier)),
             "{baggage}"
         );
         assert!(baggage.contains("user_agent.synthetic.type=test"));

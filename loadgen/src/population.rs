@@ -62,7 +62,7 @@ impl User {
     /// person).
     fn baggage_header(&self) -> String {
         format!(
-            "user.id={},app.user.tier={},app.user.region={},app.user.device={},app.user.locale={},app.user.company={},user_agent.synthetic.type=test",
+            "user.id={},tracedojo.user.tier={},tracedojo.user.region={},tracedojo.user.device={},tracedojo.user.locale={},tracedojo.user.company={},user_agent.synthetic.type=test",
             self.id,
             self.tier,
             self.region,

@@ -32,8 +32,8 @@ pub async fn send(
         server.port = i64::from(target.port()),
         http.response.status_code = Empty,
         error.type = Empty,
-        app.user.tier = user.tier,
-        app.user.region = user.region,
+        tracedojo.user.tier = user.tier,
+        tracedojo.user.region = user.region,
     );
     let _ = span.set_parent(Context::new().with_baggage(baggage_of(user)));
     let cx = span.context();
@@ -58,11 +58,11 @@ pub async fn send(
 fn baggage_of(user: &User) -> Vec<KeyValue> {
     vec![
         KeyValue::new("user.id", user.id.clone()),
-        KeyValue::new("app.user.tier", user.tier),
-        KeyValue::new("app.user.region", user.region),
-        KeyValue::new("app.user.device", user.device),
-        KeyValue::new("app.user.locale", user.locale),
-        KeyValue::new("app.user.company", user.company),
+        KeyValue::new("tracedojo.user.tier", user.tier),
+        KeyValue::new("tracedojo.user.region", user.region),
+        KeyValue::new("tracedojo.user.device", user.device),
+        KeyValue::new("tracedojo.user.locale", user.locale),
+        KeyValue::new("tracedojo.user.company", user.company),
         KeyValue::new("user_agent.synthetic.type", "test"),
     ]
 }

@@ -142,7 +142,7 @@ pub fn attribute(text: &str) -> Result<(String, String), BadParameter> {
         }
         _ => Err(BadParameter::new(
             "attr",
-            format!("{text:?} is not KEY=VALUE, e.g. attr=app.user.tier=gold"),
+            format!("{text:?} is not KEY=VALUE, e.g. attr=tracedojo.user.tier=gold"),
         )),
     }
 }
@@ -209,8 +209,8 @@ mod tests {
         assert!(limit(Some("0"), 20, 1000).is_err());
         assert!(limit(Some("1001"), 20, 1000).is_err());
         assert_eq!(
-            attribute("app.user.tier=gold"),
-            Ok(("app.user.tier".into(), "gold".into()))
+            attribute("tracedojo.user.tier=gold"),
+            Ok(("tracedojo.user.tier".into(), "gold".into()))
         );
         assert_eq!(attribute("a=b=c"), Ok(("a".into(), "b=c".into())));
         assert!(attribute("=gold").is_err());

@@ -105,7 +105,7 @@ async fn errors_name_the_field_and_several_specs_are_set_whole_or_not_at_all() {
     let (status, answer) = post(
         &url,
         json!({"fault": {"kind": "unreachable", "service": "cart"},
-               "target": {"attributes": {"app.user.tier": "gold"}}}),
+               "target": {"attributes": {"tracedojo.user.tier": "gold"}}}),
     )
     .await;
     assert_eq!(
@@ -130,7 +130,7 @@ async fn errors_name_the_field_and_several_specs_are_set_whole_or_not_at_all() {
         answer["error"]
             .as_str()
             .unwrap()
-            .contains(r#""user.region" was renamed "app.user.region"; use that"#),
+            .contains(r#""user.region" was renamed "tracedojo.user.region"; use that"#),
         "{answer}"
     );
 

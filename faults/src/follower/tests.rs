@@ -40,7 +40,7 @@ fn only_this_services_targeted_requests_are_hit() {
                     message: "gateway unavailable".into(),
                 },
                 Targeting {
-                    attributes: [("app.user.tier".to_string(), "gold".to_string())].into(),
+                    attributes: [("tracedojo.user.tier".to_string(), "gold".to_string())].into(),
                     ..Targeting::default()
                 },
             ),
@@ -56,8 +56,8 @@ fn only_this_services_targeted_requests_are_hit() {
     let payment = Faults::new("payment", "0.1.0");
     payment.replace_plan(store.plan());
 
-    let gold = |k: &str| (k == "app.user.tier").then(|| "gold".to_string());
-    let free = |k: &str| (k == "app.user.tier").then(|| "free".to_string());
+    let gold = |k: &str| (k == "tracedojo.user.tier").then(|| "gold".to_string());
+    let free = |k: &str| (k == "tracedojo.user.tier").then(|| "free".to_string());
     let hit = payment.on_request(&facts(&gold));
     assert_eq!(hit.delay, Duration::from_millis(250));
     assert_eq!(hit.error, Some((503, "gateway unavailable".into())));

@@ -13,7 +13,7 @@ fn a_targeted_latency_fault_reads_with_its_defaults() {
     let spec = parse(
         r#"{"fault": {"kind": "latency", "service": "payment",
                       "distribution": {"type": "log_normal", "median_ms": 300, "sigma": 0.5}},
-            "target": {"attributes": {"app.user.tier": "gold"}, "route": "/payments"},
+            "target": {"attributes": {"tracedojo.user.tier": "gold"}, "route": "/payments"},
             "expires_in_s": 600}"#,
     )
     .unwrap();
@@ -62,7 +62,7 @@ fn bad_values_name_their_field_and_what_is_allowed() {
         ),
         (
             r#"{"fault": {"kind": "errors", "service": "cart"}, "target": {"attributes": {"tier": "gold"}}}"#,
-            "target.attributes.tier: unknown attribute; choose from: app.user.tier",
+            "target.attributes.tier: unknown attribute; choose from: tracedojo.user.tier",
         ),
         (
             r#"{"fault": {"kind": "errors", "service": "cart"}, "target": {"route": "api/cart"}}"#,
@@ -99,11 +99,11 @@ fn the_old_baggage_keys_are_refused_with_their_new_names() {
         )
     };
     for (old, new) in [
-        ("user.tier", "app.user.tier"),
-        ("user.region", "app.user.region"),
-        ("user.device", "app.user.device"),
-        ("user.locale", "app.user.locale"),
-        ("user.company", "app.user.company"),
+        ("user.tier", "tracedojo.user.tier"),
+        ("user.region", "tracedojo.user.region"),
+        ("user.device", "tracedojo.user.device"),
+        ("user.locale", "tracedojo.user.locale"),
+        ("user.company", "tracedojo.user.company"),
     ] {
         let error = parse(&target(old)).unwrap_err();
         assert!(
@@ -145,12 +145,12 @@ fn unknown_kinds_and_fields_are_refused_by_name() {
 fn targeting_matches_route_version_and_baggage_together() {
     let target = Targeting {
         route: Some("/payments".into()),
-        attributes: [("app.user.tier".to_string(), "gold".to_string())].into(),
+        attributes: [("tracedojo.user.tier".to_string(), "gold".to_string())].into(),
         version: Some("2.0.0".into()),
         ..Targeting::default()
     };
-    let gold = |key: &str| (key == "app.user.tier").then(|| "gold".to_string());
-    let free = |key: &str| (key == "app.user.tier").then(|| "free".to_string());
+    let gold = |key: &str| (key == "tracedojo.user.tier").then(|| "gold".to_string());
+    let free = |key: &str| (key == "tracedojo.user.tier").then(|| "free".to_string());
     fn facts<'a>(
         route: Option<&'a str>,
         version: &'a str,

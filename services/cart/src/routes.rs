@@ -52,8 +52,8 @@ async fn add_item(
     check_session_id(&session_id)?;
     let Json(request) = body.map_err(bad_json)?;
     annotate("session.id", session_id.clone());
-    annotate("app.product.id", request.product_id);
-    annotate("app.cart.quantity", request.quantity);
+    annotate("tracedojo.product.id", request.product_id);
+    annotate("tracedojo.cart.quantity", request.quantity);
     check_product_id(request.product_id)?;
     if !(1..=MAX_QUANTITY).contains(&request.quantity) {
         return Err(ApiError::BadRequest(format!(
@@ -73,9 +73,9 @@ async fn add_item(
     )
     .await?;
     tracing::info!(
-        app.product.id = product.id,
-        app.cart.quantity = request.quantity,
-        app.product.price_cents = product.price_cents,
+        tracedojo.product.id = product.id,
+        tracedojo.cart.quantity = request.quantity,
+        tracedojo.product.price_cents = product.price_cents,
         "item added to cart"
     );
     Ok(Json(store::load_cart(&state.db, &session_id).await?))
@@ -91,8 +91,8 @@ async fn remove_item(
     // Removing what is not there is not an error: the cart ends up as the caller wanted.
     let removed = store::remove_item(&state.db, &session_id, product_id).await?;
     tracing::info!(
-        app.product.id = product_id,
-        app.cart.removed = removed,
+        tracedojo.product.id = product_id,
+        tracedojo.cart.removed = removed,
         "item removed from cart"
     );
     Ok(Json(store::load_cart(&state.db, &session_id).await?))
@@ -105,7 +105,7 @@ async fn clear_cart(
     let Path(session_id) = session_id.map_err(bad_path)?;
     check_session_id(&session_id)?;
     let lines = store::clear_cart(&state.db, &session_id).await?;
-    tracing::info!(app.cart.line_count = lines as i64, "cart cleared");
+    tracing::info!(tracedojo.cart.line_count = lines as i64, "cart cleared");
     Ok(Json(Cart::new(&session_id, Vec::new())))
 }
 

@@ -83,8 +83,8 @@ pub async fn load_cart(db: &Db, session_id: &str) -> Result<Cart, sqlx::Error> {
         )
         .await?;
     let cart = Cart::new(session_id, items);
-    annotate("app.cart.item_count", cart.items.len() as i64);
-    annotate("app.cart.total_cents", cart.total_cents);
+    annotate("tracedojo.cart.item_count", cart.items.len() as i64);
+    annotate("tracedojo.cart.total_cents", cart.total_cents);
     Ok(cart)
 }
 

@@ -113,16 +113,16 @@ async fn search_products(
 }
 
 /// The search itself, in its own span so its two queries (page and count) read as one step.
-#[tracing::instrument(name = "search products", skip_all, fields(app.search.text = %text, app.search.results = Empty))]
+#[tracing::instrument(name = "search products", skip_all, fields(tracedojo.search.text = %text, tracedojo.search.results = Empty))]
 async fn search(db: &Db, text: &str, limit: i64) -> Result<ProductPage, ApiError> {
     if faults::search_index_missing() {
         tracedojo_kit::faults::reveal(&tracing::Span::current(), &["missing_index"]);
     }
     let (products, total) = store::search(db, text, limit).await?;
-    tracing::Span::current().record("app.search.results", total);
+    tracing::Span::current().record("tracedojo.search.results", total);
     if total == 0 {
         // Searches that find nothing tell the shop what customers want and it does not sell.
-        tracing::info!(app.search.text = %text, "search found nothing");
+        tracing::info!(tracedojo.search.text = %text, "search found nothing");
     }
     Ok(ProductPage { products, total })
 }

@@ -424,7 +424,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
                 let terms = index_products(tx.conn()).await?;
                 tx.commit().await?;
                 tracing::info!(
-                    app.search.term_count = terms as i64,
+                    tracedojo.search.term_count = terms as i64,
                     "filled the search terms of the catalogue"
                 );
                 Ok::<_, sqlx::Error>(())
@@ -462,9 +462,9 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
         let terms = index_products(tx.conn()).await?;
         tx.commit().await?;
         tracing::info!(
-            app.product.count = products.len() as i64,
-            app.product.category_count = CATEGORIES.len() as i64,
-            app.search.term_count = terms as i64,
+            tracedojo.product.count = products.len() as i64,
+            tracedojo.product.category_count = CATEGORIES.len() as i64,
+            tracedojo.search.term_count = terms as i64,
             "seeded the catalogue"
         );
         Ok(products.len())

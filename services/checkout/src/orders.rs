@@ -88,7 +88,7 @@ pub const ORDER_CREATED: &str = "order.created";
 /// Writes the order, its lines and its `order.created` message in one transaction: either
 /// all of it exists or none. `Ok` comes only after the commit, so an order id handed out is an
 /// order stored. `event` builds the message from the id the database gave the order.
-#[tracing::instrument(name = "save order", skip_all, fields(app.order.ref = %order.order_ref, app.order.line_count = order.lines.len() as i64))]
+#[tracing::instrument(name = "save order", skip_all, fields(tracedojo.order.ref = %order.order_ref, tracedojo.order.line_count = order.lines.len() as i64))]
 pub async fn save_order(
     db: &Db,
     outbox: &Outbox,

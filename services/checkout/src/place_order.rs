@@ -80,8 +80,8 @@ pub async fn place_order(
 ) -> Result<PlacedOrder, CheckoutError> {
     let clients = &state.clients;
     let order_ref = new_order_ref();
-    annotate("app.order.ref", order_ref.clone());
-    annotate("app.order.region", checkout.region);
+    annotate("tracedojo.order.ref", order_ref.clone());
+    annotate("tracedojo.order.region", checkout.region);
 
     // 1 and 2: what is being bought, at today's prices.
     let cart = fetch_cart(clients, &checkout.session_id).await?;
@@ -92,7 +92,7 @@ pub async fn place_order(
     }
     let lines = price_items(clients, &cart).await?;
     let total_cents: i64 = lines.iter().map(|l| l.quantity * l.unit_price_cents).sum();
-    annotate("app.order.total_cents", total_cents);
+    annotate("tracedojo.order.total_cents", total_cents);
     let items: Vec<ItemQuantity> = lines
         .iter()
         .map(|l| ItemQuantity {
@@ -138,10 +138,10 @@ pub async fn place_order(
     clear_cart(clients, &checkout.session_id).await;
 
     tracing::info!(
-        app.order.id = saved.id,
-        app.order.ref = %order_ref,
-        app.order.total_cents = total_cents,
-        app.shipping.carrier = %quote.carrier,
+        tracedojo.order.id = saved.id,
+        tracedojo.order.ref = %order_ref,
+        tracedojo.order.total_cents = total_cents,
+        tracedojo.shipping.carrier = %quote.carrier,
         "order placed"
     );
     Ok(PlacedOrder {
@@ -196,9 +196,9 @@ async fn price_items(clients: &Clients, cart: &Cart) -> Result<Vec<OrderLine>, A
         };
         if product.price_cents != item.unit_price_cents {
             tracing::info!(
-                app.product.id = product.id,
-                app.cart.price_cents = item.unit_price_cents,
-                app.product.price_cents = product.price_cents,
+                tracedojo.product.id = product.id,
+                tracedojo.cart.price_cents = item.unit_price_cents,
+                tracedojo.product.price_cents = product.price_cents,
                 "price changed since the item was added to the cart"
             );
         }
@@ -311,12 +311,12 @@ async fn release_stock(clients: &Clients, reservation: &Reservation, reason: &Ap
         .await;
     match released {
         Ok(_) => tracing::info!(
-            app.reservation.id = %reservation.reservation_id,
-            app.order.failure_reason = %reason,
+            tracedojo.reservation.id = %reservation.reservation_id,
+            tracedojo.order.failure_reason = %reason,
             "order not placed; stock released"
         ),
         Err(err) => tracing::warn!(
-            app.reservation.id = %reservation.reservation_id,
+            tracedojo.reservation.id = %reservation.reservation_id,
             exception.message = %err,
             "order not placed and its stock could not be released"
         ),

@@ -78,7 +78,7 @@ pub async fn fetch_product_detail(clients: &Clients, id: i64) -> Result<ProductD
     // Recommendations are a nice-to-have: without them the product is still worth showing.
     // The failed CLIENT span in the trace still tells the story.
     let recommendations = recommendations.unwrap_or_else(|error| {
-        tracing::warn!(app.product.id = id, exception.message = %error, "showing the product without recommendations");
+        tracing::warn!(tracedojo.product.id = id, exception.message = %error, "showing the product without recommendations");
         Vec::new()
     });
     Ok(ProductDetail {
@@ -140,8 +140,8 @@ async fn add_to_cart(
     let item = input::add_item(body.product_id, body.quantity)?;
     let cart = clients.cart.add(&session.id, &item).await?;
     tracing::info!(
-        app.product.id = item.product_id,
-        app.cart.quantity = item.quantity,
+        tracedojo.product.id = item.product_id,
+        tracedojo.cart.quantity = item.quantity,
         "added to cart"
     );
     Ok(Json(cart))
@@ -170,7 +170,7 @@ async fn checkout(
     )?;
     let order = clients.checkout.place_order(&request).await?;
     tracing::info!(
-        app.order.id = order.get("order_id").and_then(|id| id.as_i64()),
+        tracedojo.order.id = order.get("order_id").and_then(|id| id.as_i64()),
         "order placed"
     );
     Ok((StatusCode::CREATED, Json(order)))

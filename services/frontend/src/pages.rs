@@ -225,7 +225,7 @@ async fn product(
     respond(&session.user, result.await)
 }
 
-#[tracing::instrument(name = "render product page", skip_all, fields(app.product.id = detail.product.id))]
+#[tracing::instrument(name = "render product page", skip_all, fields(tracedojo.product.id = detail.product.id))]
 fn render_product(detail: &ProductDetail) -> String {
     let product = &detail.product;
     let mut body = format!(
@@ -276,7 +276,7 @@ async fn cart(State(clients): State<Arc<Clients>>, session: Session) -> Response
     respond(&session.user, result.await)
 }
 
-#[tracing::instrument(name = "render cart page", skip_all, fields(app.cart.item_count = cart.items.len() as i64))]
+#[tracing::instrument(name = "render cart page", skip_all, fields(tracedojo.cart.item_count = cart.items.len() as i64))]
 fn render_cart(cart: &Cart, user: &User, problem: Option<&str>) -> String {
     let mut body = String::from("<h1>Your cart</h1>");
     if let Some(problem) = problem {
@@ -368,8 +368,8 @@ async fn add_to_cart(
         let item = input::add_item(product_id, quantity)?;
         clients.cart.add(&session.id, &item).await?;
         tracing::info!(
-            app.product.id = product_id,
-            app.cart.quantity = quantity,
+            tracedojo.product.id = product_id,
+            tracedojo.cart.quantity = quantity,
             "added to cart"
         );
         Ok(Redirect::to("/cart").into_response())
@@ -417,7 +417,7 @@ async fn checkout(
                 let error = ApiError::Internal("checkout answered without an order_id".into());
                 return error_page(&session.user, error);
             };
-            tracing::info!(app.order.id = order_id, "order placed");
+            tracing::info!(tracedojo.order.id = order_id, "order placed");
             // The order page links to this purchase's trace, which it cannot know itself: it
             // is served by the next request, in a trace of its own.
             let target = match tracedojo_kit::telemetry::current_trace_id() {
@@ -437,7 +437,7 @@ async fn checkout(
     let reason = checkout_problem(&problem);
     tracing::info!(
         http.response.status_code = i64::from(status.as_u16()),
-        app.order.failure_reason = reason,
+        tracedojo.order.failure_reason = reason,
         "checkout refused"
     );
     let result = async {
@@ -507,7 +507,7 @@ fn order_trace_link(purchase: Option<&str>) -> String {
     }
 }
 
-#[tracing::instrument(name = "render order page", skip_all, fields(app.order.id = status.order.order_id))]
+#[tracing::instrument(name = "render order page", skip_all, fields(tracedojo.order.id = status.order.order_id))]
 fn render_order(status: &OrderStatus, purchase: Option<&str>) -> String {
     let order = &status.order;
     let mut items = String::new();

@@ -258,7 +258,7 @@ async fn home_page_lists_products_escaped_and_sets_a_session_cookie() {
     let seen = shop.baggage();
     assert!(!seen.is_empty());
     assert!(
-        seen.iter().all(|b| b.contains("app.user.tier=")),
+        seen.iter().all(|b| b.contains("tracedojo.user.tier=")),
         "{seen:?}"
     );
 }
@@ -356,7 +356,7 @@ async fn downstream_calls_carry_the_user_as_baggage() {
     );
     for baggage in &seen {
         assert!(
-            baggage.contains(&format!("app.user.tier={}", user.tier)),
+            baggage.contains(&format!("tracedojo.user.tier={}", user.tier)),
             "{baggage}"
         );
         assert!(
@@ -379,7 +379,7 @@ async fn baggage_sent_by_the_caller_wins_over_the_derived_user() {
         .header("x-session-id", &session)
         .header(
             "baggage",
-            "app.user.tier=platinum,user_agent.synthetic.type=test",
+            "tracedojo.user.tier=platinum,user_agent.synthetic.type=test",
         )
         .send()
         .await
@@ -387,13 +387,17 @@ async fn baggage_sent_by_the_caller_wins_over_the_derived_user() {
     assert_eq!(response.status(), 200);
     let seen = shop.baggage();
     assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(seen[0].contains("app.user.tier=platinum"), "{}", seen[0]);
+    assert!(
+        seen[0].contains("tracedojo.user.tier=platinum"),
+        "{}",
+        seen[0]
+    );
     assert!(
         seen[0].contains("user_agent.synthetic.type=test"),
         "{}",
         seen[0]
     );
-    assert!(seen[0].contains("app.user.region="), "{}", seen[0]);
+    assert!(seen[0].contains("tracedojo.user.region="), "{}", seen[0]);
 }
 
 #[tokio::test]

@@ -60,11 +60,11 @@ impl User {
     pub fn baggage(&self) -> Vec<KeyValue> {
         vec![
             KeyValue::new("user.id", self.id.clone()),
-            KeyValue::new("app.user.tier", self.tier),
-            KeyValue::new("app.user.region", self.region),
-            KeyValue::new("app.user.device", self.device),
-            KeyValue::new("app.user.locale", self.locale),
-            KeyValue::new("app.user.company", self.company),
+            KeyValue::new("tracedojo.user.tier", self.tier),
+            KeyValue::new("tracedojo.user.region", self.region),
+            KeyValue::new("tracedojo.user.device", self.device),
+            KeyValue::new("tracedojo.user.locale", self.locale),
+            KeyValue::new("tracedojo.user.company", self.company),
         ]
     }
 }

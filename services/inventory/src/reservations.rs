@@ -98,12 +98,12 @@ fn lock_hold() -> Option<Duration> {
 #[tracing::instrument(
     name = "reserve stock",
     skip_all,
-    fields(app.order.ref = %order_ref, app.reservation.item_count = items.len() as i64, app.reservation.id = Empty, app.reservation.outcome = Empty)
+    fields(tracedojo.order.ref = %order_ref, tracedojo.reservation.item_count = items.len() as i64, tracedojo.reservation.id = Empty, tracedojo.reservation.outcome = Empty)
 )]
 pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reservation, ApiError> {
     let span = tracing::Span::current();
     let reservation_id = format!("res_{:016x}", rand::random::<u64>());
-    span.record("app.reservation.id", reservation_id.as_str());
+    span.record("tracedojo.reservation.id", reservation_id.as_str());
 
     let mut tx = db.begin_write().await?;
     for item in items {
@@ -119,8 +119,8 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
         if taken.rows_affected() == 0 {
             let refusal = explain_shortage(db, tx.conn(), item).await?;
             tx.rollback().await?;
-            span.record("app.reservation.outcome", "out_of_stock");
-            tracing::info!(app.product.id = item.product_id, exception.message = %refusal, "reservation refused");
+            span.record("tracedojo.reservation.outcome", "out_of_stock");
+            tracing::info!(tracedojo.product.id = item.product_id, exception.message = %refusal, "reservation refused");
             return Err(refusal);
         }
     }
@@ -150,8 +150,8 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
     }
     tx.commit().await?;
 
-    span.record("app.reservation.outcome", "reserved");
-    tracing::info!(app.reservation.id = %reservation_id, app.order.ref = order_ref, app.reservation.item_count = items.len() as i64, "stock reserved");
+    span.record("tracedojo.reservation.outcome", "reserved");
+    tracing::info!(tracedojo.reservation.id = %reservation_id, tracedojo.order.ref = order_ref, tracedojo.reservation.item_count = items.len() as i64, "stock reserved");
     Ok(Reservation {
         reservation_id,
         order_ref: order_ref.to_string(),
@@ -189,7 +189,7 @@ async fn explain_shortage(
 #[tracing::instrument(
     name = "release reservation",
     skip_all,
-    fields(app.reservation.id = %reservation_id, app.reservation.outcome = Empty)
+    fields(tracedojo.reservation.id = %reservation_id, tracedojo.reservation.outcome = Empty)
 )]
 pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError> {
     let span = tracing::Span::current();
@@ -215,9 +215,9 @@ pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError
         return match status {
             None => Err(ApiError::NotFound(format!("reservation {reservation_id}"))),
             Some(_) => {
-                span.record("app.reservation.outcome", "already_released");
+                span.record("tracedojo.reservation.outcome", "already_released");
                 tracing::info!(
-                    app.reservation.id = reservation_id,
+                    tracedojo.reservation.id = reservation_id,
                     "reservation was already released"
                 );
                 Ok(Released::Earlier)
@@ -233,9 +233,9 @@ pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError
     .await?;
     tx.commit().await?;
 
-    span.record("app.reservation.outcome", "released");
+    span.record("tracedojo.reservation.outcome", "released");
     tracing::info!(
-        app.reservation.id = reservation_id,
+        tracedojo.reservation.id = reservation_id,
         "reservation released, stock restored"
     );
     Ok(Released::Now)

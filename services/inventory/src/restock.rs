@@ -26,8 +26,8 @@ pub async fn restock_once(db: &Db) -> Result<u64, sqlx::Error> {
     let span = tracing::info_span!(
         parent: None,
         "restock inventory",
-        app.restock.reorder_point = REORDER_POINT,
-        app.product.count = Empty
+        tracedojo.restock.reorder_point = REORDER_POINT,
+        tracedojo.product.count = Empty
     );
     async {
         let result = db
@@ -40,9 +40,9 @@ pub async fn restock_once(db: &Db) -> Result<u64, sqlx::Error> {
             )
             .await?;
         let refilled = result.rows_affected();
-        tracing::Span::current().record("app.product.count", refilled as i64);
+        tracing::Span::current().record("tracedojo.product.count", refilled as i64);
         if refilled > 0 {
-            tracing::info!(app.product.count = refilled as i64, "stock delivered");
+            tracing::info!(tracedojo.product.count = refilled as i64, "stock delivered");
         }
         Ok(refilled)
     }

@@ -60,7 +60,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
         }
         tx.commit().await?;
         tracing::info!(
-            app.product.count = PRODUCT_IDS.count() as i64,
+            tracedojo.product.count = PRODUCT_IDS.count() as i64,
             "stock seeded"
         );
         Ok(())

@@ -4,7 +4,7 @@
 //! receives these entries in the `baggage` header and copies them onto its SERVER span, so a
 //! trace can be filtered by tier, region or company in any backend.
 //!
-//! The keys are the ones the spans carry: the shop's own under `app.` (see `semconv/` at the
+//! The keys are the ones the spans carry: the shop's own under `tracedojo.` (see `semconv/` at the
 //! top of the repository), `user.id` and `user_agent.synthetic.type` from the OpenTelemetry
 //! registry, so a learner sees the same name in the header and on every span.
 
@@ -15,11 +15,11 @@ use opentelemetry::baggage::BaggageExt;
 /// baggage comes from outside and must not be able to fill spans with arbitrary data.
 pub const USER_KEYS: [&str; 7] = [
     "user.id",
-    "app.user.tier",
-    "app.user.region",
-    "app.user.device",
-    "app.user.locale",
-    "app.user.company",
+    "tracedojo.user.tier",
+    "tracedojo.user.region",
+    "tracedojo.user.device",
+    "tracedojo.user.locale",
+    "tracedojo.user.company",
     SYNTHETIC_KEY,
 ];
 
@@ -30,7 +30,7 @@ pub const SYNTHETIC_KEY: &str = "user_agent.synthetic.type";
 /// The values the registry allows for [`SYNTHETIC_KEY`]; anything else is not recorded.
 const SYNTHETIC_VALUES: [&str; 2] = ["test", "bot"];
 
-/// The regions users live in and the shop ships to: the values of `app.user.region`.
+/// The regions users live in and the shop ships to: the values of `tracedojo.user.region`.
 pub const REGIONS: [&str; 7] = [
     "us-east-1",
     "us-west-2",

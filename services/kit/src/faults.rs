@@ -14,14 +14,14 @@ use tracedojo_faults::follower::{self, CallEffects, RequestEffects};
 use tracedojo_faults::spec::RequestFacts;
 
 /// The attribute spans get when the reveal switch is on.
-pub const REVEAL_ATTRIBUTE: &str = "app.fault.kind";
-pub const REVEAL_DELAY_ATTRIBUTE: &str = "app.fault.delay_ms";
+pub const REVEAL_ATTRIBUTE: &str = "tracedojo.fault.kind";
+pub const REVEAL_DELAY_ATTRIBUTE: &str = "tracedojo.fault.delay_ms";
 
 /// The request a task is serving, as faults target it.
 #[derive(Debug, Clone, Default)]
 pub struct Served {
     pub route: Option<String>,
-    /// Baggage entries of the request (`app.user.tier` = `gold`, ...).
+    /// Baggage entries of the request (`tracedojo.user.tier` = `gold`, ...).
     pub baggage: Vec<(String, String)>,
 }
 

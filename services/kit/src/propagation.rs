@@ -94,7 +94,7 @@ mod tests {
         );
         Context::new()
             .with_remote_span_context(span)
-            .with_baggage([KeyValue::new("app.user.tier", "gold")])
+            .with_baggage([KeyValue::new("tracedojo.user.tier", "gold")])
     }
 
     fn injected(chosen: &[Propagator]) -> HashMap<String, String> {
@@ -109,7 +109,7 @@ mod tests {
         assert_eq!(headers["x-b3-traceid"], "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(headers["x-b3-spanid"], "00f067aa0ba902b7");
         assert_eq!(headers["x-b3-sampled"], "1");
-        assert_eq!(headers["baggage"], "app.user.tier=gold");
+        assert_eq!(headers["baggage"], "tracedojo.user.tier=gold");
         assert!(!headers.contains_key("traceparent"), "{headers:?}");
         assert!(!headers.contains_key("b3"), "{headers:?}");
     }

@@ -39,8 +39,8 @@ async fn authorize(
     State(gateway): State<Arc<GatewayConfig>>,
     Json(request): Json<PaymentRequest>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
-    annotate("app.payment.amount_cents", request.amount_cents);
-    annotate("app.payment.currency", request.currency.clone());
+    annotate("tracedojo.payment.amount_cents", request.amount_cents);
+    annotate("tracedojo.payment.currency", request.currency.clone());
     if request.amount_cents <= 0 {
         return Err(ApiError::BadRequest(
             "amount_cents must be a positive number of cents".into(),
@@ -58,13 +58,13 @@ async fn authorize(
     }
     tokio::time::sleep(gateway.sample_latency()).await;
     if let Some(reason) = decline_reason(&request.card_number) {
-        tracing::info!(app.order.ref = %request.order_ref, app.payment.decline_reason = reason, "payment declined");
+        tracing::info!(tracedojo.order.ref = %request.order_ref, tracedojo.payment.decline_reason = reason, "payment declined");
         return Err(ApiError::PaymentDeclined {
             reason: reason.to_string(),
         });
     }
     let payment_id = format!("pay_{:016x}", rand::random::<u64>());
-    tracing::info!(app.order.ref = %request.order_ref, app.payment.id = %payment_id, "payment approved");
+    tracing::info!(tracedojo.order.ref = %request.order_ref, tracedojo.payment.id = %payment_id, "payment approved");
     Ok((
         StatusCode::CREATED,
         Json(Payment {

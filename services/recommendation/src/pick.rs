@@ -8,7 +8,7 @@ use crate::catalog::Product;
 
 /// Up to `limit` products from `candidates`, never the product itself, in a fixed order
 /// that depends on `product_id`.
-#[tracing::instrument(name = "pick recommendations", skip_all, fields(app.product.id = product_id, app.recommendation.candidates = candidates.len() as i64))]
+#[tracing::instrument(name = "pick recommendations", skip_all, fields(tracedojo.product.id = product_id, tracedojo.recommendation.candidates = candidates.len() as i64))]
 pub fn pick_others(product_id: i64, candidates: Vec<Product>, limit: usize) -> Vec<Product> {
     let mut others: Vec<(u64, Product)> = candidates
         .into_iter()

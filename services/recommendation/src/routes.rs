@@ -58,7 +58,7 @@ async fn recommendations(
     let candidates = category_products(&state, &product.category).await?;
     let products = pick_others(product_id, candidates, limit);
     if products.is_empty() {
-        tracing::info!(app.product.id = product_id, app.product.category = %product.category, "no other products to recommend");
+        tracing::info!(tracedojo.product.id = product_id, tracedojo.product.category = %product.category, "no other products to recommend");
     }
     Ok(Json(Recommendations {
         product_id,
@@ -68,17 +68,17 @@ async fn recommendations(
 
 /// The category's products from the cache, fetched from catalog on a miss. The catalog call
 /// of a miss is a child of this span, so a trace shows what the miss cost.
-#[tracing::instrument(name = "cache lookup", skip_all, fields(app.cache.key = %category, app.cache.hit = Empty))]
+#[tracing::instrument(name = "cache lookup", skip_all, fields(tracedojo.cache.key = %category, tracedojo.cache.hit = Empty))]
 async fn category_products(state: &AppState, category: &str) -> Result<Vec<Product>, ApiError> {
     if let Some(products) = state.cache.get(category) {
-        tracing::Span::current().record("app.cache.hit", true);
+        tracing::Span::current().record("tracedojo.cache.hit", true);
         return Ok(products);
     }
-    tracing::Span::current().record("app.cache.hit", false);
+    tracing::Span::current().record("tracedojo.cache.hit", false);
     let products = state.catalog.products_in_category(category).await?;
     tracing::info!(
-        app.product.category = category,
-        app.product.count = products.len() as i64,
+        tracedojo.product.category = category,
+        tracedojo.product.count = products.len() as i64,
         "cached the category's products"
     );
     state.cache.insert(category, products.clone());

@@ -76,11 +76,11 @@ pub struct Quote {
 #[tracing::instrument(
     name = "compute shipping quote",
     skip_all,
-    fields(app.shipping.region = region, app.shipping.item_count = item_count, app.shipping.carrier = Empty)
+    fields(tracedojo.shipping.region = region, tracedojo.shipping.item_count = item_count, tracedojo.shipping.carrier = Empty)
 )]
 pub fn compute_quote(region: &str, item_count: i64) -> Option<Quote> {
     let carrier = carrier_for(region)?;
-    tracing::Span::current().record("app.shipping.carrier", carrier.name);
+    tracing::Span::current().record("tracedojo.shipping.carrier", carrier.name);
     let extra_items = item_count.saturating_sub(1).max(0);
     Some(Quote {
         carrier: carrier.name,

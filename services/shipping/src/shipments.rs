@@ -35,7 +35,7 @@ pub fn tracking_number(carrier: &Carrier, order_id: i64) -> String {
 }
 
 /// Records the shipment of `order_id`; `false` if it had already been recorded.
-#[tracing::instrument(name = "create shipment", skip_all, fields(app.order.id = order_id, app.shipping.carrier = carrier.name))]
+#[tracing::instrument(name = "create shipment", skip_all, fields(tracedojo.order.id = order_id, tracedojo.shipping.carrier = carrier.name))]
 pub async fn create_shipment(
     db: &Db,
     order_id: i64,

@@ -155,7 +155,7 @@ async fn process(db: &Db, queue: &Queue, message: &Message) -> Result<(), Proces
         tokio::time::sleep(slower).await;
     }
     let carrier = quote::carrier_for(&order.region).unwrap_or_else(|| {
-        tracing::warn!(app.order.region = %order.region, "no carrier for this region; sending internationally");
+        tracing::warn!(tracedojo.order.region = %order.region, "no carrier for this region; sending internationally");
         &INTERNATIONAL
     });
     let created = shipments::create_shipment(db, order.order_id, carrier)
@@ -164,14 +164,14 @@ async fn process(db: &Db, queue: &Queue, message: &Message) -> Result<(), Proces
     queue.ack(message).await.map_err(ProcessError::Ack)?;
     if created {
         tracing::info!(
-            app.order.id = order.order_id,
-            app.shipping.carrier = carrier.name,
-            app.shipping.tracking_number = %shipments::tracking_number(carrier, order.order_id),
+            tracedojo.order.id = order.order_id,
+            tracedojo.shipping.carrier = carrier.name,
+            tracedojo.shipping.tracking_number = %shipments::tracking_number(carrier, order.order_id),
             "shipment label created"
         );
     } else {
         tracing::info!(
-            app.order.id = order.order_id,
+            tracedojo.order.id = order.order_id,
             "order already shipped; duplicate message acknowledged"
         );
     }

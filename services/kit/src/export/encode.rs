@@ -147,7 +147,7 @@ mod tests {
         assert!(is_source_location("event src/service.rs:94"));
         assert!(!is_source_location("order placed"));
         assert!(!is_source_location("event"));
-        assert!(!is_source_location("event app.order.placed"));
+        assert!(!is_source_location("event tracedojo.order.placed"));
         assert!(!is_source_location("event notes.rs:"));
     }
 }
