@@ -92,8 +92,17 @@ fn service(shop: &Shop, name: &str) -> (String, u32) {
 /// What one purchase attempt got back.
 #[derive(Debug)]
 enum Attempt {
-    Placed { order_id: i64, items: Value },
-    Refused { step: &'static str, status: u16 },
+    Placed {
+        order_id: i64,
+        items: Value,
+    },
+    /// `answer` is the start of the body, so a failure says what the shop said.
+    #[expect(dead_code, reason = "read through Debug, in failure messages")]
+    Refused {
+        step: &'static str,
+        status: u16,
+        answer: String,
+    },
 }
 
 /// Every answer the shop gave, and the checks on what it must have stored.
@@ -114,7 +123,7 @@ impl Ledger {
                     self.duplicates.push(*order_id);
                 }
             }
-            Attempt::Refused { step, status } => {
+            Attempt::Refused { step, status, .. } => {
                 *self.refused.entry((*step, *status)).or_default() += 1;
             }
         }
@@ -224,15 +233,24 @@ async fn purchase(shop: &Shop, session: &str) -> Attempt {
         match answer {
             Ok(answer) if answer.status().is_success() => {}
             Ok(answer) => {
+                let status = answer.status().as_u16();
                 return Attempt::Refused {
                     step: "cart",
-                    status: answer.status().as_u16(),
+                    status,
+                    answer: answer
+                        .text()
+                        .await
+                        .unwrap_or_default()
+                        .chars()
+                        .take(300)
+                        .collect(),
                 };
             }
-            Err(_) => {
+            Err(err) => {
                 return Attempt::Refused {
                     step: "cart",
                     status: 0,
+                    answer: err.to_string(),
                 };
             }
         }
@@ -334,11 +352,15 @@ async fn checkout(shop: &Shop, session: &str) -> Attempt {
         }))
         .send()
         .await;
-    let Ok(answer) = answer else {
-        return Attempt::Refused {
-            step: "checkout",
-            status: 0,
-        };
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err) => {
+            return Attempt::Refused {
+                step: "checkout",
+                status: 0,
+                answer: err.to_string(),
+            };
+        }
     };
     let status = answer.status().as_u16();
     let body: Value = answer.json().await.unwrap_or(Value::Null);
@@ -351,6 +373,7 @@ async fn checkout(shop: &Shop, session: &str) -> Attempt {
         _ => Attempt::Refused {
             step: "checkout",
             status,
+            answer: body.to_string().chars().take(300).collect(),
         },
     }
 }
