@@ -826,6 +826,7 @@ async fn start_healthy(exe: &PathBuf, spec: &ChildSpec, host: IpAddr) -> anyhow:
         }
         if let Ok(response) = client.get(&health_url).send().await
             && response.status().is_success()
+            && answered_by(response, child.id()).await
         {
             return Ok(child);
         }
@@ -837,6 +838,20 @@ async fn start_healthy(exe: &PathBuf, spec: &ChildSpec, host: IpAddr) -> anyhow:
                 HEALTH_TIMEOUT.as_secs()
             );
         }
+    }
+}
+
+/// Whether a `/health` answer came from the child just started: with `--base-port 0` a port
+/// found free can be taken by another program before the child binds it, and that program's
+/// answer must not make `up` wire the shop to it (the child then exits, saying the port is in
+/// use, and `up` says so).
+async fn answered_by(response: reqwest::Response, child: Option<u32>) -> bool {
+    let Ok(health) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    match (health["pid"].as_u64(), child) {
+        (Some(pid), Some(child)) => pid == u64::from(child),
+        _ => true,
     }
 }
 
