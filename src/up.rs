@@ -87,6 +87,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     prepare_data_dir(&args.data_dir)?;
     let data_dir = absolute(&args.data_dir);
 
+    // Held until every service listens: see `free_port_lock`.
+    let free_port_lock = free_port_lock(args.base_port).await;
     let ports = plan_ports(&args, &externals)?;
     // A wildcard address is reached through loopback of the same family.
     let connect_host = match args.host {
@@ -222,6 +224,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         });
     }
 
+    drop(free_port_lock);
     releases.follow(fault_store);
 
     // A service that becomes degraded (a database it cannot write: a full disk) is one
@@ -652,6 +655,28 @@ fn parse_externals(entries: &[String]) -> anyhow::Result<HashMap<&'static str, S
 }
 
 /// Every service's port, checked free now so a clash is one clear message.
+/// With `--base-port 0`, ports are found free at planning and bound by the services seconds
+/// later; two `up`s starting at once on one machine (tests do) could pick the same one in
+/// between. A lock file in the temporary directory, held from planning until every service
+/// listens, makes such starts take turns. Without it (a read-only temporary directory) the
+/// start goes ahead as before.
+async fn free_port_lock(base_port: u16) -> Option<std::fs::File> {
+    if base_port != 0 {
+        return None;
+    }
+    let path = std::env::temp_dir().join("tracedojo-free-ports.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .ok()?;
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .ok()?
+        .ok()
+}
+
 fn plan_ports(
     args: &UpArgs,
     externals: &HashMap<&'static str, String>,
