@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{Exemplar, metric};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
@@ -143,6 +143,18 @@ impl Findings {
         }
     }
 
+    /// The attributes of an instrumentation scope, if the request names one.
+    fn scope(
+        &mut self,
+        registries: &Registries,
+        service: &str,
+        scope: Option<&InstrumentationScope>,
+    ) {
+        if let Some(scope) = scope {
+            self.attributes(registries, "scope", service, &scope.name, &scope.attributes);
+        }
+    }
+
     pub(crate) fn check(registries: &Registries, received: &Received) -> Findings {
         let mut findings = Findings::default();
         for request in &received.traces {
@@ -151,15 +163,7 @@ impl Findings {
                 findings.resource(registries, resource, "spans");
                 let service = service_of(resource);
                 for scope_spans in &resource_spans.scope_spans {
-                    if let Some(scope) = &scope_spans.scope {
-                        findings.attributes(
-                            registries,
-                            "scope",
-                            &service,
-                            &scope.name,
-                            &scope.attributes,
-                        );
-                    }
+                    findings.scope(registries, &service, scope_spans.scope.as_ref());
                     for span in &scope_spans.spans {
                         findings.attributes(
                             registries,
@@ -197,15 +201,7 @@ impl Findings {
                 findings.resource(registries, resource, "logs");
                 let service = service_of(resource);
                 for scope_logs in &resource_logs.scope_logs {
-                    if let Some(scope) = &scope_logs.scope {
-                        findings.attributes(
-                            registries,
-                            "scope",
-                            &service,
-                            &scope.name,
-                            &scope.attributes,
-                        );
-                    }
+                    findings.scope(registries, &service, scope_logs.scope.as_ref());
                     for record in &scope_logs.log_records {
                         let name = if record.event_name.is_empty() {
                             body_text(record.body.as_ref())
@@ -241,15 +237,7 @@ impl Findings {
                 findings.resource(registries, resource, "metrics");
                 let service = service_of(resource);
                 for scope_metrics in &resource_metrics.scope_metrics {
-                    if let Some(scope) = &scope_metrics.scope {
-                        findings.attributes(
-                            registries,
-                            "scope",
-                            &service,
-                            &scope.name,
-                            &scope.attributes,
-                        );
-                    }
+                    findings.scope(registries, &service, scope_metrics.scope.as_ref());
                     for metric in &scope_metrics.metrics {
                         let name = metric.name.as_str();
                         for (attributes, exemplars) in data_points(metric.data.as_ref()) {

@@ -42,17 +42,8 @@ use registry::{
 use support::Shop;
 use traffic::{Driver, drive};
 
-/// The eight services of the shop, by their `service.name`.
-const SHOP_SERVICES: [&str; 8] = [
-    "frontend",
-    "catalog",
-    "cart",
-    "checkout",
-    "payment",
-    "inventory",
-    "recommendation",
-    "shipping",
-];
+// The eight services of the shop, by their `service.name`.
+use tracedojo_faults::spec::SERVICES as SHOP_SERVICES;
 /// The `service.name` of `tracedojo load`'s spans.
 const LOADGEN_SERVICE: &str = "loadgenerator";
 /// Every wait of the test; generous, since a loaded machine is slow, not wrong.

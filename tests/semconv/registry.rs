@@ -270,16 +270,24 @@ impl Registries {
     }
 }
 
+/// The lines of a `semconv/*.txt` list that say something, numbered from 1, without their
+/// `#` comments.
+fn content_lines(path: &Path) -> Vec<(usize, String)> {
+    read(path)
+        .lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line.split('#').next().unwrap_or_default().trim()))
+        .filter(|(_, content)| !content.is_empty())
+        .map(|(line_no, content)| (line_no, content.to_string()))
+        .collect()
+}
+
 /// `semconv/opentelemetry-attributes.txt`: key -> (type, stability, line).
 pub(crate) fn opentelemetry_attributes() -> BTreeMap<String, (String, String, usize)> {
     let path = semconv_dir().join("opentelemetry-attributes.txt");
     let mut keys = BTreeMap::new();
-    for (index, line) in read(&path).lines().enumerate() {
-        let line_no = index + 1;
-        let content = line.split('#').next().unwrap_or_default().trim();
-        if content.is_empty() {
-            continue;
-        }
+    for (line_no, content) in content_lines(&path) {
+        let content = content.as_str();
         let words: Vec<&str> = content.split_whitespace().collect();
         let [key, value_type, stability] = words.as_slice() else {
             panic!(
@@ -304,12 +312,8 @@ pub(crate) fn opentelemetry_attributes() -> BTreeMap<String, (String, String, us
 pub(crate) fn deprecated_keys() -> BTreeMap<String, (String, usize)> {
     let path = semconv_dir().join("deprecated.txt");
     let mut keys = BTreeMap::new();
-    for (index, line) in read(&path).lines().enumerate() {
-        let line_no = index + 1;
-        let content = line.split('#').next().unwrap_or_default().trim();
-        if content.is_empty() {
-            continue;
-        }
+    for (line_no, content) in content_lines(&path) {
+        let content = content.as_str();
         let Some((old, new)) = content.split_once("->") else {
             panic!(
                 "{}:{line_no}: expected `old -> new`, got {content:?}",
