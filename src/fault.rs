@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tracedojo_faults::FaultStore;
+use tracedojo_faults::client::ControlClient;
 use tracedojo_faults::spec::FaultSpec;
 
 use crate::cli::{FaultAction, FaultArgs, FaultSetArgs};
@@ -70,7 +71,8 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let control = Control::new(&args)?;
+    tracedojo_kit::telemetry::install_crypto_provider();
+    let control = ControlClient::new(&args.control, args.token.clone())?;
     match &args.action {
         FaultAction::Serve { .. } | FaultAction::Presets => {}
         FaultAction::List => {
@@ -121,7 +123,7 @@ pub async fn run(args: FaultArgs) -> anyhow::Result<()> {
 }
 
 /// The specs `set` sends: a preset's, or the one given, each narrowed by the flags.
-async fn specs(control: &Control, set: &FaultSetArgs) -> anyhow::Result<Vec<FaultSpec>> {
+async fn specs(control: &ControlClient, set: &FaultSetArgs) -> anyhow::Result<Vec<FaultSpec>> {
     let mut specs = match (&set.preset, &set.spec) {
         (Some(name), _) => {
             let presets = control
@@ -236,63 +238,5 @@ fn print_plan(plan: &Value) {
                 (false, _) => parts.join(", "),
             }
         );
-    }
-}
-
-/// The control API of a running shop.
-struct Control {
-    client: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Control {
-    fn new(args: &FaultArgs) -> anyhow::Result<Control> {
-        let base = args.control.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            bail!(
-                "--control {base:?} must start with http:// or https://, e.g. http://127.0.0.1:8089"
-            );
-        }
-        tracedojo_kit::telemetry::install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .context("cannot build an HTTP client")?;
-        Ok(Control {
-            client,
-            base,
-            token: args.token.clone(),
-        })
-    }
-
-    /// Sends a request; an error answer becomes an error that quotes the API's message.
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Value> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|err| {
-            anyhow::anyhow!(
-                "cannot reach the fault control API at {} ({}); is `tracedojo up` running? (--control says where)",
-                self.base,
-                if err.is_connect() { "connection refused" } else { "request failed" }
-            )
-        })?;
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let message = value["error"].as_str().unwrap_or("no details");
-            bail!("the control API refused: {message} ({status})");
-        }
-        Ok(value)
     }
 }

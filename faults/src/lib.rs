@@ -6,13 +6,15 @@
 //! - [`distribution`]: the latency distributions faults draw from.
 //! - [`presets`]: named incidents ("slow-payment-gateway", "missing-index", ...).
 //! - [`plan`]: the plan of faults in force and its store, the one source of truth.
-//! - [`api`]: the control API that serves the store.
+//! - [`api`]: the control API that serves the store; [`client`]: what programs outside the
+//!   shop use to call it.
 //! - [`follower`]: what each service runs: it follows the plan and answers the kit's hooks.
 //!
 //! A fault causes the mechanism of an incident, not a label: spans show only its symptoms,
 //! unless the plan's reveal switch is on.
 
 pub mod api;
+pub mod client;
 pub mod distribution;
 pub mod follower;
 pub mod plan;
