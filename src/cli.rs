@@ -72,6 +72,82 @@ pub enum Command {
     /// when every signal was delivered.
     #[command(after_help = DOCTOR_HELP)]
     Doctor(DoctorArgs),
+    /// Hands-on lessons in Japanese and English: each sets its stage in the running shop and
+    /// checks the participant's answer by reading the explorer, saying right or wrong and why.
+    #[command(after_help = WORKSHOP_HELP)]
+    Workshop(WorkshopArgs),
+}
+
+const WORKSHOP_HELP: &str = "\
+A lesson, start to end:
+  tracedojo workshop list              the lessons, with your progress
+  tracedojo workshop start 1           set lesson 1's stage and show it
+  tracedojo workshop check 1 ANSWER    right or wrong, and where to look
+  tracedojo workshop hint 1            one hint at a time
+Run `tracedojo up` first (with --participant NAME when several people share one explorer or
+backend); the workshop finds the shop, the explorer and the participant that `up` wrote to its
+data directory, so the flags below are needed only to point elsewhere. Exit status of `check`:
+0 right, 1 not right (yet), 2 the command could not run.";
+
+#[derive(Debug, Args)]
+pub struct WorkshopArgs {
+    #[command(subcommand)]
+    pub action: WorkshopAction,
+    /// The language of lessons and messages: ja or en [default: from the locale (LANG)]
+    #[arg(long, global = true, env = "TRACEDOJO_LANG")]
+    pub lang: Option<String>,
+    /// The running shop's explorer [default: what `up` wrote to the data directory, else
+    /// http://127.0.0.1:8090]
+    #[arg(long, global = true, env = "TRACEDOJO_EXPLORER_URL")]
+    pub explorer: Option<String>,
+    /// The running shop's fault control API [default: from `up`, else http://127.0.0.1:8089]
+    #[arg(long, global = true, env = "TRACEDOJO_CONTROL_URL")]
+    pub control: Option<String>,
+    /// The control API's token, when it was started with one.
+    #[arg(
+        long,
+        global = true,
+        env = "TRACEDOJO_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// The shop (its frontend) [default: from `up`, else http://127.0.0.1:8080]
+    #[arg(long, global = true, env = "TRACEDOJO_TARGET")]
+    pub shop: Option<String>,
+    /// Your name, as given to `up --participant`: the checks read only your namespace's
+    /// traces, and your stages differ from your neighbours' [default: from `up`]
+    #[arg(long, global = true, env = "TRACEDOJO_PARTICIPANT")]
+    pub participant: Option<String>,
+    /// Where `up` keeps its data; the workshop keeps your progress there too.
+    #[arg(
+        long,
+        global = true,
+        env = "TRACEDOJO_DATA_DIR",
+        default_value = "tracedojo-data"
+    )]
+    pub data_dir: std::path::PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkshopAction {
+    /// The lessons, with your progress.
+    List,
+    /// A lesson's text: goal, commands, where to look, the task and how to answer.
+    Show { lesson: String },
+    /// Set a lesson's stage in the running shop (faults, some traffic) and show the lesson.
+    Start { lesson: String },
+    /// Check your answer (or, for the code lessons, your change).
+    Check {
+        lesson: String,
+        /// The answer, in the form the lesson gives (several words need no quotes).
+        answer: Vec<String>,
+    },
+    /// The lesson's next hint.
+    Hint { lesson: String },
+    /// Forget your progress and clear the faults a stage set.
+    Reset,
+    /// Your progress: lessons passed, checks and hints used.
+    Status,
 }
 
 const DOCTOR_HELP: &str = "\

@@ -13,8 +13,10 @@ mod health_watch;
 mod load;
 mod ports;
 mod release;
+mod running;
 mod service;
 mod up;
+mod workshop;
 
 use clap::Parser;
 
@@ -54,25 +56,28 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        let done = |result: anyhow::Result<()>| result.map(|()| std::process::ExitCode::SUCCESS);
         match cli.command {
-            cli::Command::Up(args) => up::run(args).await,
-            cli::Command::Service(args) => service::run(*args).await,
-            cli::Command::Load(args) => load::run(args).await,
-            cli::Command::Fault(args) => fault::run(args).await,
-            cli::Command::Explore(args) => explore::run(args).await,
-            cli::Command::Doctor(args) => {
+            cli::Command::Up(args) => done(up::run(args).await),
+            cli::Command::Service(args) => done(service::run(*args).await),
+            cli::Command::Load(args) => done(load::run(args).await),
+            cli::Command::Fault(args) => done(fault::run(args).await),
+            cli::Command::Explore(args) => done(explore::run(args).await),
+            cli::Command::Doctor(args) => done(
                 doctor::run(doctor::DoctorArgs {
                     timeout: std::time::Duration::from_secs(args.timeout),
                     checking_explorer,
                 })
-                .await
-            }
+                .await,
+            ),
+            // The workshop says its errors in the participant's language, with its own status.
+            cli::Command::Workshop(args) => Ok(workshop::run(args).await),
         }
     });
     // Exporter threads may still hold the runtime briefly; do not wait for them forever.
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE

@@ -250,8 +250,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &control_url,
         started.elapsed(),
     );
+    crate::running::write(
+        &data_dir,
+        &crate::running::Running {
+            shop: Some(url_of("frontend")),
+            explorer: explorer.as_ref().map(|(explorer, _)| explorer.ui_url()),
+            control: Some(control_url.clone()),
+            participant: participant.as_ref().map(|p| p.as_str().to_string()),
+        },
+    );
 
     shutdown.await;
+    crate::running::remove(&data_dir);
     let _ = stop_watching.send(true);
     say!("\nstopping {} services ...", supervisors.len());
     let stopping = Instant::now();

@@ -1,0 +1,468 @@
+//! The workshop, lesson by lesson, as a participant takes it: against a real shop (`up
+//! --participant`), a scripted participant runs each command the lesson prints, gives a wrong
+//! answer (the check fails and points somewhere, without the answer), then finds the right
+//! one through the shop and the explorer's API as a person would (never from the stage) and
+//! passes, in Japanese and in English. Bad input gets one clear line and exit status 2.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Shop, client, poll_json, run_to_end, temp_dir};
+
+const PARTICIPANT: &str = "ws-taro";
+/// Long enough for spans to reach the explorer on a loaded machine; checks are retried
+/// until then, as a participant would try again.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// One participant's workshop against one shop, in one language.
+struct Participant<'a> {
+    shop: &'a Shop,
+    explorer: String,
+    lang: &'static str,
+    data_dir: &'a Path,
+}
+
+/// What a workshop command printed and how it ended.
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Participant<'_> {
+    fn workshop(&self, args: &[&str]) -> Ran {
+        let mut all = vec!["workshop"];
+        all.extend_from_slice(args);
+        let data_dir = self.data_dir.to_string_lossy().to_string();
+        all.extend_from_slice(&[
+            "--lang",
+            self.lang,
+            "--participant",
+            PARTICIPANT,
+            "--explorer",
+            &self.explorer,
+            "--control",
+            &self.shop.control,
+            "--shop",
+            &self.shop.url,
+            "--data-dir",
+            &data_dir,
+        ]);
+        let output = run_to_end(&all, &[]);
+        let ran = Ran {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+        };
+        assert!(
+            !ran.stderr.contains("panicked"),
+            "{args:?} panicked: {}",
+            ran.stderr
+        );
+        ran
+    }
+
+    /// Runs every command the lesson prints (`show`'s `$ ...` lines), as a participant
+    /// copies them: the lesson's docs are tested by running them.
+    fn run_printed_commands(&self, lesson: u32) {
+        let shown = self.workshop(&["show", &lesson.to_string()]);
+        assert_eq!(shown.code, 0, "show {lesson}: {}", shown.stderr);
+        let commands: Vec<&str> = shown
+            .stdout
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("$ tracedojo "))
+            .collect();
+        assert!(
+            !commands.is_empty(),
+            "lesson {lesson} prints no command:\n{}",
+            shown.stdout
+        );
+        for command in commands {
+            let args: Vec<&str> = command.split_whitespace().collect();
+            assert_eq!(
+                args.first(),
+                Some(&"workshop"),
+                "lesson {lesson}: {command}"
+            );
+            let ran = self.workshop(&args[1..]);
+            assert_eq!(
+                ran.code, 0,
+                "`tracedojo {command}` failed: {}{}",
+                ran.stdout, ran.stderr
+            );
+        }
+    }
+
+    /// A wrong answer: exit 1, a message in the participant's language that does not give
+    /// the answer away.
+    fn wrong(&self, lesson: u32, answer: &str, never_says: &str) -> String {
+        let ran = self.workshop(&["check", &lesson.to_string(), answer]);
+        assert_eq!(
+            ran.code, 1,
+            "lesson {lesson}, {answer:?} must be wrong: {}{}",
+            ran.stdout, ran.stderr
+        );
+        assert!(ran.stdout.starts_with('✗'), "{}", ran.stdout);
+        self.in_language(&ran.stdout);
+        assert!(
+            never_says.is_empty() || !ran.stdout.contains(never_says),
+            "the pointer gives the answer {never_says:?} away: {}",
+            ran.stdout
+        );
+        ran.stdout
+    }
+
+    /// The right answer passes (retried while the explorer is still receiving the spans);
+    /// the explanation follows.
+    fn right(&self, lesson: u32, answer: &dyn Fn() -> String) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let given = answer();
+            let ran = self.workshop(&["check", &lesson.to_string(), &given]);
+            if ran.code == 0 {
+                assert!(ran.stdout.starts_with('✓'), "{}", ran.stdout);
+                self.in_language(&ran.stdout);
+                assert!(
+                    ran.stdout.lines().count() > 3,
+                    "no explanation: {}",
+                    ran.stdout
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lesson {lesson} ({}): the right answer {given:?} never passed: {}{}",
+                self.lang,
+                ran.stdout,
+                ran.stderr
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn in_language(&self, text: &str) {
+        let japanese = text.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c));
+        assert_eq!(japanese, self.lang == "ja", "not in {}: {text}", self.lang);
+    }
+}
+
+/// A browser's session: the cookie the shop hands out, and its page's answers unfollowed.
+struct Browser {
+    http: reqwest::Client,
+    cookie: String,
+    shop: String,
+}
+
+impl Browser {
+    fn new(shop: &Shop, session: &str) -> Browser {
+        tracedojo_kit::telemetry::install_crypto_provider();
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            cookie: format!("td_session={session}"),
+            shop: shop.url.clone(),
+        }
+    }
+
+    async fn post_form(&self, path: &str, form: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.shop))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Adds a product and places the order; returns the trace id the order page links to.
+    async fn buy(&self) -> String {
+        let added = self.post_form("/cart/add", "product_id=5&quantity=1").await;
+        assert_eq!(added.status().as_u16(), 303);
+        let placed = self
+            .post_form(
+                "/checkout",
+                "card_number=4242424242424242&email=taro%40example.com&region=ap-northeast-1",
+            )
+            .await;
+        let location = placed.headers()["location"].to_str().unwrap().to_string();
+        // "See this order's trace" on the order page points at this trace.
+        let page = self
+            .http
+            .get(format!("{}{location}", self.shop))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (_, after) = page
+            .split_once("#/trace/")
+            .expect("the order page links to its trace");
+        after[..32].to_string()
+    }
+
+    /// The tier the shop's page says the user is in.
+    async fn tier(&self) -> String {
+        let page = self
+            .http
+            .get(format!("{}/", self.shop))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (_, after) = page
+            .split_once("class=\"tier tier-")
+            .expect("the page shows the tier");
+        after.split('"').next().unwrap().to_string()
+    }
+}
+
+async fn get(url: &str) -> Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// How many services of the shop a successful checkout crosses, read from one trace as a
+/// person reads its waterfall.
+async fn services_in_a_checkout(explorer: &str) -> usize {
+    let search = format!(
+        "{explorer}/api/traces?service=frontend&operation=POST%20/api/checkout&namespace={PARTICIPANT}&limit=5"
+    );
+    let (_, found) = poll_json(&search, WAIT, |_, v| {
+        v["traces"].as_array().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    for summary in found["traces"].as_array().unwrap() {
+        let trace = get(&format!(
+            "{explorer}/api/traces/{}",
+            summary["trace_id"].as_str().unwrap()
+        ))
+        .await;
+        if trace["error_count"] == 0 {
+            let services: BTreeSet<&str> = trace["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["service"].as_str())
+                .filter(|s| *s != "loadgenerator")
+                .collect();
+            return services.len();
+        }
+    }
+    panic!("no successful checkout: {found}");
+}
+
+/// The service that is slow by itself and its p95, as a person finds them: in the slowest
+/// recent checkout, the SERVER span with the most time of its own; then that service's p95
+/// on the RED page.
+async fn slow_service_and_p95(explorer: &str) -> (String, f64) {
+    let search = format!(
+        "{explorer}/api/traces?service=frontend&operation=POST%20/api/checkout&namespace={PARTICIPANT}&min_duration=200ms&limit=1"
+    );
+    let (_, found) = poll_json(&search, WAIT, |_, v| {
+        v["traces"].as_array().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    let id = found["traces"][0]["trace_id"]
+        .as_str()
+        .expect("a slow checkout")
+        .to_string();
+    let trace = get(&format!("{explorer}/api/traces/{id}")).await;
+    let slowest = trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "SERVER")
+        .max_by_key(|s| s["self_nanos"].as_u64().unwrap_or(0))
+        .unwrap();
+    let service = slowest["service"].as_str().unwrap().to_string();
+    let red = get(&format!(
+        "{explorer}/api/red?service={service}&namespace={PARTICIPANT}&since=2m"
+    ))
+    .await;
+    let p95 = red["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "SERVER")
+        .max_by_key(|e| e["requests"].as_u64().unwrap_or(0))
+        .and_then(|e| e["p95_ms"].as_f64())
+        .unwrap();
+    (service, p95.round())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_passes_every_lesson_in_japanese_and_english() {
+    let shop = Shop::start_with(&["--participant", PARTICIPANT, "--load-rate", "2"], &[]);
+    let explorer = shop.explorer.clone().expect("up runs the explorer");
+    for (lang, session) in [("ja", "a1b2c3d4e5f60718"), ("en", "0f1e2d3c4b5a6978")] {
+        let progress = temp_dir(&format!("workshop-{lang}"));
+        let me = Participant {
+            shop: &shop,
+            explorer: explorer.clone(),
+            lang,
+            data_dir: &progress,
+        };
+        let browser = Browser::new(&shop, session);
+
+        // 1. The first trace: a random id is not one; the order page's trace link is.
+        me.run_printed_commands(1);
+        me.wrong(1, "0123456789abcdef0123456789abcdef", "");
+        let mine = browser.buy().await;
+        me.right(1, &|| mine.clone());
+
+        // 2. Anatomy: one more than the services seen is wrong; the count read from a trace
+        // is right.
+        me.run_printed_commands(2);
+        let crossed = services_in_a_checkout(&explorer).await;
+        me.wrong(2, &(crossed + 1).to_string(), &crossed.to_string());
+        me.right(2, &|| crossed.to_string());
+
+        // 3. Baggage: traceparent does not carry the tier; baggage does, and the tier is
+        // what the shop's page says.
+        me.run_printed_commands(3);
+        browser.buy().await;
+        let tier = browser.tier().await;
+        me.right(3, &|| format!("baggage {tier}"));
+        me.wrong(3, &format!("traceparent {tier}"), "baggage");
+
+        // 4. The slow dependency: the frontend is not it; the service with the most time of
+        // its own is, with the p95 the RED page shows.
+        me.run_printed_commands(4);
+        let (service, p95) = slow_service_and_p95(&explorer).await;
+        assert_ne!(service, "frontend");
+        me.wrong(4, &format!("frontend {p95}"), &service);
+        me.right(4, &|| format!("{service} {p95}"));
+
+        let status = me.workshop(&["status"]);
+        assert_eq!(status.code, 0);
+        me.in_language(&status.stdout);
+        let _ = std::fs::remove_dir_all(&progress);
+    }
+}
+
+#[tokio::test]
+async fn the_workshop_finds_the_shop_that_up_runs_and_its_participant() {
+    let shop = Shop::start_with(&["--participant", "ws-hanako", "--no-load"], &[]);
+    let data_dir = shop.data_dir.to_string_lossy().to_string();
+    // No --explorer, --control, --shop or --participant: `up` wrote them to its data directory.
+    let output = run_to_end(
+        &[
+            "workshop",
+            "start",
+            "1",
+            "--lang",
+            "en",
+            "--data-dir",
+            &data_dir,
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let explorer = shop.explorer.clone().unwrap();
+    assert!(
+        stdout.contains(&format!(
+            "{}/?namespace=ws-hanako",
+            explorer.trim_end_matches('/')
+        )),
+        "the lesson links to the participant's view: {stdout}"
+    );
+    assert!(stdout.contains(&shop.url), "{stdout}");
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_status_2() {
+    let data = temp_dir("workshop-bad");
+    let data_dir = data.to_string_lossy().to_string();
+    let line = |args: &[&str]| {
+        let mut all = vec!["workshop"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--data-dir", data_dir.as_str()]);
+        if !args.contains(&"--lang") {
+            all.extend_from_slice(&["--lang", "en"]);
+        }
+        let output = run_to_end(&all, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert_eq!(output.status.code(), Some(2), "{all:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+        stderr
+    };
+    let unknown = line(&["show", "99"]);
+    assert!(
+        unknown.contains("no lesson 99") && unknown.contains("workshop list"),
+        "{unknown}"
+    );
+    let not_started = line(&["check", "1", "0123456789abcdef0123456789abcdef"]);
+    assert!(not_started.contains("workshop start 1"), "{not_started}");
+    let language = line(&["list", "--lang", "fr"]);
+    assert!(language.contains("ja or en"), "{language}");
+    let name = line(&["list", "--participant", "two words"]);
+    assert!(name.contains("--participant"), "{name}");
+
+    // A started lesson (as `start` records it), with no explorer where it is said to be.
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("workshop.json"),
+        r#"{"seed": 1, "current": 4, "lessons": {"1": {"started_unix_ms": 0}, "4": {"started_unix_ms": 0, "vars": {"service": "payment"}}}}"#,
+    )
+    .unwrap();
+    let form = line(&["check", "4", "payment", "fast"]);
+    assert!(
+        form.contains("not in the form") && form.contains("e.g."),
+        "{form}"
+    );
+    let no_answer = line(&["check", "4"]);
+    assert!(no_answer.contains("needs an answer"), "{no_answer}");
+    let unreachable = line(&[
+        "check",
+        "1",
+        "0123456789abcdef0123456789abcdef",
+        "--explorer",
+        "http://127.0.0.1:9",
+    ]);
+    assert!(
+        unreachable.contains("cannot reach the explorer at http://127.0.0.1:9"),
+        "{unreachable}"
+    );
+
+    // The same in Japanese.
+    let output = run_to_end(
+        &[
+            "workshop",
+            "show",
+            "99",
+            "--data-dir",
+            &data_dir,
+            "--lang",
+            "ja",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("レッスン 99 はありません"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&data);
+}
