@@ -5,7 +5,8 @@
 //! answer, not a failure of ours: the SERVER span here stays OK, while the caller's CLIENT
 //! span is marked as an error.
 //!
-//! Files: [`gateway`] holds the rules (latency, declines); [`routes`] the HTTP API.
+//! Files: [`gateway`] holds the card gateway (its latency, its declines, and
+//! [`gateway::authorise`], the call the handler waits on); [`routes`] the HTTP API.
 
 pub mod gateway;
 pub mod routes;

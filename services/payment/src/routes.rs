@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tracedojo_kit::ApiError;
 use tracedojo_kit::server::annotate;
 
-use crate::gateway::{GatewayConfig, decline_reason, luhn_valid};
+use crate::gateway::{self, GatewayConfig, luhn_valid};
 
 #[derive(Debug, Deserialize)]
 pub struct PaymentRequest {
@@ -30,13 +30,13 @@ pub struct Payment {
 
 pub fn router(gateway: GatewayConfig) -> Router {
     Router::new()
-        .route("/payments", post(authorize))
+        .route("/payments", post(create_payment))
         .with_state(Arc::new(gateway))
 }
 
-/// Authorises a payment after the gateway's (simulated) think time.
-async fn authorize(
-    State(gateway): State<Arc<GatewayConfig>>,
+/// Checks the request, then has the card gateway authorise it ([`gateway::authorise`]).
+async fn create_payment(
+    State(config): State<Arc<GatewayConfig>>,
     Json(request): Json<PaymentRequest>,
 ) -> Result<(StatusCode, Json<Payment>), ApiError> {
     annotate("tracedojo.payment.amount_cents", request.amount_cents);
@@ -56,8 +56,7 @@ async fn authorize(
             "card_number is not a valid card number (Luhn check failed)".into(),
         ));
     }
-    tokio::time::sleep(gateway.sample_latency()).await;
-    if let Some(reason) = decline_reason(&request.card_number) {
+    if let Err(reason) = gateway::authorise(&config, &request.card_number).await {
         tracing::info!(tracedojo.order.ref = %request.order_ref, tracedojo.payment.decline_reason = reason, "payment declined");
         return Err(ApiError::PaymentDeclined {
             reason: reason.to_string(),
