@@ -87,7 +87,11 @@ A lesson, start to end:
 Run `tracedojo up` first (with --participant NAME when several people share one explorer or
 backend); the workshop finds the shop, the explorer and the participant that `up` wrote to its
 data directory, so the flags below are needed only to point elsewhere. Exit status of `check`:
-0 right, 1 not right (yet), 2 the command could not run.";
+0 right, 1 not right (yet), 2 the command could not run.
+The facilitator's progress board:
+  tracedojo workshop board --listen 0.0.0.0:8095 --token TOKEN     serve it; prints what to add
+  tracedojo workshop check 1 ANSWER --board URL --board-code CODE  opt in: report to it
+Nothing is reported anywhere without --board.";
 
 #[derive(Debug, Args)]
 pub struct WorkshopArgs {
@@ -135,19 +139,68 @@ pub enum WorkshopAction {
     /// A lesson's text: goal, commands, where to look, the task and how to answer.
     Show { lesson: String },
     /// Set a lesson's stage in the running shop (faults, some traffic) and show the lesson.
-    Start { lesson: String },
+    Start {
+        lesson: String,
+        #[command(flatten)]
+        board: BoardReportArgs,
+    },
     /// Check your answer (or, for the code lessons, your change).
     Check {
         lesson: String,
         /// The answer, in the form the lesson gives (several words need no quotes).
         answer: Vec<String>,
+        #[command(flatten)]
+        board: BoardReportArgs,
     },
     /// The lesson's next hint.
-    Hint { lesson: String },
+    Hint {
+        lesson: String,
+        #[command(flatten)]
+        board: BoardReportArgs,
+    },
     /// Forget your progress and clear the faults a stage set.
     Reset,
     /// Your progress: lessons passed, checks and hints used.
     Status,
+    /// For the facilitator: serve a progress board for the room's screen, showing who is on
+    /// which lesson and who has been stuck longest, fed by the participants who opt in
+    /// (`--board URL --board-code CODE` on start, check and hint). Kept in memory only.
+    Board {
+        /// Address to listen on, HOST:PORT; 0.0.0.0:8095 lets participants' laptops reach it,
+        /// and needs a token.
+        #[arg(long, default_value = "127.0.0.1:8095", value_parser = listen_address)]
+        listen: SocketAddr,
+        /// The token the board's page needs to read it (at least 16 characters, e.g. from
+        /// `openssl rand -hex 16`); required beyond loopback. Participants do not need it.
+        #[arg(long, env = "TRACEDOJO_BOARD_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The join code participants give with --board-code [default: six characters made
+        /// up at start]
+        #[arg(long)]
+        code: Option<String>,
+    },
+}
+
+/// Opting in to the facilitator's progress board: without `--board` nothing is sent anywhere.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BoardReportArgs {
+    /// Report this command's outcome (your name, the lesson, started, passed, wrong or hint)
+    /// to the facilitator's progress board at URL, which `tracedojo workshop board` prints.
+    #[arg(
+        long = "board",
+        env = "TRACEDOJO_BOARD",
+        value_name = "URL",
+        requires = "board_code"
+    )]
+    pub board: Option<String>,
+    /// The board's join code, shown on the board.
+    #[arg(
+        long,
+        env = "TRACEDOJO_BOARD_CODE",
+        value_name = "CODE",
+        hide_env_values = true
+    )]
+    pub board_code: Option<String>,
 }
 
 const DOCTOR_HELP: &str = "\

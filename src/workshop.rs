@@ -2,13 +2,15 @@
 //! the workshop crate's; this file finds the running shop (flags, else what `up` wrote to the
 //! data directory, else the default ports), prints, and sets the exit status.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use tracedojo_workshop::board::{self, BoardConfig, Event, Reporter};
 use tracedojo_workshop::check::Outcome;
 use tracedojo_workshop::commands;
 use tracedojo_workshop::{Lang, Settings, WorkshopError};
 
-use crate::cli::{WorkshopAction, WorkshopArgs};
+use crate::cli::{BoardReportArgs, WorkshopAction, WorkshopArgs};
 
 /// Exit status of a command that could not run (bad input, no shop): apart from a wrong
 /// answer's 1, so a script can tell them apart.
@@ -26,6 +28,15 @@ pub async fn run(args: WorkshopArgs) -> ExitCode {
             return ExitCode::from(CANNOT_RUN);
         }
     };
+    // The facilitator's board needs none of a participant's settings.
+    if let WorkshopAction::Board {
+        listen,
+        token,
+        code,
+    } = args.action
+    {
+        return serve_board(listen, token, code, lang).await;
+    }
     let settings = match settings(&args, lang) {
         Ok(settings) => settings,
         Err(message) => {
@@ -79,10 +90,10 @@ fn settings(args: &WorkshopArgs, lang: Lang) -> Result<Settings, String> {
 
 async fn act(settings: &Settings, action: WorkshopAction) -> Result<ExitCode, WorkshopError> {
     let lang = settings.lang;
-    let text = match action {
-        WorkshopAction::List => commands::list(settings)?,
-        WorkshopAction::Show { lesson } => commands::show(settings, &lesson)?,
-        WorkshopAction::Start { lesson } => {
+    let (text, opted_in) = match action {
+        WorkshopAction::List => (commands::list(settings)?, None),
+        WorkshopAction::Show { lesson } => (commands::show(settings, &lesson)?, None),
+        WorkshopAction::Start { lesson, board } => {
             eprintln!(
                 "{}",
                 lang.say(
@@ -90,9 +101,14 @@ async fn act(settings: &Settings, action: WorkshopAction) -> Result<ExitCode, Wo
                     "環境を準備しています（障害の設定と、数秒間のトラフィック）…"
                 )
             );
-            commands::start(settings, &lesson).await?
+            let text = commands::start(settings, &lesson).await?;
+            (text, Some((board, lesson, Event::Started)))
         }
-        WorkshopAction::Check { lesson, answer } => {
+        WorkshopAction::Check {
+            lesson,
+            answer,
+            board,
+        } => {
             let answer = answer.join(" ");
             let checked = commands::check(settings, &lesson, Some(&answer)).await?;
             let (mark, code) = match checked.verdict.outcome {
@@ -100,11 +116,11 @@ async fn act(settings: &Settings, action: WorkshopAction) -> Result<ExitCode, Wo
                 Outcome::Wrong => ("✗", ExitCode::FAILURE),
                 Outcome::NotYet => ("…", ExitCode::FAILURE),
             };
-            println!("{mark} {}", checked.verdict.message);
+            let mut text = format!("{mark} {}\n", checked.verdict.message);
             if let Some(explanation) = checked.explanation {
-                println!("\n{explanation}");
-                println!(
-                    "\n{}",
+                text.push_str(&format!("\n{explanation}\n"));
+                text.push_str(&format!(
+                    "\n{}\n",
                     lang.say(
                         format!(
                             "Lesson {} passed. Next: `tracedojo workshop list`.",
@@ -115,14 +131,169 @@ async fn act(settings: &Settings, action: WorkshopAction) -> Result<ExitCode, Wo
                             checked.lesson
                         ),
                     )
-                );
+                ));
+            }
+            print_out(&text);
+            // "Not yet" is neither right nor wrong: the board has nothing to show for it.
+            let event = match checked.verdict.outcome {
+                Outcome::Right => Some(Event::Passed),
+                Outcome::Wrong => Some(Event::Wrong),
+                Outcome::NotYet => None,
+            };
+            if let Some(event) = event {
+                report(settings, &board, &lesson, event).await;
             }
             return Ok(code);
         }
-        WorkshopAction::Hint { lesson } => commands::hint(settings, &lesson)?,
-        WorkshopAction::Reset => commands::reset(settings).await?,
-        WorkshopAction::Status => commands::status(settings)?,
+        WorkshopAction::Hint { lesson, board } => (
+            commands::hint(settings, &lesson)?,
+            Some((board, lesson, Event::Hint)),
+        ),
+        WorkshopAction::Reset => (commands::reset(settings).await?, None),
+        WorkshopAction::Status => (commands::status(settings)?, None),
+        WorkshopAction::Board { .. } => unreachable!("`run` serves the board before this"),
     };
-    print!("{text}");
+    print_out(&text);
+    if let Some((board, lesson, event)) = opted_in {
+        report(settings, &board, &lesson, event).await;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tells the facilitator's board what happened, when the participant opted in with `--board`.
+/// Best effort: a board that is gone or refuses costs one warning line, never the command.
+async fn report(settings: &Settings, opted_in: &BoardReportArgs, lesson: &str, event: Event) {
+    let Some(url) = &opted_in.board else {
+        return;
+    };
+    let lang = settings.lang;
+    let Ok(lesson) = commands::lessons().and_then(|all| commands::find(&all, lesson)) else {
+        return;
+    };
+    let code = opted_in.board_code.as_deref().unwrap_or_default();
+    let sent = match Reporter::new(url, code, settings.participant.as_deref()) {
+        Ok(reporter) => {
+            reporter
+                .send(lesson.number, &lesson.texts(lang).title, event)
+                .await
+        }
+        Err(said) => Err(said),
+    };
+    if let Err(said) = sent {
+        eprintln!("{}: {}", lang.say("warning", "警告"), said.message(lang));
+    }
+}
+
+/// `workshop board`: serves the progress board until Ctrl-C.
+async fn serve_board(
+    listen: SocketAddr,
+    token: Option<String>,
+    code: Option<String>,
+    lang: Lang,
+) -> ExitCode {
+    let fail = |message: String| {
+        eprintln!("{}: {message}", lang.say("error", "エラー"));
+        ExitCode::from(CANNOT_RUN)
+    };
+    let token = token.filter(|token| !token.is_empty());
+    // `--token` is also the workshop's flag for the control API's token, and clap hands its
+    // variable down here when TRACEDOJO_BOARD_TOKEN is unset: that token must never end up in
+    // a URL shown on the room's screen.
+    if let Some(token) = &token
+        && std::env::var("TRACEDOJO_CONTROL_TOKEN").is_ok_and(|control| &control == token)
+    {
+        return fail(lang.say(
+            "the board's token would be the fault control API's (TRACEDOJO_CONTROL_TOKEN); give the board its own with --token or TRACEDOJO_BOARD_TOKEN, or unset TRACEDOJO_CONTROL_TOKEN",
+            "ボードのトークンが障害の制御 API のトークン（TRACEDOJO_CONTROL_TOKEN）と同じになります。--token か TRACEDOJO_BOARD_TOKEN でボード専用のトークンを指定するか、TRACEDOJO_CONTROL_TOKEN を解除してください",
+        ));
+    }
+    if let Err(said) = board::check_exposure(listen, token.as_deref()) {
+        return fail(said.message(lang));
+    }
+    let code = match code.as_deref().map(board::parse_code) {
+        None => board::new_code(),
+        Some(Ok(code)) => code,
+        Some(Err(said)) => return fail(said.message(lang)),
+    };
+    let listener = match board::bind(listen).await {
+        Ok(listener) => listener,
+        Err(said) => return fail(said.message(lang)),
+    };
+    let bound = match listener.local_addr() {
+        Ok(bound) => bound,
+        Err(err) => return fail(err.to_string()),
+    };
+    let join = board::join_url(bound);
+    let join_url = join
+        .clone()
+        .unwrap_or_else(|| format!("http://THIS-MACHINE:{}", bound.port()));
+    let page = board::page_url(bound, token.as_deref());
+    let mut lines = vec![
+        lang.say(
+            format!("Progress board: {page}"),
+            format!("進捗ボード: {page}"),
+        ),
+        match token {
+            Some(_) => lang.say(
+                "  open it on the room's screen",
+                "  会場のスクリーンで開いてください",
+            ),
+            None => lang.say(
+                "  open it on this machine (without a token it answers this machine only)",
+                "  このマシンで開いてください（トークンなしでは、このマシンからのアクセスにだけ応答します）",
+            ),
+        },
+        lang.say(format!("Join code: {code}"), format!("参加コード: {code}")),
+        lang.say(
+            "Participants add to `tracedojo workshop start`, `check` and `hint`:",
+            "参加者は `tracedojo workshop start`、`check`、`hint` に次を付けます:",
+        ),
+        format!("  --board {join_url} --board-code {code}"),
+        lang.say(
+            format!(
+                "  (or once per terminal: TRACEDOJO_BOARD={join_url} TRACEDOJO_BOARD_CODE={code})"
+            ),
+            format!(
+                "  （ターミナルごとに一度設定するなら: TRACEDOJO_BOARD={join_url} TRACEDOJO_BOARD_CODE={code}）"
+            ),
+        ),
+        lang.say(
+            "  with their name as given to `up --participant`, or --participant NAME",
+            "  名前は `up --participant` で指定したもの、または --participant 名前 を使います",
+        ),
+    ];
+    if join.is_none() {
+        lines.push(lang.say(
+            "  (replace THIS-MACHINE with this machine's address on the room's network)",
+            "  （THIS-MACHINE は、会場のネットワークでのこのマシンのアドレスに置き換えてください）",
+        ));
+    } else if bound.ip().is_loopback() {
+        lines.push(lang.say(
+            "  (on loopback only this machine can report: --listen 0.0.0.0:8095 --token TOKEN lets the room's laptops in)",
+            "  （ループバックでは、このマシンからしか報告できません。会場の PC から報告できるようにするには --listen 0.0.0.0:8095 --token トークン）",
+        ));
+    }
+    lines.push(lang.say(
+        "Nothing is reported without these. Ctrl-C stops the board; what it shows is kept in memory only.",
+        "これを付けない限り、何も報告されません。Ctrl-C でボードを停止します（表示内容はメモリー上にしか保持されません）。",
+    ));
+    print_out(&format!("{}\n", lines.join("\n")));
+    let config = BoardConfig {
+        code,
+        token,
+        join_url,
+    };
+    match board::serve(listener, config, tracedojo_kit::shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(err.to_string()),
+    }
+}
+
+/// Prints to standard output; a reader that went away (`| head`) is not an error.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }

@@ -69,6 +69,12 @@ impl Participant<'_> {
     /// Runs every command the lesson prints (`show`'s `$ ...` lines), as a participant
     /// copies them: the lesson's docs are tested by running them.
     fn run_printed_commands(&self, lesson: u32) {
+        self.run_printed_commands_with(lesson, &[]);
+    }
+
+    /// [`Self::run_printed_commands`], with `env` for the commands other than `workshop`
+    /// (`doctor` needs the backend's settings, as the participant's shell has them).
+    fn run_printed_commands_with(&self, lesson: u32, env: &[(&str, &str)]) {
         let shown = self.workshop(&["show", &lesson.to_string()]);
         assert_eq!(shown.code, 0, "show {lesson}: {}", shown.stderr);
         let commands: Vec<&str> = shown
@@ -83,11 +89,15 @@ impl Participant<'_> {
         );
         for command in commands {
             let args: Vec<&str> = command.split_whitespace().collect();
-            assert_eq!(
-                args.first(),
-                Some(&"workshop"),
-                "lesson {lesson}: {command}"
-            );
+            if args.first() != Some(&"workshop") {
+                let output = run_to_end(&args, env);
+                assert!(
+                    output.status.success(),
+                    "lesson {lesson}: `tracedojo {command}` failed: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+                continue;
+            }
             let ran = self.workshop(&args[1..]);
             assert_eq!(
                 ran.code, 0,
@@ -357,6 +367,383 @@ async fn a_participant_passes_every_lesson_in_japanese_and_english() {
         me.in_language(&status.stdout);
         let _ = std::fs::remove_dir_all(&progress);
     }
+}
+
+/// When a lesson was started: a person looks at what happened since (the explorer's window
+/// narrowed to it), not at what earlier lessons left behind.
+struct Since {
+    start_ms: u128,
+}
+
+impl Since {
+    fn now() -> Since {
+        Since {
+            start_ms: unix_ms(),
+        }
+    }
+
+    /// The explorer's `since` from the start until now (re-read at each call, as a person
+    /// refreshing the page would).
+    fn window(&self) -> String {
+        format!("{}s", ((unix_ms() - self.start_ms) / 1000).max(1) + 1)
+    }
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// Lesson 5 as a person reads it: the table of the slowest catalogue query on the RED page,
+/// and how often one listing trace repeats its most repeated query.
+async fn table_and_repeats(explorer: &str, since: &Since) -> (String, usize) {
+    let red = get(&format!(
+        "{explorer}/api/red?service=catalog&namespace={PARTICIPANT}&since={}",
+        since.window()
+    ))
+    .await;
+    let slowest = red["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["operation"] == "SELECT" && q["calls"].as_u64().unwrap_or(0) >= 3)
+        .max_by(|a, b| {
+            a["p95_ms"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["p95_ms"].as_f64().unwrap())
+        })
+        .expect("catalogue queries on the RED page");
+    let table = slowest["collection"].as_str().unwrap().to_string();
+    let search = format!(
+        "{explorer}/api/traces?service=frontend&operation=GET%20/api/products&namespace={PARTICIPANT}&start={}&limit=1",
+        since.start_ms
+    );
+    let (_, found) = poll_json(&search, WAIT, |_, v| {
+        v["traces"].as_array().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    let trace = get(&format!(
+        "{explorer}/api/traces/{}",
+        found["traces"][0]["trace_id"].as_str().unwrap()
+    ))
+    .await;
+    let mut counts = std::collections::BTreeMap::new();
+    for span in trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["service"] == "catalog")
+    {
+        if let Some(text) = span["attributes"]["db.query.text"].as_str() {
+            *counts.entry(text.to_string()).or_insert(0usize) += 1;
+        }
+    }
+    (table, counts.into_values().max().unwrap())
+}
+
+/// The deepest failing span of one failing checkout whose children all succeeded: where a
+/// person following the red spans down ends up. Returns its service and its resource's
+/// service.version.
+async fn first_failure(explorer: &str, since: &Since) -> (String, String) {
+    let search = format!(
+        "{explorer}/api/traces?errors=true&namespace={PARTICIPANT}&start={}&limit=1",
+        since.start_ms
+    );
+    let (_, found) = poll_json(&search, WAIT, |_, v| {
+        v["traces"].as_array().is_some_and(|t| !t.is_empty())
+    })
+    .await;
+    let trace = get(&format!(
+        "{explorer}/api/traces/{}",
+        found["traces"][0]["trace_id"].as_str().unwrap()
+    ))
+    .await;
+    let spans = trace["spans"].as_array().unwrap();
+    let failed = |s: &&Value| s["status_code"] == "ERROR";
+    let first = spans
+        .iter()
+        .filter(failed)
+        .find(|s| {
+            !spans
+                .iter()
+                .filter(failed)
+                .any(|child| child["parent_span_id"] == s["span_id"])
+        })
+        .expect("a failing span");
+    (
+        first["service"].as_str().unwrap().to_string(),
+        first["resource"]["service.version"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+/// Lesson 7 as a person reads it: the Errors page narrowed to the failing operation, its
+/// first attribute.
+async fn separating_attribute(explorer: &str, since: &Since) -> String {
+    let url = format!(
+        "{explorer}/api/errors?service=checkout&operation=POST%20/checkout&namespace={PARTICIPANT}&since={}",
+        since.window()
+    );
+    let (_, errors) = poll_json(&url, WAIT, |_, v| {
+        v["attributes"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    let first = &errors["attributes"][0];
+    format!(
+        "{}={}",
+        first["key"].as_str().unwrap(),
+        first["value"].as_str().unwrap()
+    )
+}
+
+/// Lesson 9 as a person reads it: the order's message id on the checkout's PRODUCER span,
+/// the span that processed it found by that id, the difference of their starts.
+async fn queue_wait(explorer: &str, checkout_trace: &str) -> Option<(String, f64)> {
+    let trace = get(&format!("{explorer}/api/traces/{checkout_trace}")).await;
+    let producer = trace["spans"]
+        .as_array()?
+        .iter()
+        .find(|s| s["kind"] == "PRODUCER")?
+        .clone();
+    let id = producer["attributes"]["messaging.message.id"].as_str()?;
+    let found = get(&format!(
+        "{explorer}/api/traces?attr=messaging.message.id={id}&limit=5"
+    ))
+    .await;
+    for summary in found["traces"].as_array()? {
+        let trace = get(&format!(
+            "{explorer}/api/traces/{}",
+            summary["trace_id"].as_str()?
+        ))
+        .await;
+        if let Some(consumer) = trace["spans"]
+            .as_array()?
+            .iter()
+            .find(|s| s["kind"] == "CONSUMER")
+        {
+            let wait =
+                consumer["start_unix_nanos"].as_u64()? - producer["start_unix_nanos"].as_u64()?;
+            return Some((
+                consumer["service"].as_str()?.to_string(),
+                (wait as f64 / 1e6).round(),
+            ));
+        }
+    }
+    None
+}
+
+/// Lesson 14 as a person reads it: a frontend endpoint on the RED page with p95 over 300 ms.
+async fn endpoint_over_objective(explorer: &str, since: &Since) -> String {
+    let url = format!(
+        "{explorer}/api/red?service=frontend&namespace={PARTICIPANT}&since={}",
+        since.window()
+    );
+    let over = |v: &Value| {
+        v["endpoints"].as_array().and_then(|e| {
+            e.iter()
+                .find(|e| {
+                    e["kind"] == "SERVER"
+                        && e["requests"].as_u64().unwrap_or(0) >= 5
+                        && e["p95_ms"].as_f64().unwrap_or(0.0) > 300.0
+                })
+                .and_then(|e| e["operation"].as_str().map(str::to_string))
+        })
+    };
+    let (_, red) = poll_json(&url, WAIT, |_, v| over(v).is_some()).await;
+    over(&red).expect("an endpoint over the objective")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_incident_lessons_are_passed_with_answers_found_as_a_person_finds_them() {
+    let shop = Shop::start_with(&["--participant", PARTICIPANT, "--load-rate", "1"], &[]);
+    let explorer = shop.explorer.clone().expect("up runs the explorer");
+    for (lang, session) in [("en", "1a2b3c4d5e6f7081"), ("ja", "8f7e6d5c4b3a2910")] {
+        let progress = temp_dir(&format!("workshop-incidents-{lang}"));
+        let me = Participant {
+            shop: &shop,
+            explorer: explorer.clone(),
+            lang,
+            data_dir: &progress,
+        };
+        let browser = Browser::new(&shop, session);
+
+        // 5. The database.
+        let since = Since::now();
+        me.run_printed_commands(5);
+        let (table, repeats) = table_and_repeats(&explorer, &since).await;
+        me.right(5, &|| format!("{table} {repeats}"));
+        me.wrong(5, &format!("{table} {}", repeats + 7), &repeats.to_string());
+        me.wrong(5, &format!("cart_items {repeats}"), &table);
+
+        // 6. The root cause: the frontend only reports it.
+        let since = Since::now();
+        me.run_printed_commands(6);
+        let (origin, _) = first_failure(&explorer, &since).await;
+        assert_ne!(origin, "frontend");
+        me.right(6, &|| origin.clone());
+        me.wrong(6, "frontend", &origin);
+
+        // 7. The segment, from the Errors page narrowed to the failing operation.
+        let since = Since::now();
+        me.run_printed_commands(7);
+        let segment = separating_attribute(&explorer, &since).await;
+        assert!(
+            segment.starts_with("tracedojo.user."),
+            "the Errors page leads with {segment}"
+        );
+        me.right(7, &|| segment.clone());
+        me.wrong(7, "tracedojo.user.company=Nobody", &segment);
+
+        // 8. The bad release: the failing span's service and version.
+        let since = Since::now();
+        me.run_printed_commands(8);
+        let (service, version) = first_failure(&explorer, &since).await;
+        me.right(8, &|| format!("{service} {version}"));
+        me.wrong(8, &format!("{service} 0.0.1"), &version);
+
+        // 9. Async work: the participant's own order, followed through the span link.
+        me.run_printed_commands(9);
+        let checkout = browser.buy().await;
+        let deadline = Instant::now() + WAIT;
+        let (consumer, wait) = loop {
+            if let Some(found) = queue_wait(&explorer, &checkout).await {
+                break found;
+            }
+            assert!(Instant::now() < deadline, "the order was never processed");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        me.right(9, &|| format!("{consumer} {wait}"));
+        me.wrong(9, &format!("checkout {wait}"), &consumer);
+        me.wrong(9, &format!("{consumer} {}", wait * 3.0 + 500.0), "");
+
+        // 14. The objective: an endpoint users call, over 300 ms at p95.
+        let since = Since::now();
+        me.run_printed_commands(14);
+        let missing = endpoint_over_objective(&explorer, &since).await;
+        me.right(14, &|| missing.clone());
+        me.wrong(14, "POST /api/checkout", &missing);
+        let _ = std::fs::remove_dir_all(&progress);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_to_a_backend_is_checked_through_the_explorers_export_health() {
+    // Without a backend, the check says how to set one.
+    let progress = temp_dir("workshop-backend");
+    {
+        let shop = Shop::start_with(&["--participant", PARTICIPANT, "--no-load"], &[]);
+        let me = Participant {
+            shop: &shop,
+            explorer: shop.explorer.clone().unwrap(),
+            lang: "ja",
+            data_dir: &progress,
+        };
+        me.workshop(&["start", "12"]);
+        let pointer = me.wrong(12, "", "");
+        assert!(pointer.contains("tracedojo doctor"), "{pointer}");
+    }
+    // With one (a local OTLP receiver standing in for the vendor), it passes, after the
+    // lesson's own commands (`doctor` among them) ran against it.
+    let (shop, receiver) =
+        support::shop_with_receiver(&["--participant", PARTICIPANT, "--no-load"]).await;
+    let endpoint = receiver.http_endpoint();
+    let backend = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    ];
+    for lang in ["en", "ja"] {
+        let me = Participant {
+            shop: &shop,
+            explorer: shop.explorer.clone().unwrap(),
+            lang,
+            data_dir: &progress,
+        };
+        me.run_printed_commands_with(12, &backend);
+        me.right(12, &String::new);
+    }
+    let _ = std::fs::remove_dir_all(&progress);
+}
+
+/// How many checkout traces the explorer holds since `since`, as a person counts the search
+/// results.
+async fn checkouts_kept(explorer: &str, since: &Since) -> usize {
+    let url = format!(
+        "{explorer}/api/traces?service=frontend&operation=POST%20/api/checkout&namespace={PARTICIPANT}&start={}&limit=1000",
+        since.start_ms
+    );
+    get(&url).await["traces"].as_array().map_or(0, Vec::len)
+}
+
+/// Checks lesson 13 with the count read now, until the check answers with `mark`; returns
+/// its message.
+async fn check_sampling(me: &Participant<'_>, explorer: &str, since: &Since, mark: char) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let kept = checkouts_kept(explorer, since).await;
+        let ran = me.workshop(&["check", "13", &kept.to_string()]);
+        if ran.stdout.starts_with(mark) {
+            me.in_language(&ran.stdout);
+            return ran.stdout;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lesson 13 never answered {mark}: {}{}",
+            ran.stdout,
+            ran.stderr
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_sampler_keeps_a_tenth_of_the_traces_and_the_check_counts_them() {
+    let progress = temp_dir("workshop-sampling");
+    // Without a sampler every purchase is kept: the check says the sampler is not at work.
+    {
+        let shop = Shop::start_with(&["--participant", PARTICIPANT, "--no-load"], &[]);
+        let me = Participant {
+            shop: &shop,
+            explorer: shop.explorer.clone().unwrap(),
+            lang: "en",
+            data_dir: &progress,
+        };
+        let since = Since::now();
+        me.run_printed_commands(13);
+        let said = check_sampling(&me, me.explorer.as_str(), &since, '✗').await;
+        assert!(said.contains("OTEL_TRACES_SAMPLER"), "{said}");
+    }
+    let shop = Shop::start_with(
+        &["--participant", PARTICIPANT, "--no-load"],
+        &[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+        ],
+    );
+    for lang in ["ja", "en"] {
+        let me = Participant {
+            shop: &shop,
+            explorer: shop.explorer.clone().unwrap(),
+            lang,
+            data_dir: &progress,
+        };
+        let since = Since::now();
+        me.run_printed_commands(13);
+        check_sampling(&me, me.explorer.as_str(), &since, '✓').await;
+        let kept = checkouts_kept(&me.explorer, &since).await;
+        assert!(
+            (1..50).contains(&kept),
+            "a tenth of 100 purchases kept, not {kept}"
+        );
+        // The count is not said back (the pointer says where to count).
+        let said = me.wrong(13, &(kept + 20).to_string(), "");
+        assert!(!said.contains(&format!(" {kept} ")), "{said}");
+    }
+    let _ = std::fs::remove_dir_all(&progress);
 }
 
 #[tokio::test]

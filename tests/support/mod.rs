@@ -110,7 +110,18 @@ impl Shop {
 
     /// [`Shop::start_with`] keeping its databases in `data_dir` (removed when dropped).
     pub fn start_in(data_dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Shop {
-        let mut command = Command::new(BIN);
+        Shop::start_binary(Path::new(BIN), data_dir, args, env)
+    }
+
+    /// [`Shop::start_in`] with another build of `tracedojo`, such as one a test made from an
+    /// edited copy of the sources.
+    pub fn start_binary(
+        binary: &Path,
+        data_dir: PathBuf,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Shop {
+        let mut command = Command::new(binary);
         command
             .args(["up", "--base-port", "0", "--data-dir"])
             .arg(&data_dir)
@@ -194,6 +205,13 @@ impl Shop {
     pub fn stop(&mut self) -> bool {
         terminate(&mut self.child)
     }
+
+    /// Stops the shop and hands its data directory over instead of removing it, so the next
+    /// `up` starts where this one left off (progress, databases), as a restart does.
+    pub fn stop_keeping_data(mut self) -> PathBuf {
+        terminate(&mut self.child);
+        std::mem::take(&mut self.data_dir)
+    }
 }
 
 fn terminate(child: &mut Child) -> bool {
@@ -219,13 +237,24 @@ fn terminate(child: &mut Child) -> bool {
 impl Drop for Shop {
     fn drop(&mut self) {
         terminate(&mut self.child);
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if !self.data_dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
 /// Runs `tracedojo` with arguments and environment to completion (bounded), for error tests.
 pub fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    let mut command = Command::new(BIN);
+    run_binary_to_end(Path::new(BIN), args, env)
+}
+
+/// [`run_to_end`] with another build of `tracedojo`.
+pub fn run_binary_to_end(
+    binary: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut command = Command::new(binary);
     command.args(args).stdin(Stdio::null());
     for (key, value) in env {
         command.env(key, value);

@@ -228,6 +228,7 @@ pub async fn check(
         vars: &state.vars,
         format_en: &format_en,
         format_ja: &format_ja,
+        stage_journeys: lesson.stage.load.as_ref().map_or(0, |load| load.journeys),
     };
     let verdict = check::run(&lesson.check, &context, &answer).await?;
     let entry = progress.lessons.entry(lesson.number).or_default();

@@ -54,6 +54,16 @@ pub fn lesson(lesson: &Lesson, text: &str) -> Result<(), LessonError> {
         ));
     }
     stage(lesson).map_err(|(key, message)| fail(key.0, key.1, message))?;
+    if matches!(lesson.check, crate::check::Check::SampledCount { .. })
+        && lesson.stage.load.is_none()
+    {
+        return Err(fail(
+            "check",
+            "kind",
+            "check.kind sampled-count counts the stage's purchases: give the stage a load"
+                .to_string(),
+        ));
+    }
     for name in lesson.check.needs_vars() {
         if !lesson.stage.vary.contains_key(*name) {
             return Err(fail(
@@ -132,7 +142,7 @@ fn stage(lesson: &Lesson) -> Result<(), (Where, String)> {
         let unknown = fault.spec.as_deref().and_then(|template| {
             placeholders(template)
                 .into_iter()
-                .find(|n| !stage.vary.contains_key(n))
+                .find(|n| !crate::vary::is_known(n, &stage.vary))
         });
         if let Some(name) = unknown {
             return Err((
@@ -191,12 +201,12 @@ fn variations(
         .iter()
         .filter_map(|(name, values)| values.first().map(|v| (name.clone(), v.as_text())))
         .collect();
-    let mut all = vec![first.clone()];
+    let mut all = vec![crate::vary::with_parts(first.clone())];
     for (name, values) in vary {
         for value in values.iter().skip(1) {
             let mut vars = first.clone();
             vars.insert(name.clone(), value.as_text());
-            all.push(vars);
+            all.push(crate::vary::with_parts(vars));
         }
     }
     all

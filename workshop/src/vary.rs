@@ -13,14 +13,43 @@ pub fn choose(
     slug: &str,
     vary: &BTreeMap<String, Vec<VaryValue>>,
 ) -> BTreeMap<String, String> {
-    vary.iter()
+    let chosen = vary
+        .iter()
         .filter(|(_, values)| !values.is_empty())
         .map(|(name, values)| {
             let key = format!("{seed}/{slug}/{name}");
             let index = (fnv1a(key.as_bytes()) % values.len() as u64) as usize;
             (name.clone(), values[index].as_text())
         })
-        .collect()
+        .collect();
+    with_parts(chosen)
+}
+
+/// Adds `NAME.key` and `NAME.value` for each value written `key=value`, so one varied
+/// choice can fill two places (`"${segment.key}": "${segment.value}"`) and stay a pair.
+pub fn with_parts(mut vars: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let pairs: Vec<(String, String, String)> = vars
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .split_once('=')
+                .map(|(k, v)| (name.clone(), k.to_string(), v.to_string()))
+        })
+        .collect();
+    for (name, key, value) in pairs {
+        vars.insert(format!("{name}.key"), key);
+        vars.insert(format!("{name}.value"), value);
+    }
+    vars
+}
+
+/// Whether `${placeholder}` names a `vary` entry (or the key or value part of one).
+pub fn is_known(placeholder: &str, vary: &BTreeMap<String, Vec<VaryValue>>) -> bool {
+    let name = placeholder
+        .strip_suffix(".key")
+        .or_else(|| placeholder.strip_suffix(".value"))
+        .unwrap_or(placeholder);
+    vary.contains_key(name)
 }
 
 /// `template` with each `${name}` replaced by its value.
@@ -69,6 +98,20 @@ mod tests {
             .map(|seed| choose(seed, "slow", &vary())["service"].clone())
             .collect();
         assert_eq!(picks.len(), 3, "fifty seeds must reach every value");
+    }
+
+    #[test]
+    fn a_pair_fills_two_places() {
+        let vary = BTreeMap::from([(
+            "segment".to_string(),
+            vec![VaryValue::Text("tracedojo.user.tier=gold".into())],
+        )]);
+        let vars = choose(1, "segment", &vary);
+        assert_eq!(
+            substitute(r#"{"${segment.key}": "${segment.value}"}"#, &vars),
+            r#"{"tracedojo.user.tier": "gold"}"#
+        );
+        assert!(is_known("segment.key", &vary) && !is_known("segment.name", &vary));
     }
 
     #[test]

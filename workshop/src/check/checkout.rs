@@ -67,6 +67,21 @@ async fn own_checkouts(context: &Context<'_>) -> Result<Vec<Value>, WorkshopErro
         .collect())
 }
 
+/// The participant's latest own checkout since the lesson started.
+pub(super) async fn latest_own_checkout(
+    context: &Context<'_>,
+) -> Result<Option<Value>, WorkshopError> {
+    Ok(own_checkouts(context).await?.into_iter().next())
+}
+
+/// What a check that needs the participant's own purchase says before there is one.
+pub(super) fn no_purchase_yet(context: &Context<'_>) -> Verdict {
+    Verdict::not_yet(context.lang.say(
+        "You have not bought anything since this lesson started. Make a checkout in the shop first.",
+        "このレッスンを開始してから、まだ購入していません。先にショップでチェックアウトしてください。",
+    ))
+}
+
 fn start_ms(span: &Value) -> u64 {
     span["start_unix_nanos"].as_u64().unwrap_or(0) / 1_000_000
 }
@@ -80,11 +95,7 @@ pub async fn own_checkout(context: &Context<'_>, given: &str) -> Result<Verdict,
         .filter(|_| words.len() == 1)
         .and_then(|w| answer::trace_id(w))
     else {
-        return Err(answer::wrong_form(
-            context.format_en,
-            context.format_ja,
-            given,
-        ));
+        return Err(context.wrong_form(given));
     };
     let Some(trace) = context.explorer.trace(&id).await? else {
         return Ok(Verdict::wrong(lang.say(
@@ -157,18 +168,7 @@ pub async fn services_crossed(
     given: &str,
 ) -> Result<Verdict, WorkshopError> {
     let lang = context.lang;
-    let words = words(given);
-    let Some(number) = words
-        .first()
-        .filter(|_| words.len() == 1)
-        .and_then(|w| answer::number(w))
-    else {
-        return Err(answer::wrong_form(
-            context.format_en,
-            context.format_ja,
-            given,
-        ));
-    };
+    let number = context.one_number(given)?;
     let window = vec![("since", "15m".to_string())];
     let traces = recent_checkouts(context, &window, 10).await?;
     let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
@@ -219,27 +219,15 @@ pub async fn baggage_tier(context: &Context<'_>, given: &str) -> Result<Verdict,
         .map(|w| w.trim_matches(':').to_string())
         .collect();
     let [header, tier] = words.as_slice() else {
-        return Err(answer::wrong_form(
-            context.format_en,
-            context.format_ja,
-            given,
-        ));
+        return Err(context.wrong_form(given));
     };
     if !TIERS.contains(&tier.as_str()) {
-        return Err(answer::wrong_form(
-            context.format_en,
-            context.format_ja,
-            given,
-        ));
+        return Err(context.wrong_form(given));
     }
-    let traces = own_checkouts(context).await?;
-    let Some(latest) = traces.first() else {
-        return Ok(Verdict::not_yet(lang.say(
-            "You have not bought anything since this lesson started. Make a checkout in the shop first.",
-            "このレッスンを開始してから、まだ購入していません。先にショップでチェックアウトしてください。",
-        )));
+    let Some(latest) = latest_own_checkout(context).await? else {
+        return Ok(no_purchase_yet(context));
     };
-    let recorded = spans(latest)
+    let recorded = spans(&latest)
         .iter()
         .find(|s| s["service"] == "payment" && s["kind"] == "SERVER")
         .and_then(|s| attribute(s, "tracedojo.user.tier"));

@@ -3,8 +3,7 @@
 
 use serde_json::Value;
 
-use super::answer::{self, words};
-use super::{Context, Verdict};
+use super::{Context, Verdict, since_start};
 use crate::error::WorkshopError;
 
 /// Fewer requests than this give no p95 worth comparing.
@@ -42,33 +41,16 @@ pub async fn slow_service(
     tolerance: f64,
 ) -> Result<Verdict, WorkshopError> {
     let lang = context.lang;
-    let words = words(given);
-    let parsed = match words.as_slice() {
-        [service, p95] => answer::number(p95).map(|p95| (service.clone(), p95)),
-        _ => None,
-    };
-    let Some((service, p95)) = parsed else {
-        return Err(answer::wrong_form(
-            context.format_en,
-            context.format_ja,
-            given,
-        ));
-    };
+    let (service, p95) = context.word_and_number(given)?;
     if !tracedojo_faults::spec::SERVICES.contains(&service.as_str()) {
-        return Err(answer::wrong_form(
-            context.format_en,
-            context.format_ja,
-            given,
-        ));
+        return Err(context.wrong_form(given));
     }
     let slowed = context
         .vars
         .get("service")
         .map(String::as_str)
         .unwrap_or_default();
-    let elapsed_s =
-        (crate::progress::now_ms().saturating_sub(context.started_unix_ms) / 1000).max(1);
-    let mut p95s = endpoint_p95s(context, slowed, format!("{elapsed_s}s")).await?;
+    let mut p95s = endpoint_p95s(context, slowed, since_start(context)).await?;
     if p95s.is_empty() {
         return Ok(Verdict::not_yet(lang.say(
             "Too little traffic since the lesson started to tell. Wait half a minute (the simulated shoppers keep buying) and check again.",
