@@ -20,9 +20,6 @@ mod workshop;
 
 use clap::Parser;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// How long the process waits, on its way out, for tasks still holding the async runtime.
 pub(crate) const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(1);
 
