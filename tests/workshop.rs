@@ -448,38 +448,47 @@ async fn table_and_repeats(explorer: &str, since: &Since) -> (String, usize) {
 /// person following the red spans down ends up. Returns its service and its resource's
 /// service.version.
 async fn first_failure(explorer: &str, since: &Since) -> (String, String) {
+    // A service that answered with an error: the deepest failing SERVER span. A caller's
+    // refused connection (a service restarting) fails only its CLIENT span, which a person
+    // following the red spans passes over for the next failing trace.
     let search = format!(
-        "{explorer}/api/traces?errors=true&namespace={PARTICIPANT}&start={}&limit=1",
+        "{explorer}/api/traces?errors=true&namespace={PARTICIPANT}&start={}&limit=20",
         since.start_ms
     );
-    let (_, found) = poll_json(&search, WAIT, |_, v| {
-        v["traces"].as_array().is_some_and(|t| !t.is_empty())
-    })
-    .await;
-    let trace = get(&format!(
-        "{explorer}/api/traces/{}",
-        found["traces"][0]["trace_id"].as_str().unwrap()
-    ))
-    .await;
-    let spans = trace["spans"].as_array().unwrap();
-    let failed = |s: &&Value| s["status_code"] == "ERROR";
-    let first = spans
-        .iter()
-        .filter(failed)
-        .find(|s| {
-            !spans
-                .iter()
-                .filter(failed)
-                .any(|child| child["parent_span_id"] == s["span_id"])
-        })
-        .expect("a failing span");
-    (
-        first["service"].as_str().unwrap().to_string(),
-        first["resource"]["service.version"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let found = get(&search).await;
+        for summary in found["traces"].as_array().into_iter().flatten() {
+            let trace = get(&format!(
+                "{explorer}/api/traces/{}",
+                summary["trace_id"].as_str().unwrap()
+            ))
+            .await;
+            let spans = trace["spans"].as_array().cloned().unwrap_or_default();
+            let failed = |s: &&Value| s["status_code"] == "ERROR";
+            let first = spans.iter().filter(failed).find(|s| {
+                s["kind"] == "SERVER"
+                    && !spans
+                        .iter()
+                        .filter(failed)
+                        .any(|child| child["parent_span_id"] == s["span_id"])
+            });
+            if let Some(first) = first {
+                return (
+                    first["service"].as_str().unwrap().to_string(),
+                    first["resource"]["service.version"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no service answered with an error: {found}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Lesson 7 as a person reads it: the Errors page narrowed to the failing operation, its
