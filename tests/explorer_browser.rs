@@ -6,6 +6,11 @@
 //! every service), RED, errors, that the markup is shown as text, and a search over a custom
 //! time range. Screenshots land in `tests/artifacts/explorer/`.
 //!
+//! A second case opens the Errors view (`tests/browser/errors.mjs`) of a shop whose checkouts
+//! fail for gold customers: with three failures it shows the API's note that they are too
+//! few to tell, with eight the gold tier leads the attributes and the checkout route's row
+//! names its other spellings. Screenshots land in `tests/artifacts/explorer-errors/`.
+//!
 //! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser` (`.ci/run` does both). Without
 //! them the test says so and passes, except under CI (`CI` set), where it fails.
 
@@ -15,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json};
+use support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json, set_fault};
 
 /// How long the shop's spans may take to reach the explorer (their batches leave every 100 ms).
 const ARRIVAL: Duration = Duration::from_secs(60);
@@ -193,4 +198,161 @@ async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
     }
     drop(shop);
     drop(explorer);
+}
+
+/// The participant the errors case's shop runs as: its spans' `service.namespace`.
+const NAMESPACE: &str = "errors-ui";
+
+/// One item into the cart, then the checkout, both as a customer of `tier` (the baggage a
+/// shop's own pages would carry for them); returns the checkout's status.
+async fn purchase(shop: &Shop, session: &str, tier: &str) -> u16 {
+    let http = client();
+    let baggage = format!("tracedojo.user.tier={tier}");
+    let added = http
+        .post(format!("{}/api/cart/items", shop.url))
+        .header("x-session-id", session)
+        .header("baggage", &baggage)
+        .json(&json!({"product_id": 3, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        added.status().is_success(),
+        "add to cart: {}",
+        added.status()
+    );
+    http.post(format!("{}/api/checkout", shop.url))
+        .header("x-session-id", session)
+        .header("baggage", &baggage)
+        .json(
+            &json!({"card_number": "4242424242424242", "email": "ada@example.com",
+                      "region": "eu-west-1"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Gold purchases (whose checkouts fail under the fault), silver ones, and silver visits to
+/// the product list, numbered from `first` so every session is new.
+async fn shop_traffic(shop: &Shop, first: usize, gold: usize, silver: usize, visits: usize) {
+    for n in first..first + gold {
+        let status = purchase(shop, &format!("gold-{n}"), "gold").await;
+        assert_eq!(status, 502, "the gold checkout fails");
+    }
+    for n in first..first + silver {
+        let status = purchase(shop, &format!("silver-{n}"), "silver").await;
+        assert_eq!(status, 201, "the silver checkout");
+    }
+    for _ in 0..visits {
+        let response = client()
+            .get(format!("{}/api/products", shop.url))
+            .header("baggage", "tracedojo.user.tier=silver")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
+
+/// Waits until the explorer holds every trace sent so far whole enough to rank: `failing`
+/// failing traces with checkout's span, and `frontend` traces with the frontend's.
+async fn wait_for_traffic(explorer: &str, failing: usize, frontend: usize) {
+    let count = |body: &Value| body["traces"].as_array().map_or(0, Vec::len);
+    for (url, want) in [
+        (
+            format!("{explorer}/api/traces?service=checkout&errors=true&limit=100"),
+            failing,
+        ),
+        (
+            format!("{explorer}/api/traces?service=frontend&limit=1000"),
+            frontend,
+        ),
+    ] {
+        let (code, body) = poll_json(&url, ARRIVAL, |code, body| {
+            code == 200 && count(body) >= want
+        })
+        .await;
+        assert!(
+            code == 200 && count(&body) == want,
+            "{url}: {} traces, expected {want}: {body}",
+            count(&body)
+        );
+    }
+    let (_, errors) = poll_json(&format!("{explorer}/api/errors"), ARRIVAL, |code, body| {
+        code == 200 && body["failing_traces"].as_u64() >= Some(failing as u64)
+    })
+    .await;
+    assert_eq!(errors["failing_traces"], failing, "{errors}");
+}
+
+/// Runs `errors.mjs` in `mode`; returns its JSON line.
+fn errors_page(kit: &support::BrowserKit, ui: &str, mode: &str) -> String {
+    let started = Instant::now();
+    let output = Command::new("node")
+        .arg(kit.script_dir.join("errors.mjs"))
+        .arg(ui)
+        .arg(kit.root.join("tests/artifacts/explorer-errors"))
+        .arg(NAMESPACE)
+        .arg(mode)
+        .env("CHROMIUM", &kit.chromium)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{mode}: {stdout}\n{stderr}");
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    eprintln!(
+        "the errors page ({mode}) took {:?}: {stdout}",
+        started.elapsed()
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_errors_page_names_the_customers_a_fault_hits() {
+    let Some(kit) = support::browser_kit("explorer errors browser test") else {
+        return;
+    };
+    // No screenshot of an earlier run may stand in for this one's.
+    let _ = std::fs::remove_dir_all(kit.root.join("tests/artifacts/explorer-errors"));
+    let shop = Shop::start_with(&["--no-load", "--participant", NAMESPACE], &[]);
+    let explorer = shop
+        .explorer
+        .clone()
+        .expect("up starts the explorer by default");
+    set_fault(
+        &shop,
+        json!({"fault": {"kind": "errors", "service": "checkout", "status": 500},
+               "target": {"attributes": {"tracedojo.user.tier": "gold"}}}),
+    )
+    .await;
+    // Each purchase is two traces (an item into the cart, then the checkout); a visit is one.
+    // Gold customers fail on half their traces, the checkout route on 8 of 20: the tier leads.
+    let traces = |purchases: usize, visits: usize| purchases * 2 + visits;
+
+    // Three gold checkouts fail: too few to tell which attribute separates them.
+    shop_traffic(&shop, 0, 3, 5, 2).await;
+    wait_for_traffic(&explorer, 3, traces(3 + 5, 2)).await;
+    let few = errors_page(&kit, &explorer, "few");
+    assert!(few.contains("\"failing_traces\":3"), "{few}");
+
+    // Five more: the gold tier leads, the checkout route's spellings are one row.
+    shop_traffic(&shop, 3, 5, 7, 2).await;
+    wait_for_traffic(&explorer, 8, traces(8 + 12, 4)).await;
+    let ranked = errors_page(&kit, &explorer, "ranked");
+    assert!(ranked.contains("\"failing_traces\":8"), "{ranked}");
+
+    for page in ["1-too-few", "2-ranked"] {
+        let path = kit
+            .root
+            .join(format!("tests/artifacts/explorer-errors/{page}.png"));
+        let size = std::fs::metadata(&path)
+            .unwrap_or_else(|_| panic!("no screenshot of {page}"))
+            .len();
+        assert!(size > 0, "the screenshot of {page} is empty");
+    }
+    drop(shop);
 }

@@ -1453,7 +1453,10 @@ function errorsView(ctx) {
       { key: 'key', label: 'Key', value: (r) => r.key, cell: (r) => el('code', { text: r.key }) },
       {
         key: 'value', label: 'Value', value: (r) => fmtValue(r.value), cls: 'wrap',
-        cell: (r) => el('a', { class: 'mono', href: searchHref({ attr: `${r.key}=${fmtValue(r.value)}`, failing: 'true', since: sinceValue }), text: fmtValue(r.value) }),
+        cell: (r) => [
+          el('a', { class: 'mono', href: searchHref({ attr: `${r.key}=${fmtValue(r.value)}`, failing: 'true', since: sinceValue }), text: fmtValue(r.value) }),
+          sameAs(r.same_as),
+        ],
       },
       {
         key: 'with', label: 'Error rate with', num: true, value: (r) => r.error_rate_with,
@@ -1466,7 +1469,25 @@ function errorsView(ctx) {
       { key: 'compare', label: 'With vs without', cell: (r) => el('span', { class: 'compare', 'aria-hidden': 'true' },
         el('span', { class: 'compare-bar err', style: { '--w': `${Math.min(100, (r.error_rate_with || 0) * 100)}%` } }),
         el('span', { class: 'compare-bar', style: { '--w': `${Math.min(100, (r.error_rate_without || 0) * 100)}%` } })) },
-    ], at, attrSort) : emptyBox('No attribute value stands out.', 'Values seen in fewer than 3 traces are left out.'));
+    ], at, attrSort) : attributesEmpty(body));
+  }
+
+  /** Why no value is ranked: too few failures to tell (the API's own words), or none stands out. */
+  function attributesEmpty(body) {
+    if (!body.failing_traces) return emptyBox(`No failing trace${inNamespace()} in the last ${sinceValue}.`);
+    if (body.too_few_failing_traces && body.note) {
+      return emptyBox(`Too few failing traces to tell: ${body.note}.`,
+        'Send more traffic or widen the window; a ranking drawn from a handful of failures points at whatever they happen to share.');
+    }
+    return emptyBox('No attribute value stands out.',
+      'A value is ranked once it is in enough failing traces and its error rate is clearly above the rest; ids, full URLs and ports are never ranked.');
+  }
+
+  /** The other spellings of a row's fact (`url.path=/checkout` beside `http.route=/checkout`). */
+  function sameAs(list) {
+    if (!Array.isArray(list) || !list.length) return null;
+    return el('div', { class: 'hint same-as' }, 'same as ',
+      list.map((s, i) => [i ? ', ' : '', el('code', { text: `${s.key}=${fmtValue(s.value)}` })]));
   }
 
   const load = makeLoader(ctx, loadError, () => {

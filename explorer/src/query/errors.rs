@@ -1,6 +1,6 @@
 //! Error analysis: where failures begin (root-cause spans, grouped) and which attribute
 //! values separate failing traces from succeeding ones ("only gold users", "only version
-//! 2.1.0").
+//! 2.1.0"; ranked in [`super::separating`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,33 +8,18 @@ use serde::Serialize;
 
 use crate::convert::hex_id;
 use crate::store::attrs::{self, ValueRef};
-use crate::store::index;
 use crate::store::intern::Sym;
 use crate::store::table::{SpanRow, Status, Table, TraceEntry};
 
 use super::namespace::Namespace;
+use super::separating::{self, Separation};
 use super::trace::tree;
 use super::window::Window;
 
-/// Values seen in fewer traces than this are left out of the separating attributes.
-const MIN_TRACES: usize = 3;
-/// Attribute values longer than this are ids or texts, not segments.
-const MAX_VALUE_LEN: usize = 64;
-const MAX_ATTRIBUTES: usize = 20;
+pub use super::separating::{SameValue, SeparatingAttribute};
+
 const MAX_CAUSES: usize = 20;
 const EXAMPLES: usize = 3;
-/// Attributes that describe the outcome rather than the request: of course failing traces
-/// have `error.type` or a 5xx status; what separates them must be something about who or
-/// what was asked (tier, region, version, route).
-const OUTCOME_KEYS: &[&str] = &[
-    "error.type",
-    "http.response.status_code",
-    "rpc.grpc.status_code",
-    "otel.status_code",
-    "otel.status_description",
-    "exception.type",
-    "exception.message",
-];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RootCause {
@@ -47,27 +32,17 @@ pub struct RootCause {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct SeparatingAttribute {
-    pub key: String,
-    pub value: String,
-    pub failing_with: usize,
-    pub total_with: usize,
-    pub error_rate_with: f64,
-    pub failing_without: usize,
-    pub total_without: usize,
-    pub error_rate_without: f64,
-    /// How much higher the error rate is with the value, times the share of all failing
-    /// traces that have it: high for a value that explains most failures.
-    pub score: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct ErrorAnalysis {
     pub window_seconds: f64,
     pub traces: usize,
     pub failing_traces: usize,
     pub root_causes: Vec<RootCause>,
     pub attributes: Vec<SeparatingAttribute>,
+    /// Whether there were too few failing traces to rank any attribute value (then
+    /// `attributes` is empty and `note` says why).
+    pub too_few_failing_traces: bool,
+    /// What a person should know about `attributes`, in plain English; "" when nothing.
+    pub note: String,
 }
 
 /// Which traces to look at: those holding a span of `service` (and `operation`, and whose
@@ -89,13 +64,6 @@ struct CauseGroup {
     examples: Vec<String>,
 }
 
-struct ValueCount {
-    key: Sym,
-    value: String,
-    total: usize,
-    failing: usize,
-}
-
 pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
     let lookup = |name: &Option<String>| match name {
         None => Some(None),
@@ -103,13 +71,7 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
     };
     let (Some(service), Some(operation)) = (lookup(&scope.service), lookup(&scope.operation))
     else {
-        return ErrorAnalysis {
-            window_seconds: window.seconds(None),
-            traces: 0,
-            failing_traces: 0,
-            root_causes: Vec::new(),
-            attributes: Vec::new(),
-        };
+        return analysis(window, &[], Vec::new(), separating::separating(table, &[]));
     };
     let namespace = Namespace::new(table, scope.namespace.as_deref());
     let everything = matches!(namespace, Namespace::All);
@@ -121,128 +83,54 @@ pub fn errors(table: &Table, window: Window, scope: &Scope) -> ErrorAnalysis {
                     && namespace.holds(table, s)
             })
     };
-    let keys = ErrorKeys::new(table);
-    let outcome: Vec<Sym> = OUTCOME_KEYS
-        .iter()
-        .filter_map(|k| table.interner.lookup(k))
-        .collect();
-
-    let mut traces = 0;
-    let mut failing = 0;
-    let mut earliest: Option<u64> = None;
-    let mut causes = Causes::default();
-    let mut values: HashMap<u64, ValueCount> = HashMap::new();
-    // Sets, not lists searched per value: a trace of many distinct values (or resources)
-    // made those searches quadratic in the trace.
-    let mut seen: HashSet<u64> = HashSet::new();
-    let mut resources: HashSet<u32> = HashSet::new();
-    for trace in namespace
+    let traces: Vec<&TraceEntry> = namespace
         .traces(table, &window)
         .into_iter()
         .filter(|t| in_scope(t))
-    {
-        traces += 1;
-        earliest = Some(earliest.map_or(trace.start, |e| e.min(trace.start)));
-        let failed = trace.errors > 0;
-        if failed {
-            failing += 1;
-            root_causes(trace, &keys, &mut causes);
-        }
-        // Each distinct attribute value of the trace counts once.
-        seen.clear();
-        let mut note = |key: Sym, value: ValueRef<'_>, values: &mut HashMap<u64, ValueCount>| {
-            let short = match value {
-                ValueRef::Str(s) => s.len() <= MAX_VALUE_LEN,
-                ValueRef::Int(_) | ValueRef::Bool(_) => true,
-                _ => false,
-            };
-            if !short || outcome.contains(&key) {
-                return;
-            }
-            let Some(k) = index::attr_key(key, value) else {
-                return;
-            };
-            if !seen.insert(k) {
-                return;
-            }
-            let count = values.entry(k).or_insert_with(|| ValueCount {
-                key,
-                value: match value {
-                    ValueRef::Str(s) => s.to_owned(),
-                    other => other.to_json().to_string(),
-                },
-                total: 0,
-                failing: 0,
-            });
-            count.total += 1;
-            count.failing += usize::from(failed);
-        };
-        resources.clear();
-        for span in &trace.spans {
-            for (key, value) in attrs::iter(&span.attrs) {
-                note(key, value, &mut values);
-            }
-            if resources.insert(span.resource)
-                && let Some(resource) = table.resource(span.resource)
-            {
-                for (key, value) in attrs::iter(&resource.attrs) {
-                    note(key, value, &mut values);
-                }
-            }
-        }
-    }
-
-    let mut attributes: Vec<SeparatingAttribute> = values
-        .into_values()
-        .filter(|v| v.total >= MIN_TRACES && v.failing > 0 && v.total < traces)
-        .map(|v| {
-            let rate_with = v.failing as f64 / v.total as f64;
-            let failing_without = failing - v.failing;
-            let total_without = traces - v.total;
-            let rate_without = failing_without as f64 / total_without as f64;
-            let coverage = v.failing as f64 / failing.max(1) as f64;
-            SeparatingAttribute {
-                key: table.interner.text(v.key).to_owned(),
-                value: v.value,
-                failing_with: v.failing,
-                total_with: v.total,
-                error_rate_with: rate_with,
-                failing_without,
-                total_without,
-                error_rate_without: rate_without,
-                score: (rate_with - rate_without) * coverage,
-            }
-        })
-        .filter(|a| a.score > 0.0)
         .collect();
-    attributes.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.failing_with.cmp(&a.failing_with))
-            .then(a.key.cmp(&b.key))
-            .then(a.value.cmp(&b.value))
-    });
-    attributes.truncate(MAX_ATTRIBUTES);
+    let keys = ErrorKeys::new(table);
+    let mut causes = Causes::default();
+    for trace in traces.iter().filter(|t| t.errors > 0) {
+        root_causes(trace, &keys, &mut causes);
+    }
     let mut causes = causes.groups;
     causes.sort_by_key(|c| std::cmp::Reverse(c.traces));
     causes.truncate(MAX_CAUSES);
     let text = |sym| table.interner.text(sym).to_owned();
+    let causes = causes
+        .into_iter()
+        .map(|c| RootCause {
+            service: text(c.service),
+            operation: text(c.name),
+            error_type: c.error_type,
+            message: c.message,
+            traces: c.traces,
+            example_trace_ids: c.examples,
+        })
+        .collect();
+    analysis(
+        window,
+        &traces,
+        causes,
+        separating::separating(table, &traces),
+    )
+}
+
+/// The answer over `traces` (those in scope).
+fn analysis(
+    window: Window,
+    traces: &[&TraceEntry],
+    root_causes: Vec<RootCause>,
+    separation: Separation,
+) -> ErrorAnalysis {
     ErrorAnalysis {
-        window_seconds: window.seconds(earliest),
-        traces,
-        failing_traces: failing,
-        root_causes: causes
-            .into_iter()
-            .map(|c| RootCause {
-                service: text(c.service),
-                operation: text(c.name),
-                error_type: c.error_type,
-                message: c.message,
-                traces: c.traces,
-                example_trace_ids: c.examples,
-            })
-            .collect(),
-        attributes,
+        window_seconds: window.seconds(traces.iter().map(|t| t.start).min()),
+        traces: traces.len(),
+        failing_traces: traces.iter().filter(|t| t.errors > 0).count(),
+        root_causes,
+        attributes: separation.attributes,
+        too_few_failing_traces: separation.too_few_failing_traces,
+        note: separation.note,
     }
 }
 
@@ -351,5 +239,104 @@ fn root_causes(trace: &TraceEntry, keys: &ErrorKeys, causes: &mut Causes) {
         if group.examples.len() < EXAMPLES {
             group.examples.push(hex_id(&trace.id));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::store::StoredSpan;
+
+    /// Span `n` of checkout `t`: `parent` its parent's number, `at` its start and end in
+    /// milliseconds into the trace.
+    fn span(
+        t: u64,
+        (n, parent): (u64, Option<u64>),
+        (service, name): (&str, &str),
+        attributes: &[(&str, &str)],
+        at: (u64, u64),
+        failed: bool,
+    ) -> StoredSpan {
+        let id = |n: u64| format!("{:016x}", (t + 1) * 16 + n);
+        let base = 1_000_000_000_000 + t * 1_000_000_000;
+        StoredSpan {
+            trace_id: format!("{:032x}", t + 1),
+            span_id: id(n),
+            parent_span_id: parent.map_or_else(String::new, id),
+            name: name.into(),
+            kind: "SERVER".into(),
+            start_unix_nanos: base + at.0 * 1_000_000,
+            end_unix_nanos: base + at.1 * 1_000_000,
+            status_code: if failed { "ERROR" } else { "UNSET" }.into(),
+            status_message: String::new(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+                .collect(),
+            events: vec![],
+            links: vec![],
+            resource: BTreeMap::from([("service.name".to_owned(), Value::from(service))]),
+            scope_name: String::new(),
+        }
+    }
+
+    /// 80 checkouts, the gold ones failing at checkout; each failing one then has inventory
+    /// release the stock it reserved.
+    fn shop() -> Table {
+        let tiers = ["free", "silver", "gold", "platinum"];
+        let mut spans = Vec::new();
+        for t in 0..80 {
+            let tier = tiers[(t % 4) as usize];
+            let failed = tier == "gold";
+            let user = [("tracedojo.user.tier", tier)];
+            let front = ("frontend", "POST /api/checkout");
+            spans.push(span(t, (0, None), front, &user, (0, 100), failed));
+            let checkout = ("checkout", "POST /checkout");
+            spans.push(span(t, (1, Some(0)), checkout, &[], (10, 50), failed));
+            if failed {
+                let release = ("inventory", "POST /reservations/{reservation_id}/release");
+                let attributes = [("tracedojo.reservation.outcome", "released")];
+                spans.push(span(t, (2, Some(1)), release, &attributes, (60, 70), false));
+            }
+        }
+        let mut table = Table::new(usize::MAX, usize::MAX);
+        table.insert_stored(spans);
+        table
+    }
+
+    #[test]
+    fn the_handling_of_a_failure_is_not_a_separating_value() {
+        let table = shop();
+        let window = Window::last(u64::MAX / 2, 2_000_000_000_000);
+        let analysis = errors(&table, window, &Scope::default());
+        assert_eq!((analysis.traces, analysis.failing_traces), (80, 20));
+        let causes: Vec<(&str, &str, usize)> = analysis
+            .root_causes
+            .iter()
+            .map(|c| (c.service.as_str(), c.operation.as_str(), c.traces))
+            .collect();
+        assert_eq!(causes, [("checkout", "POST /checkout", 20)]);
+        // The ranking reads each failing trace up to its first failure (checkout's, at 50 ms):
+        // the release, started at 60 ms, is not counted.
+        let rows: Vec<(&str, &str, usize)> = analysis
+            .attributes
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str(), a.same_as.len()))
+            .collect();
+        assert_eq!(rows, [("tracedojo.user.tier", "gold", 0)], "{analysis:#?}");
+
+        // Scoped to inventory: a trace is in scope by any of its spans, the release too (only
+        // the ranking stops at the first failure); all 20 fail, so nothing separates them.
+        let scope = Scope {
+            service: Some("inventory".into()),
+            ..Scope::default()
+        };
+        let analysis = errors(&table, window, &scope);
+        assert_eq!((analysis.traces, analysis.failing_traces), (20, 20));
+        assert!(analysis.attributes.is_empty(), "{analysis:#?}");
     }
 }

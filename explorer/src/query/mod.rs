@@ -9,5 +9,6 @@ pub mod namespace;
 pub mod params;
 pub mod red;
 pub mod search;
+pub mod separating;
 pub mod trace;
 pub mod window;
