@@ -8,13 +8,14 @@
 //! door (at any port: a tunnel may bring the explorer to another one). An explorer told to
 //! listen beyond loopback has chosen to be reached by other names, and is left alone.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tracedojo_web::guard::host_header_names_loopback;
 
 /// The check of a loopback explorer: the loopback names pass, at any port (an SSH tunnel or a
 /// port forward reaches the explorer through another port, under the same names).
@@ -32,45 +33,13 @@ impl LoopbackHosts {
     }
 }
 
-/// Whether a `Host` value names this machine's loopback, at any port.
-fn names_loopback(host: &str) -> bool {
-    // `[::1]:8090`, `localhost:8090`, `127.0.0.1`: the name without the port.
-    let name = match host.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((name, port))
-                if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) =>
-            {
-                name
-            }
-            _ => return false,
-        },
-        None => match host.rsplit_once(':') {
-            Some((name, port)) if is_port(port) => name,
-            Some(_) => return false,
-            None => host,
-        },
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Digits only, at least one.
-fn is_port(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// The middleware: passes requests whose `Host` names loopback, answers 403 otherwise.
 pub async fn only_loopback_hosts(
     State(hosts): State<LoopbackHosts>,
     request: Request,
     next: Next,
 ) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if names_loopback(host) {
+    if host_header_names_loopback(request.headers().get(header::HOST)) {
         return next.run(request).await;
     }
     let message = format!(
@@ -90,34 +59,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_names_pass_and_others_do_not() {
-        for ok in [
-            "localhost:8090",
-            "LOCALHOST:8090",
-            "localhost",
-            "127.0.0.1:9000",
-            "127.0.0.2:8090",
-            "[::1]:8090",
-            "[::1]",
-            "localhost:5",
-        ] {
-            assert!(names_loopback(ok), "{ok}");
-        }
-        for refused in [
-            "",
-            "evil.example:8090",
-            "127.0.0.1.evil.example:8090",
-            "localhost.evil.example",
-            "localhost:8090.evil.example",
-            "localhost:",
-            "[::1]x",
-            "[::1]:",
-            "localhost:80a",
-            "[::1",
-            "::1",
-        ] {
-            assert!(!names_loopback(refused), "{refused}");
-        }
+    fn only_a_loopback_listener_checks_hosts() {
         assert!(LoopbackHosts::for_listener("127.0.0.1:8090".parse().unwrap()).is_some());
         assert!(LoopbackHosts::for_listener("[::1]:80".parse().unwrap()).is_some());
         assert!(LoopbackHosts::for_listener("0.0.0.0:8090".parse().unwrap()).is_none());

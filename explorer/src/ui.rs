@@ -5,17 +5,14 @@
 //! JSON API (`explorer/API.md`) and routes by the URL's fragment (`/#/trace/ID`), so every
 //! view is linkable while the server knows just these paths.
 //!
-//! Every answer carries `cache-control: no-cache` (a rebuilt binary's page is never stale) and
-//! a content security policy that allows scripts, styles and connections only from the
+//! Every answer (served by `tracedojo_web::EmbeddedPage`) carries `cache-control: no-cache` (a
+//! rebuilt binary's page is never stale) and a content security policy that allows scripts, styles and connections only from the
 //! explorer itself: no inline script can run even if some span text were ever put on the page
 //! as markup. (The page never does that: `app.js` writes API values with `textContent` and
 //! `setAttribute` only.)
 
 use axum::Router;
-use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use tracedojo_web::{Asset, EmbeddedPage};
 
 /// The policy every UI answer carries. `img-src data:` is for the inline SVG favicon form
 /// browsers may use; the page itself sets styles only through the CSSOM, which `style-src
@@ -23,71 +20,31 @@ use axum::routing::get;
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'self'; img-src 'self' data:; style-src 'self'";
 
-const INDEX_HTML: &str = include_str!("../ui/index.html");
-
-/// The files under `/assets/`: name, content type, bytes.
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../ui/app.js"),
-    ),
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../ui/app.css"),
-    ),
-    (
-        "favicon.svg",
-        "image/svg+xml",
-        include_bytes!("../ui/favicon.svg"),
-    ),
-];
+const PAGE: EmbeddedPage = EmbeddedPage {
+    index_html: include_str!("../ui/index.html"),
+    assets: &[
+        Asset {
+            name: "app.js",
+            content_type: "text/javascript; charset=utf-8",
+            body: include_bytes!("../ui/app.js"),
+        },
+        Asset {
+            name: "app.css",
+            content_type: "text/css; charset=utf-8",
+            body: include_bytes!("../ui/app.css"),
+        },
+        Asset {
+            name: "favicon.svg",
+            content_type: "image/svg+xml",
+            body: include_bytes!("../ui/favicon.svg"),
+        },
+    ],
+    content_security_policy: CONTENT_SECURITY_POLICY,
+};
 
 /// `/` and the assets under `/assets/`.
 pub fn router() -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/assets/{name}", get(asset))
-}
-
-async fn index() -> Response {
-    answer(
-        StatusCode::OK,
-        "text/html; charset=utf-8",
-        INDEX_HTML.as_bytes(),
-    )
-}
-
-async fn asset(Path(name): Path<String>) -> Response {
-    match ASSETS.iter().find(|(asset, _, _)| *asset == name) {
-        Some((_, content_type, body)) => answer(StatusCode::OK, content_type, body),
-        None => answer(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            b"no such asset",
-        ),
-    }
-}
-
-fn answer(status: StatusCode, content_type: &'static str, body: &'static [u8]) -> Response {
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+    PAGE.router()
 }
 
 #[cfg(test)]
@@ -140,7 +97,6 @@ mod tests {
             let (status, headers, body) = get(path).await;
             assert!(status.contains("200"), "{path}: {status}");
             assert_eq!(header(&headers, "content-type"), content_type, "{path}");
-            assert_eq!(header(&headers, "cache-control"), "no-cache", "{path}");
             assert_eq!(
                 header(&headers, "content-security-policy"),
                 CONTENT_SECURITY_POLICY,
@@ -148,46 +104,11 @@ mod tests {
             );
             assert!(!body.is_empty(), "{path} is empty");
         }
-        let (status, headers, _) = get("/assets/nothing.js").await;
-        assert!(status.contains("404"), "{status}");
-        assert_eq!(
-            header(&headers, "content-security-policy"),
-            CONTENT_SECURITY_POLICY
-        );
     }
 
     #[test]
-    fn the_page_refers_only_to_assets_that_exist_and_holds_no_inline_script() {
-        for reference in INDEX_HTML.split("/assets/").skip(1) {
-            let name = reference.split('"').next().unwrap();
-            assert!(
-                ASSETS.iter().any(|(asset, _, _)| *asset == name),
-                "index.html refers to /assets/{name}, which is not served"
-            );
-        }
-        // The policy would block them anyway; this says why the page would break.
-        let lower = INDEX_HTML.to_ascii_lowercase();
-        assert_eq!(lower.matches("<script").count(), 1, "one script: app.js");
-        assert!(lower.contains("<script src=\"/assets/app.js\""));
-        assert!(!lower.contains(" style=\""), "inline styles are blocked");
-        assert!(!lower.contains(" onclick="), "inline handlers are blocked");
-    }
-
-    #[test]
-    fn the_script_never_builds_markup_from_strings() {
-        let script = std::str::from_utf8(ASSETS[0].2).unwrap();
-        for forbidden in [
-            "innerHTML",
-            "outerHTML",
-            "insertAdjacentHTML",
-            "document.write",
-            "eval(",
-            "new Function",
-        ] {
-            assert!(
-                !script.contains(forbidden),
-                "app.js uses {forbidden}: API values must go on the page as text"
-            );
-        }
+    fn the_page_keeps_to_its_policy() {
+        assert_eq!(PAGE.flaws(), Vec::<String>::new());
+        assert!(PAGE.index_html.contains("<script src=\"/assets/app.js\""));
     }
 }

@@ -33,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tracedojo_web::guard::{bearer_token_matches, host_header_names_loopback};
 
 use crate::plan::FaultStore;
 use crate::presets::{self, PRESETS};
@@ -95,50 +96,25 @@ async fn require_token(
             None,
         );
     }
-    if control.token.is_none() && !names_loopback(request.headers().get(header::HOST)) {
+    match &control.token {
         // A name that resolves to 127.0.0.1 but is not ours (DNS rebinding) gets nothing.
-        return error(
-            StatusCode::FORBIDDEN,
-            "without a token, the control API answers only requests to 127.0.0.1, [::1] or localhost",
-            None,
-        );
-    }
-    if let Some(token) = &control.token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !same(given.as_bytes(), token.as_bytes()) {
+        None if !host_header_names_loopback(request.headers().get(header::HOST)) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "without a token, the control API answers only requests to 127.0.0.1, [::1] or localhost",
+                None,
+            );
+        }
+        Some(token) if !bearer_token_matches(request.headers(), token) => {
             return error(
                 StatusCode::UNAUTHORIZED,
                 "a valid `Authorization: Bearer TOKEN` header is required",
                 None,
             );
         }
+        _ => {}
     }
     next.run(request).await
-}
-
-/// Whether a `Host` header names this machine's loopback (any port).
-fn names_loopback(host: Option<&axum::http::HeaderValue>) -> bool {
-    let Some(host) = host.and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn list(State(control): State<Arc<Control>>) -> Response {

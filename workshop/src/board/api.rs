@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tracedojo_web::guard::{bearer_token_matches, host_header_names_loopback, same_secret};
 
 use super::state::{
     Board, Event, Full, MAX_LESSON, MAX_NAME_CHARS, MAX_PARTICIPANTS, MAX_TITLE_CHARS, Report,
@@ -45,7 +46,7 @@ pub(super) async fn guard(
             None,
         );
     }
-    if shared.token.is_none() && !names_loopback(host) {
+    if shared.token.is_none() && !host_header_names_loopback(host) {
         return error(
             StatusCode::FORBIDDEN,
             "without a token, the board answers only requests to 127.0.0.1, [::1] or localhost",
@@ -57,19 +58,14 @@ pub(super) async fn guard(
 
 /// `GET /api/board`: every participant, the longest stuck first.
 pub(super) async fn board(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Some(token) = &shared.token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !same(given.as_bytes(), token.as_bytes()) {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "the board needs `Authorization: Bearer TOKEN`: open the URL with #token= that `tracedojo workshop board` printed",
-                Some("authorization"),
-            );
-        }
+    if let Some(token) = &shared.token
+        && !bearer_token_matches(&headers, token)
+    {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "the board needs `Authorization: Bearer TOKEN`: open the URL with #token= that `tracedojo workshop board` printed",
+            Some("authorization"),
+        );
     }
     let now = now_ms();
     let participants: Vec<Value> = shared
@@ -164,7 +160,7 @@ fn parse(value: &Value, code: &str) -> Result<Report, Refused> {
             ));
         }
     };
-    if !same(given.as_bytes(), code.as_bytes()) {
+    if !same_secret(&given, code) {
         return Err((
             StatusCode::FORBIDDEN,
             "the join code is wrong; use the one the board shows (--board-code)".to_string(),
@@ -252,26 +248,6 @@ fn same_site(origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
         .is_some_and(|site| site.eq_ignore_ascii_case(host))
-}
-
-/// Whether a `Host` header names this machine's loopback (any port).
-fn names_loopback(host: Option<&HeaderValue>) -> bool {
-    let Some(host) = host.and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal a secret.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {

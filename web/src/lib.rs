@@ -1,0 +1,14 @@
+//! What the kit's own web endpoints share: the explorer's UI, the fault control API and the
+//! workshop's progress board. It knows none of them: a page is handed in as data, a guard
+//! answers yes or no and leaves the refusal's words to its caller.
+//!
+//! - [`page`]: a single page and its assets, compiled into the binary and served with the
+//!   headers that keep a browser from caching a stale page, sniffing types or running inline
+//!   script.
+//! - [`guard`]: the checks of endpoints that answer only this machine (a `Host` naming
+//!   loopback) or only the holder of a token (compared in constant time).
+
+pub mod guard;
+pub mod page;
+
+pub use page::{Asset, EmbeddedPage};
