@@ -16,6 +16,10 @@
 //!   against a decode-and-discard sink (`--null-sink`), memory per stored span, search latency
 //!   with a million spans, and its bounds under overload (see [`explorer`]).
 //!
+//! - span cost (`--span-cost`, through bench/span_cost.sh): the CPU per span of the telemetry
+//!   stack alone, in this process, under several set-ups from no subscriber to the services'
+//!   whole pipeline (see [`span_cost`]).
+//!
 //! All traffic goes to loopback, is bounded in time, and stops by itself.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +32,7 @@ use std::time::{Duration, Instant};
 mod explorer;
 mod fault_latency;
 mod otlp;
+mod span_cost;
 mod stop;
 mod store_ingest;
 mod synth;
@@ -74,6 +79,8 @@ struct Args {
     explorer: explorer::ExplorerArgs,
     #[command(flatten)]
     stop: stop::StopArgs,
+    #[command(flatten)]
+    span_cost: span_cost::SpanCostArgs,
 }
 
 struct RunningShop {
@@ -465,6 +472,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.stop.stop {
         return stop::run(&args.binary, &args.stop).await;
+    }
+    if args.span_cost.span_cost {
+        return span_cost::run(&args.span_cost).await;
     }
     let receiver = Receiver::start_local().await?;
     let otlp = [
