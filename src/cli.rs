@@ -89,7 +89,7 @@ backend); the workshop finds the shop, the explorer and the participant that `up
 data directory, so the flags below are needed only to point elsewhere. Exit status of `check`:
 0 right, 1 not right (yet), 2 the command could not run.
 The facilitator's progress board:
-  tracedojo workshop board --listen 0.0.0.0:8095 --token TOKEN     serve it; prints what to add
+  tracedojo workshop board --listen 0.0.0.0:8095 --board-token TOKEN     serve it; prints what to add
   tracedojo workshop check 1 ANSWER --board URL --board-code CODE  opt in: report to it
 Nothing is reported anywhere without --board.";
 
@@ -173,7 +173,7 @@ pub enum WorkshopAction {
         /// The token the board's page needs to read it (at least 16 characters, e.g. from
         /// `openssl rand -hex 16`); required beyond loopback. Participants do not need it.
         #[arg(long, env = "TRACEDOJO_BOARD_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        board_token: Option<String>,
         /// The join code participants give with --board-code [default: six characters made
         /// up at start]
         #[arg(long)]

@@ -31,11 +31,11 @@ pub async fn run(args: WorkshopArgs) -> ExitCode {
     // The facilitator's board needs none of a participant's settings.
     if let WorkshopAction::Board {
         listen,
-        token,
+        board_token,
         code,
     } = args.action
     {
-        return serve_board(listen, token, code, lang).await;
+        return serve_board(listen, board_token, code, lang).await;
     }
     let settings = match settings(&args, lang) {
         Ok(settings) => settings,
@@ -196,17 +196,6 @@ async fn serve_board(
         ExitCode::from(CANNOT_RUN)
     };
     let token = token.filter(|token| !token.is_empty());
-    // `--token` is also the workshop's flag for the control API's token, and clap hands its
-    // variable down here when TRACEDOJO_BOARD_TOKEN is unset: that token must never end up in
-    // a URL shown on the room's screen.
-    if let Some(token) = &token
-        && std::env::var("TRACEDOJO_CONTROL_TOKEN").is_ok_and(|control| &control == token)
-    {
-        return fail(lang.say(
-            "the board's token would be the fault control API's (TRACEDOJO_CONTROL_TOKEN); give the board its own with --token or TRACEDOJO_BOARD_TOKEN, or unset TRACEDOJO_CONTROL_TOKEN",
-            "ボードのトークンが障害の制御 API のトークン（TRACEDOJO_CONTROL_TOKEN）と同じになります。--token か TRACEDOJO_BOARD_TOKEN でボード専用のトークンを指定するか、TRACEDOJO_CONTROL_TOKEN を解除してください",
-        ));
-    }
     if let Err(said) = board::check_exposure(listen, token.as_deref()) {
         return fail(said.message(lang));
     }
@@ -254,12 +243,12 @@ async fn serve_board(
                 "  (or once per terminal: TRACEDOJO_BOARD={join_url} TRACEDOJO_BOARD_CODE={code})"
             ),
             format!(
-                "  （ターミナルごとに一度設定するなら: TRACEDOJO_BOARD={join_url} TRACEDOJO_BOARD_CODE={code}）"
+                "  （または、ターミナルごとに一度だけ設定する場合: TRACEDOJO_BOARD={join_url} TRACEDOJO_BOARD_CODE={code}）"
             ),
         ),
         lang.say(
             "  with their name as given to `up --participant`, or --participant NAME",
-            "  名前は `up --participant` で指定したもの、または --participant 名前 を使います",
+            "  名前には `up --participant` で指定したものが使われます（--participant 名前 で指定することもできます）",
         ),
     ];
     if join.is_none() {
@@ -270,12 +259,12 @@ async fn serve_board(
     } else if bound.ip().is_loopback() {
         lines.push(lang.say(
             "  (on loopback only this machine can report: --listen 0.0.0.0:8095 --token TOKEN lets the room's laptops in)",
-            "  （ループバックでは、このマシンからしか報告できません。会場の PC から報告できるようにするには --listen 0.0.0.0:8095 --token トークン）",
+            "  （ループバックでは、このマシンからしか報告できません。会場の PC から報告できるようにするには、--listen 0.0.0.0:8095 --token トークン を指定します）",
         ));
     }
     lines.push(lang.say(
         "Nothing is reported without these. Ctrl-C stops the board; what it shows is kept in memory only.",
-        "これを付けない限り、何も報告されません。Ctrl-C でボードを停止します（表示内容はメモリー上にしか保持されません）。",
+        "これらを付けない限り、何も報告されません。Ctrl-C でボードを停止します（表示内容はメモリ上にしか保持されません）。",
     ));
     print_out(&format!("{}\n", lines.join("\n")));
     let config = BoardConfig {

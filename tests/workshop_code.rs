@@ -1,7 +1,8 @@
 //! Lesson 10, "Instrument it yourself", as a participant takes it: on a copy of the sources,
 //! the shop as shipped fails the check (no span of one's own, no new attribute) and the check
-//! says where to look in both languages; then the participant's two edits (a span on
-//! `gateway::authorise`, an attribute at the spot marked in checkout's `place_order`), a
+//! says where to look in both languages; a first try with the span on payment's whole handler
+//! is told apart (it only repeats the request's span); then the span moved to
+//! `gateway::authorise`, with an attribute at the spot marked in checkout's `place_order`, a
 //! rebuild and a restart on the same data directory make it pass.
 //!
 //! The copy holds the binary's crate and the two crates a participant edits, and builds in the
@@ -223,6 +224,22 @@ fn add_span(source: &str) -> String {
     )
 }
 
+/// The span a participant might try first: on payment's whole handler, where it only repeats
+/// the SERVER span.
+const HANDLER_SPAN: &str = "#[tracing::instrument(name = \"payment handler\", skip_all)]\n";
+
+fn span_on_the_handler(source: &str) -> String {
+    source.replacen(
+        "async fn create_payment(",
+        &format!("{HANDLER_SPAN}async fn create_payment("),
+        1,
+    )
+}
+
+fn no_span_on_the_handler(source: &str) -> String {
+    source.replacen(HANDLER_SPAN, "", 1)
+}
+
 /// Adds an attribute at the spot the comment for lesson 10 marks in `place_order`.
 fn add_attribute(source: &str) -> String {
     let lines: Vec<&str> = source.lines().collect();
@@ -290,17 +307,61 @@ async fn lesson_10_fails_on_the_shop_as_shipped_and_passes_after_the_participant
         }
     }
 
-    // The participant's edits, a rebuild, and `up` again on the same data directory.
+    // A first try: the attribute, and a span on the whole handler. The check tells the span
+    // is in the wrong place (it holds the handler's own records), without giving the code.
     let data_dir = shop.stop_keeping_data();
-    copy.edit("services/payment/src/gateway.rs", add_span);
+    copy.edit("services/payment/src/routes.rs", span_on_the_handler);
     copy.edit("services/checkout/src/place_order.rs", add_attribute);
     let rebuild = build(&copy);
     println!(
-        "rebuild after the participant's two edits: {:.1} s",
+        "rebuild after the participant's first two edits: {:.1} s",
         rebuild.as_secs_f64()
     );
     let shop = Shop::start_binary(&binary, data_dir, &args, &env);
     buy(&shop, "c0de00000000aa03").await;
+    // Until this checkout reaches the explorer, the check still reads the unedited one.
+    let deadline = Instant::now() + WAIT;
+    for lang in ["ja", "en"] {
+        let pointer = if lang == "ja" {
+            "ハンドラー全体"
+        } else {
+            "whole handler"
+        };
+        let checked = loop {
+            let checked = me.check(lang);
+            if checked.stdout.contains(pointer) || Instant::now() > deadline {
+                break checked;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        println!(
+            "check 10 --lang {lang}, span on the handler:\n{}",
+            checked.stdout
+        );
+        assert_eq!(checked.code, 1, "{}", checked.stdout);
+        for said in [pointer, "payment handler", "authorise"] {
+            assert!(checked.stdout.contains(said), "{said}: {}", checked.stdout);
+        }
+        // The attribute part is right already: no pointer to the registry.
+        assert!(
+            !checked.stdout.contains("semconv/"),
+            "the attribute was not seen: {}",
+            checked.stdout
+        );
+    }
+
+    // The span moved to the authorisation, a rebuild, and `up` again on the same data
+    // directory.
+    let data_dir = shop.stop_keeping_data();
+    copy.edit("services/payment/src/routes.rs", no_span_on_the_handler);
+    copy.edit("services/payment/src/gateway.rs", add_span);
+    let rebuild = build(&copy);
+    println!(
+        "rebuild after moving the span: {:.1} s",
+        rebuild.as_secs_f64()
+    );
+    let shop = Shop::start_binary(&binary, data_dir, &args, &env);
+    buy(&shop, "c0de00000000aa04").await;
 
     let deadline = Instant::now() + WAIT;
     for lang in ["ja", "en"] {

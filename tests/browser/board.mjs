@@ -112,7 +112,7 @@ try {
     column: document.querySelector('th[data-i18n="stuck"]').textContent,
   }));
   const jaRows = await shownRows(page);
-  check(ja.lang === 'ja' && ja.heading === '進捗ボード' && ja.column === '経過時間', `the Japanese page: ${JSON.stringify(ja)}`);
+  check(ja.lang === 'ja' && ja.heading === '進捗ボード' && ja.column === '停滞時間', `the Japanese page: ${JSON.stringify(ja)}`);
   check(ja.badge === 'いちばん長く止まっています', `the Japanese badge: ${ja.badge}`);
   for (const row of jaRows) {
     const titles = api.participants.find((p) => p.participant === row.participant).titles;

@@ -116,7 +116,7 @@ fn render(settings: &Settings, lesson: &Lesson) -> String {
         let commands: Vec<String> = t.run.iter().map(|c| format!("$ {c}")).collect();
         section(&mut out, "Run", "実行するコマンド", &commands.join("\n"));
     }
-    section(&mut out, "Look", "見るところ", &t.look);
+    section(&mut out, "Look", "確認する場所", &t.look);
     section(&mut out, "Task", "課題", &t.task);
     let how = match &t.answer_format {
         Some(format) => lang.say(
@@ -327,7 +327,7 @@ pub fn status(settings: &Settings) -> Result<String, WorkshopError> {
             lessons.len()
         ),
         format!(
-            "参加者 {who}: {} レッスン中 {passed} 個を完了。\n",
+            "参加者 {who}: 全 {} レッスン中 {passed} レッスンを完了しました。\n",
             lessons.len()
         ),
     );
@@ -359,7 +359,7 @@ pub fn status(settings: &Settings) -> Result<String, WorkshopError> {
     if progress.lessons.is_empty() {
         out.push_str(&lang.say(
             "No lesson started yet: `tracedojo workshop start 1`.\n",
-            "まだレッスンを開始していません: `tracedojo workshop start 1`\n",
+            "まだレッスンを開始していません。`tracedojo workshop start 1` で始めてください。\n",
         ));
     }
     Ok(out)

@@ -51,7 +51,7 @@ impl WorkshopError {
         }
         match self {
             WorkshopError::UnknownLesson { number, known } => format!(
-                "レッスン {number} はありません。レッスンは {known} です（`tracedojo workshop list` で一覧を表示）"
+                "レッスン {number} はありません。レッスンは {known} です（一覧は `tracedojo workshop list` で表示できます）"
             ),
             WorkshopError::NotStarted { number } => format!(
                 "レッスン {number} はまだ開始していません。先に `tracedojo workshop start {number}` を実行してください"
@@ -74,7 +74,9 @@ impl WorkshopError {
                 status,
                 message,
             } => format!("エクスプローラー（{base}）が {path} に {status} を返しました: {message}"),
-            WorkshopError::Control(err) => format!("障害の制御 API でエラーが発生しました: {err}"),
+            WorkshopError::Control(err) => {
+                format!("障害注入の制御 API でエラーが発生しました: {err}")
+            }
             WorkshopError::Load(message) => {
                 format!("ステージのトラフィックを開始できませんでした: {message}")
             }

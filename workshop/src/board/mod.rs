@@ -126,10 +126,10 @@ pub fn check_exposure(address: SocketAddr, token: Option<&str>) -> Result<(), Sa
         None if address.ip().is_loopback() => Ok(()),
         None => Err(Said::new(
             format!(
-                "the board would listen on {address}, which other machines reach; give it a token (--token or TRACEDOJO_BOARD_TOKEN, at least {MIN_TOKEN_CHARS} characters) or listen on 127.0.0.1"
+                "the board would listen on {address}, which other machines reach; give it a token (--board-token or TRACEDOJO_BOARD_TOKEN, at least {MIN_TOKEN_CHARS} characters) or listen on 127.0.0.1"
             ),
             format!(
-                "ボードは {address} で待ち受けるため、他のマシンからアクセスできます。トークンを指定するか（--token または TRACEDOJO_BOARD_TOKEN、{MIN_TOKEN_CHARS} 文字以上）、127.0.0.1 で待ち受けてください"
+                "このままではボードが {address} で待ち受け、他のマシンからアクセスできてしまいます。トークンを指定するか（--board-token または TRACEDOJO_BOARD_TOKEN、{MIN_TOKEN_CHARS} 文字以上）、127.0.0.1 で待ち受けてください"
             ),
         )),
     }

@@ -25,7 +25,7 @@ pub fn words(answer: &str) -> Vec<String> {
 pub fn wrong_form(format_en: &str, format_ja: &str, got: &str) -> WorkshopError {
     WorkshopError::AnswerForm {
         en: format!("the answer {got:?} is not in the form this lesson asks for: {format_en}"),
-        ja: format!("回答 {got:?} はこのレッスンの形式ではありません。形式: {format_ja}"),
+        ja: format!("回答 {got:?} はこのレッスンで求める形式になっていません。形式: {format_ja}"),
     }
 }
 

@@ -28,6 +28,24 @@ fn frontend_checkout(trace: &Value) -> Option<&Value> {
     })
 }
 
+/// How long after its last span a trace with a missing parent still counts as arriving; an
+/// older one lost a span for good.
+const ARRIVING_MS: u64 = 30_000;
+
+/// Whether `trace` is young and misses a span another names as its parent (the explorer marks
+/// it): the services export in batches of their own, so a trace's spans arrive a few at a time.
+fn still_arriving(trace: &Value) -> bool {
+    let all = spans(trace);
+    let missing_parent = all.iter().any(|s| s["parent_missing"] == true);
+    let last_end_ms = all
+        .iter()
+        .filter_map(|s| s["end_unix_nanos"].as_u64())
+        .max()
+        .unwrap_or(0)
+        / 1_000_000;
+    missing_parent && crate::progress::now_ms().saturating_sub(last_end_ms) < ARRIVING_MS
+}
+
 /// The checkouts of the last while (newest first), read whole.
 async fn recent_checkouts(
     context: &Context<'_>,
@@ -78,7 +96,7 @@ pub(super) async fn latest_own_checkout(
 pub(super) fn no_purchase_yet(context: &Context<'_>) -> Verdict {
     Verdict::not_yet(context.lang.say(
         "You have not bought anything since this lesson started. Make a checkout in the shop first.",
-        "このレッスンを開始してから、まだ購入していません。先にショップでチェックアウトしてください。",
+        "このレッスンを開始してから、まだ購入していません。先にショップで購入（チェックアウト）してください。",
     ))
 }
 
@@ -99,11 +117,17 @@ pub async fn own_checkout(context: &Context<'_>, given: &str) -> Result<Verdict,
     };
     let Some(trace) = context.explorer.trace(&id).await? else {
         return Ok(Verdict::wrong(lang.say(
-            format!("The explorer holds no trace {id}. Copy the id from the top of the trace's page (32 characters), or from the search results."),
-            format!("エクスプローラーにトレース {id} はありません。トレース画面の上部（32 文字）か、検索結果から ID をコピーしてください。"),
+            format!("The explorer holds no trace {id}. Copy the id from the top of the trace's page (32 characters), or from the search results; if you bought just now, its spans may still be on their way: check again in a few seconds."),
+            format!("エクスプローラーにトレース {id} はありません。ID（32 文字）は、トレース画面の上部か検索結果からコピーしてください。購入した直後であれば、スパンがまだ届いていない可能性があります。数秒後にもう一度確認してください。"),
         )));
     };
     let Some(span) = frontend_checkout(&trace) else {
+        if still_arriving(&trace) {
+            return Ok(Verdict::not_yet(lang.say(
+                "Only part of that trace has reached the explorer so far: its spans are still on their way. Check again in a few seconds.",
+                "このトレースは、まだ一部のスパンしかエクスプローラーに届いていません。残りのスパンは送信中です。数秒後にもう一度確認してください。",
+            )));
+        }
         let root = spans(&trace)
             .first()
             .map(|s| {
@@ -124,7 +148,7 @@ pub async fn own_checkout(context: &Context<'_>, given: &str) -> Result<Verdict,
         if theirs != mine {
             return Ok(Verdict::wrong(lang.say(
                 format!("That checkout was made in another participant's shop (service.namespace={theirs:?}, yours is {mine:?}). Open the explorer with ?namespace={mine}."),
-                format!("このチェックアウトは別の参加者のショップのものです（service.namespace={theirs:?}、あなたは {mine:?}）。エクスプローラーを ?namespace={mine} 付きで開いてください。"),
+                format!("このチェックアウトは別の参加者のショップのものです（service.namespace={theirs:?}。自分の名前空間は {mine:?} です）。エクスプローラーを ?namespace={mine} 付きで開いてください。"),
             )));
         }
     }
@@ -137,7 +161,7 @@ pub async fn own_checkout(context: &Context<'_>, given: &str) -> Result<Verdict,
     if start_ms(span) < context.started_unix_ms {
         return Ok(Verdict::wrong(lang.say(
             "That checkout happened before you started this lesson. Make a new one in the shop and find its trace.",
-            "このチェックアウトはレッスン開始より前のものです。ショップでもう一度購入し、そのトレースを探してください。",
+            "このチェックアウトはレッスン開始より前のものです。ショップで新たに購入し、そのトレースを探してください。",
         )));
     }
     let services: BTreeSet<&str> = spans(&trace)
@@ -148,7 +172,7 @@ pub async fn own_checkout(context: &Context<'_>, given: &str) -> Result<Verdict,
     let count = trace["span_count"].as_u64().unwrap_or(0);
     Ok(Verdict::right(lang.say(
         format!("That is your checkout: {count} spans in {} services, {ms:.0} ms from first to last.", services.len()),
-        format!("あなたのチェックアウトです。{} サービスにまたがる {count} 個のスパンで、全体で {ms:.0} ms でした。", services.len()),
+        format!("これは自分のチェックアウトです。{} 個のサービスにまたがる {count} 個のスパンで、最初のスパンから最後のスパンまで {ms:.0} ms でした。", services.len()),
     )))
 }
 
@@ -184,7 +208,7 @@ pub async fn services_crossed(
     if number == truth as f64 {
         return Ok(Verdict::right(lang.say(
             format!("Right: a checkout crosses {truth} services of the shop."),
-            format!("正解です。チェックアウトはショップの {truth} サービスを通ります。"),
+            format!("正解です。チェックアウトは、ショップのサービスを {truth} 個通ります。"),
         )));
     }
     let counted_load_generator = number == (truth + 1) as f64
@@ -194,7 +218,7 @@ pub async fn services_crossed(
     let message = if counted_load_generator {
         lang.say(
             "Close: loadgenerator is not a service of the shop; it plays the shoppers' browsers. Count the others.",
-            "惜しいです。loadgenerator はショップのサービスではなく、買い物客のブラウザの役です。それ以外を数えてください。",
+            "惜しいです。loadgenerator はショップのサービスではなく、買い物客のブラウザの役割を担っています。それ以外のサービスを数えてください。",
         )
     } else if number < truth as f64 {
         lang.say(
@@ -204,7 +228,7 @@ pub async fn services_crossed(
     } else {
         lang.say(
             "Too many. Count each service once, however many spans it has; the order's later shipping is a trace of its own.",
-            "多すぎます。スパンがいくつあっても、サービスは 1 回だけ数えます。注文の出荷処理は別のトレースです。",
+            "多すぎます。スパンがいくつあっても、サービスは 1 回だけ数えます。注文のその後の出荷処理は、別のトレースです。",
         )
     };
     Ok(Verdict::wrong(message))
@@ -234,7 +258,7 @@ pub async fn baggage_tier(context: &Context<'_>, given: &str) -> Result<Verdict,
     let Some(recorded) = recorded else {
         return Ok(Verdict::not_yet(lang.say(
             "Your latest checkout has no payment span yet (it failed before paying, or its spans are still on their way). Try again in a few seconds, or buy again.",
-            "最新のチェックアウトに payment のスパンがまだありません（支払い前に失敗したか、スパンが届いていません）。数秒後に再度確認するか、もう一度購入してください。",
+            "最新のチェックアウトに payment のスパンがまだありません（支払い前に失敗したか、スパンがまだ届いていません）。数秒後にもう一度確認するか、購入し直してください。",
         )));
     };
     if header != "baggage" {
@@ -246,7 +270,7 @@ pub async fn baggage_tier(context: &Context<'_>, given: &str) -> Result<Verdict,
         } else {
             lang.say(
                 format!("{header:?} is not the header that carries it."),
-                format!("{header:?} はそれを運ぶヘッダーではありません。"),
+                format!("{header:?} は tier を運ぶヘッダーではありません。"),
             )
         };
         return Ok(Verdict::wrong(why + &lang.say(
@@ -262,6 +286,27 @@ pub async fn baggage_tier(context: &Context<'_>, given: &str) -> Result<Verdict,
     }
     Ok(Verdict::right(lang.say(
         format!("Right: the frontend put your tier, {recorded}, in the baggage header, and every call passed it on down to payment."),
-        format!("正解です。あなたの tier（{recorded}）は frontend でセッションから付けられ、baggage ヘッダーで payment まで届きました。"),
+        format!("正解です。frontend が自分の tier（{recorded}）を baggage ヘッダーに入れ、各呼び出しがそれを引き継いで payment まで届けました。"),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace_ending(ms_ago: u64, parent_missing: bool) -> Value {
+        let end = (crate::progress::now_ms() - ms_ago) * 1_000_000;
+        serde_json::json!({ "spans": [
+            { "span_id": "b", "parent_span_id": "a", "parent_missing": parent_missing,
+              "service": "shipping", "kind": "SERVER", "name": "POST /quotes",
+              "end_unix_nanos": end },
+        ]})
+    }
+
+    #[test]
+    fn a_young_trace_with_a_missing_parent_is_still_arriving_and_an_old_or_whole_one_is_not() {
+        assert!(still_arriving(&trace_ending(1_000, true)));
+        assert!(!still_arriving(&trace_ending(ARRIVING_MS + 5_000, true)));
+        assert!(!still_arriving(&trace_ending(1_000, false)));
+    }
 }

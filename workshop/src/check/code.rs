@@ -19,6 +19,11 @@ const PAYMENT: (&str, &str) = ("payment", "POST /payments");
 const MIN_SHARE: f64 = 0.5;
 /// How many checkouts are read on each side of the start.
 const TRACES: usize = 10;
+/// What payment's handler itself records, around the authorisation: the amount it annotates
+/// before, the outcome it logs after. On the participant's span they mean the span wraps the
+/// whole handler (and only repeats the SERVER span), not the authorisation.
+const HANDLER_ATTRIBUTE: &str = "tracedojo.payment.amount_cents";
+const HANDLER_EVENTS: [&str; 2] = ["payment approved", "payment declined"];
 
 /// The shop's attribute registry as this binary was built with it: every key the shop as
 /// shipped may send (`tests/semconv` keeps it to them). Earlier checkouts alone do not tell:
@@ -88,6 +93,11 @@ enum OwnSpan {
         name: String,
         share: f64,
     },
+    /// One right under it that holds the handler's own records too: it wraps the whole
+    /// handler rather than the authorisation.
+    WholeHandler {
+        name: String,
+    },
     /// One right under it, but too short to hold the gateway's wait.
     TooShort {
         name: String,
@@ -115,7 +125,9 @@ fn own_span(trace: &Value, payment: &Value) -> OwnSpan {
         .max_by(|a, b| share(a).total_cmp(&share(b)));
     if let Some(span) = under_server {
         let (name, share) = (name(span).to_string(), share(span));
-        return if share >= MIN_SHARE {
+        return if holds_handler_records(span) {
+            OwnSpan::WholeHandler { name }
+        } else if share >= MIN_SHARE {
             OwnSpan::Found { name, share }
         } else {
             OwnSpan::TooShort { name, share }
@@ -135,6 +147,16 @@ fn own_span(trace: &Value, payment: &Value) -> OwnSpan {
         }
         None => OwnSpan::Missing,
     }
+}
+
+/// Whether `span` carries what payment's handler records outside the authorisation.
+fn holds_handler_records(span: &Value) -> bool {
+    keys(span).any(|key| key == HANDLER_ATTRIBUTE)
+        || span["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|event| HANDLER_EVENTS.iter().any(|name| event["name"] == *name))
 }
 
 /// The checkouts the explorer holds in a window, read whole, newest first.
@@ -200,7 +222,7 @@ pub async fn own_span_and_attribute(context: &Context<'_>) -> Result<Verdict, Wo
             let attributes = new_keys.join(", ");
             return Ok(Verdict::right(lang.say(
                 format!("Right: in your checkout, payment's POST /payments now holds your span \"{name}\" ({percent:.0} % of its time, the gateway's wait), and checkout's POST /checkout carries {attributes}, which it did not carry before."),
-                format!("正解です。あなたのチェックアウトでは、payment の POST /payments の下にあなたのスパン「{name}」があり（処理時間の {percent:.0} %、ゲートウェイの待ち時間です）、checkout の POST /checkout にはこれまでなかった {attributes} が付いています。"),
+                format!("正解です。自分のチェックアウトでは、payment の POST /payments の下に自分で追加したスパン「{name}」があり（処理時間の {percent:.0} %、ゲートウェイの待ち時間です）、checkout の POST /checkout にはこれまでなかった {attributes} が付いています。"),
             )));
         }
         latest.get_or_insert((span, new_keys));
@@ -224,11 +246,15 @@ pub async fn own_span_and_attribute(context: &Context<'_>) -> Result<Verdict, Wo
     if matches!(span, OwnSpan::Missing) && new_keys.is_empty() {
         parts.push(lang.say(
             "Your latest checkout looks like the shop before any change. If you have already edited the code, the shop that is running is still the old build: rebuild with cargo build --release, restart tracedojo up, and buy again.",
-            "最新のチェックアウトは、変更前のショップのままです。コードを編集済みなら、動いているのはまだ古いビルドです。cargo build --release でビルドし直し、tracedojo up を再起動してから、もう一度購入してください。",
+            "最新のチェックアウトは、変更前のショップのものと同じに見えます。コードを編集済みなら、動いているのはまだ古いビルドです。cargo build --release でビルドし直し、tracedojo up を再起動してから、もう一度購入してください。",
         ));
     }
     match span {
         OwnSpan::Found { .. } => {}
+        OwnSpan::WholeHandler { name } => parts.push(lang.say(
+            format!("The span: \"{name}\" is right under payment's POST /payments, but it holds what the handler records itself (the amount, the \"payment approved\" log), so it wraps the whole handler and only repeats POST /payments. Put it around the authorisation alone: authorise in services/payment/src/gateway.rs."),
+            format!("スパン: 「{name}」は payment の POST /payments の直下にありますが、ハンドラー自身が記録する内容（金額の属性や「payment approved」のログ）まで含んでいます。つまりハンドラー全体を囲んでいて、POST /payments と同じ範囲を繰り返しているだけです。スパンは認可処理だけ、つまり services/payment/src/gateway.rs の authorise を囲むようにしてください。"),
+        )),
         OwnSpan::Missing => parts.push(lang.say(
             "The span: payment's POST /payments has no span of its own under it yet, so the gateway's wait is still hidden inside the request's span. Look at authorise in services/payment/src/gateway.rs.",
             "スパン: payment の POST /payments の下に、まだ独自のスパンがありません。ゲートウェイの待ち時間は、リクエストのスパンの中に埋もれたままです。services/payment/src/gateway.rs の authorise を見てください。",
@@ -237,12 +263,12 @@ pub async fn own_span_and_attribute(context: &Context<'_>) -> Result<Verdict, Wo
             let percent = (share * 100.0).round();
             parts.push(lang.say(
                 format!("The span: \"{name}\" is right under payment's POST /payments, but lasts only {percent:.0} % of it, so it leaves the gateway's wait outside. Look at what authorise in services/payment/src/gateway.rs waits on: your span must start before that wait and end after it."),
-                format!("スパン: 「{name}」は payment の POST /payments の直下にありますが、長さがその {percent:.0} % しかなく、ゲートウェイの待ち時間が外に出ています。services/payment/src/gateway.rs の authorise が何を待っているかを確認してください。スパンはその待ちの前に始まり、後に終わる必要があります。"),
+                format!("スパン: 「{name}」は payment の POST /payments の直下にありますが、長さが POST /payments の {percent:.0} % しかなく、ゲートウェイの待ち時間がスパンの外に出ています。services/payment/src/gateway.rs の authorise が何を待っているかを確認してください。スパンは、その待ちより前に始まり、待ちが終わった後に終わる必要があります。"),
             ));
         }
         OwnSpan::Elsewhere { name, parent } => parts.push(lang.say(
             format!("The span: payment has a span of yours, \"{name}\", but it is not right under POST /payments (its parent is {parent}). Open it where the request runs: in authorise in services/payment/src/gateway.rs, which the handler calls."),
-            format!("スパン: payment にあなたのスパン「{name}」はありますが、POST /payments の直下ではありません（親は {parent}）。リクエストの処理中に、ハンドラーから呼ばれる services/payment/src/gateway.rs の authorise の中で開始してください。"),
+            format!("スパン: payment に自分で追加したスパン「{name}」はありますが、POST /payments の直下ではありません（親は {parent}）。リクエストの処理中に、ハンドラーから呼ばれる services/payment/src/gateway.rs の authorise の中で開始してください。"),
         )),
     }
     if new_keys.is_empty() {
@@ -336,6 +362,18 @@ mod tests {
         assert!(matches!(
             own_span(&elsewhere, &server),
             OwnSpan::Elsewhere { .. }
+        ));
+        let mut handler = span("a", "s", "payment", "INTERNAL", "create_payment", 39);
+        handler["events"] = serde_json::json!([{ "name": "payment approved", "attributes": {} }]);
+        assert!(matches!(
+            own_span(&trace(vec![handler]), &server),
+            OwnSpan::WholeHandler { .. }
+        ));
+        let mut annotated = span("a", "s", "payment", "INTERNAL", "create_payment", 39);
+        annotated["attributes"] = serde_json::json!({ HANDLER_ATTRIBUTE: 1200 });
+        assert!(matches!(
+            own_span(&trace(vec![annotated]), &server),
+            OwnSpan::WholeHandler { .. }
         ));
         let other_service = trace(vec![span("a", "s", "checkout", "INTERNAL", "save", 38)]);
         assert!(matches!(

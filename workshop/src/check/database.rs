@@ -93,12 +93,12 @@ pub async fn db_hints(context: &Context<'_>, given: &str) -> Result<Verdict, Wor
         (true, true) => {
             return Ok(Verdict::right(lang.say(
                 format!("Right: the search reads all of {slow_table} without its index, and a listing page asks for its products one by one, {repeats} queries where one would do."),
-                format!("正解です。検索はインデックスがないため {slow_table} を全件読み、一覧ページは商品を 1 件ずつ問い合わせています。1 回で済むところを {repeats} 回です。"),
+                format!("正解です。検索はインデックスがないため {slow_table} を全件読み、一覧ページは商品を 1 件ずつ問い合わせています。1 回のクエリで済むところを {repeats} 回に分けています。"),
             )));
         }
         (false, _) => lang.say(
             format!("{table} is not the table the slow query reads. On the RED page's query table, find the catalogue query whose p95 is highest and read its table (db.collection.name)."),
-            format!("遅いクエリが読んでいるテーブルは {table} ではありません。RED 画面のクエリの表で、catalog の p95 が一番大きいクエリを探し、そのテーブル（db.collection.name）を確認してください。"),
+            format!("遅いクエリが読んでいるテーブルは {table} ではありません。RED 画面のクエリの表で、catalog のクエリのうち p95 が最も大きいものを探し、そのテーブル（db.collection.name）を確認してください。"),
         ),
         (true, false) => lang.say(
             format!("The table is right. {repeats} is not how many times one listing page repeats its query: open one GET {} trace and count the catalogue's spans with the same query text.", &LISTING[4..]),

@@ -55,7 +55,7 @@ pub async fn root_cause(context: &Context<'_>, given: &str) -> Result<Verdict, W
     if service == origin {
         return Ok(Verdict::right(lang.say(
             format!("Right: the failures begin in {origin}; every service above it failed only because a call it made did."),
-            format!("正解です。失敗は {origin} で始まっています。その上流のサービスは、自分が呼び出した先が失敗したために失敗しただけです。"),
+            format!("正解です。失敗は {origin} で始まっています。その呼び出し元のサービスはすべて、呼び出した先が失敗したために失敗しただけです。"),
         )));
     }
     let message = if matches!(service.as_str(), "frontend" | "checkout") {
@@ -115,12 +115,12 @@ pub async fn segment(context: &Context<'_>, given: &str) -> Result<Verdict, Work
     let message = if key == expected_key {
         lang.say(
             format!("{key} is the right attribute, but {value} is not the value that separates the failing requests: compare how often each value fails."),
-            format!("{key} という属性は正解ですが、失敗するリクエストを分けている値は {value} ではありません。値ごとの失敗の割合を比べてください。"),
+            format!("属性 {key} は正解ですが、失敗するリクエストを分けている値は {value} ではありません。値ごとの失敗の割合を比べてください。"),
         )
     } else {
         lang.say(
             format!("{key}={value} does not separate the failing requests from the others. On the Errors page, narrow to the failing operation and read the attributes that fail more often with a value than without it."),
-            format!("{key}={value} では、失敗するリクエストとそれ以外を分けられません。Errors 画面で失敗しているオペレーションに絞り込み、その値があるときに失敗しやすい属性を確認してください。"),
+            format!("{key}={value} では、失敗するリクエストとそれ以外を分けられません。Errors 画面で失敗しているオペレーションに絞り込み、その値を持つリクエストのほうが持たないリクエストより失敗しやすい属性を確認してください。"),
         )
     };
     Ok(Verdict::wrong(message))
@@ -169,11 +169,11 @@ pub async fn bad_release(context: &Context<'_>, given: &str) -> Result<Verdict, 
     if version != expected_version {
         return Ok(Verdict::wrong(lang.say(
             format!("Right service, but {version} is not the release that regressed. Compare the duration and errors of its spans by their resource's service.version."),
-            format!("サービスは正解ですが、性能が落ちたリリースは {version} ではありません。スパンのリソースにある service.version ごとに、所要時間とエラーを比べてください。"),
+            format!("サービスは正解ですが、デグレードを起こしたリリースは {version} ではありません。スパンのリソースにある service.version ごとに、所要時間とエラーを比べてください。"),
         )));
     }
     Ok(Verdict::right(lang.say(
         format!("Right: {service} {version} is slower and fails where the version before did not. Every span carries its service's version, so a regression points at the deploy that brought it."),
-        format!("正解です。{service} {version} は、前のバージョンより遅く、失敗もしています。すべてのスパンがサービスのバージョンを持っているので、性能の劣化をそれを持ち込んだデプロイまでたどれます。"),
+        format!("正解です。{service} {version} は前のバージョンより遅く、前のバージョンでは起きなかった失敗も起こしています。すべてのスパンがサービスのバージョンを持っているので、デグレードから、それを持ち込んだデプロイを特定できます。"),
     )))
 }

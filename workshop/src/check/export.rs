@@ -35,7 +35,7 @@ pub async fn export(context: &Context<'_>) -> Result<Verdict, WorkshopError> {
     if context.explorer.namespace().is_none() {
         return Ok(Verdict::wrong(lang.say(
             "Spans reach the backend, but without a namespace of your own: in an account shared with others, yours cannot be told apart. Restart `tracedojo up` with --participant YOUR_NAME.",
-            "スパンはバックエンドに届いていますが、あなた専用の名前空間がありません。ほかの参加者と共有しているアカウントでは、自分のデータを区別できません。`tracedojo up` を --participant 名前 を付けて起動し直してください。",
+            "スパンはバックエンドに届いていますが、自分専用の名前空間がありません。ほかの参加者と共有しているアカウントでは、自分のデータを区別できません。--participant 名前 を付けて `tracedojo up` を起動し直してください。",
         )));
     }
     let namespace = context.explorer.namespace().unwrap_or_default();

@@ -146,16 +146,16 @@ fn right(context: &Context<'_>, trace: &Value, child: &Value) -> Verdict {
     let baggage = match (sent, received) {
         (Some(sent), Some(received)) if sent == received => lang.say(
             format!(" The baggage came along too: your service recorded the tier {received}."),
-            format!("baggage も届いています。あなたのサービスは tier {received} を記録しました。"),
+            format!("バゲージも届いています。自分のサービスが tier {received} を記録しました。"),
         ),
         _ => lang.say(
             format!(" Its span does not record the baggage's {TIER} yet: read it from the extracted context (baggage.get_baggage) and set it on the span."),
-            format!("ただし、そのスパンにはまだ baggage の {TIER} が記録されていません。取り出したコンテキストから読み取り（baggage.get_baggage）、スパンに設定してみてください。"),
+            format!("ただし、そのスパンにはまだバゲージの {TIER} が記録されていません。取り出したコンテキストから読み取り（baggage.get_baggage）、スパンに設定してみてください。"),
         ),
     };
     Verdict::right(lang.say(
         format!("Right: trace {id} goes from the frontend's {CALL} call into the span of your own service (telemetry.sdk.language={language}), as its child.{baggage}"),
-        format!("正解です。トレース {id} は、frontend の {CALL} 呼び出しから、その子であるあなたのサービス（telemetry.sdk.language={language}）のスパンへつながっています。{baggage}"),
+        format!("正解です。トレース {id} は、frontend の {CALL} の呼び出しから、その子である自分のサービス（telemetry.sdk.language={language}）のスパンへつながっています。{baggage}"),
     ))
 }
 
@@ -178,24 +178,24 @@ fn wrong(context: &Context<'_>, seen: &Seen) -> Verdict {
         };
         return Verdict::wrong(lang.say(
             format!("Your service's span joined the trace, but as service {service:?} in namespace {namespace:?}. Start it again with {variables}, so that it counts as your shop's recommendation."),
-            format!("あなたのサービスのスパンはトレースにつながっていますが、サービス名が {service:?}、namespace が {namespace:?} になっています。{variables} を指定して起動し直し、あなたのショップの recommendation として記録されるようにしてください。"),
+            format!("自分のサービスのスパンはトレースにつながっていますが、サービス名が {service:?}、名前空間が {namespace:?} になっています。{variables} を指定して起動し直し、自分のショップの recommendation として記録されるようにしてください。"),
         ));
     }
     if seen.separate > 0 {
         return Verdict::wrong(lang.say(
             "Your service's spans arrive, but each starts a trace of its own instead of joining the frontend's. Read the caller's context from the request's headers with propagate.extract(self.headers) and start the span with it (context=...): traceparent says which trace and which parent span.",
-            "あなたのサービスのスパンは届いていますが、frontend のトレースにつながらず、それぞれが別のトレースを始めています。propagate.extract(self.headers) でリクエストヘッダーから呼び出し元のコンテキストを取り出し、それを渡して（context=...）スパンを開始してください。どのトレースのどの親スパンかは traceparent ヘッダーが伝えています。",
+            "自分のサービスのスパンは届いていますが、frontend のトレースにつながらず、それぞれが別のトレースを始めています。propagate.extract(self.headers) でリクエストヘッダーから呼び出し元のコンテキストを取り出し、それを渡して（context=...）スパンを開始してください。どのトレースのどの親スパンかは traceparent ヘッダーが伝えています。",
         ));
     }
     if seen.untraced > 0 {
         let name = if mine.is_empty() {
-            lang.say("YOUR_NAME", "あなたの名前")
+            lang.say("YOUR_NAME", "自分の名前")
         } else {
             mine.to_string()
         };
         return Verdict::not_yet(lang.say(
             format!("Your service answered the frontend, but no span of it has arrived under the frontend's call. Spans are sent in batches: wait a few seconds and check again. If it stays so: is OTEL_EXPORTER_OTLP_ENDPOINT the explorer's OTLP/HTTP address (on the Explorer line `tracedojo up` printed)? Does the service pass the context that propagate.extract read from the request's headers (traceparent) to the span it starts? Are OTEL_SERVICE_NAME=recommendation and OTEL_RESOURCE_ATTRIBUTES=service.namespace={name} set?"),
-            format!("あなたのサービスは frontend に応答しましたが、frontend の呼び出しの下にそのスパンがまだ届いていません。スパンはまとめて送られるので、数秒待ってからもう一度確認してください。それでも変わらない場合は、OTEL_EXPORTER_OTLP_ENDPOINT がエクスプローラーの OTLP/HTTP のアドレス（`tracedojo up` が表示した Explorer の行にあります）になっているか、propagate.extract でリクエストヘッダー（traceparent）から取り出したコンテキストを、開始するスパンに渡しているか、OTEL_SERVICE_NAME=recommendation と OTEL_RESOURCE_ATTRIBUTES=service.namespace={name} を指定しているかを確認してください。"),
+            format!("自分のサービスは frontend に応答しましたが、frontend の呼び出しの下にそのスパンがまだ届いていません。スパンはまとめて送られるので、数秒待ってからもう一度確認してください。それでも変わらない場合は、OTEL_EXPORTER_OTLP_ENDPOINT がエクスプローラーの OTLP/HTTP のアドレス（`tracedojo up` が表示した Explorer の行にあります）になっているか、propagate.extract でリクエストヘッダー（traceparent）から取り出したコンテキストを、開始するスパンに渡しているか、OTEL_SERVICE_NAME=recommendation と OTEL_RESOURCE_ATTRIBUTES=service.namespace={name} を指定しているかを確認してください。"),
         ));
     }
     if seen.unreachable > 0 {

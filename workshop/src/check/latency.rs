@@ -70,7 +70,7 @@ pub async fn slow_service(
     if !close {
         return Ok(Verdict::wrong(lang.say(
             format!("Right service. The p95 you gave, {p95} ms, is not what the explorer measured: read the p95 column of {service}'s SERVER endpoint on the RED page."),
-            format!("サービスは正解です。ただし p95 の {p95} ms は、エクスプローラーの測定値と合いません。RED 画面で {service} の SERVER エンドポイントの p95 列を確認してください。"),
+            format!("サービスは正解です。ただし、回答の p95（{p95} ms）はエクスプローラーの測定値と合いません。RED 画面で {service} の SERVER エンドポイントの p95 列を確認してください。"),
         )));
     }
     Ok(Verdict::right(lang.say(

@@ -56,7 +56,7 @@ pub async fn queue_lag(
     let Some(consumer) = consumer else {
         return Ok(Verdict::not_yet(lang.say(
             "Your latest order is still waiting in the queue: nothing has picked it up yet. That wait is what you are measuring; check again when it has been processed.",
-            "最新の注文はまだキューで待っています。まだどのサービスも取り出していません。この待ち時間こそが測る対象です。処理されてから、もう一度確認してください。",
+            "最新の注文はまだキューで待っていて、どのサービスも取り出していません。この待ち時間こそが測る対象です。処理されてから、もう一度確認してください。",
         )));
     };
     let consumer_service = consumer["service"].as_str().unwrap_or_default();
@@ -68,7 +68,7 @@ pub async fn queue_lag(
     if service != consumer_service {
         return Ok(Verdict::wrong(lang.say(
             format!("{service} did not pick your order up. The order's message left checkout in a PRODUCER span; the span that processed it is in another trace, linked back to it: search by the message id (messaging.message.id)."),
-            format!("注文を取り出したのは {service} ではありません。注文メッセージは checkout の PRODUCER スパンで送られました。それを処理したスパンは別のトレースにあり、リンクで元のスパンを指しています。メッセージ ID（messaging.message.id）で検索してください。"),
+            format!("注文を取り出したのは {service} ではありません。注文メッセージは checkout の PRODUCER スパンで送られました。それを処理したスパンは別のトレースにあり、リンクで元の PRODUCER スパンを指しています。メッセージ ID（messaging.message.id）で検索してください。"),
         )));
     }
     if (lag - measured).abs() > (tolerance * measured).max(50.0) {

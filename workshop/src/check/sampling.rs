@@ -30,7 +30,7 @@ pub async fn sampled_count(
     if planned > 0 && kept * 2 > planned {
         return Ok(Verdict::wrong(lang.say(
             format!("The explorer kept {kept} of the {planned} purchases: nearly all, so no sampler is at work. Stop `tracedojo up`, start it again with OTEL_TRACES_SAMPLER=parentbased_traceidratio and OTEL_TRACES_SAMPLER_ARG=0.1, then start this lesson again."),
-            format!("エクスプローラーは {planned} 件の購入のうち {kept} 件を保持しています。ほぼすべてなので、サンプラーが動いていません。`tracedojo up` を止め、OTEL_TRACES_SAMPLER=parentbased_traceidratio と OTEL_TRACES_SAMPLER_ARG=0.1 を付けて起動し直してから、このレッスンをもう一度開始してください。"),
+            format!("エクスプローラーは {planned} 件の購入のうち {kept} 件を保持しています。ほぼすべてが残っているので、サンプラーが動いていません。`tracedojo up` を止め、OTEL_TRACES_SAMPLER=parentbased_traceidratio と OTEL_TRACES_SAMPLER_ARG=0.1 を指定して起動し直してから、このレッスンをもう一度開始してください。"),
         )));
     }
     if kept == 0 {
@@ -47,6 +47,6 @@ pub async fn sampled_count(
     }
     Ok(Verdict::right(lang.say(
         format!("Right: {kept} of {planned} purchases were kept, whole: the first service decided at the start of each trace, and every service after it followed that decision."),
-        format!("正解です。{planned} 件の購入のうち {kept} 件が、トレース全体として保持されました。最初のサービスがトレースの開始時に判断し、後続のサービスはすべてその判断に従いました。"),
+        format!("正解です。{planned} 件の購入のうち {kept} 件が、欠けのないトレースとして保持されました。最初のサービスがトレースの開始時に判断し、後続のサービスはすべてその判断に従いました。"),
     )))
 }
