@@ -4,9 +4,10 @@
 # (faults set, burst of traffic) is printed too. Where the symptom needs the participant's own
 # purchase (lessons 1, 3, 9), the benchmark buys as a browser does, right after `start`.
 # Lesson 10's figure is the release rebuild after a one-line edit in payment (the source is put
-# back afterwards); lesson 12's is `tracedojo doctor` against the running explorer. Lesson 11
-# needs the participant's own service and is measured by its test only. Prints figures;
-# asserts nothing. About four minutes, plus a release build.
+# back afterwards); lesson 12's is `tracedojo doctor` against the running explorer; lesson 11's
+# runs a second shop with the example Python service in recommendation's place (it needs
+# target/workshop-python, from workshop/examples/setup-python.sh). Prints figures; asserts
+# nothing. About four minutes, plus a release build.
 #
 #   bench/workshop.sh              every lesson
 #   bench/workshop.sh --no-rebuild without lesson 10's rebuild
@@ -95,7 +96,53 @@ t0=$(now)
 OTEL_EXPORTER_OTLP_ENDPOINT="$otlp_http" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf \
     "$bin" doctor >/dev/null 2>&1 || echo "bench: doctor did not deliver to $otlp_http"
 printf '%-8s %14s %22.1f   (tracedojo doctor)\n' 12 "-" "$(seconds "$t0" "$(now)")"
-printf '%-8s %14s %22s\n' 11 "-" "needs the participant's own service"
+# Lesson 11: a second shop with recommendation left out, the example Python service in its
+# place (started as the lesson prints it), then `start 11` and a product page, until `check`
+# sees a trace across the Python service.
+python="$PWD/target/workshop-python/bin/python"
+if [[ ! -x "$python" ]]; then
+    printf '%-8s %14s %22s\n' 11 "-" "no $python (run workshop/examples/setup-python.sh)"
+else
+    py_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    data11="$(mktemp -d)"
+    "$bin" up --base-port 0 --data-dir "$data11" --participant bench --load-rate 1 \
+        --external "recommendation=http://127.0.0.1:$py_port" >"$data11/up.log" 2>&1 &
+    up11=$!
+    trap 'kill ${py:-} 2>/dev/null; kill -INT $up $up11 2>/dev/null; wait $up $up11 2>/dev/null; rm -rf "$data" "$data11"' EXIT
+    for _ in $(seq 1 300); do
+        [[ -f "$data11/running.json" ]] && break
+        sleep 0.2
+    done
+    otlp11="$(sed -n 's|.*OTLP/HTTP \([^)]*\)).*|\1|p' "$data11/up.log" | head -1)"
+    [[ "$otlp11" == http* ]] || otlp11="http://$otlp11"
+    OTEL_SERVICE_NAME=recommendation OTEL_RESOURCE_ATTRIBUTES=service.namespace=bench \
+        OTEL_EXPORTER_OTLP_ENDPOINT="$otlp11" \
+        "$python" workshop/examples/recommendation.py "$py_port" >"$data11/python.log" 2>&1 &
+    py=$!
+    for _ in $(seq 1 150); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$py_port") 2>/dev/null && break
+        sleep 0.2
+    done
+    shop11="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["shop"])' "$data11/running.json")"
+    t0=$(now)
+    "$bin" workshop start 11 --data-dir "$data11" --lang en >/dev/null 2>&1
+    t1=$(now)
+    curl -sf -o /dev/null "$shop11/products/3" || echo "bench: the product page failed"
+    verdict=""
+    for _ in $(seq 1 120); do
+        verdict="$("$bin" workshop check 11 --data-dir "$data11" --lang en 2>&1 | head -c 3 || true)"
+        [[ "$verdict" == "…" ]] || break
+        sleep 0.25
+    done
+    t2=$(now)
+    printf '%-8s %14.1f %22.1f   %s (Python SDK, its default 5 s batch delay)\n' 11 \
+        "$(seconds "$t0" "$t1")" "$(seconds "$t0" "$t2")" "$verdict"
+    kill "$py" 2>/dev/null
+    kill -INT "$up11" 2>/dev/null
+    wait "$py" "$up11" 2>/dev/null || true
+    rm -rf "$data11"
+    trap 'kill -INT $up 2>/dev/null; wait $up 2>/dev/null; rm -rf "$data"' EXIT
+fi
 
 # Lesson 10: the release rebuild after a one-line edit in payment's gateway (the participant's
 # span), then the source put back and the binary rebuilt as it was.
