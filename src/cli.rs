@@ -76,6 +76,38 @@ pub enum Command {
     /// checks the participant's answer by reading the explorer, saying right or wrong and why.
     #[command(after_help = WORKSHOP_HELP)]
     Workshop(WorkshopArgs),
+    /// Scripted demos for a booth: scenarios of acts (load, faults, captions and a talk track
+    /// in Japanese and English) that loop on their own.
+    #[command(after_help = SHOWCASE_HELP)]
+    Showcase(ShowcaseArgs),
+}
+
+const SHOWCASE_HELP: &str = "\
+Examples:
+  tracedojo showcase list                  the built-in scenarios and the length of a loop
+  tracedojo showcase validate my.toml      check a scenario file of your own
+`validate` exits 0 when the file is valid (a load this machine cannot give is a warning) and
+2 when it is not, with one line naming the file, the line and the field.";
+
+#[derive(Debug, Args)]
+pub struct ShowcaseArgs {
+    #[command(subcommand)]
+    pub action: ShowcaseAction,
+    /// The language of titles and messages: ja or en [default: from the locale (LANG)]
+    #[arg(long, global = true, env = "TRACEDOJO_LANG")]
+    pub lang: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShowcaseAction {
+    /// The built-in scenarios: name, title and how long one loop lasts.
+    List,
+    /// Check a scenario file: its shape, its acts' lengths, load, faults, where to look and
+    /// both languages' texts.
+    Validate {
+        /// The scenario file (TOML).
+        file: PathBuf,
+    },
 }
 
 const WORKSHOP_HELP: &str = "\

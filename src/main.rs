@@ -15,6 +15,7 @@ mod ports;
 mod release;
 mod running;
 mod service;
+mod showcase;
 mod up;
 mod workshop;
 
@@ -69,6 +70,7 @@ fn main() -> std::process::ExitCode {
             ),
             // The workshop says its errors in the participant's language, with its own status.
             cli::Command::Workshop(args) => Ok(workshop::run(args).await),
+            cli::Command::Showcase(args) => Ok(showcase::run(args)),
         }
     });
     // Exporter threads may still hold the runtime briefly; do not wait for them forever.

@@ -176,6 +176,23 @@ pub fn names() -> String {
         .join(", ")
 }
 
+/// A fault as a file gives it (a workshop stage, a showcase act): a preset by name or a spec
+/// in the control API's JSON, exactly one of them; every spec checked with
+/// [`FaultSpec::validate`].
+pub fn resolve(preset: Option<&str>, spec: Option<&str>) -> Result<Vec<FaultSpec>, String> {
+    match (preset, spec) {
+        (Some(name), None) => find(name)
+            .map(|preset| (preset.faults)())
+            .ok_or_else(|| format!("no preset {name:?}; the presets are {}", names())),
+        (None, Some(json)) => {
+            let spec: FaultSpec = serde_json::from_str(json).map_err(|err| err.to_string())?;
+            spec.validate().map_err(|err| err.to_string())?;
+            Ok(vec![spec])
+        }
+        _ => Err("give either `preset` or `spec`, not both or neither".to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +210,27 @@ mod tests {
         }
         assert!(find(" missing-index ").is_some());
         assert!(find("meteor").is_none());
+    }
+
+    #[test]
+    fn a_preset_or_a_spec_resolves_to_checked_specs() {
+        assert_eq!(resolve(Some("n-plus-one"), None).unwrap().len(), 1);
+        let spec = r#"{"fault": {"kind": "unreachable", "service": "cart"}}"#;
+        assert_eq!(resolve(None, Some(spec)).unwrap().len(), 1);
+        let err = resolve(Some("meteor"), None).unwrap_err();
+        assert!(err.starts_with("no preset \"meteor\"; the presets are slow-payment-gateway"));
+        let err = resolve(
+            None,
+            Some(r#"{"fault": {"kind": "unreachable", "service": "mars"}}"#),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("fault.service:"), "{err}");
+        assert!(resolve(None, Some("{")).is_err());
+        assert!(
+            resolve(Some("n-plus-one"), Some(spec))
+                .unwrap_err()
+                .contains("not both")
+        );
+        assert!(resolve(None, None).unwrap_err().contains("neither"));
     }
 }

@@ -37,23 +37,11 @@ pub fn specs(
     fault: &StageFault,
     vars: &BTreeMap<String, String>,
 ) -> Result<Vec<FaultSpec>, String> {
-    match (&fault.preset, &fault.spec) {
-        (Some(name), None) => tracedojo_faults::presets::find(name)
-            .map(|preset| (preset.faults)())
-            .ok_or_else(|| {
-                format!(
-                    "no preset {name:?}; the presets are {}",
-                    tracedojo_faults::presets::names()
-                )
-            }),
-        (None, Some(template)) => {
-            let spec: FaultSpec =
-                serde_json::from_str(&substitute(template, vars)).map_err(|err| err.to_string())?;
-            spec.validate().map_err(|err| err.to_string())?;
-            Ok(vec![spec])
-        }
-        _ => Err("give either `preset` or `spec`, not both or neither".to_string()),
-    }
+    let spec = fault
+        .spec
+        .as_deref()
+        .map(|template| substitute(template, vars));
+    tracedojo_faults::presets::resolve(fault.preset.as_deref(), spec.as_deref())
 }
 
 /// Sets the stage: faults cleared and set, reveal switched, then the burst of traffic.
