@@ -176,6 +176,17 @@ pub fn names() -> String {
         .join(", ")
 }
 
+/// A fault as a file gives it (a workshop stage, a showcase act): `preset = "NAME"` or
+/// `spec = '{...}'` in the control API's JSON, exactly one of them (see [`resolve`]).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetOrSpec {
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub spec: Option<String>,
+}
+
 /// A fault as a file gives it (a workshop stage, a showcase act): a preset by name or a spec
 /// in the control API's JSON, exactly one of them; every spec checked with
 /// [`FaultSpec::validate`].

@@ -59,14 +59,7 @@ pub struct Act {
 }
 
 /// A fault of an act: a preset by name, or a spec in the control API's JSON.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActFault {
-    #[serde(default)]
-    pub preset: Option<String>,
-    #[serde(default)]
-    pub spec: Option<String>,
-}
+pub type ActFault = tracedojo_faults::presets::PresetOrSpec;
 
 /// Where tracing points during the act: the kiosk picks its charts and its trace from it.
 #[derive(Debug, Clone, Deserialize)]

@@ -89,15 +89,9 @@ impl VaryValue {
     }
 }
 
-/// One fault of a stage: a preset by name, or a spec in the control API's JSON.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StageFault {
-    #[serde(default)]
-    pub preset: Option<String>,
-    #[serde(default)]
-    pub spec: Option<String>,
-}
+/// One fault of a stage: a preset by name, or a spec in the control API's JSON (whose
+/// `${...}` take the participant's values).
+pub type StageFault = tracedojo_faults::presets::PresetOrSpec;
 
 /// A bounded burst of simulated shoppers, so the symptom shows within seconds of `start`.
 #[derive(Debug, Clone, Deserialize)]
