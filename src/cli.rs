@@ -84,16 +84,26 @@ pub enum Command {
 
 const SHOWCASE_HELP: &str = "\
 Examples:
+  tracedojo showcase slow-payment          start the shop and play a built-in scenario for ever
+  tracedojo showcase my.toml --attach      play a file of your own against a running `up`
   tracedojo showcase list                  the built-in scenarios and the length of a loop
   tracedojo showcase validate my.toml      check a scenario file of your own
+While it plays, open the kiosk page it prints (full screen: F11). Presenter keys on the page:
+space pauses and resumes, → or PageDown the next act, ← or PageUp the previous one, L switches
+Japanese and English, T shows the talk track. Ctrl-C stops, clears the scenario's faults and
+stops the shop it started.
 `validate` exits 0 when the file is valid (a load this machine cannot give is a warning) and
 2 when it is not, with one line naming the file, the line and the field.";
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ShowcaseArgs {
     #[command(subcommand)]
-    pub action: ShowcaseAction,
-    /// The language of titles and messages: ja or en [default: from the locale (LANG)]
+    pub action: Option<ShowcaseAction>,
+    #[command(flatten)]
+    pub play: PlayArgs,
+    /// The language of titles, messages and the kiosk page: ja or en [default: from the
+    /// locale (LANG)]
     #[arg(long, global = true, env = "TRACEDOJO_LANG")]
     pub lang: Option<String>,
 }
@@ -108,6 +118,48 @@ pub enum ShowcaseAction {
         /// The scenario file (TOML).
         file: PathBuf,
     },
+}
+
+/// Playing a scenario: `tracedojo showcase SCENARIO`.
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// A built-in scenario (`tracedojo showcase list`) or a scenario file (TOML)
+    #[arg(value_name = "SCENARIO|FILE")]
+    pub scenario: Option<String>,
+    /// Time compression: 4 plays every act in a quarter of its written length with four times
+    /// its traffic (the same story, faster), from 0.1 to 100
+    #[arg(long, default_value = "1", env = "TRACEDOJO_SHOWCASE_SPEED")]
+    pub speed: f64,
+    /// Stop after this many loops [default: play until stopped]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub loops: Option<u64>,
+    /// Seeds the simulated shoppers, so every run plays the same traffic
+    #[arg(long, default_value = "1", env = "TRACEDOJO_SHOWCASE_SEED")]
+    pub seed: u64,
+    /// Where the kiosk page listens; beyond loopback it needs --kiosk-token
+    #[arg(long, default_value = "127.0.0.1:8097", env = "TRACEDOJO_KIOSK_LISTEN")]
+    pub kiosk_listen: SocketAddr,
+    /// A token (at least 16 characters) the kiosk page and its keys need, to listen beyond
+    /// loopback; the page's printed URL carries it after `#`
+    #[arg(long, env = "TRACEDOJO_KIOSK_TOKEN", hide_env_values = true)]
+    pub kiosk_token: Option<String>,
+    /// Play against a shop that is already running (`tracedojo up`), found through its data
+    /// directory or --shop, --explorer and --control, instead of starting one
+    #[arg(long)]
+    pub attach: bool,
+    /// With --attach: the shop's front door [default: what `up` wrote to its data directory]
+    #[arg(long, requires = "attach", value_name = "URL")]
+    pub shop: Option<String>,
+    /// With --attach: the explorer [default: what `up` wrote to its data directory]
+    #[arg(long, requires = "attach", value_name = "URL")]
+    pub explorer: Option<String>,
+    /// With --attach: the fault control API [default: what `up` wrote to its data directory]
+    #[arg(long, requires = "attach", value_name = "URL")]
+    pub control: Option<String>,
+    /// The shop the showcase starts, with every flag of `tracedojo up` (its background load
+    /// excepted: the acts give the traffic)
+    #[command(flatten, next_help_heading = "The shop it starts (as `tracedojo up`)")]
+    pub up: UpArgs,
 }
 
 const WORKSHOP_HELP: &str = "\

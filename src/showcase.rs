@@ -1,6 +1,9 @@
-//! `tracedojo showcase`: the booth scenarios' command line. The scenarios and their checks are
-//! the showcase crate's; this file prints them in the presenter's language and sets the exit
-//! status.
+//! `tracedojo showcase`: the booth scenarios' command line. The scenarios, their checks, the
+//! player and the kiosk are the showcase crate's; this file lists and validates scenarios in
+//! the presenter's language, sets the exit status, and ([`play`]) wires a played scenario to
+//! a shop.
+
+mod play;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,7 +17,7 @@ use crate::cli::{ShowcaseAction, ShowcaseArgs};
 /// Exit status of a file that is not a valid scenario, or of a command that could not run.
 const INVALID: u8 = 2;
 
-pub fn run(args: ShowcaseArgs) -> ExitCode {
+pub async fn run(args: ShowcaseArgs) -> ExitCode {
     let lang = match args.lang.as_deref().map(Lang::parse) {
         None => Lang::from_locale(),
         Some(Some(lang)) => lang,
@@ -27,8 +30,12 @@ pub fn run(args: ShowcaseArgs) -> ExitCode {
         }
     };
     let done = match args.action {
-        ShowcaseAction::List => list(lang),
-        ShowcaseAction::Validate { file } => check(&file, lang),
+        Some(ShowcaseAction::List) => list(lang),
+        Some(ShowcaseAction::Validate { file }) => check(&file, lang),
+        None => match play::run(args.play, lang).await {
+            Ok(()) => return ExitCode::SUCCESS,
+            Err(message) => Err(message),
+        },
     };
     match done {
         Ok(text) => {
@@ -73,7 +80,7 @@ fn check(path: &Path, lang: Lang) -> Result<String, String> {
     })?;
     let scenario = scenario::parse(&file, &text).map_err(|err| err.to_string())?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for warning in validate::warnings(&scenario, &text, cores) {
+    for warning in validate::warnings(&scenario, &text, cores, 1.0) {
         eprintln!("{}: {warning}", lang.say("warning", "警告"));
     }
     let acts = scenario.acts.len();

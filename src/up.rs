@@ -82,6 +82,16 @@ struct ChildSpec {
 const DOCTOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    run_until(args, tracedojo_kit::shutdown::signal(), None).await
+}
+
+/// [`run`], stopping when `stop` completes instead of on a signal, and handing where the
+/// shop runs to `ready` once every service answers (what the showcase plays against).
+pub async fn run_until(
+    args: UpArgs,
+    stop: impl std::future::Future<Output = ()>,
+    ready: Option<tokio::sync::oneshot::Sender<crate::running::Running>>,
+) -> anyhow::Result<()> {
     let participant = preflight(&args).await?;
     let externals = parse_externals(&args.external)?;
     prepare_data_dir(&args.data_dir)?;
@@ -190,7 +200,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut supervisors = Vec::new();
     let mut pids = HashMap::new();
-    let shutdown = tracedojo_kit::shutdown::signal();
+    let shutdown = stop;
     tokio::pin!(shutdown);
     for spec in &specs {
         let start = start_healthy(&exe, spec, connect_host);
@@ -250,15 +260,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &control_url,
         started.elapsed(),
     );
-    crate::running::write(
-        &data_dir,
-        &crate::running::Running {
-            shop: Some(url_of("frontend")),
-            explorer: explorer.as_ref().map(|(explorer, _)| explorer.ui_url()),
-            control: Some(control_url.clone()),
-            participant: participant.as_ref().map(|p| p.as_str().to_string()),
-        },
-    );
+    let running = crate::running::Running {
+        shop: Some(url_of("frontend")),
+        explorer: explorer.as_ref().map(|(explorer, _)| explorer.ui_url()),
+        control: Some(control_url.clone()),
+        participant: participant.as_ref().map(|p| p.as_str().to_string()),
+    };
+    crate::running::write(&data_dir, &running);
+    if let Some(ready) = ready {
+        let _ = ready.send(running);
+    }
 
     shutdown.await;
     crate::running::remove(&data_dir);

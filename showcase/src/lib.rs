@@ -5,11 +5,16 @@
 //!   (the load generator's), faults (presets or specs, the faults crate's), captions and a
 //!   talk track, and where the kiosk should look; [`validate`] what it must hold.
 //! - [`error`]: what makes a scenario unusable, naming the file, the line and the field.
+//! - [`play`]: playing a scenario against a running shop, act after act, steered by the
+//!   presenter's keys.
+//! - [`kiosk`]: the booth's full-screen page and what it reads of the explorer.
 //!
 //! Every file of `scenarios/` is embedded at build time ([`catalogue`]), so the one binary
 //! runs a booth offline and adding a built-in scenario is adding a file.
 
 pub mod error;
+pub mod kiosk;
+pub mod play;
 pub mod scenario;
 pub mod validate;
 

@@ -306,21 +306,27 @@ fn key_span(text: &str, span: &Range<usize>, key: &str) -> Range<usize> {
 }
 
 /// What may not work on this machine: an act asking for more journeys a second than
-/// `cores` cores give ([`JOURNEYS_PER_CORE`] each).
-pub fn warnings(scenario: &Scenario, text: &str, cores: usize) -> Vec<Warning> {
+/// `cores` cores give ([`JOURNEYS_PER_CORE`] each), its rate multiplied by the speed factor
+/// it is played at.
+pub fn warnings(scenario: &Scenario, text: &str, cores: usize, speed: f64) -> Vec<Warning> {
     let can_give = JOURNEYS_PER_CORE * cores.max(1) as f64;
     scenario
         .acts
         .iter()
         .enumerate()
         .filter_map(|(index, act)| {
-            let rate = act.load.get_ref().rate?;
+            let rate = act.load.get_ref().rate? * speed;
             (rate > can_give).then(|| Warning {
                 file: scenario.file.clone(),
                 line: line_at(text, key_span(text, &act.load.span(), "rate").start),
                 field: format!("act[{}].load.rate", index + 1),
                 message: format!(
-                    "{} journeys a second is more than this machine ({cores} {}) can give while it runs the shop and the kiosk (about {}); the act will show late and dropped sends rather than its story",
+                    "{}{} journeys a second is more than this machine ({cores} {}) can give while it runs the shop and the kiosk (about {}); the act will show late and dropped sends rather than its story",
+                    if speed == 1.0 {
+                        String::new()
+                    } else {
+                        format!("at --speed {}, ", compact(speed))
+                    },
                     compact(rate),
                     if cores == 1 { "core" } else { "cores" },
                     compact(can_give)

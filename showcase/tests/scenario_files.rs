@@ -106,7 +106,7 @@ fn the_good_file_is_read_whole() {
         scenario.acts[1].texts(true).caption.get_ref(),
         "決済が遅くなりました"
     );
-    assert!(validate::warnings(&scenario, GOOD, 1).is_empty());
+    assert!(validate::warnings(&scenario, GOOD, 1, 1.0).is_empty());
 }
 
 #[test]
@@ -150,7 +150,7 @@ fn every_built_in_scenario_validates_and_loops_in_three_to_six_minutes() {
             .find(|(file, _)| *file == scenario.file)
             .unwrap();
         assert_eq!(
-            validate::warnings(scenario, text, 2),
+            validate::warnings(scenario, text, 2, 1.0),
             vec![],
             "{}",
             scenario.file
@@ -382,7 +382,7 @@ fn load_is_checked_against_the_load_generators_limits() {
     let rate = JOURNEYS_PER_CORE * 2.0 + 1.0;
     let text = with("rate = 10", &format!("rate = {rate}"));
     let scenario = scenario::parse("busy.toml", &text).unwrap();
-    let warnings = validate::warnings(&scenario, &text, 2);
+    let warnings = validate::warnings(&scenario, &text, 2, 1.0);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     let shown = warnings[0].to_string();
     assert!(
@@ -392,7 +392,16 @@ fn load_is_checked_against_the_load_generators_limits() {
         )),
         "{shown}"
     );
-    assert!(validate::warnings(&scenario, &text, 4).is_empty());
+    assert!(validate::warnings(&scenario, &text, 4, 1.0).is_empty());
+    // Played faster, an act's traffic is denser by the same factor.
+    let good = scenario::parse("good.toml", GOOD).unwrap();
+    let faster = validate::warnings(&good, GOOD, 2, 10.0);
+    assert!(
+        faster.iter().any(|w| w
+            .to_string()
+            .contains("at --speed 10, 100 journeys a second")),
+        "{faster:?}"
+    );
 }
 
 #[test]
