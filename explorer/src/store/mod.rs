@@ -146,6 +146,8 @@ impl StoredMetric {
 /// One log record, flattened with its resource.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredLog {
+    /// When the event happened; when the record does not say (OpenTelemetry's log bridges
+    /// often leave it to the observed time), when it was observed.
     pub time_unix_nanos: u64,
     pub severity_text: String,
     pub severity_number: i32,
