@@ -192,8 +192,14 @@ pub fn logs_from_request(request: ExportLogsServiceRequest) -> Vec<StoredLog> {
                     Some(Value::String(s)) => s,
                     Some(other) => other.to_string(),
                 };
+                // The OTLP spec: an unknown event time is 0, and the observed time then
+                // stands for it (the tracing bridge the services use sets only that one).
+                let time_unix_nanos = match record.time_unix_nano {
+                    0 => record.observed_time_unix_nano,
+                    time => time,
+                };
                 out.push(StoredLog {
-                    time_unix_nanos: record.time_unix_nano,
+                    time_unix_nanos,
                     severity_text: record.severity_text,
                     severity_number: record.severity_number,
                     body,
@@ -413,5 +419,31 @@ mod tests {
         assert_eq!(logs[0].span_id, "cd".repeat(8));
         assert_eq!(logs[0].severity_number, 17);
         assert_eq!(logs[0].service_name(), "shipping");
+        assert_eq!(logs[0].time_unix_nanos, 5);
+    }
+
+    /// A record without an event time is placed at its observed time, not at 1970.
+    #[test]
+    fn a_log_without_its_time_has_the_observed_one() {
+        let record = |time, observed| LogRecord {
+            time_unix_nano: time,
+            observed_time_unix_nano: observed,
+            ..Default::default()
+        };
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: resource("payment"),
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![record(0, 7), record(5, 7), record(0, 0)],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let times: Vec<u64> = logs_from_request(request)
+            .iter()
+            .map(|l| l.time_unix_nanos)
+            .collect();
+        assert_eq!(times, [7, 5, 0]);
     }
 }

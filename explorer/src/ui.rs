@@ -1,9 +1,11 @@
 //! The web UI: a single page written in plain HTML, CSS and JavaScript (`explorer/ui/`), with
 //! no framework and no build step, compiled into the binary so it works offline.
 //!
-//! `/` answers `index.html`; `/assets/NAME` answers the other files. The page reads only the
-//! JSON API (`explorer/API.md`) and routes by the URL's fragment (`/#/trace/ID`), so every
-//! view is linkable while the server knows just these paths.
+//! `/` answers `index.html`; `/assets/NAME` answers the other files, among them the kit's
+//! shared charts (`chart.js`, from `tracedojo_web`), which the search and RED views draw
+//! with. The page reads only the JSON API (`explorer/API.md`) and routes by the URL's
+//! fragment (`/#/trace/ID`), so every view is linkable while the server knows just these
+//! paths.
 //!
 //! Every answer (served by `tracedojo_web::EmbeddedPage`) carries `cache-control: no-cache` (a
 //! rebuilt binary's page is never stale) and a content security policy that allows scripts, styles and connections only from the
@@ -12,7 +14,7 @@
 //! `setAttribute` only.)
 
 use axum::Router;
-use tracedojo_web::{Asset, EmbeddedPage};
+use tracedojo_web::{Asset, CHART_JS, EmbeddedPage};
 
 /// The policy every UI answer carries. `img-src data:` is for the inline SVG favicon form
 /// browsers may use; the page itself sets styles only through the CSSOM, which `style-src
@@ -28,6 +30,7 @@ const PAGE: EmbeddedPage = EmbeddedPage {
             content_type: "text/javascript; charset=utf-8",
             body: include_bytes!("../ui/app.js"),
         },
+        CHART_JS,
         Asset {
             name: "app.css",
             content_type: "text/css; charset=utf-8",
@@ -91,6 +94,7 @@ mod tests {
         for (path, content_type) in [
             ("/", "text/html; charset=utf-8"),
             ("/assets/app.js", "text/javascript; charset=utf-8"),
+            ("/assets/chart.js", "text/javascript; charset=utf-8"),
             ("/assets/app.css", "text/css; charset=utf-8"),
             ("/assets/favicon.svg", "image/svg+xml"),
         ] {
@@ -110,5 +114,11 @@ mod tests {
     fn the_page_keeps_to_its_policy() {
         assert_eq!(PAGE.flaws(), Vec::<String>::new());
         assert!(PAGE.index_html.contains("<script src=\"/assets/app.js\""));
+        // The charts load first: app.js draws with them.
+        let charts = PAGE
+            .index_html
+            .find("/assets/chart.js")
+            .expect("chart.js is loaded");
+        assert!(charts < PAGE.index_html.find("/assets/app.js").expect("app.js"));
     }
 }

@@ -1,15 +1,18 @@
 //! The JSON API over real OTLP ingestion: hand-built traces with a known shape are exported
 //! to a running explorer over OTLP/gRPC and OTLP/HTTP, then every view is read over HTTP and
 //! checked against what the traces must give (search hits, waterfall nesting, critical path,
-//! service map edges, RED rows, root causes, separating attributes) — and bad queries get
-//! 400s that name the parameter.
+//! spans' log records, service map edges, RED rows and series, root causes, separating
+//! attributes) — and bad queries get 400s that name the parameter.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
@@ -547,6 +550,86 @@ async fn a_trace_reads_as_a_waterfall_with_its_critical_path() {
     f.explorer.shutdown().await.expect("shutdown");
 }
 
+/// A log record of trace `trace`, written in span `span` (of no trace when `None`).
+fn log_record(trace: Option<&TraceBuilder>, span: u8, at: u64, body: &str) -> LogRecord {
+    LogRecord {
+        time_unix_nano: at,
+        severity_number: SeverityNumber::Info as i32,
+        severity_text: "INFO".into(),
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(body.into())),
+        }),
+        attributes: vec![s("tracedojo.order.ref", "ORD-1")],
+        trace_id: trace.map(|t| t.trace_id.to_vec()).unwrap_or_default(),
+        span_id: trace.map(|t| t.id(span)).unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_trace_shows_each_spans_log_records() {
+    let f = fixture().await;
+    let ui = f.explorer.ui_addr();
+    let base = f.ok.base;
+    let other = &f.failing[0];
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![s("service.name", "payment")],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    log_record(Some(&f.ok), 8, base + 60 * MS, "payment approved"),
+                    log_record(Some(&f.ok), 8, base + 30 * MS, "charging card"),
+                    log_record(Some(&f.ok), 3, base + 50 * MS, "order stored"),
+                    log_record(Some(other), 8, base + 40 * MS, "of another trace"),
+                    log_record(None, 0, base + 40 * MS, "of no trace"),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    LogsServiceClient::connect(f.explorer.receiver().grpc_endpoint())
+        .await
+        .expect("gRPC connects")
+        .export(request)
+        .await
+        .expect("logs exported");
+
+    let (status, trace) = get(ui, &format!("/api/traces/{}", f.ok.hex())).await;
+    assert_eq!(status, 200, "{trace}");
+    let logs_of = |span: u8| -> Vec<Value> {
+        let id: String = f.ok.id(span).iter().map(|b| format!("{b:02x}")).collect();
+        trace["spans"]
+            .as_array()
+            .expect("spans")
+            .iter()
+            .find(|s| s["span_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no span {id} in {trace}"))["logs"]
+            .as_array()
+            .expect("a logs list on every span")
+            .clone()
+    };
+    let payment = logs_of(8);
+    let bodies: Vec<&str> = payment.iter().filter_map(|l| l["body"].as_str()).collect();
+    assert_eq!(
+        bodies,
+        ["charging card", "payment approved"],
+        "in time order"
+    );
+    assert_eq!(payment[1]["time_unix_nanos"], base + 60 * MS);
+    assert_eq!(payment[1]["severity_text"], "INFO");
+    assert_eq!(payment[1]["severity_number"], 9);
+    assert_eq!(payment[1]["attributes"]["tracedojo.order.ref"], "ORD-1");
+    assert_eq!(logs_of(3).len(), 1);
+    assert!(logs_of(1).is_empty(), "the root wrote nothing");
+    let (_, status) = get(ui, "/api/status").await;
+    assert_eq!(status["logs_stored"], 5, "{status}");
+    f.explorer.shutdown().await.expect("shutdown");
+}
+
 #[tokio::test]
 async fn map_red_and_errors_summarise_the_window() {
     let f = fixture().await;
@@ -608,6 +691,51 @@ async fn map_red_and_errors_summarise_the_window() {
     let (_, only) = get(ui, "/api/red?service=payment").await;
     assert_eq!(only["endpoints"].as_array().expect("rows").len(), 1);
     assert!(only["queries"].as_array().expect("rows").is_empty());
+    // Per service: its SERVER and CONSUMER spans together.
+    let service = |red: &Value, name: &str| {
+        red["services"]
+            .as_array()
+            .expect("services")
+            .iter()
+            .find(|r| r["service"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} row in {red}"))
+    };
+    assert_eq!(service(&red, "payment")["requests"], 15);
+    assert_eq!(service(&red, "payment")["errors"], 5);
+    assert_eq!(service(&red, "payment")["p50_ms"], 46.0);
+    assert_eq!(service(&red, "checkout")["requests"], 15);
+    assert_eq!(service(&red, "shipping")["requests"], 1, "the consumer");
+    assert_eq!(only["services"].as_array().expect("rows").len(), 1);
+
+    // The same over time: every request in one of the buckets, the empty ones zero.
+    let (status, series) = get(ui, "/api/red/series?since=5m&step=1m").await;
+    assert_eq!(status, 200, "{series}");
+    assert_eq!(series["step_seconds"], 60.0);
+    assert_eq!(series["window_seconds"], 300.0);
+    let lines = series["series"].as_array().expect("series");
+    let names: Vec<&str> = lines.iter().filter_map(|s| s["service"].as_str()).collect();
+    assert_eq!(names, ["checkout", "frontend", "payment", "shipping"]);
+    let sum = |line: &Value, field: &str| -> u64 {
+        let points = line["points"].as_array().expect("points");
+        assert_eq!(points.len(), 5, "{line}");
+        points.iter().filter_map(|p| p[field].as_u64()).sum()
+    };
+    assert_eq!(sum(&lines[2], "requests"), 15);
+    assert_eq!(sum(&lines[2], "errors"), 5);
+    assert!(lines.iter().all(|l| l["operation"].is_null()));
+    let (_, endpoint) = get(
+        ui,
+        "/api/red/series?since=5m&step=1m&service=checkout&operation=POST%20/orders",
+    )
+    .await;
+    let lines = endpoint["series"].as_array().expect("series");
+    assert_eq!(lines.len(), 1, "{endpoint}");
+    assert_eq!(lines[0]["operation"], "POST /orders");
+    assert_eq!(sum(&lines[0], "requests"), 15);
+    let points = lines[0]["points"].as_array().expect("points");
+    assert!(points.iter().any(|p| p["p95_ms"] == 84.0), "{endpoint}");
+    assert!(points.iter().any(|p| p["p95_ms"].is_null()), "{endpoint}");
 
     let (_, errors) = get(ui, "/api/errors").await;
     assert_eq!(errors["traces"], 16);
@@ -972,6 +1100,21 @@ async fn bad_queries_get_400s_naming_the_parameter() {
         ),
         ("/api/service-map?since=30d", "since", "1s to 7d"),
         ("/api/red?since=soon", "since", "duration"),
+        ("/api/red/series?since=30d", "since", "1s to 7d"),
+        ("/api/red/series?step=fast", "step", "150ms"),
+        ("/api/red/series?step=100ms", "step", "shorter than 1s"),
+        ("/api/red/series?since=1h&step=1s", "step", "at least 4s"),
+        (
+            "/api/red/series?since=5m&step=1h",
+            "step",
+            "longer than the window",
+        ),
+        (
+            "/api/red/series?operation=GET%20/",
+            "operation",
+            "give service too",
+        ),
+        ("/api/red/series?stepp=1m", "query", "takes since, step"),
         (
             "/api/errors?limit=3",
             "query",
@@ -998,6 +1141,7 @@ async fn bad_queries_get_400s_naming_the_parameter() {
         "/api/traces",
         "/api/service-map",
         "/api/red",
+        "/api/red/series",
         "/api/errors",
     ] {
         let (status, body) = get(ui, path).await;

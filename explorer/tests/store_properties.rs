@@ -675,7 +675,7 @@ impl Expected {
 /// set of disjoint segments inside the main root.
 fn check_trace_view(table: &Table, entry: &TraceEntry, context: &str) {
     let spans = &entry.spans;
-    let view = trace::trace_view(table, entry);
+    let view = trace::trace_view(table, entry, &[]);
     serde_json::to_string(&view).expect("the view serialises");
     assert_eq!(view.spans.len(), spans.len(), "{context}");
     let tree = trace::tree(spans);
@@ -1176,7 +1176,7 @@ fn hostile_shapes_stay_linear() {
     store.with_table(|table| {
         let (_, entry) = table.traces().next().expect("the trace");
         let view = timed("its waterfall (cycles, services)", || {
-            trace::trace_view(table, entry)
+            trace::trace_view(table, entry, &[])
         });
         assert_eq!(view.spans.len(), n);
         assert_eq!(view.services.len(), n);

@@ -8,7 +8,8 @@
 //
 // Layout of the file: shared helpers (DOM, formatting, API, tables, forms), then one function
 // per page (searchView, traceView, mapView, redView, errorsView), then the header, the router
-// and live refresh.
+// and live refresh. The charts (the search's scatter, RED over time) are drawn by the kit's
+// chart script, /assets/chart.js (window.TdChart), which the page loads first.
 
 'use strict';
 
@@ -208,6 +209,19 @@ function fmtValue(value) {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** OpenTelemetry's severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL. */
+function severityName(number) {
+  if (!isNum(number) || number <= 0) return '';
+  return ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'][Math.min(5, Math.floor((number - 1) / 4))];
+}
+
+/** `err` for ERROR and FATAL records, `warn` for WARN ones. */
+function severityClass(number) {
+  if (number >= 17) return 'err';
+  if (number >= 13) return 'warn';
+  return null;
+}
+
 function shortId(id) {
   return typeof id === 'string' ? id.slice(0, 8) : '';
 }
@@ -254,7 +268,7 @@ class ApiError extends Error {
 }
 
 /** The API paths that take `namespace`: every view's data, and the services for its lists. */
-const NAMESPACED = new Set(['/api/traces', '/api/service-map', '/api/red', '/api/errors', '/api/services']);
+const NAMESPACED = new Set(['/api/traces', '/api/service-map', '/api/red', '/api/red/series', '/api/errors', '/api/services']);
 
 /**
  * GET an API path; resolves {body, text} or throws an ApiError carrying the API's message.
@@ -349,10 +363,11 @@ function hintFor(error) {
 
 /**
  * A table whose column headers sort it. columns: {key, label, num, value(row), cell(row),
- * cls, title}; `state` ({key, desc}) belongs to the caller so a live refresh keeps the order.
+ * cls, title}; `state` ({key, desc}) belongs to the caller so a live refresh keeps the order;
+ * `options.rowAttrs(row)` gives a row's attributes (as el() takes them).
  * Returns a wrapper whose contents are replaced when the order changes.
  */
-function dataTable(id, caption, columns, rows, state) {
+function dataTable(id, caption, columns, rows, state, options) {
   const wrap = el('div', { class: 'table-wrap' });
   const build = (focusKey) => {
     let sorted = rows.map((row, index) => ({ row, index }));
@@ -391,7 +406,9 @@ function dataTable(id, caption, columns, rows, state) {
       }, c.label, el('span', { class: 'sort-mark', 'aria-hidden': 'true', text: active ? (state.desc ? ' ▾' : ' ▴') : '' })));
       return th;
     }));
-    const body = el('tbody', null, sorted.map((row) => el('tr', null, columns.map((c) => el('td', { class: [c.num && 'num', c.cls] }, c.cell(row))))));
+    const rowAttrs = options && options.rowAttrs;
+    const body = el('tbody', null, sorted.map((row) => el('tr', rowAttrs ? rowAttrs(row) : null,
+      columns.map((c) => el('td', { class: [c.num && 'num', c.cls] }, c.cell(row))))));
     const table = el('table', { id, class: 'data' }, el('caption', { class: 'visually-hidden', text: caption }), el('thead', null, head), body);
     fill(wrap, table);
     if (focusKey) {
@@ -723,7 +740,7 @@ function searchView(ctx) {
       });
       return row;
     });
-    fill(results, el('div', { class: 'table-wrap' }, el('table', { id: 'results', class: 'data' },
+    fill(results, durationScatter(traces), el('div', { class: 'table-wrap' }, el('table', { id: 'results', class: 'data' },
       el('caption', { class: 'visually-hidden', text: 'Traces found, newest first' }),
       el('thead', null, el('tr', null,
         el('th', { scope: 'col', text: 'Start' }),
@@ -737,6 +754,38 @@ function searchView(ctx) {
       const again = rows.find((r) => r.dataset.traceId === focusedTrace);
       if (again) again.querySelector('a.trace-link').focus();
     }
+  }
+
+  /**
+   * The traces found as dots, start time across and duration up (as Jaeger's search shows
+   * them): outliers and failures stand out before a row is read. A dot opens its trace.
+   */
+  function durationScatter(traces) {
+    if (!window.TdChart) return null;
+    const chart = svg('svg', { id: 'search-scatter' });
+    const card = el('figure', { class: 'chart-card scatter-card' },
+      el('figcaption', { class: 'chart-title' }, 'Duration over time',
+        el('span', { class: 'hint', text: ' · one dot per trace found, red when it failed; choose one to open it' })),
+      chart);
+    results.append(card);
+    TdChart.scatter(chart, {
+      width: Math.max(420, Math.round(card.clientWidth - 16) || 900),
+      height: 180,
+      label: `Duration against start time of the ${traces.length} traces found`,
+      formatY: fmtMs,
+      points: traces.map((t) => ({
+        x: t.start_unix_nanos / 1e6,
+        y: t.duration_ms,
+        error: t.error_count > 0,
+        id: t.trace_id,
+        href: traceHref(t.trace_id, t.matched_span_id),
+        title: `${t.root_service || '?'}: ${t.root_name || '(root span not arrived)'} · ${fmtMs(t.duration_ms)} · ${fmtTime(t.start_unix_nanos)}`
+          + `${t.error_count > 0 ? ` · ${fmtCount(t.error_count)} errors` : ''}`,
+      })),
+      // The same place as choosing the trace's row.
+      onClick: (point) => { location.hash = point.href; },
+    });
+    return card;
   }
 
   const load = makeLoader(ctx, loadError, () => {
@@ -830,7 +879,8 @@ function traceView(ctx) {
         el('span', { class: 'legend-item' }, el('span', { class: 'swatch bar-swatch', 'aria-hidden': 'true' }), 'span (colour: service)'),
         el('span', { class: 'legend-item' }, el('span', { class: 'swatch cp-swatch', 'aria-hidden': 'true' }), 'critical path: the work the trace\u2019s end waited on'),
         el('span', { class: 'legend-item' }, el('span', { class: 'swatch err-swatch', 'aria-hidden': 'true' }), 'error'),
-        el('span', { class: 'legend-item' }, el('span', { class: 'swatch event-swatch', 'aria-hidden': 'true' }), 'event')));
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch event-swatch', 'aria-hidden': 'true' }), 'event'),
+        el('span', { class: 'legend-item' }, el('span', { class: 'swatch log-swatch', 'aria-hidden': 'true' }), 'log record (≡ how many)')));
   }
 
   function renderWaterfall() {
@@ -878,6 +928,12 @@ function traceView(ctx) {
       title: ev.name,
       style: { '--l': `${Math.max(0, Math.min(100, (100 * (ev.time_unix_nanos - spanStart)) / spanNanos))}%` },
     }));
+    const logs = Array.isArray(span.logs) ? span.logs : [];
+    const logMarks = logs.map((log) => el('span', {
+      class: ['log-mark', severityClass(log.severity_number)],
+      title: `log: ${log.body}`,
+      style: { '--l': `${Math.max(0, Math.min(100, (100 * (log.time_unix_nanos - spanStart)) / spanNanos))}%` },
+    }));
     const labelOnLeft = left + width > 70;
     const toggle = hasKids
       ? el('button', {
@@ -899,6 +955,7 @@ function traceView(ctx) {
       'data-parent-span-id': span.parent_span_id || '',
       'data-depth': span.depth,
       'data-service': span.service,
+      'data-logs': logs.length,
     },
     el('td', { class: 'name-cell', style: { '--depth': Math.min(span.depth || 0, 40) } },
       toggle,
@@ -909,7 +966,8 @@ function traceView(ctx) {
       },
       isError ? el('span', { class: 'err-icon', title: 'error', text: '!' }) : null,
       critical ? el('span', { class: 'cp-icon', title: 'on the critical path', 'aria-label': 'on the critical path' }) : null,
-      el('span', { class: 'span-name', text: span.name })),
+      el('span', { class: 'span-name', text: span.name }),
+      logs.length ? el('span', { class: 'log-count', title: `${logs.length} log record${logs.length === 1 ? '' : 's'}`, text: `≡${logs.length}` }) : null),
       span.parent_missing ? el('span', { class: 'badge warn', title: `parent ${span.parent_span_id} is not in the store`, text: 'orphan' }) : null),
     el('td', { class: 'service-cell' }, serviceChip(span.service)),
     el('td', { class: 'num mono', text: fmtMs(span.duration_ms) }),
@@ -918,7 +976,7 @@ function traceView(ctx) {
         class: ['bar', 'svc'],
         style: { '--hue': serviceHue(span.service), '--l': `${left}%`, '--w': `${width}%` },
         title: `${span.name}: ${fmtMs(span.duration_ms)} from +${fmtMs(span.offset_ms)}`,
-      }, cp, events),
+      }, cp, events, logMarks),
       // No room on either side of a bar that spans nearly the whole trace: the Duration column says it.
       labelOnLeft && left < 10 ? null : el('span', {
         class: ['bar-label', labelOnLeft && 'left'],
@@ -982,6 +1040,23 @@ function traceView(ctx) {
       el('h3', null, title, count === null ? null : el('span', { class: 'count', text: ` ${count}` })), content);
   }
 
+  /** The span's log records: when (after the span's start), how severe, what, and their attributes. */
+  function logList(span) {
+    const logs = Array.isArray(span.logs) ? span.logs : [];
+    if (!logs.length) return el('p', { class: 'muted no-logs', text: 'no logs for this span' });
+    return el('ol', { class: 'logs' }, logs.map((log) => {
+      const offset = log.time_unix_nanos - span.start_unix_nanos;
+      const severity = log.severity_text || severityName(log.severity_number);
+      return el('li', { class: severityClass(log.severity_number) },
+        el('div', { class: 'log-head' },
+          // A host's clock can put a record before its span's start.
+          el('span', { class: 'mono muted', title: fmtTime(log.time_unix_nanos), text: offset < 0 ? `−${fmtNanos(-offset)}` : `+${fmtNanos(offset)}` }),
+          severity ? el('span', { class: ['badge', 'severity', severityClass(log.severity_number)], text: severity }) : null),
+        el('div', { class: 'log-body', text: log.body === '' ? '(no body)' : log.body }),
+        Object.keys(log.attributes || {}).length ? kvTable('Attributes of the log record', log.attributes) : null);
+    }));
+  }
+
   function renderDetails() {
     const span = selected && spanById(selected);
     if (!span) {
@@ -1020,6 +1095,7 @@ function traceView(ctx) {
           el('div', { class: 'event-head' }, el('strong', { text: ev.name }), el('span', { class: 'mono muted', text: ` +${fmtNanos(ev.time_unix_nanos - span.start_unix_nanos)}` })),
           Object.keys(ev.attributes || {}).length ? kvTable(`Attributes of event ${ev.name}`, ev.attributes) : null)))
         : el('p', { class: 'muted', text: 'none' })),
+      section('Logs', (span.logs || []).length, logList(span)),
       section('Links', (span.links || []).length, (span.links || []).length
         ? el('ul', { class: 'links-list' }, span.links.map((link) => el('li', null,
           el('a', { href: traceHref(link.trace_id, link.span_id), class: 'mono' }, `trace ${link.trace_id}`),
@@ -1292,9 +1368,68 @@ function mapView(ctx) {
 
 // ---------------------------------------------------------------- RED
 
+/** The three measures RED charts show, each from a field of /api/red/series's points. */
+const RED_MEASURES = [
+  { id: 'rate', key: 'rate_per_second', title: 'Requests per second', format: (v) => `${fmtRate(v)}/s` },
+  // A bucket without requests has no error rate: a gap, not a 0 %.
+  { id: 'errors', key: 'error_rate', title: 'Error rate', format: fmtPct, onlyWithRequests: true },
+  { id: 'p95', key: 'p95_ms', title: 'p95 duration', format: fmtMs },
+];
+
+/** A service's line colour: its hue, as its chips and bars have. */
+function serviceColor(name) {
+  return `hsl(${serviceHue(name)} 62% 48%)`;
+}
+
+/**
+ * The three RED charts of an /api/red/series answer, one line per series, side by side in
+ * `host` (ids `${prefix}-rate`, `-errors`, `-p95`). `highlight` names a series drawn bold.
+ */
+function redCharts(host, prefix, body, highlight) {
+  const step = (body.step_seconds || 0) * 1000;
+  const series = Array.isArray(body.series) ? body.series : [];
+  const cards = RED_MEASURES.map((measure) => {
+    const chart = svg('svg', { id: `${prefix}-${measure.id}`, class: 'red-chart', 'data-measure': measure.id });
+    return { measure, chart, card: el('figure', { class: 'chart-card' }, el('figcaption', { class: 'chart-title', text: measure.title }), chart) };
+  });
+  fill(host, el('div', { class: 'chart-grid' }, cards.map((c) => c.card)));
+  if (!window.TdChart) {
+    fill(host, errorBox({ message: 'the charts did not load (/assets/chart.js)' }));
+    return;
+  }
+  // Drawn at the size they are shown, so the labels keep their size.
+  const width = Math.max(280, Math.round(cards[0].card.clientWidth - 16) || 420);
+  for (const { measure, chart } of cards) {
+    TdChart.line(chart, {
+      width,
+      height: 170,
+      label: `${measure.title} over time`,
+      formatY: measure.format,
+      highlight,
+      empty: 'no requests in the window',
+      series: series.map((s) => ({
+        name: s.operation ? s.operation : s.service,
+        color: serviceColor(s.service),
+        // A point stands at its bucket's end: the newest is now.
+        points: (s.points || []).map((p) => ({
+          x: p.start_unix_nanos / 1e6 + step,
+          y: measure.onlyWithRequests && !p.requests ? null : p[measure.key],
+        })),
+      })),
+    });
+  }
+}
+
 function redView(ctx) {
   const sinceValue = ctx.params.get('since') || '15m';
   const serviceValue = ctx.params.get('service') || '';
+  // The endpoint whose series are charted, kept in the address so a link opens it.
+  let chosen = ctx.params.get('endpoint_service') && ctx.params.get('endpoint')
+    ? { service: ctx.params.get('endpoint_service'), operation: ctx.params.get('endpoint') }
+    : null;
+  // The service a person pointed at in the charts' legend.
+  let highlighted = null;
+  let lastSeries = null;
   const service = el('select', { id: 'f-service' });
   fillSelect(service, serviceOptions([], 'All services'), serviceValue);
   const since = windowSelect(sinceValue);
@@ -1307,25 +1442,128 @@ function redView(ctx) {
   service.addEventListener('change', go);
   since.addEventListener('change', go);
   const loadError = el('div');
+  const chartsError = el('div');
+  const endpointError = el('div');
+  const charts = el('section', { class: 'block', id: 'red-charts', 'aria-label': 'Rate, errors and duration over time, per service' });
+  const chartsBody = el('div');
+  const legend = el('div', { class: 'chart-legend', role: 'group', 'aria-label': 'Services: choose one to bring its line forward' });
+  charts.append(el('h2', null, 'Over time', el('span', { class: 'hint', text: ' per service: its SERVER and CONSUMER spans; choose an endpoint below for its own' })), chartsBody, legend);
+  const endpointCharts = el('section', { class: 'block', id: 'red-endpoint-charts', 'aria-label': 'The chosen endpoint over time', hidden: true });
+  const services = el('section', { class: 'block', 'aria-label': 'Services' });
   const endpoints = el('section', { class: 'block', 'aria-label': 'Endpoints' });
   const queries = el('section', { class: 'block', 'aria-label': 'Database queries' });
+  const serviceSort = { key: null, desc: true };
   const endpointSort = { key: null, desc: true };
   const querySort = { key: null, desc: true };
   ctx.root.append(el('div', { class: 'toolbar' }, el('h1', { text: 'Rate, errors, duration' }), field('Service', service).row, field('Window', since).row),
-    loadError, endpoints, queries);
-  fetchServices().then((services) => ctx.alive() && fillSelect(service, serviceOptions(services, 'All services'), serviceValue));
+    loadError, chartsError, charts, endpointError, endpointCharts, services, endpoints, queries);
+  fetchServices().then((list) => ctx.alive() && fillSelect(service, serviceOptions(list, 'All services'), serviceValue));
+
+  const isChosen = (r) => Boolean(chosen) && chosen.service === r.service && chosen.operation === r.operation;
+
+  /** Charts an endpoint (or stops, when it is the one charted), keeping the choice in the address. */
+  function choose(row) {
+    chosen = row && !isChosen(row) ? { service: row.service, operation: row.operation } : null;
+    const { params } = parseHash();
+    params.delete('endpoint_service');
+    params.delete('endpoint');
+    if (chosen) {
+      params.set('endpoint_service', chosen.service);
+      params.set('endpoint', chosen.operation);
+    }
+    history.replaceState(null, '', hashLink('/red', params));
+    for (const tr of endpoints.querySelectorAll('#red-endpoints tbody tr')) {
+      const on = isChosen({ service: tr.dataset.service, operation: tr.dataset.operation });
+      tr.classList.toggle('selected', on);
+      const button = tr.querySelector('button.chart-button');
+      if (button) button.setAttribute('aria-pressed', on ? 'true' : 'false');
+    }
+    drawServiceCharts();
+    if (!chosen) {
+      endpointCharts.hidden = true;
+      fill(endpointCharts);
+      fill(endpointError);
+      return;
+    }
+    endpointCharts.hidden = false;
+    fill(endpointCharts, el('p', { class: 'muted', text: `Loading ${chosen.service} ${chosen.operation}\u2026` }));
+    loadEndpoint(true).then(() => ctx.alive() && endpointCharts.scrollIntoView({ block: 'nearest' }));
+  }
+
+  function drawServiceCharts() {
+    if (!lastSeries) return;
+    const bold = highlighted || (chosen && chosen.service) || null;
+    redCharts(chartsBody, 'red-chart', lastSeries, bold);
+    const names = (lastSeries.series || []).map((s) => s.service);
+    fill(legend, names.map((name) => el('button', {
+      type: 'button', class: 'legend-button', 'aria-pressed': name === bold ? 'true' : 'false',
+      title: name === highlighted ? 'Show every service alike' : `Bring ${name} forward`,
+      on: {
+        click: () => {
+          highlighted = highlighted === name ? null : name;
+          drawServiceCharts();
+        },
+      },
+    }, serviceChip(name))));
+  }
+
+  function renderSeries(body, error) {
+    if (error) {
+      lastSeries = null;
+      fill(chartsBody);
+      fill(legend);
+      return;
+    }
+    lastSeries = body;
+    drawServiceCharts();
+  }
+
+  function renderEndpoint(body, error) {
+    if (!chosen) return;
+    const close = el('button', { type: 'button', class: 'close', 'aria-label': 'Stop charting this endpoint', text: '×', on: { click: () => choose(null) } });
+    const head = el('div', { class: 'chart-head' },
+      el('h2', null, 'Endpoint ', serviceChip(chosen.service), el('span', { class: 'op', text: chosen.operation }),
+        el('span', { class: 'hint', text: ` · step ${body && body.step_seconds ? `${body.step_seconds}s` : '–'}` })), close);
+    if (error) {
+      fill(endpointCharts, head);
+      return;
+    }
+    const chartsHost = el('div');
+    fill(endpointCharts, head, chartsHost);
+    redCharts(chartsHost, 'red-endpoint-chart', body, null);
+  }
 
   function render(body, error) {
     if (error) {
+      fill(services);
       fill(endpoints);
       fill(queries);
       return;
     }
+    const svcs = Array.isArray(body.services) ? body.services : [];
     const eps = Array.isArray(body.endpoints) ? body.endpoints : [];
     const qs = Array.isArray(body.queries) ? body.queries : [];
+    fill(services, el('h2', null, 'Services', el('span', { class: 'count', text: ` ${svcs.length}` }),
+      el('span', { class: 'hint', text: ' every SERVER and CONSUMER span of the service together' })),
+    svcs.length ? dataTable('red-services', 'Services', [
+      { key: 'service', label: 'Service', value: (r) => r.service, cell: (r) => el('a', { href: searchHref({ service: r.service, since: sinceValue }) }, serviceChip(r.service)) },
+      { key: 'rate', label: 'Req/s', num: true, value: (r) => r.rate_per_second, cell: (r) => el('span', { title: `${fmtCount(r.requests)} requests`, text: fmtRate(r.rate_per_second) }) },
+      { key: 'error_rate', label: 'Error %', num: true, value: (r) => r.error_rate, cell: (r) => errorRate(r.error_rate, `${fmtCount(r.errors)} errors`) },
+      { key: 'p50', label: 'p50', num: true, value: (r) => r.p50_ms, cell: (r) => fmtMs(r.p50_ms) },
+      { key: 'p95', label: 'p95', num: true, value: (r) => r.p95_ms, cell: (r) => fmtMs(r.p95_ms) },
+      { key: 'p99', label: 'p99', num: true, value: (r) => r.p99_ms, cell: (r) => fmtMs(r.p99_ms) },
+    ], svcs, serviceSort) : emptyBox(`No service${inNamespace()} served a request in the last ${sinceValue}.`));
     fill(endpoints, el('h2', null, 'Endpoints', el('span', { class: 'count', text: ` ${eps.length}` }),
-      el('span', { class: 'hint', text: ' SERVER and CONSUMER spans, by service and name; most total time first' })),
+      el('span', { class: 'hint', text: ' SERVER and CONSUMER spans, by service and name; most total time first; choose a row to chart it' })),
     eps.length ? dataTable('red-endpoints', 'Endpoints', [
+      {
+        key: 'chart', label: 'Chart',
+        cell: (r) => el('button', {
+          type: 'button', class: 'chart-button', 'aria-pressed': isChosen(r) ? 'true' : 'false',
+          'aria-label': `Chart ${r.service} ${r.operation} over time`, text: 'chart',
+          on: { click: (event) => { event.stopPropagation(); choose(r); } },
+        }),
+      },
       { key: 'service', label: 'Service', value: (r) => r.service, cell: (r) => serviceChip(r.service) },
       {
         key: 'operation', label: 'Operation', value: (r) => r.operation,
@@ -1338,7 +1576,19 @@ function redView(ctx) {
       { key: 'p95', label: 'p95', num: true, value: (r) => r.p95_ms, cell: (r) => fmtMs(r.p95_ms) },
       { key: 'p99', label: 'p99', num: true, value: (r) => r.p99_ms, cell: (r) => fmtMs(r.p99_ms) },
       { key: 'max', label: 'Max', num: true, value: (r) => r.max_ms, cell: (r) => fmtMs(r.max_ms) },
-    ], eps, endpointSort) : emptyBox(`No endpoint${inNamespace()} served a request in the last ${sinceValue}.`));
+    ], eps, endpointSort, {
+      rowAttrs: (r) => ({
+        class: ['clickable', isChosen(r) && 'selected'],
+        'data-service': r.service,
+        'data-operation': r.operation,
+        on: {
+          click: (event) => {
+            // The row's link goes to the search; anywhere else on the row charts it.
+            if (!event.target.closest('a, button')) choose(r);
+          },
+        },
+      }),
+    }) : emptyBox(`No endpoint${inNamespace()} served a request in the last ${sinceValue}.`));
     fill(queries, el('h2', null, 'Database queries', el('span', { class: 'count', text: ` ${qs.length}` }),
       el('span', { class: 'hint', text: ' by service and query text; calls per trace well above 1 is the mark of N+1 queries' })),
     qs.length ? dataTable('red-queries', 'Database queries', [
@@ -1365,13 +1615,24 @@ function redView(ctx) {
     ], qs, querySort) : emptyBox(`No database query${inNamespace()} in the last ${sinceValue}.`));
   }
 
-  const load = makeLoader(ctx, loadError, () => {
+  const windowParams = () => {
     const params = new URLSearchParams({ since: sinceValue });
     if (serviceValue) params.set('service', serviceValue);
-    return api('/api/red', params);
-  }, render);
+    return params;
+  };
+  const load = makeLoader(ctx, loadError, () => api('/api/red', windowParams()), render);
+  const loadSeries = makeLoader(ctx, chartsError, () => api('/api/red/series', windowParams()), renderSeries);
+  const loadEndpoint = makeLoader(ctx, endpointError, () => {
+    const params = new URLSearchParams({ since: sinceValue, service: chosen.service, operation: chosen.operation });
+    return api('/api/red/series', params);
+  }, renderEndpoint);
   load(true);
-  return { refresh: () => load(false) };
+  loadSeries(true);
+  if (chosen) {
+    endpointCharts.hidden = false;
+    loadEndpoint(true);
+  }
+  return { refresh: () => Promise.all([load(false), loadSeries(false), chosen ? loadEndpoint(false) : null]) };
 }
 
 // ---------------------------------------------------------------- Errors

@@ -230,7 +230,9 @@ try {
     scripts: [...document.scripts].map((s) => s.src || s.textContent.slice(0, 40)),
     images: document.querySelectorAll('img[src="x"]').length,
   }));
-  check(injected.scripts.length === 1 && injected.scripts[0].endsWith('/assets/app.js'), `script elements on the page: ${injected.scripts.join(', ')}`);
+  // The page's own two scripts (the charts, then the app) and nothing else.
+  check(injected.scripts.length === 2 && injected.scripts[0].endsWith('/assets/chart.js') && injected.scripts[1].endsWith('/assets/app.js'),
+    `script elements on the page: ${injected.scripts.join(', ')}`);
   check(injected.images === 0, 'an img element was made from the span name');
   await shot('7-escaped');
 

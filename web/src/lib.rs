@@ -1,5 +1,5 @@
-//! What the kit's own web endpoints share: the explorer's UI, the fault control API and the
-//! workshop's progress board. It knows none of them: a page is handed in as data, a guard
+//! What the kit's own web endpoints share: the explorer's UI and its charts, the fault control
+//! API and the workshop's progress board. It knows none of them: a page is handed in as data, a guard
 //! answers yes or no and leaves the refusal's words to its caller.
 //!
 //! - [`page`]: a single page and its assets, compiled into the binary and served with the
@@ -7,8 +7,11 @@
 //!   script.
 //! - [`guard`]: the checks of endpoints that answer only this machine (a `Host` naming
 //!   loopback) or only the holder of a token (compared in constant time).
+//! - [`chart`]: the SVG charts any page can serve as `/assets/chart.js` ([`CHART_JS`]).
 
+pub mod chart;
 pub mod guard;
 pub mod page;
 
+pub use chart::CHART_JS;
 pub use page::{Asset, EmbeddedPage};

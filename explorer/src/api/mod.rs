@@ -18,12 +18,14 @@ use crate::query::errors::{self, Scope};
 use crate::query::namespace::{self, Namespace};
 use crate::query::params::{self, BadParameter};
 use crate::query::search::{self, Search, SpanConditions};
+use crate::query::series::{self, Buckets};
 use crate::query::window::Window;
 use crate::query::{map, red, trace};
 use crate::server::Link;
 use crate::store::SpanStore;
 use crate::store::attrs::{self, ValueRef};
 use crate::store::intern::Sym;
+use crate::store::logs::Logs;
 use crate::store::table::{Table, unhex};
 
 #[derive(Debug, Clone)]
@@ -43,6 +45,7 @@ pub fn router(store: SpanStore, links: Vec<Link>, exports: crate::ExportHealth) 
         .route("/api/traces/{trace_id}", get(one_trace))
         .route("/api/service-map", get(service_map))
         .route("/api/red", get(red_tables))
+        .route("/api/red/series", get(red_over_time))
         .route("/api/errors", get(error_analysis))
         .route("/api/{*rest}", get(unknown))
         .with_state(ApiState {
@@ -144,6 +147,17 @@ async fn run<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let store = store.clone();
     tokio::task::spawn_blocking(move || store.with_table(query))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// [`run`] for a query that reads the log records too.
+async fn run_with_logs<T: Send + 'static>(
+    store: &SpanStore,
+    query: impl FnOnce(&Table, &Logs) -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.with_table_and_logs(query))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
@@ -405,8 +419,11 @@ async fn one_trace(
             format!("{trace_id:?} is not a trace id: give 32 hex digits"),
         )
     })?;
-    run(&state.store, move |table| match table.trace(&id) {
-        Some(entry) => Ok(Json(trace::trace_view(table, entry)).into_response()),
+    run_with_logs(&state.store, move |table, logs| match table.trace(&id) {
+        Some(entry) => {
+            let view = trace::trace_view(table, entry, &logs.of_trace(&id));
+            Ok(Json(view).into_response())
+        }
         None => Err(ApiError::NotFound(format!(
             "no trace {} is stored (it may not have arrived yet, or was evicted to stay within the store's bounds)",
             trace_id.to_ascii_lowercase()
@@ -448,6 +465,27 @@ async fn red_tables(
     .await
 }
 
+async fn red_over_time(
+    State(state): State<ApiState>,
+    Query(pairs): Query<Pairs>,
+) -> Result<Response, ApiError> {
+    let params = Params::new(
+        pairs,
+        &["since", "step", "service", "operation", "namespace"],
+    )?;
+    let window = params::window(params.get("since"))?;
+    let buckets = Buckets::new(window, params.get("step"), params::now_nanos())?;
+    let scope = series::Scope::new(
+        params.text("service"),
+        params.text("operation"),
+        params.text("namespace"),
+    )?;
+    run(&state.store, move |table| {
+        Json(series::red_series(table, buckets, &scope)).into_response()
+    })
+    .await
+}
+
 async fn error_analysis(
     State(state): State<ApiState>,
     Query(pairs): Query<Pairs>,
@@ -467,6 +505,6 @@ async fn error_analysis(
 
 async fn unknown(Path(rest): Path<String>) -> ApiError {
     ApiError::NotFound(format!(
-        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/namespaces, /api/traces, /api/traces/ID, /api/service-map, /api/red, /api/errors"
+        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/namespaces, /api/traces, /api/traces/ID, /api/service-map, /api/red, /api/red/series, /api/errors"
     ))
 }

@@ -1,5 +1,5 @@
 //! The questions the API answers, as functions over the span table: search, one trace's
-//! waterfall, the service map, RED tables and error analysis. They hold no state and know
+//! waterfall, the service map, RED tables and series, and error analysis. They hold no state and know
 //! nothing of HTTP, so they can be tested and benchmarked directly. Each aggregate view and
 //! search can be narrowed to one `service.namespace` ([`namespace`]).
 
@@ -10,5 +10,6 @@ pub mod params;
 pub mod red;
 pub mod search;
 pub mod separating;
+pub mod series;
 pub mod trace;
 pub mod window;

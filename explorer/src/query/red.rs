@@ -1,5 +1,6 @@
-//! RED tables — rate, errors, duration — per service endpoint and per database query, the
-//! way APM products show them; optionally of one service, and of one namespace's spans.
+//! RED tables — rate, errors, duration — per service, per service endpoint and per database
+//! query, the way APM products show them; optionally of one service, and of one namespace's
+//! spans. The same over time, bucket by bucket, is [`super::series`].
 
 use std::collections::HashMap;
 
@@ -18,6 +19,21 @@ pub struct EndpointRow {
     pub service: String,
     pub operation: String,
     pub kind: &'static str,
+    pub requests: usize,
+    pub errors: usize,
+    pub rate_per_second: f64,
+    pub error_rate: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub total_ms: f64,
+}
+
+/// A service's SERVER and CONSUMER spans together: the requests and messages it handled.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceRow {
+    pub service: String,
     pub requests: usize,
     pub errors: usize,
     pub rate_per_second: f64,
@@ -51,6 +67,7 @@ pub struct QueryRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct Red {
     pub window_seconds: f64,
+    pub services: Vec<ServiceRow>,
     pub endpoints: Vec<EndpointRow>,
     pub queries: Vec<QueryRow>,
 }
@@ -90,6 +107,7 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
             None => {
                 return Red {
                     window_seconds: window.seconds(None),
+                    services: Vec::new(),
                     endpoints: Vec::new(),
                     queries: Vec::new(),
                 };
@@ -98,6 +116,7 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
         None => None,
     };
 
+    let mut services: HashMap<Sym, Durations> = HashMap::new();
     let mut endpoints: HashMap<(Sym, Sym, Kind), Durations> = HashMap::new();
     let mut queries: HashMap<(Sym, u64), QueryGroup> = HashMap::new();
     let mut earliest: Option<u64> = None;
@@ -112,6 +131,10 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
             }
             let error = span.status == Status::Error;
             if matches!(span.kind, Kind::Server | Kind::Consumer) {
+                services
+                    .entry(span.service)
+                    .or_default()
+                    .add(span.duration(), error);
                 endpoints
                     .entry((span.service, span.name, span.kind))
                     .or_default()
@@ -145,6 +168,24 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
 
     let seconds = window.seconds(earliest);
     let text = |sym| table.interner.text(sym).to_owned();
+    let mut services: Vec<ServiceRow> = services
+        .into_iter()
+        .map(|(service, mut d)| {
+            d.finish();
+            ServiceRow {
+                service: text(service),
+                requests: d.count(),
+                errors: d.errors,
+                rate_per_second: d.count() as f64 / seconds,
+                error_rate: d.error_rate(),
+                p50_ms: d.percentile_ms(0.5),
+                p95_ms: d.percentile_ms(0.95),
+                p99_ms: d.percentile_ms(0.99),
+                max_ms: d.max_ms(),
+                total_ms: d.total as f64 / 1e6,
+            }
+        })
+        .collect();
     let mut endpoints: Vec<EndpointRow> = endpoints
         .into_iter()
         .map(|((service, name, kind), mut d)| {
@@ -189,10 +230,16 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
             }
         })
         .collect();
+    services.sort_by(|a, b| {
+        b.total_ms
+            .total_cmp(&a.total_ms)
+            .then_with(|| a.service.cmp(&b.service))
+    });
     endpoints.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
     queries.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
     Red {
         window_seconds: seconds,
+        services,
         endpoints,
         queries,
     }

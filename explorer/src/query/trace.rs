@@ -1,5 +1,5 @@
-//! One trace as a waterfall: spans depth first from each root with their details, and the
-//! critical path — the chain of work the trace's end waited on.
+//! One trace as a waterfall: spans depth first from each root with their details and log
+//! records, and the critical path — the chain of work the trace's end waited on.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::convert::hex_id;
+use crate::store::StoredLog;
 use crate::store::attrs;
 use crate::store::table::{SpanId, SpanRow, Status, Table, TraceEntry};
 
@@ -17,6 +18,28 @@ pub struct EventView {
     pub name: String,
     pub time_unix_nanos: u64,
     pub attributes: BTreeMap<String, Value>,
+}
+
+/// A log record written inside the span (its trace and span ids are the span's).
+#[derive(Debug, Clone, Serialize)]
+pub struct LogView {
+    pub time_unix_nanos: u64,
+    pub severity_text: String,
+    pub severity_number: i32,
+    pub body: String,
+    pub attributes: BTreeMap<String, Value>,
+}
+
+impl From<&StoredLog> for LogView {
+    fn from(log: &StoredLog) -> LogView {
+        LogView {
+            time_unix_nanos: log.time_unix_nanos,
+            severity_text: log.severity_text.clone(),
+            severity_number: log.severity_number,
+            body: log.body.clone(),
+            attributes: log.attributes.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,6 +68,8 @@ pub struct SpanView {
     pub attributes: BTreeMap<String, Value>,
     pub events: Vec<EventView>,
     pub links: Vec<LinkView>,
+    /// In time order; empty when the span wrote none (or they have not arrived).
+    pub logs: Vec<LogView>,
     pub resource: BTreeMap<String, Value>,
     pub scope: String,
     pub critical_path_nanos: u64,
@@ -277,9 +302,26 @@ pub fn main_root(spans: &[SpanRow], tree: &Tree) -> Option<usize> {
         .max_by_key(|&i| (spans[i].duration(), std::cmp::Reverse(spans[i].start)))
 }
 
-/// The whole view of one trace.
-pub fn trace_view(table: &Table, trace: &TraceEntry) -> TraceView {
+/// The records of `logs` by the span they were written in, each span's in time order
+/// (arrival order among equal times).
+fn logs_by_span<'l>(logs: &[&'l StoredLog]) -> HashMap<SpanId, Vec<&'l StoredLog>> {
+    let mut by_span: HashMap<SpanId, Vec<&StoredLog>> = HashMap::new();
+    for &log in logs {
+        if let Some(span) = crate::ids::unhex::<8>(&log.span_id) {
+            by_span.entry(span).or_default().push(log);
+        }
+    }
+    for list in by_span.values_mut() {
+        list.sort_by_key(|log| log.time_unix_nanos);
+    }
+    by_span
+}
+
+/// The whole view of one trace; `logs` are the trace's log records (any order), which go to
+/// the spans they were written in.
+pub fn trace_view(table: &Table, trace: &TraceEntry, logs: &[&StoredLog]) -> TraceView {
     let spans = &trace.spans;
+    let mut logs = logs_by_span(logs);
     let tree = tree(spans);
     let critical = main_root(spans, &tree)
         .map(|root| critical_path(spans, &tree, root))
@@ -335,6 +377,14 @@ pub fn trace_view(table: &Table, trace: &TraceEntry) -> TraceView {
                         span_id: hex_id(&l.span_id),
                         attributes: attrs::to_map(&l.attrs, interner),
                     })
+                    .collect(),
+                // Moved out, not cloned: a span id's records go to its first span in the
+                // waterfall (only a malformed trace holds one id twice).
+                logs: logs
+                    .remove(&span.span_id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(LogView::from)
                     .collect(),
                 resource: table
                     .resource(span.resource)
@@ -488,6 +538,80 @@ mod tests {
                 (2, 2, false),
             ]
         );
+    }
+
+    fn log(span: u64, time: u64, body: &str) -> StoredLog {
+        StoredLog {
+            time_unix_nanos: time,
+            severity_text: "INFO".into(),
+            severity_number: 9,
+            body: body.into(),
+            trace_id: format!("{:032x}", 7),
+            span_id: format!("{span:016x}"),
+            attributes: BTreeMap::from([("n".to_owned(), Value::from(time))]),
+            resource: BTreeMap::new(),
+        }
+    }
+
+    /// Each span lists the records written in it, in time order; a span without records has
+    /// an empty list, and a record naming no span of the trace is shown nowhere.
+    #[test]
+    fn spans_carry_their_log_records_in_time_order() {
+        let mut table = Table::new(usize::MAX, usize::MAX);
+        let span = |id: u64, parent: u64| crate::store::StoredSpan {
+            trace_id: format!("{:032x}", 7),
+            span_id: format!("{id:016x}"),
+            parent_span_id: if parent == 0 {
+                String::new()
+            } else {
+                format!("{parent:016x}")
+            },
+            name: format!("span {id}"),
+            kind: "SERVER".into(),
+            start_unix_nanos: 100,
+            end_unix_nanos: 200,
+            status_code: "UNSET".into(),
+            status_message: String::new(),
+            attributes: BTreeMap::new(),
+            events: vec![],
+            links: vec![],
+            resource: BTreeMap::from([("service.name".to_owned(), Value::from("payment"))]),
+            scope_name: String::new(),
+        };
+        table.insert_stored(vec![span(1, 0), span(2, 1)]);
+        let logs = [
+            log(2, 150, "payment approved"),
+            log(2, 120, "charging card"),
+            log(9, 130, "of a span not stored"),
+            log(2, 150, "same time, later arrival"),
+        ];
+        let refs: Vec<&StoredLog> = logs.iter().collect();
+        let (_, entry) = table.traces().next().expect("the trace");
+        let view = trace_view(&table, entry, &refs);
+        let bodies = |id: u64| -> Vec<&str> {
+            let span = view
+                .spans
+                .iter()
+                .find(|s| s.span_id == format!("{id:016x}"))
+                .expect("the span");
+            span.logs.iter().map(|l| l.body.as_str()).collect()
+        };
+        assert_eq!(
+            bodies(2),
+            [
+                "charging card",
+                "payment approved",
+                "same time, later arrival"
+            ]
+        );
+        assert!(bodies(1).is_empty());
+        let json = serde_json::to_value(&view).expect("serialises");
+        assert_eq!(
+            json["spans"][1]["logs"][0],
+            serde_json::json!({"time_unix_nanos": 120, "severity_text": "INFO",
+                "severity_number": 9, "body": "charging card", "attributes": {"n": 120}})
+        );
+        assert_eq!(json["spans"][0]["logs"], serde_json::json!([]));
     }
 
     /// Many cycles cost one pass, not a scan of the trace per cycle.

@@ -5,14 +5,17 @@
 //!
 //! Spans are bounded by count and by bytes and leave as whole traces, oldest first; metrics
 //! and logs are bounded by count and by bytes (a sixteenth of the span byte bound each),
-//! oldest first.
+//! oldest first (`ring.rs`). Log records are indexed by trace ([`logs`]), so a trace's view
+//! finds its spans' records without a scan of them all.
 
 pub mod attrs;
 pub mod index;
 pub mod intern;
+pub mod logs;
+mod ring;
 pub mod table;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +25,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::Notify;
+
+use logs::Logs;
+use ring::Ring;
 
 /// Default bound on stored spans (and, separately, on metrics and on logs).
 pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
@@ -140,6 +146,8 @@ impl StoredMetric {
 /// One log record, flattened with its resource.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredLog {
+    /// When the event happened; when the record does not say (OpenTelemetry's log bridges
+    /// often leave it to the observed time), when it was observed.
     pub time_unix_nanos: u64,
     pub severity_text: String,
     pub severity_number: i32,
@@ -273,110 +281,6 @@ impl WaitTimeout {
     }
 }
 
-/// An estimate of the heap and inline bytes an item keeps, for a [`Ring`]'s byte bound.
-trait Footprint {
-    fn footprint(&self) -> usize;
-}
-
-/// Bytes of a JSON value and what it owns.
-fn json_footprint(value: &Value) -> usize {
-    std::mem::size_of::<Value>()
-        + match value {
-            Value::String(s) => s.len(),
-            Value::Array(items) => items.iter().map(json_footprint).sum(),
-            Value::Object(map) => map_footprint(map),
-            _ => 0,
-        }
-}
-
-/// Bytes of a map's keys and values (a JSON object's or a `BTreeMap`'s entries).
-fn map_footprint<'a>(entries: impl IntoIterator<Item = (&'a String, &'a Value)>) -> usize {
-    entries
-        .into_iter()
-        .map(|(k, v)| k.len() + std::mem::size_of::<String>() + json_footprint(v))
-        .sum()
-}
-
-impl Footprint for StoredMetric {
-    fn footprint(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.name.len()
-            + self.unit.len()
-            + self.kind.len()
-            + map_footprint(&self.resource)
-            + self
-                .point_attributes
-                .iter()
-                .map(|m| std::mem::size_of_val(m) + map_footprint(m))
-                .sum::<usize>()
-            + self.histogram_counts.len() * 8
-    }
-}
-
-impl Footprint for StoredLog {
-    fn footprint(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.severity_text.len()
-            + self.body.len()
-            + self.trace_id.len()
-            + self.span_id.len()
-            + map_footprint(&self.attributes)
-            + map_footprint(&self.resource)
-    }
-}
-
-/// A FIFO that evicts its oldest items beyond `max` items or `max_bytes` bytes.
-#[derive(Debug)]
-struct Ring<T> {
-    /// Oldest first.
-    items: VecDeque<T>,
-    /// The footprint of each item, in the same order.
-    footprints: VecDeque<usize>,
-    max: usize,
-    max_bytes: usize,
-    bytes: usize,
-    dropped: u64,
-}
-
-impl<T: Footprint> Ring<T> {
-    fn new(max: usize, max_bytes: usize) -> Self {
-        Ring {
-            items: VecDeque::new(),
-            footprints: VecDeque::new(),
-            max,
-            max_bytes,
-            bytes: 0,
-            dropped: 0,
-        }
-    }
-
-    fn extend(&mut self, batch: Vec<T>) {
-        // Only the newest `max` of the batch can stay; the rest never enter.
-        let skip = batch.len().saturating_sub(self.max);
-        self.dropped += skip as u64;
-        for item in batch.into_iter().skip(skip) {
-            let bytes = item.footprint();
-            self.bytes += bytes;
-            self.items.push_back(item);
-            self.footprints.push_back(bytes);
-            while self.items.len() > self.max || self.bytes > self.max_bytes {
-                let (Some(_), Some(gone)) = (self.items.pop_front(), self.footprints.pop_front())
-                else {
-                    break;
-                };
-                self.bytes -= gone;
-                self.dropped += 1;
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        self.items.clear();
-        self.footprints.clear();
-        self.bytes = 0;
-    }
-}
-
 /// The flattened spans a waiting test reads, kept up to date incrementally while someone
 /// waits; an explorer that nobody waits on never builds it.
 #[derive(Debug)]
@@ -395,7 +299,7 @@ struct Data {
     /// Bumped whenever spans leave (eviction or clear).
     generation: u64,
     metrics: Ring<StoredMetric>,
-    logs: Ring<StoredLog>,
+    logs: Logs,
 }
 
 impl Data {
@@ -479,7 +383,7 @@ impl SpanStore {
                     mirror: None,
                     generation: 0,
                     metrics: Ring::new(max_spans, telemetry_bytes(max_bytes)),
-                    logs: Ring::new(max_spans, telemetry_bytes(max_bytes)),
+                    logs: Logs::new(max_spans, telemetry_bytes(max_bytes)),
                 }),
                 inserted: Notify::new(),
                 counters: Counters::default(),
@@ -506,6 +410,13 @@ impl SpanStore {
     /// Runs `f` over the span table under the read lock: what the API's queries use.
     pub fn with_table<R>(&self, f: impl FnOnce(&table::Table) -> R) -> R {
         f(&self.read().table)
+    }
+
+    /// Runs `f` over the span table and the log records under the read lock: for the views
+    /// that show both (a trace with its spans' log records).
+    pub fn with_table_and_logs<R>(&self, f: impl FnOnce(&table::Table, &Logs) -> R) -> R {
+        let data = self.read();
+        f(&data.table, &data.logs)
     }
 
     /// Stores every well-formed span of an OTLP export request and wakes every waiter;
@@ -602,10 +513,10 @@ impl SpanStore {
             dropped_traces: data.table.counters.traces_evicted,
             rejected_spans: data.table.counters.spans_rejected,
             dropped_metrics: data.metrics.dropped,
-            dropped_logs: data.logs.dropped,
+            dropped_logs: data.logs.dropped(),
             metrics_stored: data.metrics.items.len(),
-            logs_stored: data.logs.items.len(),
-            metrics_logs_bytes: data.metrics.bytes + data.logs.bytes,
+            logs_stored: data.logs.len(),
+            metrics_logs_bytes: data.metrics.bytes + data.logs.bytes(),
         }
     }
 
@@ -642,7 +553,7 @@ impl SpanStore {
 
     /// All stored log records, oldest first.
     pub fn logs(&self) -> Vec<StoredLog> {
-        self.read().logs.items.iter().cloned().collect()
+        self.read().logs.iter().cloned().collect()
     }
 
     /// Forgets all stored spans, metrics and logs; counters keep counting.
@@ -695,7 +606,7 @@ impl SpanStore {
     where
         F: Fn(&[StoredLog]) -> bool,
     {
-        self.wait_for(predicate, timeout, |d| d.logs.items.make_contiguous())
+        self.wait_for(predicate, timeout, |d| d.logs.as_slice())
             .await
     }
 
