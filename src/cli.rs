@@ -147,6 +147,10 @@ pub struct PlayArgs {
     /// directory or --shop, --explorer and --control, instead of starting one
     #[arg(long)]
     pub attach: bool,
+    /// Start from a clean state: empty the shop's databases in the data directory first (the
+    /// orders, the queue, carts and stock as new)
+    #[arg(long, conflicts_with = "attach")]
+    pub fresh: bool,
     /// With --attach: the shop's front door [default: what `up` wrote to its data directory]
     #[arg(long, requires = "attach", value_name = "URL")]
     pub shop: Option<String>,
@@ -671,6 +675,13 @@ pub struct UpArgs {
     #[arg(long, env = "TRACEDOJO_EXPLORER_MAX_MEMORY", value_name = "SIZE",
         default_value = crate::explore::DEFAULT_MAX_MEMORY, value_parser = crate::explore::parse_size)]
     pub explorer_max_memory: usize,
+    /// Rows of finished work each service keeps per table (orders, reservations, shipments,
+    /// cart lines); older ones are deleted about once a minute, so a booth running for days
+    /// keeps a data directory of bounded size. At least 1000.
+    #[arg(long, env = "TRACEDOJO_KEEP_ROWS", value_name = "ROWS",
+        default_value_t = tracedojo_kit::db::retention::DEFAULT_KEEP_ROWS,
+        value_parser = tracedojo_kit::db::retention::parse_keep_rows)]
+    pub keep_rows: u64,
     /// Your name in a workshop where many people send to one backend account: every
     /// service reports it as `service.namespace`, so you can filter to your own run (`up`
     /// prints how). 1 to 32 ASCII letters, digits, '-', '_' or '.', starting and ending with
@@ -709,6 +720,19 @@ pub struct ServiceArgs {
     /// (inventory only).
     #[arg(long, env = "INVENTORY_RESTOCK_INTERVAL_MS", default_value = "10000", value_parser = clap::value_parser!(u64).range(10..))]
     pub restock_interval_ms: u64,
+    /// Rows of finished work kept per table: orders (checkout), reservations (inventory),
+    /// shipments (shipping) and cart lines (cart). Older rows are deleted, oldest first, about
+    /// once a minute, so a shop running for days (a booth) keeps a data directory of bounded
+    /// size. At least 1000.
+    #[arg(long, env = "TRACEDOJO_KEEP_ROWS", value_name = "ROWS",
+        default_value_t = tracedojo_kit::db::retention::DEFAULT_KEEP_ROWS,
+        value_parser = tracedojo_kit::db::retention::parse_keep_rows)]
+    pub keep_rows: u64,
+    /// How often rows beyond --keep-rows are deleted, in milliseconds; shorter only for tests
+    /// and benchmarks.
+    #[arg(long, env = "TRACEDOJO_PRUNE_EVERY_MS", value_name = "MS", default_value = "60000",
+        value_parser = clap::value_parser!(u64).range(10..))]
+    pub prune_every_ms: u64,
     /// The fault control API to follow (`tracedojo up` passes its own); none: no faults.
     #[arg(long, env = "TRACEDOJO_FAULTS_URL")]
     pub faults_url: Option<String>,

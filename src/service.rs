@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 use tracedojo_faults::Faults;
+use tracedojo_kit::db::retention::Retention;
 use tracedojo_kit::server::{RunError, ServerOptions};
 use tracedojo_kit::telemetry::{STOP_FLUSH_TIMEOUT, ServiceIdentity, Telemetry};
 
@@ -116,6 +117,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         tokio::time::sleep(DRAIN_LIMIT).await;
     };
     let peers = args.peers;
+    let retention = Retention::new(args.keep_rows, Duration::from_millis(args.prune_every_ms));
     let serve = async {
         match name.as_str() {
             "catalog" => {
@@ -132,6 +134,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
                     tracedojo_cart::Config {
                         database_url,
                         catalog_url: peers.catalog_url,
+                        retention,
                     },
                     listener,
                     options,
@@ -144,6 +147,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
                     tracedojo_inventory::Config {
                         database_url,
                         restock_interval: Duration::from_millis(args.restock_interval_ms),
+                        retention,
                     },
                     listener,
                     options,
@@ -174,6 +178,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
                         inventory_url: peers.inventory_url,
                         payment_url: peers.payment_url,
                         shipping_url: peers.shipping_url,
+                        retention,
                     },
                     listener,
                     options,
@@ -186,6 +191,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
                     tracedojo_shipping::Config {
                         database_url,
                         queue_url,
+                        retention,
                     },
                     listener,
                     options,

@@ -336,6 +336,8 @@ fn children_environment(
         None => env_remove.push(participant::ENV.to_string()),
     }
     explorer_environment(explorer, &mut child_env, &mut env_remove);
+    // Every service with tables of finished work keeps the same number of rows.
+    child_env.push(("TRACEDOJO_KEEP_ROWS".into(), args.keep_rows.to_string()));
     if let Some(token) = &args.control_token {
         // By environment, not argument: a command line is visible to every user.
         child_env.push(("TRACEDOJO_CONTROL_TOKEN".into(), token.clone()));

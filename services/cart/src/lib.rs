@@ -18,6 +18,7 @@ use std::future::Future;
 
 use axum::Router;
 use tokio::net::TcpListener;
+use tracedojo_kit::db::retention::{Pruner, Retention};
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 use tracedojo_kit::{Db, HttpClient};
 
@@ -28,6 +29,8 @@ pub struct Config {
     pub database_url: String,
     /// The catalog service, e.g. `http://127.0.0.1:8081`.
     pub catalog_url: String,
+    /// How many cart lines are kept (older ones, mostly of abandoned carts, are deleted).
+    pub retention: Retention,
 }
 
 /// What every handler shares: the database and the client for the catalog.
@@ -65,6 +68,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let db = open_database(&config.database_url).await?;
+    let pruner = Pruner::start(db.clone(), store::RETAINED, config.retention);
     let state = AppState::new(db, &config.catalog_url);
-    server::serve_traced(listener, router(state), options, shutdown).await
+    let served = server::serve_traced(listener, router(state), options, shutdown).await;
+    pruner.stop().await;
+    served
 }

@@ -2,8 +2,16 @@
 //! each one becomes a database span named after its operation and table.
 
 use serde::Serialize;
+use tracedojo_kit::db::retention::Bounded;
 use tracedojo_kit::server::annotate;
 use tracedojo_kit::{Db, Statement};
+
+/// The tables kept to their newest rows (`--keep-rows`). Every journey of the load generator
+/// shops in a session of its own, and a cart abandoned (or a purchase declined) is never
+/// emptied, so the lines would grow without bound. A line keeps the rowid it was first added
+/// with, so a cart older than the newest N lines can lose its oldest lines: by then its
+/// shopper left long ago.
+pub const RETAINED: &[Bounded] = &[Bounded::new("cart_items")];
 
 const SELECT_ITEMS: Statement = Statement::new(
     "SELECT",

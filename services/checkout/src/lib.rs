@@ -29,6 +29,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracedojo_kit::Db;
+use tracedojo_kit::db::retention::{Pruner, Retention};
 use tracedojo_kit::outbox::Outbox;
 use tracedojo_kit::queue::Queue;
 use tracedojo_kit::server::{self, RunError, ServerOptions};
@@ -45,6 +46,8 @@ pub struct Config {
     pub inventory_url: String,
     pub payment_url: String,
     pub shipping_url: String,
+    /// How many orders are kept (older ones are deleted with their lines).
+    pub retention: Retention,
 }
 
 /// What every handler shares.
@@ -73,6 +76,7 @@ pub async fn run(
     let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
     let queue = Queue::open(&config.queue_url).await?;
     let outbox = Outbox::open(&db, queue).await?;
+    let pruner = Pruner::start(db.clone(), orders::RETAINED, config.retention);
     let state = CheckoutState {
         db,
         outbox: outbox.clone(),
@@ -84,6 +88,7 @@ pub async fn run(
     let (stop_relay, relay_stop) = watch::channel(false);
     let relay = tokio::spawn(outbox.relay(relay_stop));
     let served = server::serve_traced(listener, router(state), options, shutdown).await;
+    pruner.stop().await;
     let _ = stop_relay.send(true);
     if let Err(err) = relay.await {
         tracing::error!(exception.message = %err, "the outbox relay ended abnormally");

@@ -3,8 +3,17 @@
 //! same transaction), read one back.
 
 use serde::Serialize;
+use tracedojo_kit::db::retention::{Bounded, Child};
 use tracedojo_kit::outbox::Outbox;
 use tracedojo_kit::{Db, Statement};
+
+/// The tables kept to their newest rows (`--keep-rows`): orders, with their lines. An order
+/// just placed is among the newest; the outbox is not here (the relay empties it).
+pub const RETAINED: &[Bounded] = &[Bounded::with_children(
+    "orders",
+    "id",
+    &[Child::new("order_items", "order_id")],
+)];
 
 /// The status of an order checkout has written; the shipping worker takes it from there.
 pub const STATUS_PLACED: &str = "placed";

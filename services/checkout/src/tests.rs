@@ -234,6 +234,7 @@ async fn start(test: &str, scenario: Scenario) -> Result<Harness, Box<dyn std::e
         inventory_url,
         payment_url,
         shipping_url,
+        retention: Default::default(),
     };
 
     let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;

@@ -23,6 +23,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tracedojo_kit::Db;
 use tracedojo_kit::db::DbError;
+use tracedojo_kit::db::retention::{Pruner, Retention};
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 
 /// Everything the service needs to run.
@@ -32,6 +33,8 @@ pub struct Config {
     pub database_url: String,
     /// How often the supplier refills products that run low.
     pub restock_interval: std::time::Duration,
+    /// How many reservations are kept (older ones are deleted with their items).
+    pub retention: Retention,
 }
 
 /// Opens the inventory database, brings its tables up to date and, on first start, stocks
@@ -60,6 +63,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let db = open_database(&config.database_url).await?;
+    let pruner = Pruner::start(db.clone(), reservations::RETAINED, config.retention);
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let supplier = tokio::spawn(restock::run_supplier(
         db.clone(),
@@ -72,6 +76,7 @@ pub async fn run(
     let served = server::serve(listener, app, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = supplier.await;
+    pruner.stop().await;
     served?;
     Ok(())
 }

@@ -9,11 +9,23 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
+use tracedojo_kit::db::retention::{Bounded, Child};
 use tracedojo_kit::faults::Fault;
 use tracedojo_kit::{ApiError, Db, Statement};
 use tracing::field::Empty;
 
 use crate::stock::{SELECT_STOCK, StockLevel};
+
+/// The tables kept to their newest rows (`--keep-rows`): reservations, with their items,
+/// whatever their status. A placed order's reservation stays 'reserved' for good (only a
+/// failed checkout releases one), so waiting for a final status would keep every one; and a
+/// reservation a checkout may still release is among the newest, far from the cut. One
+/// older than the newest N would be released in vain (404): nothing a demo shop misses.
+pub const RETAINED: &[Bounded] = &[Bounded::with_children(
+    "reservations",
+    "id",
+    &[Child::new("reservation_items", "reservation_id")],
+)];
 
 const TAKE_STOCK: Statement = Statement::new(
     "UPDATE",

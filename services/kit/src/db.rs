@@ -8,8 +8,10 @@
 //!
 //! Writes that belong together go through [`WriteTx`] ([`Db::begin_write`]), which commits
 //! whole or leaves nothing behind, and every write's outcome feeds [`storage_problems`], what
-//! `/health` reports when the disk is full.
+//! `/health` reports when the disk is full. [`retention`] keeps the tables of finished work
+//! (orders, shipments, ...) to their newest rows, so a shop running for days stays bounded.
 
+pub mod retention;
 mod storage;
 mod transaction;
 
@@ -32,6 +34,9 @@ use crate::metrics::instruments;
 use storage::WriteState;
 
 pub type Pool = sqlx::SqlitePool;
+
+/// The size, in bytes, SQLite cuts a grown WAL file back to (`PRAGMA journal_size_limit`).
+const JOURNAL_SIZE_LIMIT: u64 = 16 << 20;
 
 /// One SQL statement a service issues, described once.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +109,14 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // In WAL mode SQLite reuses the WAL file after each checkpoint but never shrinks
+            // it: a WAL that grew once (a long reader holding back checkpoints, a big
+            // transaction) would keep its largest size for as long as the shop runs. With a
+            // limit, the WAL is cut back to it when it is next reset. Four times the WAL that
+            // automatic checkpoints (every 1000 pages) leave, so in normal running it is never
+            // cut and regrown.
+            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string());
         let file = options.get_filename().to_path_buf();
         let namespace = file
             .file_stem()
@@ -260,5 +272,48 @@ pub fn error_kind(err: &sqlx::Error) -> &'static str {
         sqlx::Error::Io(_) => "io_error",
         sqlx::Error::Decode(_) | sqlx::Error::ColumnDecode { .. } => "decode_error",
         _ => "sqlx_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TempDir;
+
+    #[tokio::test]
+    async fn a_wal_that_grew_once_is_cut_back_after_a_checkpoint() {
+        let dir = TempDir::new("wal-limit").unwrap();
+        let url = dir.sqlite_url("big");
+        let db = Db::connect(&url).await.unwrap();
+        let wal = std::path::PathBuf::from(format!("{}-wal", url.trim_start_matches("sqlite://")));
+        let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        sqlx::query("CREATE TABLE blobs (body BLOB NOT NULL)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+
+        // One transaction larger than the limit: the WAL must hold all of it.
+        let mut tx = db.pool().begin().await.unwrap();
+        for _ in 0..24 {
+            sqlx::query("INSERT INTO blobs (body) VALUES (zeroblob(1048576))")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert!(wal_size() > JOURNAL_SIZE_LIMIT, "{}", wal_size());
+
+        // Checkpointed, then written again from its start: cut back to the limit.
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            sqlx::query("INSERT INTO blobs (body) VALUES (x'00')")
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        assert!(wal_size() <= JOURNAL_SIZE_LIMIT, "{}", wal_size());
     }
 }

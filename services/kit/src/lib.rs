@@ -14,7 +14,8 @@
 //! - [`client`]: the traced HTTP client that makes CLIENT spans and injects W3C trace context
 //!   and baggage into every outgoing call;
 //! - [`db`]: the SQLite pool, the helper that wraps each query in a database CLIENT span, write
-//!   transactions that commit whole or not at all, and the storage health `/health` reports;
+//!   transactions that commit whole or not at all, the storage health `/health` reports, and
+//!   the pruning that keeps tables of finished work to their newest rows;
 //! - [`queue`]: a durable queue on a database table, with PRODUCER and CONSUMER spans;
 //! - [`outbox`]: messages written in the same transaction as the change they announce, then
 //!   relayed to the queue;

@@ -21,6 +21,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracedojo_kit::Db;
+use tracedojo_kit::db::retention::{Pruner, Retention};
 use tracedojo_kit::queue::Queue;
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 
@@ -30,6 +31,8 @@ pub struct Config {
     pub database_url: String,
     /// The queue checkout publishes `order.created` on.
     pub queue_url: String,
+    /// How many shipments are kept (older ones are deleted).
+    pub retention: Retention,
 }
 
 /// The service's routes, without telemetry (see [`run`]).
@@ -47,6 +50,7 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
     let queue = Queue::open(&config.queue_url).await?;
+    let pruner = Pruner::start(db.clone(), shipments::RETAINED, config.retention);
 
     // One stop signal shared by the server and the worker, so they end together.
     let (stop_sender, stop) = watch::channel(false);
@@ -64,6 +68,7 @@ pub async fn run(
     if let Err(err) = worker.await {
         tracing::error!(exception.message = %err, "the shipping worker ended abnormally");
     }
+    pruner.stop().await;
     served?;
     Ok(())
 }

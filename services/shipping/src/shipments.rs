@@ -1,9 +1,16 @@
 //! The shipments table: record a shipment once, read it back.
 
 use serde::Serialize;
+use tracedojo_kit::db::retention::Bounded;
 use tracedojo_kit::{Db, Statement};
 
 use crate::quote::Carrier;
+
+/// The tables kept to their newest rows (`--keep-rows`). A shipment's rowid is its order id,
+/// so the oldest orders' shipments go first. A message redelivered for an order whose shipment
+/// was already deleted would ship it again: only possible for an order older than the newest
+/// N, long after its message was acknowledged.
+pub const RETAINED: &[Bounded] = &[Bounded::new("shipments")];
 
 /// A shipment's first status: the label is printed, the carrier has not collected it yet.
 pub const STATUS_LABEL_CREATED: &str = "label_created";

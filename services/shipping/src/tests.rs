@@ -109,6 +109,7 @@ async fn published_orders_are_shipped_once_even_when_delivered_twice() -> TestRe
     let config = Config {
         database_url: urls[0].clone(),
         queue_url: urls[1].clone(),
+        retention: Default::default(),
     };
     let queue = Queue::open(&config.queue_url).await?;
     queue
