@@ -55,6 +55,31 @@ pub fn read(data_dir: &Path) -> Running {
     }
 }
 
+/// The process id of the `up` that wrote `data_dir`'s file, if any.
+pub fn read_pid(data_dir: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(data_dir.join(FILE)).ok()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    value["pid"]
+        .as_u64()
+        .and_then(|pid| u32::try_from(pid).ok())
+}
+
+/// Whether a process with this id runs. Where that cannot be asked (Windows), it is assumed
+/// to, and the caller's message says how to go on.
+pub fn alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else if cfg!(unix) {
+        std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    } else {
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

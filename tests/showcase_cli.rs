@@ -194,3 +194,157 @@ fn validate_says_valid_or_names_the_file_the_line_and_the_field() {
     assert!(ran.stderr.contains("choose ja or en"), "{}", ran.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Playing refuses what it cannot play before it starts anything: one line, exit 2, no shop
+/// left running.
+#[test]
+fn playing_refuses_bad_input_before_starting_anything() {
+    let dir = temp_dir("showcase-play-input");
+    let data = dir.join("data").to_string_lossy().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![],
+            "name a scenario to play, e.g. `tracedojo showcase slow-payment`; built in: database, retry-storm, shipping-backlog, slow-payment, tier-region-errors",
+        ),
+        (vec!["no-such-scenario".into()], "no-such-scenario"),
+        (
+            vec![write(
+                &dir,
+                "zero.toml",
+                &SCENARIO
+                    .replace("seconds = 65", "seconds = 0")
+                    .replace("{rate}", "5"),
+            )],
+            "act[2].seconds",
+        ),
+        (
+            vec![write(
+                &dir,
+                "preset.toml",
+                &SCENARIO
+                    .replace("slow-payment-gateway", "slow-payment-gatewya")
+                    .replace("{rate}", "5"),
+            )],
+            "slow-payment-gatewya",
+        ),
+        (
+            vec!["slow-payment".into(), "--speed".into(), "0".into()],
+            "--speed 0 is out of range: give a factor from 0.1 to 100",
+        ),
+        (
+            vec!["slow-payment".into(), "--speed".into(), "500".into()],
+            "--speed 500 is out of range",
+        ),
+        (
+            vec![
+                "slow-payment".into(),
+                "--kiosk-listen".into(),
+                "0.0.0.0:0".into(),
+            ],
+            "the kiosk would listen on 0.0.0.0:0, which other machines reach; give it a token",
+        ),
+        (
+            vec![
+                "slow-payment".into(),
+                "--kiosk-listen".into(),
+                "0.0.0.0:0".into(),
+                "--kiosk-token".into(),
+                "short".into(),
+            ],
+            "the kiosk's token must be at least 16 characters",
+        ),
+        (
+            vec!["slow-payment".into(), "--attach".into()],
+            "--attach found no running shop in",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.extend(["--lang", "en", "--data-dir", &data]);
+        if !args.iter().any(|a| a == "--kiosk-listen") {
+            all.extend(["--kiosk-listen", "127.0.0.1:0"]);
+        }
+        let ran = showcase(&all);
+        assert_eq!(ran.code, Some(2), "{args:?}: {}{}", ran.stdout, ran.stderr);
+        assert!(
+            ran.stderr.contains(expected),
+            "{args:?}: wanted {expected:?} in\n{}",
+            ran.stderr
+        );
+        assert!(
+            !ran.stdout.contains("tracedojo is running"),
+            "{args:?} started the shop: {}",
+            ran.stdout
+        );
+        assert_eq!(
+            ran.stderr.trim().lines().count(),
+            1,
+            "{args:?}: one line, not {}",
+            ran.stderr
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--fresh` empties the shop's databases, and only those, unless a shop still runs from the
+/// data directory.
+#[test]
+fn fresh_empties_the_shops_databases_only_when_no_shop_runs_from_them() {
+    let dir = temp_dir("showcase-fresh");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for file in ["checkout.db", "checkout.db-wal", "queue.db", "notes.txt"] {
+        std::fs::write(data.join(file), b"x").unwrap();
+    }
+    let data_arg = data.to_string_lossy().to_string();
+    // This test's own process stands in for a running `up`.
+    std::fs::write(
+        data.join("running.json"),
+        format!("{{\"pid\": {}}}", std::process::id()),
+    )
+    .unwrap();
+    let args = [
+        "slow-payment",
+        "--fresh",
+        "--data-dir",
+        &data_arg,
+        "--kiosk-listen",
+        "127.0.0.1:0",
+        "--lang",
+        "en",
+        // A name `up` refuses: the run stops right after --fresh did its work.
+        "--participant",
+        "not a name",
+    ];
+    let refused = showcase(&args);
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!(
+            "--fresh: a shop (pid {}) is running from",
+            std::process::id()
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(data.join("checkout.db").exists(), "refused, yet emptied");
+
+    std::fs::remove_file(data.join("running.json")).unwrap();
+    let ran = showcase(&args);
+    assert_eq!(ran.code, Some(2), "{}", ran.stderr);
+    assert!(ran.stderr.contains("participant"), "{}", ran.stderr);
+    for gone in ["checkout.db", "checkout.db-wal", "queue.db"] {
+        assert!(!data.join(gone).exists(), "{gone} is still there");
+    }
+    assert!(
+        data.join("notes.txt").exists(),
+        "--fresh removed a file not the shop's"
+    );
+    let attach = showcase(&["slow-payment", "--fresh", "--attach", "--lang", "en"]);
+    assert_eq!(attach.code, Some(2));
+    assert!(
+        attach.stderr.contains("cannot be used with"),
+        "{}",
+        attach.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

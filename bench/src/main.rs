@@ -20,6 +20,10 @@
 //!   stack alone, in this process, under several set-ups from no subscriber to the services'
 //!   whole pipeline (see [`span_cost`]).
 //!
+//! - soak (`--soak`, through bench/soak.sh): the showcase played for many loops at a high
+//!   speed factor, RSS of every process and the data directory's size per loop, a service
+//!   killed and the backend stopped midway (see [`soak`]).
+//!
 //! All traffic goes to loopback, is bounded in time, and stops by itself.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +36,7 @@ use std::time::{Duration, Instant};
 mod explorer;
 mod fault_latency;
 mod otlp;
+mod soak;
 mod span_cost;
 mod stop;
 mod store_ingest;
@@ -81,6 +86,8 @@ struct Args {
     stop: stop::StopArgs,
     #[command(flatten)]
     span_cost: span_cost::SpanCostArgs,
+    #[command(flatten)]
+    soak: soak::SoakArgs,
 }
 
 struct RunningShop {
@@ -472,6 +479,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.stop.stop {
         return stop::run(&args.binary, &args.stop).await;
+    }
+    if args.soak.soak {
+        return soak::run(&args.binary, &args.soak).await;
     }
     if args.span_cost.span_cost {
         return span_cost::run(&args.span_cost).await;

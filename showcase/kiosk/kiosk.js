@@ -18,6 +18,7 @@
       faults: "Faults in force: ", noFaults: "No faults in force", loop: "loop",
       keys: "space pause · → next · ← previous · L 日本語 · T talk track",
       perSecond: "req/s", errorRate: "errors", p95: "p95",
+      sent: "spans sent", exportFailing: "not fed: ",
     },
     ja: {
       act: "幕", map: "サービスマップ（直近 1 分）", trace: "問題を示すトレース",
@@ -27,6 +28,7 @@
       faults: "発生中の障害: ", noFaults: "障害なし", loop: "ループ",
       keys: "スペース 一時停止 · → 次へ · ← 前へ · L English · T トーク台本",
       perSecond: "req/s", errorRate: "エラー率", p95: "p95",
+      sent: "スパン送信済み", exportFailing: "送信できていません: ",
     },
   };
 
@@ -121,6 +123,7 @@
     text($("trace-title"), L.trace);
     text($("keys"), L.keys);
     text($("status"), statusLine(L));
+    drawExports(last.lens.exports || [], L);
     drawProgress(scenario, playing);
     drawMap(last.lens.map, act.look.service);
     drawTrace(last.lens.trace, playing, L);
@@ -134,6 +137,17 @@
     if (last.lens.problem) parts.push(L.explorer + last.lens.problem);
     if (last.playing.trouble) parts.push(last.playing.trouble);
     return parts.join(" · ");
+  }
+
+  // The vendor's backend beside the booth's screen: is it fed?
+  function drawExports(exports, L) {
+    $("exports").replaceChildren(...exports.map((e) => {
+      const host = e.destination.replace(/^https?:\/\//, "").split(/[/ ]/)[0];
+      const el = make("span", "export" + (e.failing ? " failing" : ""),
+        "→ " + host + ": " + (e.failing ? L.exportFailing + (e.last_failure_kind || "?") : e.spans_sent.toLocaleString() + " " + L.sent));
+      el.dataset.destination = e.destination;
+      return el;
+    }));
   }
 
   function tick() {
@@ -240,7 +254,13 @@
       bar.style.left = left + "%";
       bar.style.width = width + "%";
       const ms = make("span", "ms", r.duration_ms >= 10 ? r.duration_ms.toFixed(0) + " ms" : r.duration_ms.toFixed(1) + " ms");
-      ms.style.left = Math.min(left + width + 0.8, 86) + "%";
+      // A bar reaching the right edge carries its label inside, where there is room.
+      if (left + width > 84) {
+        ms.classList.add("inside");
+        ms.style.right = Math.max(100 - left - width, 0) + 1 + "%";
+      } else {
+        ms.style.left = left + width + 0.8 + "%";
+      }
       track.append(bar, ms);
       row.append(label, track);
       return row;

@@ -57,6 +57,9 @@ pub async fn run(mut args: PlayArgs, lang: Lang) -> Result<(), String> {
     let (running, shop) = if args.attach {
         (attached(&args)?, None)
     } else {
+        if args.fresh {
+            empty_shop_data(&args.up.data_dir)?;
+        }
         if args.up.no_load {
             eprintln!("note: the scenario's acts give the traffic; --no-load changes nothing");
         }
@@ -237,6 +240,34 @@ fn find(wanted: Option<&str>, lang: Lang) -> Result<(Scenario, String), String> 
         .map(|(_, text)| text.to_string())
         .unwrap_or_default();
     Ok((scenario, text))
+}
+
+/// `--fresh`: removes the shop's databases (each service's and the queue's, with their
+/// journals) from `dir`, unless a shop still runs from it.
+fn empty_shop_data(dir: &Path) -> Result<(), String> {
+    if let Some(pid) = crate::running::read_pid(dir).filter(|pid| crate::running::alive(*pid)) {
+        return Err(format!(
+            "--fresh: a shop (pid {pid}) is running from {}; stop it first (Ctrl-C where it runs; if it is gone, delete running.json there)",
+            dir.display()
+        ));
+    }
+    let names = crate::ports::SERVICES
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["queue"]);
+    for name in names {
+        for suffix in ["db", "db-wal", "db-shm"] {
+            let path = dir.join(format!("{name}.{suffix}"));
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => {
+                    return Err(format!("--fresh: cannot remove {}: {err}", path.display()));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where a running shop is: flags first, then what its `up` wrote to the data directory.

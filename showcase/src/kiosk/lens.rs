@@ -31,7 +31,7 @@ const SETTLE: Duration = Duration::from_millis(1500);
 /// History kept per service: six minutes at one point per read.
 const HISTORY_POINTS: usize = 180;
 /// Waterfall rows the kiosk shows: readable from three metres.
-pub const MAX_ROWS: usize = 22;
+pub const MAX_ROWS: usize = 15;
 
 /// Where an act says to look, as the page and the pick read it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -104,6 +104,39 @@ pub struct View {
     pub history: BTreeMap<String, VecDeque<Point>>,
     /// The trace on screen, `None` while none of this act has arrived.
     pub trace: Option<PickedTrace>,
+    /// The other destinations of the spans (the vendor's backend beside the booth's screen),
+    /// as the explorer reports them: whether they are fed.
+    pub exports: Vec<ExportHealth>,
+}
+
+/// One backend's export health, in the explorer's words.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ExportHealth {
+    pub destination: String,
+    pub spans_sent: u64,
+    pub spans_lost: u64,
+    pub failing: bool,
+    /// `key rejected`, `timeout`, ... while failing.
+    pub last_failure_kind: Option<String>,
+}
+
+/// The `exports` of `/api/status`.
+pub fn export_health(status: &Value) -> Vec<ExportHealth> {
+    status["exports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|export| ExportHealth {
+            destination: export["destination"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            spans_sent: export["spans_sent"].as_u64().unwrap_or(0),
+            spans_lost: export["spans_lost"].as_u64().unwrap_or(0),
+            failing: export["failing"].as_bool().unwrap_or(false),
+            last_failure_kind: export["last_failure_kind"].as_str().map(str::to_string),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -325,6 +358,7 @@ async fn read(
                 .is_some_and(|p| now_ms.saturating_sub(p.t_unix_ms) < 10 * 60 * 1000)
     });
     state.map = map(&explorer.get("/api/service-map", &since).await?);
+    state.exports = export_health(&explorer.get("/api/status", &[]).await?);
     let due = state.trace.as_ref().is_none_or(|trace| {
         now_ms.saturating_sub(trace.picked_unix_ms) >= KEEP_PICK.as_millis() as u64
     });
