@@ -93,7 +93,7 @@ fn check(path: &Path, lang: Lang) -> Result<String, String> {
             loop_length(&scenario, lang)
         ),
         format!(
-            "{file}: 有効です: {}（{}）、{acts} 幕、1 ループ {}\n",
+            "{file}: 有効です: {}（{}）、{acts} シーン、1 ループ {}\n",
             scenario.name(),
             scenario.title(true),
             loop_length(&scenario, lang)

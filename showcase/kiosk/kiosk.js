@@ -21,8 +21,8 @@
       sent: "spans sent", exportFailing: "not fed: ",
     },
     ja: {
-      act: "幕", map: "サービスマップ（直近 1 分）", trace: "問題を示すトレース",
-      waiting: "この幕のトレースを待っています…", failing: "失敗したスパン", slow: "時間を使ったスパン",
+      act: "シーン", map: "サービスマップ（直近 1 分）", trace: "問題を示すトレース",
+      waiting: "このシーンのトレースを待っています…", failing: "失敗したスパン", slow: "時間のかかったスパン",
       spans: "スパン", errors: "エラー", talk: "トーク台本", paused: "一時停止中",
       offline: "ショーケースに再接続しています…", explorer: "Explorer: ",
       faults: "発生中の障害: ", noFaults: "障害なし", loop: "ループ",

@@ -126,7 +126,7 @@ pub async fn run(mut args: PlayArgs, lang: Lang) -> Result<(), String> {
             view_tx.send_replace(lens::View {
                 problem: Some(lang.say(
                     "no explorer runs (--no-explorer): the page shows the acts only",
-                    "explorer が動いていない（--no-explorer）ため、ページには幕だけを表示します",
+                    "explorer が動いていない（--no-explorer）ため、ページにはシーンの字幕だけを表示します",
                 )),
                 ..lens::View::default()
             });
@@ -162,7 +162,7 @@ pub async fn run(mut args: PlayArgs, lang: Lang) -> Result<(), String> {
         "{}",
         lang.say(
             "keys on the page: space pause/resume · → next act · ← previous · L language · T talk track · Ctrl-C here stops",
-            "ページのキー: スペース 一時停止/再開 · → 次の幕 · ← 前の幕 · L 言語切替 · T トーク台本 · ここで Ctrl-C を押すと終了",
+            "ページのキー: スペース 一時停止/再開 · → 次のシーン · ← 前のシーン · L 言語切替 · T トーク台本 · ここで Ctrl-C を押すと終了",
         )
     );
 
@@ -300,20 +300,30 @@ async fn announce(scenario: Scenario, mut now: watch::Receiver<NowPlaying>, japa
         if playing.loop_number > 0 && (playing.loop_number, playing.act) != shown {
             shown = (playing.loop_number, playing.act);
             let act = &scenario.acts[playing.act];
-            println!(
-                "[{}] loop {} · act {}/{} {} ({:.0} s): {}",
-                clock(),
-                playing.loop_number,
-                playing.act + 1,
-                scenario.acts.len(),
-                act.name.get_ref(),
-                Duration::from_millis(playing.act_ms).as_secs_f64(),
-                act.texts(japanese).caption.get_ref()
-            );
+            let seconds = Duration::from_millis(playing.act_ms).as_secs_f64();
+            let (number, acts, name) = (playing.act + 1, scenario.acts.len(), act.name.get_ref());
+            let caption = act.texts(japanese).caption.get_ref();
+            if japanese {
+                println!(
+                    "[{}] ループ {} · シーン {number}/{acts} {name}（{seconds:.0} 秒）: {caption}",
+                    clock(),
+                    playing.loop_number
+                );
+            } else {
+                println!(
+                    "[{}] loop {} · act {number}/{acts} {name} ({seconds:.0} s): {caption}",
+                    clock(),
+                    playing.loop_number
+                );
+            }
         }
         if playing.trouble != trouble {
             match &playing.trouble {
+                Some(why) if japanese => {
+                    eprintln!("警告: このシーンの障害をまだ設定できていません: {why}")
+                }
                 Some(why) => eprintln!("warning: the act's faults are not set yet: {why}"),
+                None if japanese => eprintln!("このシーンの障害を設定しました"),
                 None => eprintln!("the act's faults are set"),
             }
             trouble = playing.trouble.clone();

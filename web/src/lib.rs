@@ -5,13 +5,16 @@
 //! - [`page`]: a single page and its assets, compiled into the binary and served with the
 //!   headers that keep a browser from caching a stale page, sniffing types or running inline
 //!   script.
+//! - [`address`]: the URL a person opens a page at, a token in its fragment.
 //! - [`guard`]: the checks of endpoints that answer only this machine (a `Host` naming
 //!   loopback) or only the holder of a token (compared in constant time).
 //! - [`chart`]: the SVG charts any page can serve as `/assets/chart.js` ([`CHART_JS`]).
 
+pub mod address;
 pub mod chart;
 pub mod guard;
 pub mod page;
 
+pub use address::page_url;
 pub use chart::CHART_JS;
 pub use page::{Asset, EmbeddedPage};

@@ -14,12 +14,9 @@ use crate::store::table::{Kind, Status, Table};
 use super::namespace::Namespace;
 use super::window::{Durations, Window};
 
+/// What each table says of a group of spans besides how many there were.
 #[derive(Debug, Clone, Serialize)]
-pub struct EndpointRow {
-    pub service: String,
-    pub operation: String,
-    pub kind: &'static str,
-    pub requests: usize,
+pub struct Figures {
     pub errors: usize,
     pub rate_per_second: f64,
     pub error_rate: f64,
@@ -30,19 +27,39 @@ pub struct EndpointRow {
     pub total_ms: f64,
 }
 
+impl Figures {
+    /// The figures of finished durations over a window of `seconds`.
+    fn of(d: &Durations, seconds: f64) -> Figures {
+        Figures {
+            errors: d.errors,
+            rate_per_second: d.count() as f64 / seconds,
+            error_rate: d.error_rate(),
+            p50_ms: d.percentile_ms(0.5),
+            p95_ms: d.percentile_ms(0.95),
+            p99_ms: d.percentile_ms(0.99),
+            max_ms: d.max_ms(),
+            total_ms: d.total as f64 / 1e6,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointRow {
+    pub service: String,
+    pub operation: String,
+    pub kind: &'static str,
+    pub requests: usize,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
 /// A service's SERVER and CONSUMER spans together: the requests and messages it handled.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceRow {
     pub service: String,
     pub requests: usize,
-    pub errors: usize,
-    pub rate_per_second: f64,
-    pub error_rate: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub total_ms: f64,
+    #[serde(flatten)]
+    pub figures: Figures,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,14 +70,8 @@ pub struct QueryRow {
     pub operation: String,
     pub collection: String,
     pub calls: usize,
-    pub errors: usize,
-    pub rate_per_second: f64,
-    pub error_rate: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub total_ms: f64,
+    #[serde(flatten)]
+    pub figures: Figures,
     pub calls_per_trace: f64,
 }
 
@@ -175,14 +186,7 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
             ServiceRow {
                 service: text(service),
                 requests: d.count(),
-                errors: d.errors,
-                rate_per_second: d.count() as f64 / seconds,
-                error_rate: d.error_rate(),
-                p50_ms: d.percentile_ms(0.5),
-                p95_ms: d.percentile_ms(0.95),
-                p99_ms: d.percentile_ms(0.99),
-                max_ms: d.max_ms(),
-                total_ms: d.total as f64 / 1e6,
+                figures: Figures::of(&d, seconds),
             }
         })
         .collect();
@@ -195,14 +199,7 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
                 operation: text(name),
                 kind: kind.name(),
                 requests: d.count(),
-                errors: d.errors,
-                rate_per_second: d.count() as f64 / seconds,
-                error_rate: d.error_rate(),
-                p50_ms: d.percentile_ms(0.5),
-                p95_ms: d.percentile_ms(0.95),
-                p99_ms: d.percentile_ms(0.99),
-                max_ms: d.max_ms(),
-                total_ms: d.total as f64 / 1e6,
+                figures: Figures::of(&d, seconds),
             }
         })
         .collect();
@@ -218,25 +215,19 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
                 operation: g.operation,
                 collection: g.collection,
                 calls: d.count(),
-                errors: d.errors,
-                rate_per_second: d.count() as f64 / seconds,
-                error_rate: d.error_rate(),
-                p50_ms: d.percentile_ms(0.5),
-                p95_ms: d.percentile_ms(0.95),
-                p99_ms: d.percentile_ms(0.99),
-                max_ms: d.max_ms(),
-                total_ms: d.total as f64 / 1e6,
+                figures: Figures::of(d, seconds),
                 calls_per_trace: d.count() as f64 / g.traces.max(1) as f64,
             }
         })
         .collect();
     services.sort_by(|a, b| {
-        b.total_ms
-            .total_cmp(&a.total_ms)
+        b.figures
+            .total_ms
+            .total_cmp(&a.figures.total_ms)
             .then_with(|| a.service.cmp(&b.service))
     });
-    endpoints.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
-    queries.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
+    endpoints.sort_by(|a, b| b.figures.total_ms.total_cmp(&a.figures.total_ms));
+    queries.sort_by(|a, b| b.figures.total_ms.total_cmp(&a.figures.total_ms));
     Red {
         window_seconds: seconds,
         services,

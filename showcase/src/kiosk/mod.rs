@@ -139,30 +139,7 @@ pub async fn serve(
 }
 
 /// The page's address, the token in the fragment (which a browser never sends).
-pub fn page_url(bound: SocketAddr, token: Option<&str>) -> String {
-    let host = match bound.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
-        ip if ip.is_unspecified() => "[::1]".to_string(),
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        ip => ip.to_string(),
-    };
-    let base = format!("http://{host}:{}/", bound.port());
-    match token {
-        Some(token) => format!("{base}#token={}", percent_encode(token)),
-        None => base,
-    }
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use tracedojo_web::page_url;
 
 async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let headers = request.headers();

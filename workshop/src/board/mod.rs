@@ -195,20 +195,8 @@ pub async fn serve(
         .await
 }
 
-/// The page's address for the facilitator's own browser, the token in the fragment (which a
-/// browser never sends to the server).
-pub fn page_url(bound: SocketAddr, token: Option<&str>) -> String {
-    let ip = match bound.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let base = format!("http://{}/", SocketAddr::new(ip, bound.port()));
-    match token {
-        Some(token) => format!("{base}#token={}", fragment_encode(token)),
-        None => base,
-    }
-}
+/// The page's address for the facilitator's own browser, the token in the fragment.
+pub use tracedojo_web::page_url;
 
 /// The address participants give to `--board`: on an unspecified address (`0.0.0.0`), this
 /// machine's address on the network its default route leaves by, else `None` (the
@@ -239,19 +227,6 @@ fn outward_address(family: IpAddr) -> Option<IpAddr> {
     socket.connect(remote).ok()?;
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
-}
-
-/// Percent-encodes all but unreserved characters, so `+`, `&` or `#` in a token survive the
-/// page's `URLSearchParams`.
-fn fragment_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
