@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tracedojo_faults::FaultSpec;
 use tracedojo_faults::client::ControlClient;
 use tracedojo_loadgen::http::Target;
-use tracedojo_loadgen::journeys::{DEFAULT_MIX, JourneyOptions};
+use tracedojo_loadgen::journeys::{JourneyKind, JourneyOptions};
 use tracedojo_loadgen::plan::plan;
 use tracedojo_loadgen::population::Population;
 use tracedojo_loadgen::recorder::Recorder;
@@ -40,7 +40,8 @@ pub const MIN_SPEED: f64 = 0.1;
 const FAULT_RETRY: Duration = Duration::from_secs(2);
 /// How long an act's traffic has to stop before the next act's starts anyway.
 const LOAD_STOP_GRACE: Duration = Duration::from_secs(5);
-/// Simulated shoppers a scenario draws its users from (tiers, regions, companies).
+/// Simulated shoppers a scenario draws its users from (tiers, regions, companies), unless its
+/// acts' `users` ask for more.
 const USERS: usize = 1000;
 
 /// What the presenter asks of the player.
@@ -158,7 +159,14 @@ pub async fn play(
     let in_force = (0..scenario.acts.len())
         .map(|index| faults_in_force(scenario, index))
         .collect::<Result<Vec<_>, _>>()?;
-    let population = Arc::new(Population::new(USERS, config.seed));
+    // One population for the whole loop, so a shopper is the same person from act to act.
+    let users = scenario
+        .acts
+        .iter()
+        .filter_map(|act| act.load.get_ref().users)
+        .max()
+        .map_or(USERS, |users| users as usize);
+    let population = Arc::new(Population::new(users, config.seed));
     tokio::pin!(stop);
 
     let mut index = 0;
@@ -325,12 +333,13 @@ impl Traffic {
         recorder: Arc<Mutex<Recorder>>,
     ) -> Traffic {
         let load = scenario.acts[index].load.get_ref().clone();
-        // Validated with the scenario: the mix names known journeys.
+        // Validated with the scenario: the mix names known journeys. Without one, an act's
+        // shoppers buy (as a workshop stage's do).
         let mix = load
             .mix(Path::new(&scenario.file))
             .ok()
             .flatten()
-            .unwrap_or_else(|| DEFAULT_MIX.to_vec());
+            .unwrap_or_else(|| vec![(JourneyKind::Purchase, 1)]);
         let speed = config.speed;
         let rate = load.rate.unwrap_or(1.0) * speed;
         let profile_name = load.profile.clone().unwrap_or_else(|| "constant".into());
