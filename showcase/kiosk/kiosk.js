@@ -11,7 +11,7 @@
 
   const LABELS = {
     en: {
-      act: "Act", map: "Service map (last minute)", trace: "The trace that shows it",
+      act: "Act", map: "Service map (last {s} s)", trace: "The trace that shows it",
       waiting: "Waiting for a trace of this act…", failing: "failing span", slow: "where the time went",
       spans: "spans", errors: "errors", talk: "Talk track", paused: "PAUSED",
       offline: "Reconnecting to the showcase…", explorer: "Explorer: ",
@@ -21,7 +21,7 @@
       sent: "spans sent", exportFailing: "not fed: ",
     },
     ja: {
-      act: "シーン", map: "サービスマップ（直近 1 分）", trace: "問題を示すトレース",
+      act: "シーン", map: "サービスマップ（直近 {s} 秒）", trace: "問題を示すトレース",
       waiting: "このシーンのトレースを待っています…", failing: "失敗したスパン", slow: "時間のかかったスパン",
       spans: "スパン", errors: "エラー", talk: "トーク台本", paused: "一時停止中",
       offline: "ショーケースに再接続しています…", explorer: "Explorer: ",
@@ -119,7 +119,7 @@
     text($("talk-text"), texts.talk);
     text($("paused"), L.paused);
     $("paused").hidden = !playing.paused;
-    text($("map-title"), L.map);
+    text($("map-title"), L.map.replace("{s}", String(last.lens.window_seconds || 20)));
     text($("trace-title"), L.trace);
     text($("keys"), L.keys);
     text($("status"), statusLine(L));

@@ -28,6 +28,8 @@ const FASTEST_READS: Duration = Duration::from_millis(400);
 const KEEP_PICK: Duration = Duration::from_secs(12);
 /// A trace whose last span ended more recently than this may still be arriving.
 const SETTLE: Duration = Duration::from_millis(1500);
+/// What the figures and the map cover at speed 1.
+const WINDOW_AT_SPEED_1: Duration = Duration::from_secs(20);
 /// History kept per service: six minutes at one point per read.
 const HISTORY_POINTS: usize = 180;
 /// Waterfall rows the kiosk shows: readable from three metres.
@@ -277,8 +279,11 @@ pub async fn watch_explorer(
 ) {
     tokio::pin!(stop);
     let looks: Vec<Look> = scenario.acts.iter().map(Look::of).collect();
-    // The figures cover about the last minute of booth time, at least five seconds.
-    let window = Duration::from_secs_f64((60.0 / speed).clamp(5.0, 60.0));
+    // The figures cover the last 20 seconds of booth time (at least five on the clock): long
+    // enough for a steady p95, short enough that a recovery act shows recovered figures for
+    // most of its length.
+    let window =
+        Duration::from_secs_f64((WINDOW_AT_SPEED_1.as_secs_f64() / speed).clamp(5.0, 20.0));
     let mut state = View {
         window_seconds: window.as_secs(),
         ..View::default()
