@@ -563,55 +563,29 @@ pub fn rows_around(
     highlight: &str,
     max: usize,
 ) -> Vec<Row> {
-    let mut keep: HashSet<&str> = HashSet::new();
+    // The highlight and its ancestors always stay.
+    let mut chain: HashSet<&str> = HashSet::new();
     let mut at = Some(highlight);
-    while let Some(id) = at.filter(|id| !id.is_empty()) {
-        if !keep.insert(id) {
-            break;
-        }
+    while let Some(id) = at.filter(|id| !id.is_empty() && chain.insert(id)) {
         at = parents.get(id).map(String::as_str);
     }
-    for row in rows {
-        if parents.get(&row.span_id).map(String::as_str) == Some(highlight) {
-            keep.insert(&row.span_id);
-        }
-    }
+    let children = rows
+        .iter()
+        .filter(|row| parents.get(&row.span_id).map(String::as_str) == Some(highlight));
     let mut by_depth: Vec<&Row> = rows.iter().collect();
     by_depth.sort_by_key(|row| row.depth);
-    for row in by_depth {
-        if keep.len() >= max {
+    // Then its children, earliest first, then the shallowest of the rest, while there is room.
+    let mut keep = chain.clone();
+    for row in children.chain(by_depth) {
+        if keep.len() >= max.max(chain.len()) {
             break;
         }
         keep.insert(&row.span_id);
     }
-    let mut kept: Vec<Row> = rows
-        .iter()
+    rows.iter()
         .filter(|row| keep.contains(row.span_id.as_str()))
         .cloned()
-        .collect();
-    if kept.len() > max {
-        // Children of the highlight beyond the cap: the earliest stay.
-        let must: HashSet<String> = {
-            let mut chain = HashSet::new();
-            let mut at = Some(highlight.to_string());
-            while let Some(id) = at.filter(|id| !id.is_empty() && chain.insert(id.clone())) {
-                at = parents.get(&id).cloned();
-            }
-            chain
-        };
-        let mut room = max.saturating_sub(must.len());
-        kept.retain(|row| {
-            if must.contains(&row.span_id) {
-                true
-            } else if room > 0 {
-                room -= 1;
-                true
-            } else {
-                false
-            }
-        });
-    }
-    kept
+        .collect()
 }
 
 #[cfg(test)]

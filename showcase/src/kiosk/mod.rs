@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -203,11 +203,7 @@ async fn now(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// `POST /api/control`.
-async fn control(
-    State(shared): State<Arc<Shared>>,
-    _headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
+async fn control(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
