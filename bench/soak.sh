@@ -4,7 +4,8 @@
 # with the services exporting to a separate `tracedojo explore` standing in for the vendor's
 # backend, and prints after every loop the RSS of every process, the data directory's size,
 # the requests answered and failed and the spans the backend received; then the slope of each
-# from the second loop on (target: flat) and how many hours of booth traffic the run carried.
+# from the second loop on and over the second half (target: flat) and how many hours of booth
+# traffic the run carried.
 # Midway a service is killed (`up` starts it again) and the backend is down for one whole loop
 # (the shop keeps serving; the export resumes by itself).
 #

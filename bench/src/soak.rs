@@ -6,8 +6,9 @@
 //! vendor's backend, and after every loop prints the RSS of every process (the showcase, which
 //! holds `up`, the explorer, the player and the kiosk; each service; the backend), the data
 //! directory's size, what the shop answered and what reached the backend. At the end: the
-//! slope of each column from the second loop on (what grows beyond the bounds), and how many
-//! hours of booth traffic the run represents.
+//! slope of each column from the second loop on and over the second half (what grows beyond
+//! the bounds, and whether the growth stops), and how many hours of booth traffic the run
+//! represents.
 //!
 //! Midway, a service is killed (`up` must start it again) and the backend is stopped for a
 //! whole loop and started again on the same ports: the shop must keep serving and the export
@@ -288,16 +289,17 @@ fn slope(values: &[f64]) -> f64 {
     if den == 0.0 { 0.0 } else { num / den }
 }
 
-fn summarise(rows: &[LoopRow], args: &SoakArgs, booth: (f64, f64), took: Duration) {
-    println!("\nslope from loop 2 on (growth per loop; flat is the target):");
-    let later: Vec<&LoopRow> = rows.iter().skip(1).collect();
-    if later.len() < 3 {
+/// One line per process and one for the data directory: the least-squares growth per loop
+/// over `rows`, and the last value.
+fn print_slopes(title: &str, rows: &[LoopRow]) {
+    println!("\n{title}:");
+    if rows.len() < 3 {
         println!("  too few loops to tell (give --soak-loops 6 or more)");
         return;
     }
-    let names: Vec<String> = later[0].rss_kib.keys().cloned().collect();
+    let names: Vec<String> = rows[0].rss_kib.keys().cloned().collect();
     for name in names {
-        let values: Vec<f64> = later
+        let values: Vec<f64> = rows
             .iter()
             .map(|row| row.rss_kib.get(&name).copied().unwrap_or(0) as f64 / 1024.0)
             .collect();
@@ -312,7 +314,7 @@ fn summarise(rows: &[LoopRow], args: &SoakArgs, booth: (f64, f64), took: Duratio
             }
         );
     }
-    let data: Vec<f64> = later
+    let data: Vec<f64> = rows
         .iter()
         .map(|row| row.data_bytes as f64 / 1048576.0)
         .collect();
@@ -321,6 +323,25 @@ fn summarise(rows: &[LoopRow], args: &SoakArgs, booth: (f64, f64), took: Duratio
         "data directory",
         slope(&data),
         data.last().copied().unwrap_or(0.0)
+    );
+}
+
+fn summarise(rows: &[LoopRow], args: &SoakArgs, booth: (f64, f64), took: Duration) {
+    // From loop 2 on shows everything that grew, the early fill of caches and pools included;
+    // the second half shows whether the growth stopped, which is what a booth of several days
+    // depends on.
+    print_slopes(
+        "slope from loop 2 on (growth per loop)",
+        &rows[1.min(rows.len())..],
+    );
+    let half = rows.len() / 2;
+    print_slopes(
+        &format!(
+            "slope over the second half, loops {}-{} (flat is the target)",
+            half + 1,
+            rows.len()
+        ),
+        &rows[half..],
     );
     let requests: u64 = rows.iter().map(|r| r.requests).sum();
     let failed: u64 = rows.iter().map(|r| r.failed).sum();
