@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the Python environment that workshop/examples/recommendation.py and its test
-# (tests/workshop_external.rs) run in: a virtualenv at target/workshop-python holding the
+# (tests/integration/workshop_external.rs) run in: a virtualenv at target/workshop-python holding the
 # pinned packages of requirements.txt. The test looks for it there; CI runs this first.
 #
 #   workshop/examples/setup-python.sh              # then:

@@ -4,13 +4,13 @@
 //!
 //! How long the stop takes is measured by bench/stop.sh, not asserted here.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use support::{Shop, alive, buy_approved, client, service_pids};
+use crate::support::{Shop, alive, buy_approved, client, service_pids};
 
 /// A TCP listener that accepts every connection and never answers, held open (with every
 /// connection it took) until the test process ends: a backend that is up but silent.

@@ -4,14 +4,14 @@
 //! one through the shop and the explorer's API as a person would (never from the stage) and
 //! passes, in Japanese and in English. Bad input gets one clear line and exit status 2.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::{Shop, client, poll_json, run_to_end, temp_dir};
 use serde_json::Value;
-use support::{Shop, client, poll_json, run_to_end, temp_dir};
 
 const PARTICIPANT: &str = "ws-taro";
 /// Long enough for spans to reach the explorer on a loaded machine; checks are retried

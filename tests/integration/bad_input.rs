@@ -1,12 +1,12 @@
 //! Bad input and hostile conditions: each gives one clear line, a non-zero exit and no panic;
 //! an unreachable telemetry backend never stops the shop.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{ServiceProcess, failure_line, run_to_end, temp_dir};
 use serde_json::json;
-use support::{ServiceProcess, failure_line, run_to_end, temp_dir};
 
 #[test]
 fn an_unknown_service_names_the_choices() {

@@ -10,15 +10,15 @@
 //! The browser part needs `/usr/bin/chromium` and `npm ci --prefix tests/browser` (`.ci/run`
 //! does both); without them it says so and passes, except under CI (`CI` set).
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{BIN, client, run_to_end, temp_dir};
 use serde_json::Value;
-use support::{BIN, client, run_to_end, temp_dir};
 
 const TOKEN: &str = "board-test-token-0123456789";
 const CODE: &str = "TEST42";

@@ -1,14 +1,14 @@
 //! `tracedojo load` at a target that answers nothing, or stops answering: one plain line
 //! that says which, soon, and an exit status that tells a script whether anything answered.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 
-use support::{failure_line, run_to_end};
+use crate::support::{failure_line, run_to_end};
 
 /// A port on this machine where nothing listens (bound, then let go).
 fn free_port() -> u16 {

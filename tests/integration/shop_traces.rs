@@ -1,12 +1,12 @@
 //! End to end: `tracedojo up` runs the real shop, a real OTLP receiver collects what it
 //! sends, and the traces are checked against the semantic conventions and DESIGN.md.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use support::{Shop, buy, client};
+use crate::support::{Shop, buy, client};
 use tracedojo_explorer::{Receiver, StoredSpan};
 
 const WAIT: Duration = Duration::from_secs(30);

@@ -4,7 +4,7 @@
 //! Each fake backend is a small HTTP/1.1 server on its own threads (optionally behind TLS with
 //! a CA made by the test), answering as a vendor would and keeping what it was sent.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use crate::support::{Shop, temp_dir};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use support::{Shop, temp_dir};
 
 /// The key every run carries in `OTEL_EXPORTER_OTLP_HEADERS`; no output may ever show it.
 const SECRET: &str = "SECRET-123";

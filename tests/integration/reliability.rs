@@ -10,7 +10,7 @@
 //! refused it says why on stderr and passes without running: nothing else can make a disk
 //! full without filling the real one.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::{Shop, client, temp_dir};
 use serde_json::{Value, json};
-use support::{Shop, client, temp_dir};
 
 /// How long the shop may take to recover, or to ship what it stored: generous, because a
 /// loaded CI machine is slow; the figures of a quiet machine are in RELIABILITY.md.

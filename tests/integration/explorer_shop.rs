@@ -3,12 +3,12 @@
 //! views a person (or a workshop check) would use to find the problem: search, the
 //! checkout's waterfall, the service map, the RED tables and the error analysis.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
+use crate::support::{Shop, buy_approved, client, poll_json, set_fault};
 use serde_json::{Value, json};
-use support::{Shop, buy_approved, client, poll_json, set_fault};
 
 const WAIT: Duration = Duration::from_secs(30);
 

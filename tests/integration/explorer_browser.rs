@@ -14,13 +14,13 @@
 //! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser` (`.ci/run` does both). Without
 //! them the test says so and passes, except under CI (`CI` set), where it fails.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json, set_fault};
 use serde_json::{Value, json};
-use support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json, set_fault};
 
 /// How long the shop's spans may take to reach the explorer (their batches leave every 100 ms).
 const ARRIVAL: Duration = Duration::from_secs(60);

@@ -3,11 +3,11 @@
 //! one line naming the file, the line and the field), and on a load beyond this machine (a
 //! warning, still valid).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 
-use support::{run_to_end, temp_dir};
+use crate::support::{run_to_end, temp_dir};
 
 /// A valid scenario of two acts; `{rate}` is the second act's load.
 const SCENARIO: &str = r#"name = "booth-demo"

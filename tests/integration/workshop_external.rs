@@ -8,7 +8,7 @@
 //! Python comes from TRACEDOJO_TEST_PYTHON (set by .ci/run), or from the virtualenv that
 //! workshop/examples/setup-python.sh makes in target/workshop-python.
 
-mod support;
+use crate::support;
 
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{Shop, client, run_to_end, temp_dir};
 use serde_json::Value;
-use support::{Shop, client, run_to_end, temp_dir};
 
 const PARTICIPANT: &str = "ws-jiro";
 /// Long enough for spans to reach the explorer on a loaded machine; checks are retried

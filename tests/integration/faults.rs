@@ -2,15 +2,15 @@
 //! control API must show in the traces as its symptom, only where it is targeted, and be
 //! gone soon after it is cleared.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use support::{
+use crate::support::{
     Shop, buy_approved, clear_fault, client, failure_line, in_start_order, millis, set_fault,
     shop_with_receiver,
 };
+use serde_json::{Value, json};
 use tracedojo_explorer::{Receiver, StoredSpan};
 
 const WAIT: Duration = Duration::from_secs(30);

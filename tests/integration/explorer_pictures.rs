@@ -11,13 +11,13 @@
 //! `explorer_browser.rs` does); without them it says so and only the API is checked, except
 //! under CI, where it fails.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json};
 use serde_json::{Value, json};
-use support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json};
 
 /// How long the shop's spans and log records may take to reach the explorer (their batches
 /// leave every 100 ms).

@@ -1,8 +1,8 @@
 //! `tracedojo load` against the real shop, and its answers to bad input.
 
-mod support;
+use crate::support;
 
-use support::{Shop, run_to_end, temp_dir};
+use crate::support::{Shop, run_to_end, temp_dir};
 
 fn failure_line(args: &[&str]) -> String {
     support::failure_line(args, &[])

@@ -39,7 +39,7 @@
 //! A command of any other kind fails the test, naming the lesson, the language and the command.
 //! Outside CI a missing Python skips what needs it, saying so; under CI (`CI` set) it fails.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -50,7 +50,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{BIN, Shop, temp_dir};
+use crate::support::{BIN, Shop, temp_dir};
 use tracedojo_workshop::Lang;
 
 /// The name every placeholder for the participant's name becomes.
@@ -541,7 +541,7 @@ fn classify(command: &str) -> Result<Family, String> {
         ["pip", "install", "-r", _requirements] => Ok(Family::PipInstall),
         [SETUP_SCRIPT] => Ok(Family::SetupPython),
         _ => Err(format!(
-            "no rule runs this kind of command: add one to tests/lesson_commands.rs, or list it in RUN_ELSEWHERE with where it runs (rules: tracedojo workshop start|check N, tracedojo up, tracedojo doctor, {PRINTED_PYTHON} workshop/examples/SCRIPT {EXAMPLE_SERVICE_PORT}, pip install -r FILE, {SETUP_SCRIPT})"
+            "no rule runs this kind of command: add one to tests/integration/lesson_commands.rs, or list it in RUN_ELSEWHERE with where it runs (rules: tracedojo workshop start|check N, tracedojo up, tracedojo doctor, {PRINTED_PYTHON} workshop/examples/SCRIPT {EXAMPLE_SERVICE_PORT}, pip install -r FILE, {SETUP_SCRIPT})"
         )),
     }
 }

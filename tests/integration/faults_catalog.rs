@@ -3,13 +3,13 @@
 //! slower) and bring it back when cleared; N+1 must really issue one query per product with
 //! the same answer. Each request carries its own trace id, so its spans can be counted.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::{Shop, clear_fault, client, set_fault, shop_with_receiver};
 use serde_json::{Value, json};
-use support::{Shop, clear_fault, client, set_fault, shop_with_receiver};
 use tracedojo_catalog::store;
 use tracedojo_explorer::{Receiver, StoredSpan};
 use tracedojo_kit::Db;

@@ -2,13 +2,13 @@
 //! their lines, reservations and their items, shipments, without orphans, and still answers
 //! for the newest order.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Shop, buy_approved, temp_dir};
+use crate::support::{Shop, buy_approved, temp_dir};
 
 const KEEP: i64 = 1_000;
 /// How often the services prune in this test (instead of once a minute).

@@ -7,7 +7,7 @@
 //! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser` (`.ci/run` does both). Without
 //! them the test says so and passes, except under CI (`CI` set), where it fails.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

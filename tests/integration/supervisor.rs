@@ -1,11 +1,11 @@
 //! `tracedojo up` as a supervisor: it restarts a service that dies and stops every child on
 //! SIGTERM.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
-use support::{Shop, alive, service_pids};
+use crate::support::{Shop, alive, service_pids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_service_is_restarted_and_sigterm_stops_everything() {

@@ -11,15 +11,15 @@
 //! `npm ci --prefix tests/browser` (`.ci/run` does both); without them it says so and passes,
 //! except under CI (`CI` set), where it fails.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::{Shop, client, poll_json};
 use serde_json::{Value, json};
-use support::{Shop, client, poll_json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracedojo_explorer::{Receiver, ReceiverConfig};
 

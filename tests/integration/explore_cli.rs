@@ -1,12 +1,12 @@
 //! `tracedojo explore` as a person runs it: it says where it listens, stores what an app sends
 //! it, stops cleanly on SIGTERM, and answers bad input with one clear line and no panic.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::{ExplorerProcess, client, failure_line, poll_json};
 use serde_json::{Value, json};
-use support::{ExplorerProcess, client, failure_line, poll_json};
 
 /// One span in OTLP/HTTP JSON, as any OpenTelemetry SDK can send it.
 fn one_span(trace_id: &str) -> Value {

@@ -20,12 +20,12 @@
 //! most [`WAIT`] of waiting per case), the polls come every [`POLL`], and the only purchases
 //! the test makes itself are [`DECLINED`] declined ones.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::{Shop, buy, client, set_fault};
 use serde_json::{Value, json};
-use support::{Shop, buy, client, set_fault};
 
 /// Journeys per second of the background load: a mixed shop, a few gold checkouts a second.
 const LOAD_RATE: &str = "20";

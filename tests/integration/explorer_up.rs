@@ -3,13 +3,13 @@
 //! user's own, each trace reaches both; `--no-explorer` leaves it out; a busy explorer port
 //! is one clear line. Written against `explorer/API.md`.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::support::{BIN, Shop, buy_approved, client, poll_json, shop_with_receiver, temp_dir};
 use serde_json::{Value, json};
-use support::{BIN, Shop, buy_approved, client, poll_json, shop_with_receiver, temp_dir};
 
 /// How long a trace may take from the purchase to the explorer's API (batches leave every
 /// 100 ms in tests; the rest is the slack of a busy machine).

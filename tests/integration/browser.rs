@@ -5,11 +5,11 @@
 //! Needs `/usr/bin/chromium` and `npm ci --prefix tests/browser` (`.ci/run` does both). Without
 //! them the test says so and passes, except under CI (`CI` set), where it fails.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 
-use support::Shop;
+use crate::support::Shop;
 
 #[test]
 fn a_person_can_click_from_the_home_page_to_a_placed_order() {

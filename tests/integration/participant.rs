@@ -4,13 +4,13 @@
 //! says how to filter to it, and the explorer's API narrowed with `namespace=` answers with
 //! one participant's traces, services and spans only.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::support::{ServiceProcess, Shop, buy_approved, client, service_pids};
 use serde_json::Value;
-use support::{ServiceProcess, Shop, buy_approved, client, service_pids};
 use tracedojo_explorer::{Explorer, ExplorerConfig, StoredSpan};
 
 const WAIT: Duration = Duration::from_secs(60);

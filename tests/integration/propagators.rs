@@ -4,7 +4,7 @@
 //! The service is recommendation; its catalog is a small capture server here that records
 //! the headers of the call it gets and answers 404, so the test sees exactly what went out.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use support::{ServiceProcess, client};
+use crate::support::{ServiceProcess, client};
 use tracedojo_explorer::{Receiver, StoredSpan};
 
 /// Bounds every wait: only a hang ever reaches it.
