@@ -743,6 +743,11 @@ pub struct ServiceArgs {
     /// The `service.version` this process reports (a new one is a new release).
     #[arg(long, env = "TRACEDOJO_SERVICE_VERSION", default_value = env!("CARGO_PKG_VERSION"))]
     pub service_version: String,
+    /// Let a newer process of this service listen on the same port while this one finishes
+    /// its requests (SO_REUSEPORT; Unix only, ignored elsewhere). `up` sets it, so that a
+    /// redeploy (a bad_release fault, and its rollback) refuses no connection.
+    #[arg(long, env = "TRACEDOJO_SHARE_PORT")]
+    pub share_port: bool,
     #[command(flatten)]
     pub peers: PeerUrls,
 }

@@ -10,7 +10,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tokio::net::TcpListener;
 use tracedojo_faults::Faults;
 use tracedojo_kit::db::retention::Retention;
 use tracedojo_kit::server::{RunError, ServerOptions};
@@ -82,7 +81,7 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
     }
 
     let address = SocketAddr::new(args.host, port);
-    let listener = TcpListener::bind(address).await.map_err(|err| {
+    let listener = tracedojo_kit::server::listen(address, args.share_port).map_err(|err| {
         if err.kind() == std::io::ErrorKind::AddrInUse {
             anyhow::anyhow!(
                 "port {port} is already in use, so {name} cannot listen on {address}; choose another with --port"

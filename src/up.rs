@@ -338,6 +338,10 @@ fn children_environment(
     explorer_environment(explorer, &mut child_env, &mut env_remove);
     // Every service with tables of finished work keeps the same number of rows.
     child_env.push(("TRACEDOJO_KEEP_ROWS".into(), args.keep_rows.to_string()));
+    if HAND_OVER {
+        // So that a redeploy's new process listens beside the old one (see `supervise`).
+        child_env.push(("TRACEDOJO_SHARE_PORT".into(), "true".into()));
+    }
     if let Some(token) = &args.control_token {
         // By environment, not argument: a command line is visible to every user.
         child_env.push(("TRACEDOJO_CONTROL_TOKEN".into(), token.clone()));
@@ -852,6 +856,9 @@ async fn start_healthy(exe: &PathBuf, spec: &ChildSpec, host: IpAddr) -> anyhow:
     let health_url = format!("http://{}/health", SocketAddr::new(host, spec.port));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
+        // A new connection each time: during a hand-over the old process shares the port, and
+        // a kept connection to it would never reach the new one.
+        .pool_max_idle_per_host(0)
         .build()
         .context("cannot build the health-check client")?;
     let deadline = Instant::now() + HEALTH_TIMEOUT;
@@ -903,7 +910,17 @@ async fn answered_by(response: reqwest::Response, child: Option<u32>) -> bool {
     }
 }
 
-/// Keeps one service running until `stop` turns true, restarting it with back-off.
+/// Whether a redeploy hands over: the new process starts beside the old one on the same port
+/// (`service --share-port`) and the old one is stopped once the new one answers, so callers
+/// meet no refused connection. Where ports cannot be shared the old one stops first, and the
+/// service is away for the second or two its successor takes to start.
+const HAND_OVER: bool = cfg!(all(
+    unix,
+    not(any(target_os = "solaris", target_os = "illumos"))
+));
+
+/// Keeps one service running until `stop` turns true, restarting it with back-off, and
+/// redeploys it when its wanted version changes.
 async fn supervise(
     exe: PathBuf,
     mut spec: ChildSpec,
@@ -928,21 +945,42 @@ async fn supervise(
                 }
                 // A redeploy: the same service under another version (or back to its own).
                 let version = release.borrow_and_update().clone();
+                let running_env = spec.env.clone();
                 release::set_version(&mut spec.env, version.as_deref());
-                stop_child(spec.name, &mut child).await;
+                if !HAND_OVER {
+                    stop_child(spec.name, &mut child).await;
+                }
                 let started = tokio::select! {
                     started = start_healthy(&exe, &spec, host) => started,
-                    _ = stop.changed() => return,
+                    _ = stop.changed() => {
+                        stop_child(spec.name, &mut child).await;
+                        return;
+                    }
                 };
+                let version = version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION"));
                 match started {
                     Ok(new_child) => {
+                        // The successor answers on the shared port: the old process finishes
+                        // what it was doing and goes.
+                        if HAND_OVER {
+                            stop_child(spec.name, &mut child).await;
+                        }
                         say!(
-                            "{} redeployed as version {} (pid {})",
+                            "{} redeployed as version {version} (pid {})",
                             spec.name,
-                            version.as_deref().unwrap_or(env!("CARGO_PKG_VERSION")),
                             new_child.id().unwrap_or(0)
                         );
                         child = new_child;
+                        continue;
+                    }
+                    // As a failed rollout leaves the old release serving.
+                    Err(err) if HAND_OVER => {
+                        say_err!(
+                            "{} not redeployed as version {version}, the running one stays: {}",
+                            spec.name,
+                            format!("{err:#}").lines().next().unwrap_or_default()
+                        );
+                        spec.env = running_env;
                         continue;
                     }
                     // Into the restart loop below, which keeps trying.

@@ -1,8 +1,6 @@
 //! `tracedojo explore` as a person runs it: it says where it listens, stores what an app sends
 //! it, stops cleanly on SIGTERM, and answers bad input with one clear line and no panic.
 
-use crate::support;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::support::{ExplorerProcess, client, failure_line, poll_json};

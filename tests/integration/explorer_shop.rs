@@ -3,8 +3,6 @@
 //! views a person (or a workshop check) would use to find the problem: search, the
 //! checkout's waterfall, the service map, the RED tables and the error analysis.
 
-use crate::support;
-
 use std::time::Duration;
 
 use crate::support::{Shop, buy_approved, client, poll_json, set_fault};

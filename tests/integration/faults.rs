@@ -2,8 +2,6 @@
 //! control API must show in the traces as its symptom, only where it is targeted, and be
 //! gone soon after it is cleared.
 
-use crate::support;
-
 use std::time::{Duration, Instant};
 
 use crate::support::{
@@ -787,6 +785,118 @@ async fn a_bad_release_redeploys_the_service_and_only_the_new_version_regresses(
         shop.stdout
             .wait_for("redeployed as version 9.9.9", Duration::ZERO)
             .is_ok()
+    );
+}
+
+/// A release and its rollback hand over: the new process listens beside the old one, which
+/// stops only once the new one answers. Shoppers buying all through both redeploys meet no
+/// refused connection (stopping first and then starting, checkout was away while its successor
+/// started, and most purchases in that time failed: 13-23 of 17-29 in this test).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redeploy_fails_no_purchase() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let shop = Shop::start_with(&["--no-load"], &[("OTEL_SDK_DISABLED", "true")]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let shoppers: Vec<_> = (0..2)
+        .map(|shopper| {
+            let (url, stop) = (shop.url.clone(), stop.clone());
+            tokio::spawn(async move {
+                let http = client();
+                let mut answers = Vec::new();
+                let mut n = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let session = format!("handover-{shopper}-{n}");
+                    let added = http
+                        .post(format!("{url}/api/cart/items"))
+                        .header("x-session-id", &session)
+                        .json(&json!({ "product_id": 1 + (n * 7 + shopper) % 40, "quantity": 1 }))
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16());
+                    let checkout = http
+                        .post(format!("{url}/api/checkout"))
+                        .header("x-session-id", &session)
+                        .json(&json!({ "card_number": "4242424242424242",
+                                       "email": "ada@example.com", "region": "eu-west-1" }))
+                        .send()
+                        .await;
+                    let status = match checkout {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            let body = response.text().await.unwrap_or_default();
+                            format!("{status} {body}")
+                        }
+                        Err(err) => format!("no answer: {err}"),
+                    };
+                    answers.push((added.unwrap_or(0), status));
+                }
+                answers
+            })
+        })
+        .collect();
+
+    let id = set_fault(
+        &shop,
+        json!({"fault": {"kind": "bad_release", "service": "checkout", "version": "2.0.0",
+                         "latency": {"type": "fixed", "ms": 1}}}),
+    )
+    .await;
+    tokio::task::block_in_place(|| {
+        shop.stdout
+            .wait_for("checkout redeployed as version 2.0.0", WAIT)
+            .expect("up redeploys checkout")
+    });
+    clear_fault(&shop, id).await;
+    let rolled_back = format!(
+        "checkout redeployed as version {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    tokio::task::block_in_place(|| {
+        shop.stdout
+            .wait_for(&rolled_back, WAIT)
+            .expect("up rolls checkout back")
+    });
+    stop.store(true, Ordering::Relaxed);
+
+    let mut answers = Vec::new();
+    for shopper in shoppers {
+        answers.extend(shopper.await.unwrap());
+    }
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(added, checkout)| !(200..300).contains(added) || !checkout.starts_with("201 "))
+        .collect();
+    eprintln!(
+        "{} purchases during the release and the rollback, {} failed",
+        answers.len(),
+        failed.len()
+    );
+    assert!(answers.len() >= 4, "only {} purchases", answers.len());
+    // The port is never without a listener: no purchase meets a refused connection.
+    let refused: Vec<_> = failed
+        .iter()
+        .filter(|(_, checkout)| checkout.contains("connection_refused"))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "{} of {} purchases met a refused connection: {:?}",
+        refused.len(),
+        answers.len(),
+        &refused[..refused.len().min(3)]
+    );
+    // What HTTP/1.1 cannot rule out: the outgoing process closes the frontend's idle kept
+    // connections, and a request sent on one in that same instant fails. At most one per
+    // redeploy (stopping first failed every purchase for as long as checkout was away).
+    assert!(
+        failed.len() <= 2,
+        "{} of {} purchases failed during the redeploys: {:?}",
+        failed.len(),
+        answers.len(),
+        &failed[..failed.len().min(5)]
     );
 }
 

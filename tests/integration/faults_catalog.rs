@@ -3,8 +3,6 @@
 //! slower) and bring it back when cleared; N+1 must really issue one query per product with
 //! the same answer. Each request carries its own trace id, so its spans can be counted.
 
-use crate::support;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 

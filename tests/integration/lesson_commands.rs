@@ -39,8 +39,6 @@
 //! A command of any other kind fails the test, naming the lesson, the language and the command.
 //! Outside CI a missing Python skips what needs it, saying so; under CI (`CI` set) it fails.
 
-use crate::support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;

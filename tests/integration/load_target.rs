@@ -1,8 +1,6 @@
 //! `tracedojo load` at a target that answers nothing, or stops answering: one plain line
 //! that says which, soon, and an exit status that tells a script whether anything answered.
 
-use crate::support;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;

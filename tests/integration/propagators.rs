@@ -4,8 +4,6 @@
 //! The service is recommendation; its catalog is a small capture server here that records
 //! the headers of the call it gets and answers 404, so the test sees exactly what went out.
 
-use crate::support;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -10,8 +10,6 @@
 //! refused it says why on stderr and passes without running: nothing else can make a disk
 //! full without filling the real one.
 
-use crate::support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};

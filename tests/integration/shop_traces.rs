@@ -1,8 +1,6 @@
 //! End to end: `tracedojo up` runs the real shop, a real OTLP receiver collects what it
 //! sends, and the traces are checked against the semantic conventions and DESIGN.md.
 
-use crate::support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 

@@ -3,8 +3,6 @@
 //! one line naming the file, the line and the field), and on a load beyond this machine (a
 //! warning, still valid).
 
-use crate::support;
-
 use std::path::Path;
 
 use crate::support::{run_to_end, temp_dir};

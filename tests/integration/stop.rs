@@ -4,8 +4,6 @@
 //!
 //! How long the stop takes is measured by bench/stop.sh, not asserted here.
 
-use crate::support;
-
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::time::Duration;

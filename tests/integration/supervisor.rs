@@ -1,8 +1,6 @@
 //! `tracedojo up` as a supervisor: it restarts a service that dies and stops every child on
 //! SIGTERM.
 
-use crate::support;
-
 use std::time::Duration;
 
 use crate::support::{Shop, alive, service_pids};

@@ -8,8 +8,6 @@
 //! Python comes from TRACEDOJO_TEST_PYTHON (set by .ci/run), or from the virtualenv that
 //! workshop/examples/setup-python.sh makes in target/workshop-python.
 
-use crate::support;
-
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

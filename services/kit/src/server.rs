@@ -4,7 +4,8 @@
 //! continues the caller's trace (W3C `traceparent` + `baggage`), names the span
 //! `{method} {route}`, records the stable HTTP semantic-convention attributes, and marks the
 //! span as an error only for 5xx answers. It also adds an untraced `GET /health`.
-//! [`serve`] runs the router on a listener until the shutdown future completes.
+//! [`listen`] opens the listener (shared with the next process of the service where `up` asks
+//! for it) and [`serve`] runs the router on it until the shutdown future completes.
 //!
 //! Looking for where to add your own span? Not here: put `#[tracing::instrument]` on a
 //! function in the service crate, or open a `tracing::info_span!` in a handler. It becomes
@@ -13,6 +14,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -24,7 +26,7 @@ use axum::routing::get;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::{Context, KeyValue, global};
 use opentelemetry_http::HeaderExtractor;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -159,12 +161,38 @@ pub async fn serve(
     }
 }
 
+/// Whether this process's listeners share their port (see [`listen`]); a process runs one
+/// service, so one setting holds for the listener it opens again after an `unreachable` fault.
+static SHARED_PORT: AtomicBool = AtomicBool::new(false);
+
+/// Opens a listener on `address`, as `TcpListener::bind` does. With `shared` (Unix), the port
+/// is bound with `SO_REUSEPORT`: a new process of the same service can then listen on it while
+/// this one finishes its requests, so a redeploy by `up` refuses no connection. Only a socket
+/// bound the same way can join it: anything else that holds the port still makes this fail
+/// with `AddrInUse`. Elsewhere `shared` changes nothing (a redeploy then stops the old process
+/// before the new one listens).
+pub fn listen(address: SocketAddr, shared: bool) -> std::io::Result<TcpListener> {
+    SHARED_PORT.store(shared, Ordering::Relaxed);
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // What TcpListener::bind does on Unix: a restarted service gets its port back at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    socket.set_reuseport(shared)?;
+    socket.bind(address)?;
+    socket.listen(1024)
+}
+
 /// Opens the listener again after an `unreachable` fault, trying for a while if something
 /// else took the port meanwhile.
 async fn bind_again(address: SocketAddr) -> std::io::Result<TcpListener> {
     let mut last = None;
     for attempt in 0..20u64 {
-        match TcpListener::bind(address).await {
+        match listen(address, SHARED_PORT.load(Ordering::Relaxed)) {
             Ok(listener) => return Ok(listener),
             Err(err) => {
                 tracing::warn!("cannot listen on {address} again ({err}); retrying");
