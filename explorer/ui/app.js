@@ -1057,6 +1057,17 @@ function traceView(ctx) {
     }));
   }
 
+  /**
+   * The span's events but those a log record of the same span repeats (a service that logs
+   * through both bridges writes each line twice: same text, within a millisecond), which are
+   * shown once, under Logs. Exceptions always stay events.
+   */
+  function eventsNotInLogs(span) {
+    const logs = Array.isArray(span.logs) ? span.logs : [];
+    return (span.events || []).filter((ev) => ev.name === 'exception' || !logs.some((log) =>
+      log.body === ev.name && Math.abs(log.time_unix_nanos - ev.time_unix_nanos) < 1e6));
+  }
+
   function renderDetails() {
     const span = selected && spanById(selected);
     if (!span) {
@@ -1084,17 +1095,20 @@ function traceView(ctx) {
       ['Trace ID', el('span', { class: 'mono selectable', text: trace.trace_id })],
       ['Scope', span.scope || '–'],
     ];
+    const events = eventsNotInLogs(span);
+    const repeated = (span.events || []).length - events.length;
     fill(details, 
       el('div', { class: 'details-head' },
         el('h2', { class: isError ? 'err' : null, text: span.name }),
         el('button', { type: 'button', class: 'close', 'aria-label': 'Close span details', text: '×', on: { click: () => select(null, false) } })),
       el('dl', { class: 'facts' }, facts.map(([k, v]) => [el('dt', { text: k }), el('dd', null, v)])),
       section('Attributes', Object.keys(span.attributes || {}).length, kvTable('Span attributes', span.attributes)),
-      section('Events', (span.events || []).length, (span.events || []).length
-        ? el('ol', { class: 'events' }, span.events.map((ev) => el('li', { class: ev.name === 'exception' ? 'err' : null },
+      section('Events', (span.events || []).length, events.length
+        ? el('ol', { class: 'events' }, events.map((ev) => el('li', { class: ev.name === 'exception' ? 'err' : null },
           el('div', { class: 'event-head' }, el('strong', { text: ev.name }), el('span', { class: 'mono muted', text: ` +${fmtNanos(ev.time_unix_nanos - span.start_unix_nanos)}` })),
           Object.keys(ev.attributes || {}).length ? kvTable(`Attributes of event ${ev.name}`, ev.attributes) : null)))
-        : el('p', { class: 'muted', text: 'none' })),
+        : (repeated ? null : el('p', { class: 'muted', text: 'none' })),
+        repeated ? el('p', { class: 'muted events-as-logs', text: repeated === 1 ? '1 event is also a log record: listed under Logs' : `${repeated} events are also log records: listed under Logs` }) : null),
       section('Logs', (span.logs || []).length, logList(span)),
       section('Links', (span.links || []).length, (span.links || []).length
         ? el('ul', { class: 'links-list' }, span.links.map((link) => el('li', null,
@@ -1372,7 +1386,8 @@ function mapView(ctx) {
 const RED_MEASURES = [
   { id: 'rate', key: 'rate_per_second', title: 'Requests per second', format: (v) => `${fmtRate(v)}/s` },
   // A bucket without requests has no error rate: a gap, not a 0 %.
-  { id: 'errors', key: 'error_rate', title: 'Error rate', format: fmtPct, onlyWithRequests: true },
+  // At least 0-4 %: a chart without errors reads as flat at zero, not as a scale of 25 %.
+  { id: 'errors', key: 'error_rate', title: 'Error rate', format: fmtPct, onlyWithRequests: true, yMin: 0.04 },
   { id: 'p95', key: 'p95_ms', title: 'p95 duration', format: fmtMs },
 ];
 
@@ -1405,6 +1420,7 @@ function redCharts(host, prefix, body, highlight) {
       height: 170,
       label: `${measure.title} over time`,
       formatY: measure.format,
+      yMin: measure.yMin,
       highlight,
       empty: 'no requests in the window',
       series: series.map((s) => ({

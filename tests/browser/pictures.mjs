@@ -156,6 +156,12 @@ try {
   check(rateLabels.some((t) => t.endsWith('/s')), `the rate axis has no unit: ${rateLabels.join(', ')}`);
   const p95Labels = await page.locator('#red-chart-p95 .td-chart-axis text').allTextContents();
   check(p95Labels.some((t) => /\d (ms|s|µs)$/.test(t)), `the p95 axis has no unit: ${p95Labels.join(', ')}`);
+  // The error-rate axis is at least 0-4 %: without errors it does not suggest a scale of 25 %.
+  const errorTops = (await page.locator('#red-chart-errors .td-chart-axis text').allTextContents())
+    .filter((t) => t.endsWith('%')).map((t) => parseFloat(t));
+  const worst = Math.max(0, ...series.series.flatMap((s) => (s.points || []).map((p) => p.error_rate || 0)));
+  check(errorTops.length >= 2, `the error-rate axis has no percentages: ${errorTops.join(', ')}`);
+  if (worst <= 0.04) check(Math.max(...errorTops) === 4, `with errors at most ${worst}, the error-rate axis reaches ${Math.max(...errorTops)} %`);
   const legend = await page.locator('#red-charts .chart-legend button').count();
   check(legend === series.series.length, `the legend lists ${legend} services for ${series.series.length} series`);
 
