@@ -7,8 +7,6 @@
 
 use crate::support;
 
-use std::process::Command;
-
 use crate::support::Shop;
 
 #[test]
@@ -16,31 +14,17 @@ fn a_person_can_click_from_the_home_page_to_a_placed_order() {
     let Some(browser) = support::browser_kit("browser test") else {
         return;
     };
-    let (root, script_dir, chromium) = (browser.root, browser.script_dir, browser.chromium);
-
     let shop = Shop::start(&[("OTEL_SDK_DISABLED", "true")]);
-    let artifacts = root.join("tests/artifacts/browser");
-    let output = Command::new("node")
-        .arg(script_dir.join("shop.mjs"))
-        .arg(&shop.url)
-        .arg(&artifacts)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
-    for page in [
-        "1-home",
-        "2-product",
-        "3-cart",
-        "4-order",
-        "5-search-escaped",
-    ] {
-        assert!(
-            artifacts.join(format!("{page}.png")).exists(),
-            "no screenshot of {page}"
-        );
-    }
+    let artifacts = browser.root.join("tests/artifacts/browser");
+    browser.run("shop.mjs", [shop.url.as_ref(), artifacts.as_os_str()]);
+    support::assert_screenshots(
+        &artifacts,
+        &[
+            "1-home",
+            "2-product",
+            "3-cart",
+            "4-order",
+            "5-search-escaped",
+        ],
+    );
 }

@@ -16,7 +16,6 @@
 
 use crate::support;
 
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json, set_fault};
@@ -50,32 +49,11 @@ fn hostile_span() -> Value {
     }]})
 }
 
-/// Every span of the trace has its parent, and every CLIENT call that got an answer has the
-/// callee's span below it: nothing is still on its way from another service's batch.
-fn complete(trace: &Value) -> bool {
-    let Some(spans) = trace["spans"].as_array() else {
-        return false;
-    };
-    let parents: Vec<&str> = spans
-        .iter()
-        .filter_map(|s| s["parent_span_id"].as_str())
-        .collect();
-    !spans.is_empty()
-        && spans.iter().all(|s| s["parent_missing"] == json!(false))
-        && spans
-            .iter()
-            .filter(|s| {
-                s["kind"] == "CLIENT" && s["attributes"].get("http.response.status_code").is_some()
-            })
-            .all(|s| parents.contains(&s["span_id"].as_str().unwrap_or("")))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
     let Some(browser) = support::browser_kit("explorer browser test") else {
         return;
     };
-    let (root, script_dir, chromium) = (browser.root, browser.script_dir, browser.chromium);
 
     let explorer = ExplorerProcess::start(&["--link", "OpenTelemetry=https://opentelemetry.io"]);
     let shop = Shop::start_with(
@@ -135,10 +113,12 @@ async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
     for summary in found["traces"].as_array().unwrap() {
         let id = summary["trace_id"].as_str().unwrap();
         let url = format!("{}/api/traces/{id}", explorer.ui);
-        let (code, trace) =
-            poll_json(&url, ARRIVAL, |code, trace| code == 200 && complete(trace)).await;
+        let (code, trace) = poll_json(&url, ARRIVAL, |code, trace| {
+            code == 200 && support::trace_is_whole(trace)
+        })
+        .await;
         assert!(
-            code == 200 && complete(&trace),
+            code == 200 && support::trace_is_whole(&trace),
             "trace {id} is not whole after {ARRIVAL:?}: {trace}"
         );
     }
@@ -166,36 +146,24 @@ async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
     );
     eprintln!("traces arrived whole in {:?}", started.elapsed());
 
-    let artifacts = root.join("tests/artifacts/explorer");
-    let started = Instant::now();
-    let output = Command::new("node")
-        .arg(script_dir.join("explorer.mjs"))
-        .arg(&explorer.ui)
-        .arg(&artifacts)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
-    eprintln!("browser checks took {:?}: {stdout}", started.elapsed());
-    for page in [
-        "1-search",
-        "2-trace",
-        "3-span-details",
-        "4-map",
-        "5-red",
-        "6-errors",
-        "7-escaped",
-        "8-custom-range",
-    ] {
-        let path = artifacts.join(format!("{page}.png"));
-        let size = std::fs::metadata(&path)
-            .unwrap_or_else(|_| panic!("no screenshot of {page}"))
-            .len();
-        assert!(size > 0, "the screenshot of {page} is empty");
-    }
+    let artifacts = browser.root.join("tests/artifacts/explorer");
+    browser.run(
+        "explorer.mjs",
+        [explorer.ui.as_ref(), artifacts.as_os_str()],
+    );
+    support::assert_screenshots(
+        &artifacts,
+        &[
+            "1-search",
+            "2-trace",
+            "3-span-details",
+            "4-map",
+            "5-red",
+            "6-errors",
+            "7-escaped",
+            "8-custom-range",
+        ],
+    );
     drop(shop);
     drop(explorer);
 }
@@ -290,25 +258,16 @@ async fn wait_for_traffic(explorer: &str, failing: usize, frontend: usize) {
 
 /// Runs `errors.mjs` in `mode`; returns its JSON line.
 fn errors_page(kit: &support::BrowserKit, ui: &str, mode: &str) -> String {
-    let started = Instant::now();
-    let output = Command::new("node")
-        .arg(kit.script_dir.join("errors.mjs"))
-        .arg(ui)
-        .arg(kit.root.join("tests/artifacts/explorer-errors"))
-        .arg(NAMESPACE)
-        .arg(mode)
-        .env("CHROMIUM", &kit.chromium)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{mode}: {stdout}\n{stderr}");
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
-    eprintln!(
-        "the errors page ({mode}) took {:?}: {stdout}",
-        started.elapsed()
-    );
-    stdout
+    let artifacts = kit.root.join("tests/artifacts/explorer-errors");
+    kit.run(
+        "errors.mjs",
+        [
+            ui.as_ref(),
+            artifacts.as_os_str(),
+            NAMESPACE.as_ref(),
+            mode.as_ref(),
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,36 +13,15 @@
 
 use crate::support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// How long the shop's spans and log records may take to reach the explorer (their batches
 /// leave every 100 ms).
 const ARRIVAL: Duration = Duration::from_secs(60);
 const CHECKOUT: &str = "POST /api/checkout";
-
-/// Every span of the trace has its parent, and every CLIENT call that got an answer has the
-/// callee's span below it: nothing is still on its way from another service's batch.
-fn complete(trace: &Value) -> bool {
-    let Some(spans) = trace["spans"].as_array() else {
-        return false;
-    };
-    let parents: Vec<&str> = spans
-        .iter()
-        .filter_map(|s| s["parent_span_id"].as_str())
-        .collect();
-    !spans.is_empty()
-        && spans.iter().all(|s| s["parent_missing"] == json!(false))
-        && spans
-            .iter()
-            .filter(|s| {
-                s["kind"] == "CLIENT" && s["attributes"].get("http.response.status_code").is_some()
-            })
-            .all(|s| parents.contains(&s["span_id"].as_str().unwrap_or("")))
-}
 
 /// The spans of `trace` that carry a log record with this body.
 fn spans_logging<'t>(trace: &'t Value, body: &str) -> Vec<&'t Value> {
@@ -74,7 +53,7 @@ fn total(series: &Value, field: &str) -> u64 {
 async fn trace_with_log(ui: &str, id: &str, body: &str) -> Value {
     let url = format!("{ui}/api/traces/{id}");
     let (code, trace) = poll_json(&url, ARRIVAL, |code, trace| {
-        code == 200 && complete(trace) && !spans_logging(trace, body).is_empty()
+        code == 200 && support::trace_is_whole(trace) && !spans_logging(trace, body).is_empty()
     })
     .await;
     let logged: Vec<(&Value, &Value)> = trace["spans"]
@@ -85,7 +64,7 @@ async fn trace_with_log(ui: &str, id: &str, body: &str) -> Value {
         .filter(|(_, logs)| logs.as_array().is_some_and(|l| !l.is_empty()))
         .collect();
     assert!(
-        code == 200 && complete(&trace) && !spans_logging(&trace, body).is_empty(),
+        code == 200 && support::trace_is_whole(&trace) && !spans_logging(&trace, body).is_empty(),
         "trace {id} has no whole set of spans with a {body:?} record after {ARRIVAL:?}: {code}; records by span: {logged:?}"
     );
     trace
@@ -309,27 +288,15 @@ async fn the_explorer_draws_red_over_time_a_search_scatter_and_span_logs() {
     let artifacts = kit.root.join("tests/artifacts/explorer-pictures");
     // No screenshot of an earlier run may stand in for this one's.
     let _ = std::fs::remove_dir_all(&artifacts);
-    let started = Instant::now();
-    let output = Command::new("node")
-        .arg(kit.script_dir.join("pictures.mjs"))
-        .arg(&ui)
-        .arg(&artifacts)
-        .arg(approved["trace_id"].as_str().unwrap())
-        .env("CHROMIUM", &kit.chromium)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
-    eprintln!("browser checks took {:?}: {stdout}", started.elapsed());
-    for picture in ["1-search-scatter", "2-trace-logs", "3-red-charts"] {
-        let path = artifacts.join(format!("{picture}.png"));
-        let size = std::fs::metadata(&path)
-            .unwrap_or_else(|_| panic!("no screenshot {picture}"))
-            .len();
-        assert!(size > 0, "the screenshot {picture} is empty");
-    }
+    let approved_id = approved["trace_id"].as_str().unwrap();
+    kit.run(
+        "pictures.mjs",
+        [ui.as_ref(), artifacts.as_os_str(), approved_id.as_ref()],
+    );
+    support::assert_screenshots(
+        &artifacts,
+        &["1-search-scatter", "2-trace-logs", "3-red-charts"],
+    );
     drop(shop);
     drop(explorer);
 }

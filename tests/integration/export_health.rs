@@ -15,7 +15,6 @@ use crate::support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{Shop, client, poll_json};
@@ -316,24 +315,11 @@ async fn answer_with_markup(mut stream: tokio::net::TcpStream) {
     let _ = stream.shutdown().await;
 }
 
-/// Runs `exports.mjs` against the explorer's UI, expecting `mode`; returns its JSON line.
-fn browser_check(script_dir: &Path, chromium: &str, ui: &str, artifacts: &Path, mode: &str) {
-    let started = Instant::now();
-    let output = Command::new("node")
-        .arg(script_dir.join("exports.mjs"))
-        .arg(ui)
-        .arg(artifacts)
-        .arg(mode)
-        .env("CHROMIUM", chromium)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{mode}: {stdout}\n{stderr}");
-    assert!(stdout.contains("\"ok\":true"), "{mode}: {stdout}");
-    eprintln!(
-        "browser check {mode} took {:?}: {stdout}",
-        started.elapsed()
+/// Runs `exports.mjs` against the explorer's UI, expecting `mode`.
+fn browser_check(browser: &support::BrowserKit, ui: &str, artifacts: &Path, mode: &str) {
+    browser.run(
+        "exports.mjs",
+        [ui.as_ref(), artifacts.as_os_str(), mode.as_ref()],
     );
 }
 
@@ -342,8 +328,7 @@ async fn the_explorer_header_shows_a_failing_then_a_working_backend() {
     let Some(browser) = support::browser_kit("export health browser test") else {
         return;
     };
-    let (root, script_dir, chromium) = (browser.root, browser.script_dir, browser.chromium);
-    let artifacts = root.join("tests/artifacts/exports");
+    let artifacts = browser.root.join("tests/artifacts/exports");
     let _ = std::fs::remove_dir_all(&artifacts);
 
     // Nothing listens at the backend's address.
@@ -358,7 +343,7 @@ async fn the_explorer_header_shows_a_failing_then_a_working_backend() {
             "{}",
             status(&explorer).await
         );
-        browser_check(&script_dir, &chromium, &explorer, &artifacts, "refused");
+        browser_check(&browser, &explorer, &artifacts, "refused");
     }
 
     // A backend that answers with markup, then a working one on the same port.
@@ -374,7 +359,7 @@ async fn the_explorer_header_shows_a_failing_then_a_working_backend() {
         "the backend's answer is not the failure: {}",
         status(&explorer).await
     );
-    browser_check(&script_dir, &chromium, &explorer, &artifacts, "markup");
+    browser_check(&browser, &explorer, &artifacts, "markup");
 
     backend.stop().await;
     let receiver = receiver_at(http_addr).await;
@@ -387,7 +372,7 @@ async fn the_explorer_header_shows_a_failing_then_a_working_backend() {
         "{}",
         status(&explorer).await
     );
-    browser_check(&script_dir, &chromium, &explorer, &artifacts, "working");
+    browser_check(&browser, &explorer, &artifacts, "working");
 
     for shot in ["1-refused", "2-markup", "3-working"] {
         let path = artifacts.join(format!("{shot}.png"));

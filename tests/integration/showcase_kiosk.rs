@@ -9,8 +9,6 @@
 
 use crate::support;
 
-use std::process::Command;
-
 #[test]
 fn the_kiosk_follows_the_acts_in_both_languages_and_survives_a_restart() {
     let Some(browser) = support::browser_kit("kiosk browser test") else {
@@ -27,11 +25,11 @@ fn the_kiosk_follows_the_acts_in_both_languages_and_survives_a_restart() {
     let data = data_dir.display().to_string();
     // Speed 4: acts of 7 to 18 s, long enough for each act's traces to arrive before the
     // page is checked (the script pauses every act while it looks).
-    let output = Command::new("node")
-        .arg(browser.script_dir.join("kiosk.mjs"))
-        .arg(&artifacts)
-        .arg(env!("CARGO_BIN_EXE_tracedojo"))
-        .args([
+    browser.run(
+        "kiosk.mjs",
+        [
+            artifacts.to_str().expect("a UTF-8 path"),
+            env!("CARGO_BIN_EXE_tracedojo"),
             "showcase",
             "slow-payment",
             "--speed",
@@ -44,32 +42,22 @@ fn the_kiosk_follows_the_acts_in_both_languages_and_survives_a_restart() {
             &data,
             "--lang",
             "ja",
-        ])
-        .env("CHROMIUM", &browser.chromium)
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("TRACEDOJO_TO")
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("\"ok\":true"), "{stdout}\n{stderr}");
-    for shot in [
-        "ja-act-1-normal",
-        "ja-act-2-incident",
-        "ja-act-3-diagnosis",
-        "ja-act-4-fix",
-        "ja-act-5-recovery",
-        "en-act-1-normal",
-        "en-act-3-diagnosis",
-        "en-talk-track",
-        "reconnecting",
-        "reconnected",
-    ] {
-        assert!(
-            artifacts.join(format!("{shot}.png")).exists(),
-            "no screenshot {shot}.png"
-        );
-    }
+        ],
+    );
+    support::assert_screenshots(
+        &artifacts,
+        &[
+            "ja-act-1-normal",
+            "ja-act-2-incident",
+            "ja-act-3-diagnosis",
+            "ja-act-4-fix",
+            "ja-act-5-recovery",
+            "en-act-1-normal",
+            "en-act-3-diagnosis",
+            "en-talk-track",
+            "reconnecting",
+            "reconnected",
+        ],
+    );
     let _ = std::fs::remove_dir_all(&data_dir);
 }

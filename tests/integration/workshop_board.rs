@@ -463,37 +463,27 @@ async fn the_room_sees_who_is_stuck_longest_on_the_board_page_in_chromium() {
     let Some(browser) = support::browser_kit("progress board browser test") else {
         return;
     };
-    let (root, script_dir, chromium) = (browser.root, browser.script_dir, browser.chromium);
     let board = Board::start(&["--board-token", TOKEN, "--code", CODE]);
     let dirs = three_participants_report(&board);
     // The board answers the page at once; the browser test waits for nothing else.
     let (status, _, text) = board.api(Some(TOKEN)).await;
     assert_eq!(status, 200, "{text}");
 
-    let artifacts = root.join("tests/artifacts/board");
+    let artifacts = browser.root.join("tests/artifacts/board");
     let base = board.page.split("/#").next().unwrap();
-    let started = Instant::now();
-    let output = Command::new("node")
-        .arg(script_dir.join("board.mjs"))
-        .arg(base)
-        .arg(TOKEN)
-        .arg(&board.code)
-        .arg(&artifacts)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
-    eprintln!("browser checks took {:?}: {stdout}", started.elapsed());
-    for page in ["1-board-en", "2-board-ja", "3-escaped", "4-wrong-token"] {
-        let path = artifacts.join(format!("{page}.png"));
-        let size = std::fs::metadata(&path)
-            .unwrap_or_else(|_| panic!("no screenshot of {page}"))
-            .len();
-        assert!(size > 0, "the screenshot of {page} is empty");
-    }
+    browser.run(
+        "board.mjs",
+        [
+            base.as_ref(),
+            TOKEN.as_ref(),
+            board.code.as_ref(),
+            artifacts.as_os_str(),
+        ],
+    );
+    support::assert_screenshots(
+        &artifacts,
+        &["1-board-en", "2-board-ja", "3-escaped", "4-wrong-token"],
+    );
     for dir in dirs {
         let _ = std::fs::remove_dir_all(dir);
     }

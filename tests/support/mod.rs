@@ -563,12 +563,76 @@ pub fn alive(pid: u32) -> bool {
             .contains(") Z ")
 }
 
+/// Whether an explorer API trace (`/api/traces/ID`) is whole: every span of it has its parent, and every CLIENT call that got an answer has the
+/// callee's span below it: nothing is still on its way from another service's batch.
+pub fn trace_is_whole(trace: &serde_json::Value) -> bool {
+    let Some(spans) = trace["spans"].as_array() else {
+        return false;
+    };
+    let parents: Vec<&str> = spans
+        .iter()
+        .filter_map(|s| s["parent_span_id"].as_str())
+        .collect();
+    !spans.is_empty()
+        && spans
+            .iter()
+            .all(|s| s["parent_missing"] == serde_json::json!(false))
+        && spans
+            .iter()
+            .filter(|s| {
+                s["kind"] == "CLIENT" && s["attributes"].get("http.response.status_code").is_some()
+            })
+            .all(|s| parents.contains(&s["span_id"].as_str().unwrap_or("")))
+}
+
 /// What the browser tests need: Debian's chromium (or `CHROMIUM`) and playwright-core in
 /// tests/browser.
 pub struct BrowserKit {
     pub root: &'static Path,
     pub script_dir: PathBuf,
     pub chromium: String,
+}
+
+impl BrowserKit {
+    /// Runs `tests/browser/SCRIPT` with node, `args` after it and Chromium named in
+    /// `CHROMIUM`; asserts that it exits 0 and prints `"ok":true`, and returns what it printed.
+    /// A script that starts `tracedojo` itself must not send to a backend of the developer's
+    /// own, so the OTLP endpoint and vendor preset are not passed on.
+    pub fn run<A: AsRef<std::ffi::OsStr>>(
+        &self,
+        script: &str,
+        args: impl IntoIterator<Item = A>,
+    ) -> String {
+        let started = std::time::Instant::now();
+        let output = Command::new("node")
+            .arg(self.script_dir.join(script))
+            .args(args)
+            .env("CHROMIUM", &self.chromium)
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("TRACEDOJO_TO")
+            .output()
+            .expect("run node");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{script}: {stdout}\n{stderr}");
+        assert!(
+            stdout.contains("\"ok\":true"),
+            "{script}: {stdout}\n{stderr}"
+        );
+        eprintln!("{script} took {:?}: {stdout}", started.elapsed());
+        stdout
+    }
+}
+
+/// Asserts that `dir` holds a screenshot `NAME.png`, not empty, of each name.
+pub fn assert_screenshots(dir: &Path, names: &[&str]) {
+    for name in names {
+        let path = dir.join(format!("{name}.png"));
+        let size = std::fs::metadata(&path)
+            .unwrap_or_else(|_| panic!("no screenshot {}", path.display()))
+            .len();
+        assert!(size > 0, "the screenshot {} is empty", path.display());
+    }
 }
 
 /// The browser kit, or `None` after saying what is missing and how to install it; under CI
