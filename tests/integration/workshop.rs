@@ -18,23 +18,26 @@ const PARTICIPANT: &str = "ws-taro";
 /// until then, as a participant would try again.
 const WAIT: Duration = Duration::from_secs(60);
 
-/// One participant's workshop against one shop, in one language.
-struct Participant<'a> {
-    shop: &'a Shop,
-    explorer: String,
-    lang: &'static str,
-    data_dir: &'a Path,
+/// One participant's workshop against one shop, in one language (lesson 11's test takes it
+/// too).
+pub(crate) struct Participant<'a> {
+    pub(crate) shop: &'a Shop,
+    pub(crate) explorer: String,
+    pub(crate) lang: &'static str,
+    pub(crate) data_dir: &'a Path,
+    /// What `--participant` says.
+    pub(crate) name: &'static str,
 }
 
 /// What a workshop command printed and how it ended.
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Participant<'_> {
-    fn workshop(&self, args: &[&str]) -> Ran {
+    pub(crate) fn workshop(&self, args: &[&str]) -> Ran {
         let mut all = vec!["workshop"];
         all.extend_from_slice(args);
         let data_dir = self.data_dir.to_string_lossy().to_string();
@@ -42,7 +45,7 @@ impl Participant<'_> {
             "--lang",
             self.lang,
             "--participant",
-            PARTICIPANT,
+            self.name,
             "--explorer",
             &self.explorer,
             "--control",
@@ -67,14 +70,14 @@ impl Participant<'_> {
     }
 
     /// Runs every command the lesson prints (`show`'s `$ ...` lines), as a participant
-    /// copies them: the lesson's docs are tested by running them.
-    fn run_printed_commands(&self, lesson: u32) {
-        self.run_printed_commands_with(lesson, &[]);
+    /// copies them: the lesson's docs are tested by running them. Returns what `show` printed.
+    pub(crate) fn run_printed_commands(&self, lesson: u32) -> String {
+        self.run_printed_commands_with(lesson, &[])
     }
 
     /// [`Self::run_printed_commands`], with `env` for the commands other than `workshop`
     /// (`doctor` needs the backend's settings, as the participant's shell has them).
-    fn run_printed_commands_with(&self, lesson: u32, env: &[(&str, &str)]) {
+    fn run_printed_commands_with(&self, lesson: u32, env: &[(&str, &str)]) -> String {
         let shown = self.workshop(&["show", &lesson.to_string()]);
         assert_eq!(shown.code, 0, "show {lesson}: {}", shown.stderr);
         let commands: Vec<&str> = shown
@@ -105,6 +108,7 @@ impl Participant<'_> {
                 ran.stdout, ran.stderr
             );
         }
+        shown.stdout
     }
 
     /// A wrong answer: exit 1, a message in the participant's language that does not give
@@ -154,7 +158,7 @@ impl Participant<'_> {
         }
     }
 
-    fn in_language(&self, text: &str) {
+    pub(crate) fn in_language(&self, text: &str) {
         let japanese = text.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c));
         assert_eq!(japanese, self.lang == "ja", "not in {}: {text}", self.lang);
     }
@@ -330,6 +334,7 @@ async fn a_participant_passes_every_lesson_in_japanese_and_english() {
             explorer: explorer.clone(),
             lang,
             data_dir: &progress,
+            name: PARTICIPANT,
         };
         let browser = Browser::new(&shop, session);
 
@@ -578,6 +583,7 @@ async fn the_incident_lessons_are_passed_with_answers_found_as_a_person_finds_th
             explorer: explorer.clone(),
             lang,
             data_dir: &progress,
+            name: PARTICIPANT,
         };
         let browser = Browser::new(&shop, session);
 
@@ -651,6 +657,7 @@ async fn sending_to_a_backend_is_checked_through_the_explorers_export_health() {
             explorer: shop.explorer.clone().unwrap(),
             lang: "ja",
             data_dir: &progress,
+            name: PARTICIPANT,
         };
         me.workshop(&["start", "12"]);
         let pointer = me.wrong(12, "", "");
@@ -671,6 +678,7 @@ async fn sending_to_a_backend_is_checked_through_the_explorers_export_health() {
             explorer: shop.explorer.clone().unwrap(),
             lang,
             data_dir: &progress,
+            name: PARTICIPANT,
         };
         me.run_printed_commands_with(12, &backend);
         me.right(12, &String::new);
@@ -720,6 +728,7 @@ async fn a_head_sampler_keeps_a_tenth_of_the_traces_and_the_check_counts_them() 
             explorer: shop.explorer.clone().unwrap(),
             lang: "en",
             data_dir: &progress,
+            name: PARTICIPANT,
         };
         let since = Since::now();
         me.run_printed_commands(13);
@@ -739,6 +748,7 @@ async fn a_head_sampler_keeps_a_tenth_of_the_traces_and_the_check_counts_them() 
             explorer: shop.explorer.clone().unwrap(),
             lang,
             data_dir: &progress,
+            name: PARTICIPANT,
         };
         let since = Since::now();
         me.run_printed_commands(13);

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Shop, client, run_to_end, temp_dir};
+use crate::support::{Shop, client, temp_dir};
+use crate::workshop::Participant;
 use serde_json::Value;
 
 const PARTICIPANT: &str = "ws-jiro";
@@ -130,84 +131,6 @@ impl Drop for PythonService {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// What a workshop command printed and how it ended.
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// One participant's workshop against the shop, in one language.
-struct Participant<'a> {
-    shop: &'a Shop,
-    explorer: &'a str,
-    lang: &'static str,
-    data_dir: PathBuf,
-}
-
-impl Participant<'_> {
-    fn workshop(&self, args: &[&str]) -> Ran {
-        let data_dir = self.data_dir.to_string_lossy().to_string();
-        let mut all = vec!["workshop"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&[
-            "--lang",
-            self.lang,
-            "--participant",
-            PARTICIPANT,
-            "--explorer",
-            self.explorer,
-            "--control",
-            &self.shop.control,
-            "--shop",
-            &self.shop.url,
-            "--data-dir",
-            &data_dir,
-        ]);
-        let output = run_to_end(&all, &[]);
-        let ran = Ran {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
-        };
-        assert!(
-            !ran.stderr.contains("panicked"),
-            "{args:?} panicked: {}",
-            ran.stderr
-        );
-        ran
-    }
-
-    /// Shows the lesson and runs every command it prints (`$ tracedojo ...`), as a
-    /// participant copies them; returns what `show` printed.
-    fn start(&self) -> String {
-        let shown = self.workshop(&["show", "11"]);
-        assert_eq!(shown.code, 0, "show 11: {}", shown.stderr);
-        let commands: Vec<&str> = shown
-            .stdout
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("$ tracedojo "))
-            .collect();
-        assert!(!commands.is_empty(), "{}", shown.stdout);
-        for command in commands {
-            let args: Vec<&str> = command.split_whitespace().collect();
-            assert_eq!(args.first(), Some(&"workshop"), "{command}");
-            let ran = self.workshop(&args[1..]);
-            assert_eq!(
-                ran.code, 0,
-                "`tracedojo {command}`: {}{}",
-                ran.stdout, ran.stderr
-            );
-        }
-        shown.stdout
-    }
-
-    fn in_language(&self, text: &str) {
-        let japanese = text.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c));
-        assert_eq!(japanese, self.lang == "ja", "not in {}: {text}", self.lang);
     }
 }
 
@@ -340,13 +263,15 @@ async fn a_python_service_on_the_opentelemetry_sdk_joins_the_shops_trace() {
     let service = PythonService::start(&python, reserved, &otlp_http);
 
     for (lang, session) in [("ja", "1a2b3c4d5e6f7081"), ("en", "8f7e6d5c4b3a2910")] {
+        let data_dir = temp_dir(&format!("workshop-external-{lang}"));
         let me = Participant {
             shop: &shop,
-            explorer: &explorer,
+            explorer: explorer.clone(),
             lang,
-            data_dir: temp_dir(&format!("workshop-external-{lang}")),
+            data_dir: &data_dir,
+            name: PARTICIPANT,
         };
-        let shown = me.start();
+        let shown = me.run_printed_commands(11);
         assert!(
             shown.contains("--external recommendation=http://127.0.0.1:")
                 && shown.contains("recommendation.py"),
@@ -395,7 +320,7 @@ async fn a_python_service_on_the_opentelemetry_sdk_joins_the_shops_trace() {
             );
             std::thread::sleep(Duration::from_millis(500));
         }
-        let _ = std::fs::remove_dir_all(&me.data_dir);
+        let _ = std::fs::remove_dir_all(&data_dir);
     }
 
     one_trace_crosses_the_python_service(&explorer).await;
