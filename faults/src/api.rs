@@ -33,7 +33,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tracedojo_web::guard::{bearer_token_matches, host_header_names_loopback};
+use tracedojo_web::guard::{
+    Exposure, MIN_TOKEN_CHARS, bearer_token_matches, host_header_names_loopback,
+};
 
 use crate::plan::FaultStore;
 use crate::presets::{self, PRESETS};
@@ -69,13 +71,12 @@ pub fn router(store: Arc<FaultStore>, token: Option<String>) -> Router {
 
 /// Refuses to serve the control API beyond loopback without a token.
 pub fn check_exposure(address: SocketAddr, token: Option<&str>) -> Result<(), String> {
-    match token {
-        Some(token) if token.len() < 16 => Err(
-            "the control token must be at least 16 characters; make one with e.g. `openssl rand -hex 16`".to_string(),
-        ),
-        Some(_) => Ok(()),
-        None if address.ip().is_loopback() => Ok(()),
-        None => Err(format!(
+    match tracedojo_web::guard::check_exposure(address, token) {
+        Ok(()) => Ok(()),
+        Err(Exposure::WeakToken) => Err(format!(
+            "the control token must be at least {MIN_TOKEN_CHARS} characters of visible ASCII (no spaces); make one with e.g. `openssl rand -hex 16`"
+        )),
+        Err(Exposure::OpenToTheNetwork) => Err(format!(
             "the fault control API would listen on {address}, which is reachable from other machines; \
              give a token (TRACEDOJO_CONTROL_TOKEN, or --control-token for `up`, --token for `fault serve`) or listen on 127.0.0.1"
         )),

@@ -7,12 +7,46 @@
 //!
 //! Token: `Authorization: Bearer TOKEN`, compared without stopping at the first difference.
 //!
+//! Before it listens, [`check_exposure`] says whether an address and a token may be served at
+//! all: beyond loopback only with a token, and only a token that is long enough and survives a
+//! header and a URL unchanged.
+//!
 //! Each caller words its own refusal (status, message, field): these functions only answer
 //! whether a request passes.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::http::{HeaderMap, HeaderValue, header};
+
+/// The fewest characters of a token that opens an endpoint beyond loopback.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Why an endpoint may not listen where it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// No token, on an address other machines reach.
+    OpenToTheNetwork,
+    /// A token shorter than [`MIN_TOKEN_CHARS`], or holding characters other than visible
+    /// ASCII (a space, a control character, a non-ASCII letter), which a header or a URL
+    /// fragment would mangle.
+    WeakToken,
+}
+
+/// Whether an endpoint may listen on `address` with `token`: loopback needs none, anything
+/// else a strong one, and a token given is checked wherever it listens.
+pub fn check_exposure(address: SocketAddr, token: Option<&str>) -> Result<(), Exposure> {
+    match token {
+        Some(token)
+            if token.chars().count() < MIN_TOKEN_CHARS
+                || !token.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Err(Exposure::WeakToken)
+        }
+        Some(_) => Ok(()),
+        None if address.ip().is_loopback() => Ok(()),
+        None => Err(Exposure::OpenToTheNetwork),
+    }
+}
 
 /// Whether a `Host` value (`localhost:8090`, `127.0.0.1`, `[::1]:8090`) names this machine's
 /// loopback, at any port. Anything malformed is refused, a port that is not digits included:
@@ -75,6 +109,37 @@ fn is_port(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_goes_without_a_token_and_a_token_must_be_strong() {
+        let loopback: SocketAddr = "127.0.0.1:8097".parse().unwrap();
+        let anywhere: SocketAddr = "0.0.0.0:8097".parse().unwrap();
+        let strong = "0123456789abcdef";
+        assert_eq!(check_exposure(loopback, None), Ok(()));
+        assert_eq!(
+            check_exposure(anywhere, None),
+            Err(Exposure::OpenToTheNetwork)
+        );
+        assert_eq!(check_exposure(anywhere, Some(strong)), Ok(()));
+        for weak in [
+            "0123456789abcde",
+            "0123456789 abcdef",
+            "0123456789abcdé!",
+            "0123456789abcde\t",
+        ] {
+            assert_eq!(
+                check_exposure(anywhere, Some(weak)),
+                Err(Exposure::WeakToken),
+                "{weak:?}"
+            );
+            // A token given is checked on loopback too: it is meant for the network next time.
+            assert_eq!(
+                check_exposure(loopback, Some(weak)),
+                Err(Exposure::WeakToken),
+                "{weak:?}"
+            );
+        }
+    }
 
     #[test]
     fn loopback_names_pass_at_any_port_and_others_do_not() {

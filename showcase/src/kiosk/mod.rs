@@ -33,7 +33,7 @@ use crate::play::{Command, NowPlaying, unix_ms};
 use crate::scenario::Scenario;
 
 /// The shortest token the kiosk takes, as for the control API and the workshop's board.
-pub const MIN_TOKEN_CHARS: usize = 16;
+pub use tracedojo_web::guard::MIN_TOKEN_CHARS;
 
 /// Scripts, styles and connections only from the kiosk itself.
 pub const CONTENT_SECURITY_POLICY: &str =
@@ -94,17 +94,10 @@ pub enum Exposure {
 /// Refuses to serve beyond loopback without a token, and a token too short or holding
 /// characters a header or a URL would mangle.
 pub fn check_exposure(address: SocketAddr, token: Option<&str>) -> Result<(), Exposure> {
-    match token {
-        Some(token)
-            if token.chars().count() < MIN_TOKEN_CHARS
-                || !token.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            Err(Exposure::WeakToken)
-        }
-        Some(_) => Ok(()),
-        None if address.ip().is_loopback() => Ok(()),
-        None => Err(Exposure::OpenToTheNetwork(address)),
-    }
+    tracedojo_web::guard::check_exposure(address, token).map_err(|exposure| match exposure {
+        tracedojo_web::guard::Exposure::OpenToTheNetwork => Exposure::OpenToTheNetwork(address),
+        tracedojo_web::guard::Exposure::WeakToken => Exposure::WeakToken,
+    })
 }
 
 /// The kiosk's routes.

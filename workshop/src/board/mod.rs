@@ -30,14 +30,15 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
+use tracedojo_web::guard::Exposure;
 
 pub use client::Reporter;
 pub use state::Event;
 
 use crate::text::Lang;
 
-/// The shortest token a board takes, as for the control API.
-pub const MIN_TOKEN_CHARS: usize = 16;
+/// The shortest token a board takes, as for the kiosk.
+pub use tracedojo_web::guard::MIN_TOKEN_CHARS;
 /// Join codes made up for the facilitator: no 0/O, 1/I/L or U/V to mistake across a room.
 const CODE_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTWXYZ";
 const CODE_CHARS: usize = 6;
@@ -109,22 +110,25 @@ pub fn router(config: BoardConfig) -> Router {
 /// Refuses to serve the board beyond loopback without a token, and a token too short or
 /// holding characters a header or a URL would mangle.
 pub fn check_exposure(address: SocketAddr, token: Option<&str>) -> Result<(), Said> {
-    match token {
-        Some(token) if token.chars().count() < MIN_TOKEN_CHARS => Err(Said::new(
-            format!(
-                "the board's token must be at least {MIN_TOKEN_CHARS} characters; make one with e.g. `openssl rand -hex 16`"
-            ),
-            format!(
-                "ボードのトークンは {MIN_TOKEN_CHARS} 文字以上にしてください（例: `openssl rand -hex 16` で作れます）"
-            ),
-        )),
-        Some(token) if !token.bytes().all(|b| b.is_ascii_graphic()) => Err(Said::new(
+    let Err(exposure) = tracedojo_web::guard::check_exposure(address, token) else {
+        return Ok(());
+    };
+    match (exposure, token) {
+        (Exposure::WeakToken, Some(token)) if token.chars().count() < MIN_TOKEN_CHARS => {
+            Err(Said::new(
+                format!(
+                    "the board's token must be at least {MIN_TOKEN_CHARS} characters; make one with e.g. `openssl rand -hex 16`"
+                ),
+                format!(
+                    "ボードのトークンは {MIN_TOKEN_CHARS} 文字以上にしてください（例: `openssl rand -hex 16` で作れます）"
+                ),
+            ))
+        }
+        (Exposure::WeakToken, _) => Err(Said::new(
             "the board's token may hold only visible ASCII characters (no spaces); make one with e.g. `openssl rand -hex 16`",
             "ボードのトークンに使えるのは、空白を除く ASCII の英数字と記号だけです（例: `openssl rand -hex 16` で作れます）",
         )),
-        Some(_) => Ok(()),
-        None if address.ip().is_loopback() => Ok(()),
-        None => Err(Said::new(
+        (Exposure::OpenToTheNetwork, _) => Err(Said::new(
             format!(
                 "the board would listen on {address}, which other machines reach; give it a token (--board-token or TRACEDOJO_BOARD_TOKEN, at least {MIN_TOKEN_CHARS} characters) or listen on 127.0.0.1"
             ),
