@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use tracedojo_loadgen::instance::{INSTANCE_FORM, Instance};
 use tracedojo_loadgen::limits;
 
 use crate::ports::parse_port;
@@ -58,6 +59,7 @@ pub enum Command {
     #[command(after_help = OTEL_HELP)]
     Service(Box<ServiceArgs>),
     /// Drive the shop with open-model traffic: user journeys at planned times, honest latency.
+    #[command(after_help = LOAD_HELP)]
     Load(LoadArgs),
     /// List, set and clear faults (incidents) in a running shop, through its control API.
     #[command(after_help = FAULT_HELP)]
@@ -431,10 +433,22 @@ pub struct FaultSetArgs {
     pub expires_in: Option<u64>,
 }
 
+const LOAD_HELP: &str = "\
+Examples:
+  tracedojo load --rate 20 --duration 60                          20 journeys/s for a minute
+  tracedojo load --file profile.toml --json run.json              settings from a file; figures kept
+Several load generators, each playing its own share of the users (the same --seed and --users):
+  tracedojo load --instance 1/2 --rate 50 --seed 7 --json a.json  on one host,
+  tracedojo load --instance 2/2 --rate 50 --seed 7 --json b.json  on another: 100/s in all
+  tracedojo load merge a.json b.json                              one summary of both";
+
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct LoadArgs {
-    /// A TOML profile file (profile, rate, duration_s, poisson, seed, users, [mix] ...); flags
-    /// given here win over it.
+    #[command(subcommand)]
+    pub action: Option<LoadAction>,
+    /// A TOML profile file (profile, rate, duration_s, poisson, seed, users, instance, [mix]
+    /// ...); flags given here win over it.
     #[arg(long, value_name = "FILE")]
     pub file: Option<std::path::PathBuf>,
     /// The shop to drive (its frontend), local or remote [default: http://127.0.0.1:8080].
@@ -485,7 +499,37 @@ pub struct LoadArgs {
     /// No progress line and no summary (for background use, as `up` runs it).
     #[arg(long)]
     pub quiet: bool,
-    /// Write every figure of the run to this file as JSON (checked before the run starts).
+    /// Write every figure of the run to this file as JSON (checked before the run starts),
+    /// with the latency histograms themselves, so that `tracedojo load merge` can merge it.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
+    /// Run as instance I of N load generators (e.g. 2/4, with 1 <= I <= N): each plays its own
+    /// share of the seeded users (every Nth one), so N instances with the same --seed and
+    /// --users together play the whole population, each user in one instance only, at arrival
+    /// times and with journeys of their own. --rate stays this process's own: N instances at
+    /// --rate R send N×R together. N may not exceed --users [default: 1/1, all the users].
+    #[arg(long, value_name = "I/N", env = "TRACEDOJO_LOAD_INSTANCE", value_parser = instance)]
+    pub instance: Option<Instance>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LoadAction {
+    /// Merge the --json reports of several load generators (--instance I/N) into one.
+    ///
+    /// The reports must be instances of one run (the same --seed, --users and N): counts are
+    /// summed, latency histograms added and percentiles taken from the sums (never averaged),
+    /// and rates are over the span from the earliest start to the latest end. Prints the
+    /// summary `tracedojo load` prints. Refuses reports of other runs and an instance given
+    /// twice; warns when instances are missing and merges the rest.
+    Merge(LoadMergeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoadMergeArgs {
+    /// The reports to merge, as `tracedojo load --json` (or an earlier merge) wrote them.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<std::path::PathBuf>,
+    /// Write the merged report to this file, in the same JSON shape, so merges can be merged.
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
 }
@@ -510,6 +554,11 @@ fn workers(text: &str) -> Result<u64, String> {
 
 fn think_max_ms(text: &str) -> Result<u64, String> {
     limits::THINK_MAX_MS.parse(text)
+}
+
+fn instance(text: &str) -> Result<Instance, String> {
+    text.parse()
+        .map_err(|_| format!("--instance takes {INSTANCE_FORM}"))
 }
 
 fn declined_per_mille(text: &str) -> Result<u32, String> {

@@ -1,4 +1,5 @@
-//! `tracedojo load`: plan a run, check the shop answers, send it, show progress and a summary.
+//! `tracedojo load`: plan a run, check the shop answers, send it, show progress and a summary;
+//! and `tracedojo load merge`: one summary and report of several load generators' reports.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -8,19 +9,21 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tracedojo_loadgen::http::{Client, Failure, Request, Target};
+use tracedojo_loadgen::instance::Instance;
 use tracedojo_loadgen::journeys::{DEFAULT_MIX, JourneyKind, JourneyOptions};
 use tracedojo_loadgen::limits::compact;
 use tracedojo_loadgen::liveness::{self, Cause, Event, Watch};
-use tracedojo_loadgen::plan::plan;
+use tracedojo_loadgen::plan::plan_instance;
 use tracedojo_loadgen::population::Population;
 use tracedojo_loadgen::profile_file::ProfileFile;
-use tracedojo_loadgen::recorder::{Answers, EndpointSummary, Recorder};
+use tracedojo_loadgen::recorder::{Answers, Recorder};
+use tracedojo_loadgen::report::{self, Report, Row, RunInfo};
 use tracedojo_loadgen::runner::{RunnerConfig, run as run_plan};
 use tracedojo_loadgen::schedule::{Arrivals, Profile, Schedule};
 
 use tracedojo_kit::telemetry::{ServiceIdentity, Telemetry};
 
-use crate::cli::LoadArgs;
+use crate::cli::{LoadAction, LoadArgs, LoadMergeArgs};
 
 /// The settings of a run: explicit flags, then the profile file, then the defaults.
 struct Settings {
@@ -36,6 +39,7 @@ struct Settings {
     think_max_ms: u64,
     declined_per_mille: u32,
     mix: Vec<(JourneyKind, u32)>,
+    instance: Instance,
 }
 
 fn settings(args: &LoadArgs) -> anyhow::Result<Settings> {
@@ -47,6 +51,9 @@ fn settings(args: &LoadArgs) -> anyhow::Result<Settings> {
         Some(path) => file.mix(path)?,
         None => None,
     };
+    let users = args.users.or(file.users).unwrap_or(1000);
+    let instance = args.instance.or(file.instance).unwrap_or(Instance::WHOLE);
+    instance.check_population(users as usize)?;
     Ok(Settings {
         target: args
             .target
@@ -63,7 +70,7 @@ fn settings(args: &LoadArgs) -> anyhow::Result<Settings> {
         journeys: args.journeys.or(file.journeys),
         poisson: args.poisson || file.poisson.unwrap_or(false),
         seed: args.seed.or(file.seed).unwrap_or(1),
-        users: args.users.or(file.users).unwrap_or(1000),
+        users,
         max_in_flight: args.max_in_flight.or(file.max_in_flight).unwrap_or(1000),
         think_max_ms: args.think_max_ms.or(file.think_max_ms).unwrap_or(2000),
         declined_per_mille: args
@@ -71,11 +78,19 @@ fn settings(args: &LoadArgs) -> anyhow::Result<Settings> {
             .or(file.declined_per_mille)
             .unwrap_or(0),
         mix: mix.unwrap_or_else(|| DEFAULT_MIX.to_vec()),
+        instance,
     })
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
+    if let Some(LoadAction::Merge(merge_args)) = &args.action {
+        return merge(merge_args);
+    }
     let settings = settings(&args)?;
+    let instance = settings.instance;
+    // The population is the one every instance shares; arrivals and journeys are this
+    // instance's own.
+    let instance_seed = instance.seed(settings.seed);
     let target = settings.target.trim_end_matches('/').to_string();
     let parsed_target = Target::parse(&target).map_err(|e| anyhow::anyhow!("--target {e}"))?;
     let duration = settings.duration;
@@ -90,8 +105,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         arrivals,
         (!duration.is_zero()).then_some(duration),
         settings.journeys,
-        settings.seed,
-    )?;
+        instance_seed,
+    )?
+    .with_phase(instance.phase());
     let report_file = args.json.as_deref().map(ReportFile::open).transpose()?;
     check_target(&parsed_target).await?;
     let telemetry = if args.no_trace {
@@ -109,12 +125,13 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         declined_per_mille: settings.declined_per_mille,
     };
     // Planned lazily, journey by journey: an hour at a thousand a second is never in memory.
-    let journeys = plan(
+    let journeys = plan_instance(
         &schedule,
         &population,
         &settings.mix,
         options,
-        settings.seed,
+        instance_seed,
+        instance,
     );
     let config = RunnerConfig {
         target: parsed_target,
@@ -127,14 +144,25 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     };
     let recorder = Arc::new(Mutex::new(Recorder::default()));
     if !args.quiet {
+        let share = if instance == Instance::WHOLE {
+            String::new()
+        } else {
+            format!(
+                ", instance {instance}: {} of the {} users",
+                instance.share_len(population.len()),
+                population.len()
+            )
+        };
         eprintln!(
-            "load: {} profile around {} journeys/s against {target} (seed {}); Ctrl-C stops early",
+            "load: {} profile around {} journeys/s against {target} (seed {}{share}); Ctrl-C \
+             stops early",
             settings.profile,
             compact(settings.rate),
             settings.seed
         );
     }
     let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
     let progress =
         (!args.quiet).then(|| tokio::spawn(show_progress(recorder.clone(), profile, started)));
     let request_timeout = config.request_timeout;
@@ -173,8 +201,21 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         let _ = watch.observe(std::time::Instant::now(), answers);
         watch.silent_since()
     };
+    let report = Report::of_run(
+        &recorder,
+        RunInfo {
+            target: target.clone(),
+            profile: settings.profile.clone(),
+            rate: settings.rate,
+            seed: settings.seed,
+            users: settings.users,
+            instance,
+            started: started_at,
+            elapsed,
+        },
+    );
     if !args.quiet {
-        print_summary(&recorder, elapsed);
+        print_summary(&report);
         if let Some(since) = silent_since.filter(|_| answers.answered > 0) {
             println!(
                 "\n{target} stopped answering {:.1} s into the run and did not answer again ({})",
@@ -184,30 +225,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(report_file) = report_file {
-        let report = serde_json::json!({
-            "target": target,
-            "profile": settings.profile,
-            "rate": settings.rate,
-            "seed": settings.seed,
-            "elapsed_s": elapsed.as_secs_f64(),
-            "journeys_started": recorder.journeys_started,
-            "journeys_finished": recorder.journeys_finished,
-            "late": recorder.late,
-            "dropped": recorder.dropped,
-            "requests": recorder.requests(),
-            "errors": recorder.errors(),
-            "answered": answers.answered,
-            "no_answer": answers
-                .failed
-                .iter()
-                .map(|(failure, count)| (failure.name(), *count))
-                .collect::<std::collections::BTreeMap<_, _>>(),
-            "overall": recorder.overall(),
-            "endpoints": recorder.endpoints(),
-            "journey_steps": recorder.steps(),
-        });
-        let text = serde_json::to_string_pretty(&report)?;
-        report_file.write(&text)?;
+        report_file.write(&serde_json::to_string_pretty(&report)?)?;
     }
     if answers.sent > 0 && answers.answered == 0 {
         bail!(
@@ -427,33 +445,37 @@ async fn show_progress(
     }
 }
 
-fn print_summary(recorder: &Recorder, elapsed: Duration) {
+fn print_summary(report: &Report) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "\n\n{} journeys started in {:.1} s ({} late, {} dropped), {} requests, {} errors",
-        recorder.journeys_started,
-        elapsed.as_secs_f64(),
-        recorder.late,
-        recorder.dropped,
-        recorder.requests(),
-        recorder.errors()
+        "\n\n{} journeys started in {:.1} s ({:.1}/s; {} late, {} dropped), {} requests ({:.1}/s), \
+         {} errors",
+        report.journeys_started,
+        report.elapsed_s,
+        report.journeys_per_s,
+        report.late,
+        report.dropped,
+        report.requests,
+        report.requests_per_s,
+        report.errors
     );
     let _ = writeln!(
         out,
         "\nlatency from the intended start (ms); uncorrected p99 from the actual send beside it"
     );
-    let endpoints: Vec<EndpointSummary> = recorder
-        .endpoints()
-        .into_iter()
-        .chain(recorder.overall())
+    let endpoints: Vec<Row> = report
+        .endpoints
+        .iter()
+        .chain(&report.overall)
+        .cloned()
         .collect();
     print_table(&mut out, "ENDPOINT", &endpoints);
-    print_table(&mut out, "JOURNEY STEP", &recorder.steps());
+    print_table(&mut out, "JOURNEY STEP", &report.journey_steps);
 }
 
 /// One latency table: a row per endpoint or journey step.
-fn print_table(out: &mut impl Write, heading: &str, rows: &[EndpointSummary]) {
+fn print_table(out: &mut impl Write, heading: &str, rows: &[Row]) {
     let width = rows
         .iter()
         .map(|r| r.endpoint.len())
@@ -480,4 +502,43 @@ fn print_table(out: &mut impl Write, heading: &str, rows: &[EndpointSummary]) {
             row.uncorrected.p99_ms
         );
     }
+}
+
+/// `tracedojo load merge`: reads the reports, merges them, prints the summary of the whole
+/// and writes the merged report where `--json` says.
+fn merge(args: &LoadMergeArgs) -> anyhow::Result<()> {
+    let report_file = args.json.as_deref().map(ReportFile::open).transpose()?;
+    let mut reports = Vec::with_capacity(args.reports.len());
+    for path in &args.reports {
+        reports.push((path.display().to_string(), Report::read(path)?));
+    }
+    let merged = report::merge(&reports)?;
+    let missing = merged.missing_instances();
+    if !missing.is_empty() {
+        let missing: Vec<String> = missing.iter().map(Instance::to_string).collect();
+        eprintln!(
+            "warning: {} of {} instances given ({}); {} missing, so the figures cover only part \
+             of the load",
+            merged.instances.len(),
+            merged.instance_count(),
+            merged.instances_text(),
+            missing.join(", ")
+        );
+    }
+    let parts: Vec<String> = reports
+        .iter()
+        .map(|(name, report)| format!("{name} ({})", report.instances_text()))
+        .collect();
+    println!(
+        "merged {}: seed {}, {} users, {} played",
+        parts.join(", "),
+        merged.seed,
+        merged.users,
+        merged.users_played
+    );
+    print_summary(&merged);
+    if let Some(report_file) = report_file {
+        report_file.write(&serde_json::to_string_pretty(&merged)?)?;
+    }
+    Ok(())
 }

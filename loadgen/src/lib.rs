@@ -10,10 +10,13 @@
 //! in-flight cap), [`http`] (the lean HTTP/1.1 client each worker uses), [`traced`] (each
 //! request as a root span of service `loadgenerator`), [`recorder`] (corrected and uncorrected
 //! HDR latencies, and whether anything answered), [`liveness`] (says when the target stops
-//! answering and when it is back), [`profile_file`] (settings from a TOML file) and
-//! [`limits`] (the ranges of the settings, shared by flags and files).
+//! answering and when it is back), [`profile_file`] (settings from a TOML file),
+//! [`limits`] (the ranges of the settings, shared by flags and files), [`instance`] (one
+//! generator of several, each playing its own share of the users) and [`report`] (the JSON
+//! report of a run, and the exact merge of several generators' reports).
 
 pub mod http;
+pub mod instance;
 pub mod journeys;
 pub mod limits;
 pub mod liveness;
@@ -21,6 +24,7 @@ pub mod plan;
 pub mod population;
 pub mod profile_file;
 pub mod recorder;
+pub mod report;
 pub mod runner;
 pub mod schedule;
 pub mod traced;

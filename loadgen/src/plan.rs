@@ -7,6 +7,7 @@ use std::time::Duration;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
+use crate::instance::Instance;
 use crate::journeys::{self, JourneyKind, JourneyOptions, TimedStep};
 use crate::population::Population;
 use crate::schedule::Schedule;
@@ -31,9 +32,25 @@ pub fn plan<'a>(
     options: JourneyOptions,
     seed: u64,
 ) -> impl Iterator<Item = PlannedJourney> + 'a {
+    plan_instance(schedule, population, mix, options, seed, Instance::WHOLE)
+}
+
+/// Lazily yields the plan of one instance of several: only its share of the population
+/// starts journeys. `seed` is the instance's own ([`Instance::seed`]); the population is
+/// the one every instance shares.
+pub fn plan_instance<'a>(
+    schedule: &'a Schedule,
+    population: &'a Population,
+    mix: &'a [(JourneyKind, u32)],
+    options: JourneyOptions,
+    seed: u64,
+    instance: Instance,
+) -> impl Iterator<Item = PlannedJourney> + 'a {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x6a6f_7572_6e65_7973);
+    // At least one: a share checked against the population is never empty.
+    let share = instance.share_len(population.len()).max(1);
     schedule.offsets().zip(0..).map(move |(offset, sequence)| {
-        let user = rng.random_range(0..population.len());
+        let user = instance.user(rng.random_range(0..share));
         let (kind, steps) = journeys::draw(mix, &mut rng, options);
         PlannedJourney {
             sequence,
@@ -231,5 +248,64 @@ mod tests {
         );
         assert!(baggage.contains("user_agent.synthetic.type=test"));
         assert!(!baggage.contains(' '), "values are encoded: {baggage}");
+    }
+
+    #[test]
+    fn instances_play_disjoint_users_on_plans_of_their_own() {
+        let population = Population::new(10, 5);
+        let options = JourneyOptions::default();
+        let plans: Vec<Vec<PlannedJourney>> = (1..=3)
+            .map(|index| {
+                let instance = Instance::new(index, 3).unwrap();
+                let schedule = Schedule::new(
+                    Profile::Constant { rate: 100.0 },
+                    Arrivals::Poisson,
+                    None,
+                    Some(600),
+                    instance.seed(5),
+                )
+                .unwrap();
+                plan_instance(
+                    &schedule,
+                    &population,
+                    &DEFAULT_MIX,
+                    options,
+                    instance.seed(5),
+                    instance,
+                )
+                .collect()
+            })
+            .collect();
+        let users: Vec<BTreeSet<usize>> = plans
+            .iter()
+            .map(|plan| plan.iter().map(|j| j.user).collect())
+            .collect();
+        // 600 draws from 3 or 4 users: every one of them comes up.
+        assert_eq!(users[0], BTreeSet::from([0, 3, 6, 9]));
+        assert_eq!(users[1], BTreeSet::from([1, 4, 7]));
+        assert_eq!(users[2], BTreeSet::from([2, 5, 8]));
+        assert_ne!(plans[0][0].offset, plans[1][0].offset, "not in lock-step");
+        let kinds = |plan: &[PlannedJourney]| plan.iter().map(|j| j.kind).collect::<Vec<_>>();
+        assert_ne!(kinds(&plans[0]), kinds(&plans[1]));
+        // One instance of one is a plain run, journey for journey.
+        let schedule = Schedule::new(
+            Profile::Constant { rate: 100.0 },
+            Arrivals::Poisson,
+            None,
+            Some(50),
+            5,
+        )
+        .unwrap();
+        let plain: Vec<_> = plan(&schedule, &population, &DEFAULT_MIX, options, 5).collect();
+        let whole: Vec<_> = plan_instance(
+            &schedule,
+            &population,
+            &DEFAULT_MIX,
+            options,
+            Instance::WHOLE.seed(5),
+            Instance::WHOLE,
+        )
+        .collect();
+        assert_eq!(plain, whole);
     }
 }

@@ -6,6 +6,7 @@
 //! duration_s = 600
 //! poisson = true
 //! seed = 7
+//! instance = "2/4"         # this generator's share of the users, one of several
 //!
 //! [mix]                    # journey weights; the ones left out are not run
 //! browse = 30
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
+use crate::instance::Instance;
 use crate::journeys::JourneyKind;
 use crate::limits::{self, Bound};
 
@@ -45,6 +47,8 @@ pub struct ProfileFile {
     pub think_max_ms: Option<u64>,
     #[serde(default, deserialize_with = "declined_per_mille")]
     pub declined_per_mille: Option<u32>,
+    #[serde(default, deserialize_with = "instance")]
+    pub instance: Option<Instance>,
     pub mix: Option<BTreeMap<String, u32>>,
 }
 
@@ -95,6 +99,15 @@ fn declined_per_mille<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Opti
     )?;
     // In range, so at most 1000: it fits.
     Ok(value.map(|v| v as u32))
+}
+
+fn instance<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Instance>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    text.parse()
+        .map(Some)
+        .map_err(|why| D::Error::custom(format!("instance = {why}")))
 }
 
 /// Why a profile file cannot be used: the file, the line, and what is wrong there.
@@ -244,6 +257,20 @@ mod tests {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains("out of range: give"), "{text}: {err}");
         }
+        let err = parse("seed = 1\ninstance = \"5/4\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "demo.toml line 2: instance = \"5/4\" is not an instance: give I/N, e.g. 2/4, with \
+             1 <= I <= N"
+        );
+        let err = parse("instance = 2\n").unwrap_err().to_string();
+        assert!(err.starts_with("demo.toml line 1:"), "{err}");
+        assert_eq!(
+            parse("instance = \"2/4\"\n").unwrap().instance,
+            Some(Instance::new(2, 4).unwrap())
+        );
         let edges = parse(
             "rate = 1000000\nduration_s = 31536000\nusers = 1\nmax_in_flight = 100000\n\
              think_max_ms = 0\ndeclined_per_mille = 1000\n",

@@ -5,16 +5,18 @@
 //! uncorrected view runs from when it was actually sent. When the shop stalls and sends back
 //! up, only the corrected view shows what users waited (coordinated omission).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::http::Failure;
+use crate::report::Row;
 
 /// Latencies are kept in microseconds, from 1 µs to one hour, to three significant digits.
-fn new_histogram() -> Histogram<u64> {
+/// Reports read back into histograms of these bounds, so their merges are exact.
+pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant histogram bounds are valid")
 }
 
@@ -108,21 +110,23 @@ impl Endpoint {
 }
 
 /// Percentiles of one latency view, in milliseconds.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Percentiles {
     pub p50_ms: f64,
     pub p90_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
 }
 
 impl Percentiles {
-    fn of(histogram: &Histogram<u64>) -> Percentiles {
+    pub fn of(histogram: &Histogram<u64>) -> Percentiles {
         let ms = |micros: u64| micros as f64 / 1000.0;
         Percentiles {
             p50_ms: ms(histogram.value_at_quantile(0.50)),
             p90_ms: ms(histogram.value_at_quantile(0.90)),
+            p95_ms: ms(histogram.value_at_quantile(0.95)),
             p99_ms: ms(histogram.value_at_quantile(0.99)),
             p999_ms: ms(histogram.value_at_quantile(0.999)),
             max_ms: ms(histogram.max()),
@@ -154,6 +158,8 @@ pub struct Recorder {
     pub journeys_started: u64,
     pub journeys_finished: u64,
     pub answers: Answers,
+    /// The users (their indexes in the population) whose journeys started.
+    pub users_played: HashSet<usize>,
 }
 
 impl Recorder {
@@ -209,6 +215,7 @@ impl Recorder {
         into.journeys_started += std::mem::take(&mut self.journeys_started);
         into.journeys_finished += std::mem::take(&mut self.journeys_finished);
         self.answers.drain_into(&mut into.answers);
+        into.users_played.extend(self.users_played.drain());
     }
 
     pub fn requests(&self) -> u64 {
@@ -240,6 +247,53 @@ impl Recorder {
             .map(|(name, e)| summarize(name, e))
             .collect()
     }
+
+    /// Every request together, with its histograms, for a report.
+    pub(crate) fn overall_row(&self) -> Option<Row> {
+        self.all.as_ref().map(|e| row("all", None, e))
+    }
+
+    pub(crate) fn endpoint_rows(&self) -> Vec<Row> {
+        self.endpoints
+            .iter()
+            .map(|(name, e)| row(name, None, e))
+            .collect()
+    }
+
+    pub(crate) fn step_rows(&self) -> Vec<Row> {
+        self.steps
+            .iter()
+            .map(|((journey, step, endpoint), e)| {
+                row(
+                    &format!("{journey} #{step} {endpoint}"),
+                    Some((journey, *step)),
+                    e,
+                )
+            })
+            .collect()
+    }
+}
+
+fn row(name: &str, step: Option<(&str, usize)>, endpoint: &Endpoint) -> Row {
+    Row::new(
+        name,
+        step,
+        &endpoint.corrected,
+        &endpoint.uncorrected,
+        endpoint.errors,
+        status_names(&endpoint.statuses),
+    )
+}
+
+/// `"200"`, `"503"`, `"no answer"`: statuses as a report names them.
+fn status_names(statuses: &BTreeMap<Option<u16>, u64>) -> BTreeMap<String, u64> {
+    statuses
+        .iter()
+        .map(|(status, count)| {
+            let name = status.map_or_else(|| "no answer".to_string(), |s| s.to_string());
+            (name, *count)
+        })
+        .collect()
 }
 
 fn summarize(name: &str, endpoint: &Endpoint) -> EndpointSummary {
@@ -247,14 +301,7 @@ fn summarize(name: &str, endpoint: &Endpoint) -> EndpointSummary {
         endpoint: name.to_string(),
         requests: endpoint.corrected.len(),
         errors: endpoint.errors,
-        statuses: endpoint
-            .statuses
-            .iter()
-            .map(|(status, count)| {
-                let name = status.map_or_else(|| "no answer".to_string(), |s| s.to_string());
-                (name, *count)
-            })
-            .collect(),
+        statuses: status_names(&endpoint.statuses),
         corrected: Percentiles::of(&endpoint.corrected),
         uncorrected: Percentiles::of(&endpoint.uncorrected),
     }
@@ -292,7 +339,11 @@ mod tests {
         worker.record(&sample("GET /a", 30, Some(500)));
         worker.record(&sample("GET /b", 20, None));
         worker.answers.sent += 3;
+        worker.users_played.extend([4, 9]);
+        shared.users_played.insert(4);
         worker.drain_into(&mut shared);
+        assert_eq!(shared.users_played, HashSet::from([4, 9]));
+        assert!(worker.users_played.is_empty());
         assert_eq!(shared.answers.answered, 2);
         assert_eq!(shared.answers.failed[&Failure::Refused], 1);
         assert_eq!(

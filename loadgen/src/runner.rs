@@ -289,6 +289,7 @@ impl Worker {
         {
             let mut local = lock(local);
             local.journeys_started += 1;
+            local.users_played.insert(journey.user);
             if Instant::now().saturating_duration_since(intended) > self.config.late_after {
                 local.late += 1;
             }

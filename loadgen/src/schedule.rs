@@ -214,6 +214,8 @@ pub struct Schedule {
     duration: Option<Duration>,
     count: Option<u64>,
     seed: u64,
+    /// Where, in gaps, the first of evenly spaced arrivals falls.
+    phase: f64,
 }
 
 impl Schedule {
@@ -235,7 +237,18 @@ impl Schedule {
             duration: duration.filter(|d| !d.is_zero()),
             count: count.filter(|c| *c > 0),
             seed,
+            phase: 0.5,
         })
+    }
+
+    /// Evenly spaced arrivals begin `phase` (0 to 1) of a gap into the run instead of half a
+    /// gap, so that several generators at the same rate interleave their sends (see
+    /// [`crate::instance::Instance::phase`]). Poisson arrivals are unaffected.
+    pub fn with_phase(mut self, phase: f64) -> Schedule {
+        if phase.is_finite() {
+            self.phase = phase.clamp(0.0, 1.0);
+        }
+        self
     }
 
     /// Every intended start time, as an offset from the start of the run, in order.
@@ -283,9 +296,10 @@ impl Offsets<'_> {
                 -(1.0 - u).ln()
             }
         };
-        // Evenly spaced arrivals start at Λ = 0.5: half a gap in, so windows count fairly.
+        // Evenly spaced arrivals start at Λ = 0.5 (half a gap in, so windows count fairly),
+        // or at the phase one instance of several was given.
         if self.first && self.schedule.arrivals == Arrivals::Uniform {
-            self.next_target = 0.5;
+            self.next_target = self.schedule.phase;
         } else {
             self.next_target += gap;
         }

@@ -384,3 +384,326 @@ async fn up_runs_a_gentle_load_so_traces_appear_without_clicking() {
         .await
         .unwrap_or_else(|e| panic!("no traces from the background load: {e}"));
 }
+
+/// The p-quantile of the union of histograms given as their reports' (value, count) pairs,
+/// by HDR's rule (the first recorded value at or past ⌈q·total⌉ samples), in milliseconds:
+/// worked out here apart from the merge under test.
+fn quantile_of_union(histograms: &[&serde_json::Value], quantile: f64) -> f64 {
+    let mut counts = std::collections::BTreeMap::<u64, u64>::new();
+    for histogram in histograms {
+        for pair in histogram.as_array().unwrap() {
+            let (value, count) = (pair[0].as_u64().unwrap(), pair[1].as_u64().unwrap());
+            *counts.entry(value).or_default() += count;
+        }
+    }
+    let total: u64 = counts.values().sum();
+    let wanted = ((quantile * total as f64).ceil() as u64).max(1);
+    let mut seen = 0;
+    for (value, count) in counts {
+        seen += count;
+        if seen >= wanted {
+            return value as f64 / 1000.0;
+        }
+    }
+    panic!("no value at {quantile} of {total}");
+}
+
+/// Each request that reached the frontend from a loader: the loader (the
+/// `tracedojo.test.loader` resource attribute of its root span) and the user it came as (their
+/// index in the population).
+fn requests_the_frontend_saw(spans: &[tracedojo_explorer::StoredSpan]) -> Vec<(String, usize)> {
+    let loaders: std::collections::HashMap<(&str, &str), &str> = spans
+        .iter()
+        .filter(|s| s.service_name() == "loadgenerator" && s.parent_span_id.is_empty())
+        .filter_map(|s| {
+            let loader = s.resource.get("tracedojo.test.loader")?.as_str()?;
+            Some(((s.trace_id.as_str(), s.span_id.as_str()), loader))
+        })
+        .collect();
+    spans
+        .iter()
+        .filter(|s| s.service_name() == "frontend" && s.kind == "SERVER")
+        .filter_map(|span| {
+            let loader = loaders.get(&(span.trace_id.as_str(), span.parent_span_id.as_str()))?;
+            // `load-{seed:x}-{index:05}`.
+            let id = span
+                .attr_str("user.id")
+                .unwrap_or_else(|| panic!("no user.id: {span:?}"));
+            let index = id.rsplit('-').next().unwrap().parse().unwrap();
+            Some((loader.to_string(), index))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_at_once_play_disjoint_users_and_their_reports_merge_exactly() {
+    let receiver = tracedojo_explorer::Receiver::start_local().await.unwrap();
+    let endpoint = receiver.http_endpoint();
+    let shop = Shop::start(&[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())]);
+    let dir = temp_dir("instances");
+    let reports = [dir.join("a.json"), dir.join("b.json")];
+    // Instance 1 from the flag, instance 2 from the environment; 40 journeys each of a
+    // population of 20, so each instance's 10 users come up several times.
+    let runs = [("a", "--instance", "1/2"), ("b", "env", "2/2")];
+    let (url, reports_for_runs, endpoint_for_runs) =
+        (shop.url.clone(), reports.clone(), endpoint.clone());
+    let outputs: Vec<std::process::Output> = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = runs
+                .iter()
+                .zip(&reports_for_runs)
+                .map(|((label, how, instance), report)| {
+                    let (url, endpoint) = (&url, &endpoint_for_runs);
+                    scope.spawn(move || {
+                        let loader = format!("tracedojo.test.loader={label}");
+                        let mut args = vec![
+                            "load",
+                            "--target",
+                            url,
+                            "--users",
+                            "20",
+                            "--rate",
+                            "20",
+                            "--journeys",
+                            "40",
+                            "--duration",
+                            "10",
+                            "--think-max-ms",
+                            "20",
+                            "--seed",
+                            "7",
+                            "--json",
+                            report.to_str().unwrap(),
+                        ];
+                        let mut env = vec![
+                            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+                            ("OTEL_RESOURCE_ATTRIBUTES", loader.as_str()),
+                        ];
+                        if *how == "env" {
+                            env.push(("TRACEDOJO_LOAD_INSTANCE", instance));
+                        } else {
+                            args.extend([*how, *instance]);
+                        }
+                        run_to_end(&args, &env)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    })
+    .await
+    .unwrap();
+    let a = report_of(&outputs[0], &reports[0]);
+    let b = report_of(&outputs[1], &reports[1]);
+    assert_eq!(a["instances"], serde_json::json!(["1/2"]), "{a}");
+    assert_eq!(b["instances"], serde_json::json!(["2/2"]), "{b}");
+    let stderr = String::from_utf8_lossy(&outputs[1].stderr);
+    assert!(
+        stderr.contains("instance 2/2: 10 of the 20 users"),
+        "{stderr}"
+    );
+    for report in [&a, &b] {
+        assert_eq!(report["journeys_finished"], 40, "{report}");
+        assert_eq!(report["errors"], 0, "{report}");
+        assert_eq!(report["seed"], 7, "{report}");
+    }
+    let u = |report: &serde_json::Value, key: &str| report[key].as_u64().unwrap();
+    // They ran at the same time: each started before the other ended.
+    assert!(
+        u(&a, "started_unix_ms") < u(&b, "ended_unix_ms")
+            && u(&b, "started_unix_ms") < u(&a, "ended_unix_ms"),
+        "one ran after the other: {a} {b}"
+    );
+
+    // What the shop saw: every request of each loader, with the user it came as.
+    let requests = u(&a, "requests") + u(&b, "requests");
+    let spans = receiver
+        .store()
+        .wait_for_spans(
+            |spans| requests_the_frontend_saw(spans).len() as u64 >= requests,
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the shop did not see every request: {e}"));
+    let seen = requests_the_frontend_saw(&spans);
+    assert_eq!(seen.len() as u64, requests);
+    let users_of = |loader: &str| -> std::collections::BTreeSet<usize> {
+        seen.iter()
+            .filter(|(l, _)| l == loader)
+            .map(|(_, user)| *user)
+            .collect()
+    };
+    let (seen_a, seen_b) = (&users_of("a"), &users_of("b"));
+    assert!(!seen_a.is_empty() && !seen_b.is_empty(), "{seen:?}");
+    assert!(
+        seen_a.is_disjoint(seen_b),
+        "both instances played {:?}",
+        seen_a.intersection(seen_b).collect::<Vec<_>>()
+    );
+    assert!(
+        seen_a.iter().all(|user| user % 2 == 0 && *user < 20),
+        "{seen_a:?}"
+    );
+    assert!(
+        seen_b.iter().all(|user| user % 2 == 1 && *user < 20),
+        "{seen_b:?}"
+    );
+    assert_eq!(seen_a.len() as u64, u(&a, "users_played"), "{a}");
+    assert_eq!(seen_b.len() as u64, u(&b, "users_played"), "{b}");
+
+    let merged_path = dir.join("merged.json");
+    let output = run_to_end(
+        &[
+            "load",
+            "merge",
+            reports[0].to_str().unwrap(),
+            reports[1].to_str().unwrap(),
+            "--json",
+            merged_path.to_str().unwrap(),
+        ],
+        // A shell that runs instances may have these set; merge takes no notice of them.
+        &[
+            ("TRACEDOJO_LOAD_INSTANCE", "2/2"),
+            ("TRACEDOJO_TARGET", shop.url.as_str()),
+        ],
+    );
+    let merged = report_of(&output, &merged_path);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("80 journeys started") && stdout.contains("p99 uncorr."),
+        "{stdout}"
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(merged["instances"], serde_json::json!(["1/2", "2/2"]));
+    for key in [
+        "journeys_started",
+        "journeys_finished",
+        "requests",
+        "errors",
+        "answered",
+        "late",
+        "dropped",
+        "users_played",
+    ] {
+        assert_eq!(u(&merged, key), u(&a, key) + u(&b, key), "{key}");
+    }
+    assert_eq!(u(&merged, "requests"), requests);
+    assert_eq!(
+        u(&merged, "started_unix_ms"),
+        u(&a, "started_unix_ms").min(u(&b, "started_unix_ms"))
+    );
+    assert_eq!(
+        u(&merged, "ended_unix_ms"),
+        u(&a, "ended_unix_ms").max(u(&b, "ended_unix_ms"))
+    );
+    for (key, quantile) in [("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)] {
+        let at = |report: &serde_json::Value| report["overall"]["corrected"][key].as_f64().unwrap();
+        let (m, a_value, b_value) = (at(&merged), at(&a), at(&b));
+        assert!(
+            a_value.min(b_value) <= m && m <= a_value.max(b_value),
+            "{key}: merged {m} not between {a_value} and {b_value}"
+        );
+        let union = quantile_of_union(
+            &[
+                &a["overall"]["corrected_histogram_us"],
+                &b["overall"]["corrected_histogram_us"],
+            ],
+            quantile,
+        );
+        assert_eq!(m, union, "{key}");
+    }
+
+    // The same instance twice: refused in one line that names both files.
+    let copy = dir.join("copy.json");
+    std::fs::copy(&reports[0], &copy).unwrap();
+    let output = run_to_end(
+        &[
+            "load",
+            "merge",
+            reports[0].to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} and {} are both instance 1/2",
+            reports[0].display(),
+            copy.display()
+        )),
+        "{stderr}"
+    );
+    // One of two: merged, with a warning that the other is missing.
+    let output = run_to_end(&["load", "merge", reports[1].to_str().unwrap()], &[]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("warning: 1 of 2 instances given (2/2); 1/2 missing"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_instances_and_merges_get_one_clear_line() {
+    for bad in ["0/2", "3/2", "2", "1/0", "a/b", "+1/2"] {
+        let line = load_failure(&["--instance", bad]);
+        assert!(
+            line.contains("--instance takes I/N, e.g. 2/4, with 1 <= I <= N"),
+            "{bad}: {line}"
+        );
+        let line = support::failure_line(
+            &["load", NOWHERE[0], NOWHERE[1]],
+            &[("TRACEDOJO_LOAD_INSTANCE", bad)],
+        );
+        assert!(
+            line.contains("--instance takes I/N"),
+            "{bad} from the environment: {line}"
+        );
+    }
+    let line = load_failure(&["--instance", "3/4", "--users", "3"]);
+    assert!(
+        line.contains("instance 3/4 needs at least 4 users") && line.contains("--users"),
+        "{line}"
+    );
+    // Flags of a run do not go with merge, which would otherwise drop them unsaid.
+    let line = failure_line(&["load", "--rate", "5", "merge", "a.json"]);
+    assert!(line.contains("merge"), "{line}");
+    let line = failure_line(&["load", "merge"]);
+    assert!(line.contains("required arguments"), "{line}");
+
+    let dir = temp_dir("merge-input");
+    let missing = dir.join("missing.json");
+    let line = failure_line(&["load", "merge", missing.to_str().unwrap()]);
+    assert!(
+        line.starts_with(&format!("error: cannot read {}", missing.display())),
+        "{line}"
+    );
+    let toml = dir.join("profile.toml");
+    std::fs::write(&toml, "profile = \"spike\"\n").unwrap();
+    let line = failure_line(&["load", "merge", toml.to_str().unwrap()]);
+    assert!(
+        line.contains(&format!(
+            "{} is not a load report: not JSON",
+            toml.display()
+        )),
+        "{line}"
+    );
+    let other = dir.join("other.json");
+    std::fs::write(&other, "{\"resourceSpans\": []}").unwrap();
+    let line = failure_line(&["load", "merge", other.to_str().unwrap()]);
+    assert!(
+        line.contains("is not a load report: missing field `target`"),
+        "{line}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

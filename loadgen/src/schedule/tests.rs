@@ -234,3 +234,38 @@ fn bad_values_are_refused_with_the_field_named() {
         assert!(Profile::from_name(name, 10.0, secs(10)).is_ok(), "{name}");
     }
 }
+
+#[test]
+fn instances_at_one_rate_interleave_their_evenly_spaced_arrivals() {
+    let instance_offsets = |phase: f64| -> Vec<Duration> {
+        Schedule::new(
+            Profile::Constant { rate: 10.0 },
+            Arrivals::Uniform,
+            Some(secs(2)),
+            None,
+            1,
+        )
+        .unwrap()
+        .with_phase(phase)
+        .offsets()
+        .collect()
+    };
+    assert_eq!(
+        instance_offsets(0.5),
+        plan(Profile::Constant { rate: 10.0 }, Arrivals::Uniform, 2, 1)
+    );
+    let mut all: Vec<Duration> = [0.125, 0.375, 0.625, 0.875]
+        .into_iter()
+        .flat_map(instance_offsets)
+        .collect();
+    all.sort();
+    assert_eq!(all.len(), 80);
+    // Four generators at 10 a second together send one every 25 ms, none at once.
+    for (k, offset) in all.iter().enumerate() {
+        let expected = 0.025 * (k as f64 + 0.5);
+        assert!(
+            (offset.as_secs_f64() - expected).abs() < 1e-6,
+            "arrival {k} at {offset:?}, expected {expected} s"
+        );
+    }
+}
