@@ -267,14 +267,20 @@
     }));
   }
 
+  // The tile's p95 over its history: the kit's line chart (chart.js, as the explorer's RED
+  // charts), bare, since the figures above it say the values.
   function sparkline(points) {
-    const box = svg("svg", { viewBox: "0 0 100 30", preserveAspectRatio: "none" });
-    const values = points.map((p) => (p.p95_ms == null ? 0 : p.p95_ms));
-    if (values.length > 1) {
-      const max = Math.max(...values, 1);
-      const coords = values.map((v, i) => ((i * 100) / (values.length - 1)).toFixed(1) + "," + (28 - (v / max) * 26).toFixed(1));
-      box.appendChild(svg("polyline", { points: coords.join(" ") }));
-    }
+    const box = svg("svg", {});
+    if (!window.TdChart) return box;
+    window.TdChart.line(box, {
+      bare: true,
+      width: 240,
+      height: 36,
+      label: "p95",
+      series: [{ name: "p95", points: points.map((p) => ({ x: p.t_unix_ms, y: p.p95_ms })) }],
+    });
+    // Stretched to the tile's width, whatever it is.
+    box.setAttribute("preserveAspectRatio", "none");
     return box;
   }
 

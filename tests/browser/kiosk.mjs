@@ -103,12 +103,16 @@ async function checkAct(page, index, lang, shots) {
     highlight: document.querySelector('#waterfall .row.highlight')?.dataset.spanId,
     rows: document.querySelectorAll('#waterfall .row').length,
     nodes: document.querySelectorAll('#map .node').length,
+    tiles: document.querySelectorAll('#services .tile').length,
+    // Each tile's p95 history, drawn by the kit's chart script: a line once two reads have it.
+    sparklines: document.querySelectorAll('#services .tile svg.td-chart path.td-chart-line').length,
     lang: document.documentElement.lang,
   }));
   check(shown.lang === lang, `act ${index}: page language ${shown.lang}, wanted ${lang}`);
   check(shown.caption === act[lang].caption, `act ${index}: caption ${JSON.stringify(shown.caption)}, wanted ${JSON.stringify(act[lang].caption)}`);
   check(shown.countdown === clock(api.playing.remaining_ms), `act ${index}: countdown ${shown.countdown} while paused with ${api.playing.remaining_ms} ms left`);
   check(shown.nodes >= 5, `act ${index}: the map has ${shown.nodes} services`);
+  check(shown.tiles >= 5 && shown.sparklines >= shown.tiles - 1, `act ${index}: ${shown.sparklines} sparklines drawn on ${shown.tiles} tiles`);
   check(shown.lit.length === 1 && shown.lit[0] === act.look.service, `act ${index}: map lights ${shown.lit}, the act looks at ${act.look.service}`);
   check(shown.tileLit.length <= 1 && (shown.tileLit.length === 0 || shown.tileLit[0] === act.look.service), `act ${index}: tiles lit ${shown.tileLit}`);
   const trace = api.lens.trace;

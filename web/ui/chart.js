@@ -94,7 +94,9 @@
   function frame(options, xs, yMax, legendRows) {
     const width = options.width || 560;
     const height = options.height || 180;
-    const margin = { left: options.marginLeft || 58, right: 14, top: 10, bottom: 24 + legendRows * 16 };
+    const margin = options.bare
+      ? { left: 2, right: 2, top: 2, bottom: 2 }
+      : { left: options.marginLeft || 58, right: 14, top: 10, bottom: 24 + legendRows * 16 };
     const plot = {
       left: margin.left,
       top: margin.top,
@@ -205,6 +207,8 @@
    *   xMin?, xMax?: the time range (else the data's), yMin?: the least top of the value axis,
    *   width?, height?, label?: what the chart shows (for screen readers), empty?: text shown without data,
    *   legend?: true to list the series under the chart,
+   *   bare?: true for a sparkline: the lines alone, no axes, labels or legend (a tile read from
+   *     across a room, where the figure beside it says the value),
    * }
    */
   function line(svg, options) {
@@ -217,13 +221,13 @@
     const formatY = opts.formatY || defaultFormat(opts.unit);
     const xs = series.flatMap((s) => s.points.map((p) => p.x));
     const ys = series.flatMap((s) => s.points.map((p) => p.y)).filter(isNum);
-    const rows = legendRows(series.map((s) => s.name), opts);
+    const rows = opts.bare ? 0 : legendRows(series.map((s) => s.name), opts);
     const f = frame(opts, xs.length ? xs : [Date.now() - HOUR, Date.now()], ys.length ? Math.max(...ys) : 0, rows);
     start(svg, f, opts.label);
     svg.setAttribute('role', 'img');
-    axes(svg, f, formatY);
+    if (!opts.bare) axes(svg, f, formatY);
     if (!ys.length) {
-      empty(svg, f, opts.empty);
+      if (!opts.bare) empty(svg, f, opts.empty);
       return svg;
     }
     const highlighted = series.some((s) => s.name === opts.highlight) ? opts.highlight : null;

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tracedojo_web::guard::{bearer_token_matches, host_header_names_loopback};
-use tracedojo_web::{Asset, EmbeddedPage};
+use tracedojo_web::{Asset, CHART_JS, EmbeddedPage};
 
 use crate::play::{Command, NowPlaying, unix_ms};
 use crate::scenario::Scenario;
@@ -52,6 +52,7 @@ const PAGE: EmbeddedPage = EmbeddedPage {
             content_type: "text/css; charset=utf-8",
             body: include_bytes!("../../kiosk/kiosk.css"),
         },
+        CHART_JS,
     ],
     content_security_policy: CONTENT_SECURITY_POLICY,
 };
