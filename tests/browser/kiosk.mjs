@@ -21,8 +21,9 @@ if (!artifacts || !binary || !args.includes('--kiosk-listen')) {
 mkdirSync(artifacts, { recursive: true });
 const listen = args[args.indexOf('--kiosk-listen') + 1];
 const kioskUrl = `http://${listen}`;
-// Long enough for the shop to start and for an act's first traces to arrive and settle.
-const WAIT = 60000;
+// Long enough for the shop to start and for an act's first traces to arrive and settle, on a
+// machine busy with other tests too (a minute was once not enough for an act's pick).
+const WAIT = 120000;
 
 function check(condition, message) {
   if (!condition) throw new Error(message);

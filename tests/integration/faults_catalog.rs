@@ -126,12 +126,6 @@ fn assert_no_labels(spans: &[StoredSpan], traces: &[String]) {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    assert!(!values.is_empty());
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Runs `count` searches through the frontend, each in its own trace; their trace ids.
 async fn searches(shop: &Shop, count: usize) -> Vec<String> {
     let mut traces = Vec::new();
@@ -152,7 +146,9 @@ async fn searches(shop: &Shop, count: usize) -> Vec<String> {
     traces
 }
 
-/// The median time, in ms, of the search query's span over `traces`.
+/// The quickest time, in ms, of the search query's span over `traces`: the query's own cost.
+/// A busy machine (other tests, other processes) can only make a query slower, so the
+/// quickest of each phase compares the plans, where a median would compare the machine's load.
 fn search_query_ms(spans: &[StoredSpan], traces: &[String]) -> f64 {
     let times: Vec<f64> = traces
         .iter()
@@ -165,7 +161,7 @@ fn search_query_ms(spans: &[StoredSpan], traces: &[String]) -> f64 {
             search.duration_nanos() as f64 / 1e6
         })
         .collect();
-    median(times)
+    times.into_iter().fold(f64::INFINITY, f64::min)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,7 +201,7 @@ async fn a_missing_index_makes_the_search_scan_until_it_is_cleared() {
         search_query_ms(&spans, &after),
     );
     let timing = format!(
-        "search query median: {before_ms:.3} ms before, {during_ms:.3} ms without the index, {after_ms:.3} ms after"
+        "quickest search query: {before_ms:.3} ms before, {during_ms:.3} ms without the index, {after_ms:.3} ms after"
     );
     eprintln!("{timing}");
     assert!(during_ms > 3.0 * before_ms, "{timing}");

@@ -265,10 +265,14 @@ async fn services_in_a_checkout(explorer: &str) -> usize {
     })
     .await;
     for summary in found["traces"].as_array().unwrap() {
-        let trace = get(&format!(
+        // Counted once every service's spans are in: a busy machine sends some batches late.
+        let url = format!(
             "{explorer}/api/traces/{}",
             summary["trace_id"].as_str().unwrap()
-        ))
+        );
+        let (_, trace) = poll_json(&url, WAIT, |code, trace| {
+            code == 200 && support::trace_is_whole(trace)
+        })
         .await;
         if trace["error_count"] == 0 {
             let services: BTreeSet<&str> = trace["spans"]
