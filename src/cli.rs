@@ -658,9 +658,16 @@ pub struct UpArgs {
     /// 0 picks free ports.
     #[arg(long, env = "TRACEDOJO_BASE_PORT", default_value = "8080", value_parser = parse_port)]
     pub base_port: u16,
-    /// Directory for the SQLite databases; created if missing.
+    /// Directory for the SQLite databases (one file per service) and the shop's address
+    /// book; created if missing.
     #[arg(long, env = "TRACEDOJO_DATA_DIR", default_value = "tracedojo-data")]
     pub data_dir: PathBuf,
+    /// Run the shop on PostgreSQL instead of SQLite: postgres://USER:PASSWORD@HOST:5432/DATABASE.
+    /// Every service keeps its tables in a schema named after it (catalog, cart, checkout,
+    /// inventory, shipping, queue), so the shop's spans say db.system.name=postgresql. The
+    /// database must exist; `up` waits up to 30 s for the server to take connections.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
     /// Use an already running service instead of starting ours, e.g. `--external payment=http://10.0.0.5:9000`.
     /// Repeat for several. Your own service then joins the shop's traces.
     #[arg(long = "external", value_name = "NAME=URL")]
@@ -756,11 +763,15 @@ pub struct ServiceArgs {
     /// Directory for the SQLite databases; created if missing.
     #[arg(long, env = "TRACEDOJO_DATA_DIR", default_value = "tracedojo-data")]
     pub data_dir: PathBuf,
-    /// This service's database (default: sqlite://DATA_DIR/NAME.db).
-    #[arg(long, env = "DATABASE_URL")]
+    /// This service's database (default: sqlite://DATA_DIR/NAME.db). A PostgreSQL URL,
+    /// postgres://USER:PASSWORD@HOST:5432/DATABASE, keeps the service's tables in a schema
+    /// named after it, so every service can be given the same URL; add ?sslmode=require for
+    /// a server reached over TLS (a managed database).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// The order queue shared by checkout and shipping (default: sqlite://DATA_DIR/queue.db).
-    #[arg(long, env = "QUEUE_URL")]
+    /// The order queue shared by checkout and shipping (default: the PostgreSQL database of
+    /// --database-url, schema `queue`; else sqlite://DATA_DIR/queue.db).
+    #[arg(long, env = "QUEUE_URL", hide_env_values = true)]
     pub queue_url: Option<String>,
     /// Median latency of the simulated payment gateway, in milliseconds (payment only).
     #[arg(long, env = "PAYMENT_MEDIAN_LATENCY_MS", default_value = "25")]

@@ -5,6 +5,7 @@
 
 mod backend;
 mod cli;
+mod database;
 mod doctor;
 mod explore;
 mod export_watch;

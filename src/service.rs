@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tracedojo_faults::Faults;
+use tracedojo_kit::db::Engine;
 use tracedojo_kit::db::retention::Retention;
 use tracedojo_kit::server::{RunError, ServerOptions};
 use tracedojo_kit::telemetry::{STOP_FLUSH_TIMEOUT, ServiceIdentity, Telemetry};
@@ -21,6 +22,10 @@ use crate::ports;
 /// How long requests still in flight at the stop may take to finish. `tracedojo up` allows
 /// each service a few seconds for its whole stop: this, then the flush, must fit in them.
 pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+
+/// The services that keep tables, and those of them that also use the order queue.
+const WITH_TABLES: [&str; 5] = ["catalog", "cart", "inventory", "checkout", "shipping"];
+const WITH_QUEUE: [&str; 2] = ["checkout", "shipping"];
 
 /// How long a service started with `--faults-url` waits for the plan before serving: long
 /// enough for a control API on the same machine, short enough that a missing one costs little.
@@ -36,18 +41,25 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         );
     };
     let port = args.port.unwrap_or(8080 + offset);
-    // The data directory is needed only for the URLs left to their defaults.
-    if args.database_url.is_none() || args.queue_url.is_none() {
-        prepare_data_dir(&args.data_dir)?;
+    let (database_url, queue_url) = database_urls(&args, &name)?;
+    let mut used = Vec::new();
+    if WITH_TABLES.contains(&name.as_str()) {
+        used.push(&database_url);
     }
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| sqlite_url(&args.data_dir, &name));
-    let queue_url = args
-        .queue_url
-        .clone()
-        .unwrap_or_else(|| sqlite_url(&args.data_dir, "queue"));
+    if WITH_QUEUE.contains(&name.as_str()) && queue_url != database_url {
+        used.push(&queue_url);
+    }
+    for url in used {
+        {
+            if Engine::of_url(url)? == Engine::Postgres {
+                // Started beside its database (compose, a pod), a service may come up first.
+                crate::database::wait_for_postgres(url, crate::database::PATIENCE, |line| {
+                    eprintln!("{name}: {line}")
+                })
+                .await?;
+            }
+        }
+    }
 
     // Checked here, not where the page is built: a link with another scheme (javascript:)
     // would run in the shopper's page.
@@ -250,6 +262,29 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
 }
 
 /// Creates the data directory and proves it is writable, with an error that says how to fix it.
+/// The service's database and the queue's: given, or SQLite files in the data directory
+/// (created if missing). On PostgreSQL the queue defaults to the service's own database (its
+/// tables in schema `queue`), so checkout and shipping given one URL share it.
+fn database_urls(args: &ServiceArgs, name: &str) -> anyhow::Result<(String, String)> {
+    for url in [&args.database_url, &args.queue_url].into_iter().flatten() {
+        Engine::of_url(url)?;
+    }
+    let database_url = args.database_url.clone();
+    let queue_url = args.queue_url.clone().or_else(|| {
+        database_url
+            .clone()
+            .filter(|url| Engine::of_url(url).ok() == Some(Engine::Postgres))
+    });
+    // The data directory is needed only for the URLs left to their defaults.
+    if database_url.is_none() || queue_url.is_none() {
+        prepare_data_dir(&args.data_dir)?;
+    }
+    Ok((
+        database_url.unwrap_or_else(|| sqlite_url(&args.data_dir, name)),
+        queue_url.unwrap_or_else(|| sqlite_url(&args.data_dir, "queue")),
+    ))
+}
+
 pub fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     let hint = "choose another with --data-dir or fix its permissions";
     std::fs::create_dir_all(dir).map_err(|err| {

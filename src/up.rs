@@ -303,6 +303,10 @@ async fn preflight(args: &UpArgs) -> anyhow::Result<Option<participant::Particip
         .map(participant::parse)
         .transpose()?;
     otel_env::validate_all()?;
+    if let Some(url) = crate::database::shop_database_url(args.database_url.as_deref())? {
+        crate::database::wait_for_postgres(&url, crate::database::PATIENCE, |line| say!("{line}"))
+            .await?;
+    }
     if let Some(participant) = &participant
         && let Some(namespace) = otel_env::resource_attribute("service.namespace")
         && namespace != participant.as_str()
@@ -336,6 +340,11 @@ fn children_environment(
         None => env_remove.push(participant::ENV.to_string()),
     }
     explorer_environment(explorer, &mut child_env, &mut env_remove);
+    // By environment, not argument: the URL holds a password. (Checked in `preflight`.)
+    if let Ok(Some(url)) = crate::database::shop_database_url(args.database_url.as_deref()) {
+        env_remove.retain(|variable| variable != "DATABASE_URL");
+        child_env.push(("DATABASE_URL".into(), url));
+    }
     // Every service with tables of finished work keeps the same number of rows.
     child_env.push(("TRACEDOJO_KEEP_ROWS".into(), args.keep_rows.to_string()));
     if HAND_OVER {
@@ -766,12 +775,13 @@ to tell your run apart, start it with --participant YOUR_NAME"
             set.push(("OTEL_RESOURCE_ATTRIBUTES".to_string(), kept.join(",")));
         }
     }
+    // Every service takes the shop's database from --database-url (DATABASE_URL), set below.
+    remove.push("DATABASE_URL".to_string());
     for (variable, why) in [
         (
-            "DATABASE_URL",
-            "each service gets its own database in --data-dir",
+            "QUEUE_URL",
+            "the queue lives beside the services' data (--data-dir or --database-url)",
         ),
-        ("QUEUE_URL", "the queue lives in --data-dir"),
         ("PORT", "each service gets its own port from --base-port"),
     ] {
         if std::env::var_os(variable).is_some() {
@@ -1086,7 +1096,10 @@ fn print_summary(
         }
     }
     say!("");
-    say!("  Data:   {}", args.data_dir.display());
+    match crate::database::shop_database_url(args.database_url.as_deref()) {
+        Ok(Some(url)) => say!("  Data:   {}", crate::database::describe(&url)),
+        _ => say!("  Data:   {}", args.data_dir.display()),
+    }
     say!(
         "  Traces: {}",
         traces_destination(explorer.map(|(explorer, _)| explorer))

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tracedojo_catalog::store;
 use tracedojo_explorer::{Receiver, StoredSpan};
 use tracedojo_kit::Db;
+use tracedojo_kit::db::Engine;
 
 const WAIT: Duration = Duration::from_secs(30);
 /// Every service applies a change within a second; the index follows the plan in that time.
@@ -45,7 +46,7 @@ async fn get_traced(shop: &Shop, path: &str) -> (Value, String) {
 async fn catalog_db(shop: &Shop) -> Db {
     let path = shop.data_dir.join("catalog.db");
     assert!(path.exists(), "no catalog database at {}", path.display());
-    Db::connect(&format!("sqlite://{}", path.display()))
+    Db::connect(&format!("sqlite://{}", path.display()), "catalog")
         .await
         .unwrap()
 }
@@ -155,7 +156,10 @@ fn search_query_ms(spans: &[StoredSpan], traces: &[String]) -> f64 {
         .map(|trace| {
             let search = queries(spans, trace)
                 .into_iter()
-                .find(|s| s.attr_str("db.query.text") == Some(store::SEARCH_PRODUCTS.text))
+                .find(|s| {
+                    s.attr_str("db.query.text")
+                        == Some(store::SEARCH_PRODUCTS.text_for(Engine::Sqlite))
+                })
                 .unwrap_or_else(|| panic!("no search query span in trace {trace}"));
             assert_eq!(search.attr_str("db.collection.name"), Some("search_terms"));
             search.duration_nanos() as f64 / 1e6
@@ -260,7 +264,7 @@ async fn n_plus_one_loads_each_product_with_its_own_query_and_answers_the_same()
             .filter(|s| {
                 s.name == "SELECT products"
                     && s.attr_str("db.query.text")
-                        .is_some_and(|t| t.ends_with("WHERE id = ?1"))
+                        .is_some_and(|t| t.ends_with("WHERE id = $1"))
             })
             .count();
         assert_eq!(by_id, PAGE, "one query per product");

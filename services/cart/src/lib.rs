@@ -22,6 +22,9 @@ use tracedojo_kit::db::retention::{Pruner, Retention};
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 use tracedojo_kit::{Db, HttpClient};
 
+/// The cart tables, for SQLite (`migrations/sqlite`) and PostgreSQL (`migrations/postgres`).
+pub static MIGRATIONS: tracedojo_kit::db::Migrations = tracedojo_kit::migrations!();
+
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -51,7 +54,7 @@ impl AppState {
 
 /// Opens the cart database and brings its tables up to date.
 pub async fn open_database(database_url: &str) -> Result<Db, RunError> {
-    let db = Db::open(database_url, &sqlx::migrate!()).await?;
+    let db = Db::open(database_url, "cart", &MIGRATIONS).await?;
     Ok(db)
 }
 

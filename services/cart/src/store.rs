@@ -17,19 +17,21 @@ const SELECT_ITEMS: Statement = Statement::new(
     "SELECT",
     "cart_items",
     "SELECT product_id, name, quantity, unit_price_cents FROM cart_items
-     WHERE session_id = ?1 ORDER BY added_at, product_id",
+     WHERE session_id = $1 ORDER BY added_at, product_id",
 );
 
 // Adding a product that is already in the cart adds to its quantity, and refreshes the
 // name and price to what the catalog says now. A line stops at MAX_QUANTITY rather than
-// failing: a shopper clicking "add" once too often should not see an error.
+// failing: a shopper clicking "add" once too often should not see an error. (A CASE, since
+// the smaller of two numbers is MIN in SQLite and LEAST in PostgreSQL.)
 const UPSERT_ITEM: Statement = Statement::new(
     "INSERT",
     "cart_items",
     "INSERT INTO cart_items (session_id, product_id, name, quantity, unit_price_cents)
-     VALUES (?1, ?2, ?3, ?4, ?5)
+     VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (session_id, product_id) DO UPDATE SET
-         quantity = MIN(cart_items.quantity + excluded.quantity, ?6),
+         quantity = CASE WHEN cart_items.quantity + excluded.quantity < $6
+                         THEN cart_items.quantity + excluded.quantity ELSE $6 END,
          name = excluded.name,
          unit_price_cents = excluded.unit_price_cents",
 );
@@ -37,13 +39,13 @@ const UPSERT_ITEM: Statement = Statement::new(
 const DELETE_ITEM: Statement = Statement::new(
     "DELETE",
     "cart_items",
-    "DELETE FROM cart_items WHERE session_id = ?1 AND product_id = ?2",
+    "DELETE FROM cart_items WHERE session_id = $1 AND product_id = $2",
 );
 
 const DELETE_CART: Statement = Statement::new(
     "DELETE",
     "cart_items",
-    "DELETE FROM cart_items WHERE session_id = ?1",
+    "DELETE FROM cart_items WHERE session_id = $1",
 );
 
 /// The most of one product a cart line may hold.
@@ -85,7 +87,7 @@ pub async fn load_cart(db: &Db, session_id: &str) -> Result<Cart, sqlx::Error> {
     let items = db
         .run(
             &SELECT_ITEMS,
-            sqlx::query_as::<_, CartItem>(SELECT_ITEMS.text)
+            sqlx::query_as::<_, CartItem>(db.sql(&SELECT_ITEMS))
                 .bind(session_id)
                 .fetch_all(db.pool()),
         )
@@ -107,7 +109,7 @@ pub async fn add_item(
 ) -> Result<(), sqlx::Error> {
     db.run(
         &UPSERT_ITEM,
-        sqlx::query(UPSERT_ITEM.text)
+        sqlx::query(db.sql(&UPSERT_ITEM))
             .bind(session_id)
             .bind(product_id)
             .bind(name)
@@ -125,7 +127,7 @@ pub async fn remove_item(db: &Db, session_id: &str, product_id: i64) -> Result<b
     let result = db
         .run(
             &DELETE_ITEM,
-            sqlx::query(DELETE_ITEM.text)
+            sqlx::query(db.sql(&DELETE_ITEM))
                 .bind(session_id)
                 .bind(product_id)
                 .execute(db.pool()),
@@ -139,7 +141,7 @@ pub async fn clear_cart(db: &Db, session_id: &str) -> Result<u64, sqlx::Error> {
     let result = db
         .run(
             &DELETE_CART,
-            sqlx::query(DELETE_CART.text)
+            sqlx::query(db.sql(&DELETE_CART))
                 .bind(session_id)
                 .execute(db.pool()),
         )

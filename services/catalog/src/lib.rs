@@ -28,6 +28,9 @@ use tracedojo_kit::server::{self, RunError, ServerOptions};
 
 pub use store::{Category, Product};
 
+/// The catalog tables, for SQLite (`migrations/sqlite`) and PostgreSQL (`migrations/postgres`).
+pub static MIGRATIONS: tracedojo_kit::db::Migrations = tracedojo_kit::migrations!();
+
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -48,7 +51,7 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
+    let db = Db::open(&config.database_url, "catalog", &MIGRATIONS).await?;
     seed::seed_if_empty(&db)
         .await
         .map_err(|e| RunError::Config(format!("cannot seed the catalogue: {e}")))?;

@@ -4,8 +4,8 @@
 //! The generator is deterministic, so product 42 is the same product on every machine and in
 //! every workshop: inventory seeds stock for ids 1..=240 and expects them to exist.
 
-use sqlx::SqliteConnection;
-use tracedojo_kit::Db;
+use tracedojo_kit::db::{Connection, Engine};
+use tracedojo_kit::{Db, Statement};
 use tracing::Instrument;
 
 use crate::{store, words};
@@ -390,16 +390,24 @@ fn shop_price(cents: i64) -> i64 {
 }
 
 const INSERT_CATEGORY: &str =
-    "INSERT INTO categories (slug, name, image, position) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO categories (slug, name, image, position) VALUES ($1, $2, $3, $4)";
 
 /// `created_at` is spread over the weeks before the shop opened, one product every 6 hours,
 /// so "newest first" has a stable, meaningful order.
-const INSERT_PRODUCT: &str = "INSERT INTO products (id, sku, name, description, category, price_cents, currency, image, created_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'USD', ?7, strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-06 09:00:00', '+' || (?1 * 6) || ' hours'))";
+const INSERT_PRODUCT: Statement = Statement::per_engine(
+    "INSERT",
+    "products",
+    "INSERT INTO products (id, sku, name, description, category, price_cents, currency, image, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'USD', $7, strftime('%Y-%m-%dT%H:%M:%SZ', '2025-01-06 09:00:00', '+' || ($1 * 6) || ' hours'))",
+    "INSERT INTO products (id, sku, name, description, category, price_cents, currency, image, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'USD', $7, to_char(timestamp '2025-01-06 09:00:00' \
+     + make_interval(hours => ($1 * 6)::int), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
+);
 
-/// Whether the search table has been filled; a catalogue seeded before search had its own
-/// table has products but no terms.
-const ANY_SEARCH_TERM: &str = "SELECT EXISTS (SELECT 1 FROM search_terms)";
+/// Whether the search table has been filled (1) or not (0); a catalogue seeded before search
+/// had its own table has products but no terms.
+const ANY_SEARCH_TERM: &str =
+    "SELECT COUNT(*) FROM (SELECT 1 FROM search_terms LIMIT 1) AS any_term";
 
 /// What a product is found by: its texts and its category's name.
 const SELECT_SEARCHABLE_TEXT: &str = "SELECT p.id, p.name, p.description, c.name FROM products p \
@@ -407,22 +415,31 @@ const SELECT_SEARCHABLE_TEXT: &str = "SELECT p.id, p.name, p.description, c.name
 
 /// All of one product's terms in one statement, as a JSON array: one round trip per product
 /// rather than per term keeps the first start quick.
-const INSERT_SEARCH_TERMS: &str =
-    "INSERT INTO search_terms (term, product_id) SELECT value, ?2 FROM json_each(?1)";
+const INSERT_SEARCH_TERMS: Statement = Statement::per_engine(
+    "INSERT",
+    "search_terms",
+    "INSERT INTO search_terms (term, product_id) SELECT value, $2 FROM json_each($1)",
+    "INSERT INTO search_terms (term, product_id) SELECT jsonb_array_elements_text($1::jsonb), $2",
+);
+
+/// PostgreSQL plans from statistics its autovacuum gathers a while after big changes: gathered
+/// at once after the seed, the search uses its index from the first request.
+const ANALYZE: &str = "ANALYZE products, search_terms";
 
 /// Fills an empty catalogue in one transaction, and the search terms of a catalogue that has
 /// none yet; does nothing more if products already exist. Returns how many products were
 /// inserted.
 pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
     if store::count_products(db).await? > 0 {
-        let indexed: bool = sqlx::query_scalar(ANY_SEARCH_TERM)
+        let indexed: i64 = sqlx::query_scalar(ANY_SEARCH_TERM)
             .fetch_one(db.pool())
             .await?;
-        if !indexed {
+        if indexed == 0 {
             async {
                 let mut tx = db.begin_write().await?;
-                let terms = index_products(tx.conn()).await?;
+                let terms = index_products(db.engine(), tx.conn()).await?;
                 tx.commit().await?;
+                analyze(db).await?;
                 tracing::info!(
                     tracedojo.search.term_count = terms as i64,
                     "filled the search terms of the catalogue"
@@ -448,7 +465,7 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
                 .await?;
         }
         for product in &products {
-            sqlx::query(INSERT_PRODUCT)
+            sqlx::query(INSERT_PRODUCT.text_for(db.engine()))
                 .bind(product.id)
                 .bind(&product.sku)
                 .bind(&product.name)
@@ -459,8 +476,9 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
                 .execute(tx.conn())
                 .await?;
         }
-        let terms = index_products(tx.conn()).await?;
+        let terms = index_products(db.engine(), tx.conn()).await?;
         tx.commit().await?;
+        analyze(db).await?;
         tracing::info!(
             tracedojo.product.count = products.len() as i64,
             tracedojo.product.category_count = CATEGORIES.len() as i64,
@@ -473,8 +491,16 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
     .await
 }
 
+/// Gathers the planner's statistics on PostgreSQL (SQLite plans without them).
+async fn analyze(db: &Db) -> Result<(), sqlx::Error> {
+    if db.engine() == Engine::Postgres {
+        sqlx::query(ANALYZE).execute(db.pool()).await?;
+    }
+    Ok(())
+}
+
 /// Stores every product's search terms (see [`crate::words`]); returns how many rows.
-async fn index_products(conn: &mut SqliteConnection) -> Result<usize, sqlx::Error> {
+async fn index_products(engine: Engine, conn: &mut Connection) -> Result<usize, sqlx::Error> {
     let texts: Vec<(i64, String, String, String)> = sqlx::query_as(SELECT_SEARCHABLE_TEXT)
         .fetch_all(&mut *conn)
         .await?;
@@ -483,7 +509,7 @@ async fn index_products(conn: &mut SqliteConnection) -> Result<usize, sqlx::Erro
         let terms = words::terms([name.as_str(), description, category]);
         rows += terms.len();
         let terms = serde_json::Value::from_iter(terms).to_string();
-        sqlx::query(INSERT_SEARCH_TERMS)
+        sqlx::query(INSERT_SEARCH_TERMS.text_for(engine))
             .bind(terms)
             .bind(id)
             .execute(&mut *conn)

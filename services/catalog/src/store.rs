@@ -8,8 +8,9 @@
 //! database rather than for a request, so they show in no trace.
 
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
+use tracedojo_kit::db::Engine;
 use tracedojo_kit::{Db, Statement};
 
 /// A product as the API returns it.
@@ -26,8 +27,8 @@ pub struct Product {
 }
 
 // Written by hand because sqlx's derive feature is not enabled in this workspace.
-impl FromRow<'_, SqliteRow> for Product {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl FromRow<'_, AnyRow> for Product {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Product {
             id: row.try_get("id")?,
             sku: row.try_get("sku")?,
@@ -63,67 +64,79 @@ const SELECT_PRODUCTS_PAGE: Statement = Statement::new(
     "SELECT",
     "products",
     "SELECT id, sku, name, description, category, price_cents, currency, image FROM products \
-     ORDER BY id LIMIT ?1 OFFSET ?2",
+     ORDER BY id LIMIT $1 OFFSET $2",
 );
 
 const COUNT_PRODUCTS_IN_CATEGORY: Statement = Statement::new(
     "SELECT",
     "products",
-    "SELECT COUNT(*) FROM products WHERE category = ?1",
+    "SELECT COUNT(*) FROM products WHERE category = $1",
 );
 
 const SELECT_PRODUCTS_IN_CATEGORY: Statement = Statement::new(
     "SELECT",
     "products",
     "SELECT id, sku, name, description, category, price_cents, currency, image FROM products \
-     WHERE category = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+     WHERE category = $1 ORDER BY id LIMIT $2 OFFSET $3",
 );
 
 /// The ids arrive as one JSON array (`[3,7,42]`) so the statement text stays the same whatever
-/// the number of ids: one statement, one span name, one line in a slow-query report.
-const SELECT_PRODUCTS_BY_IDS: Statement = Statement::new(
+/// the number of ids: one statement, one span name, one line in a slow-query report. SQLite
+/// reads the array with `json_each`, PostgreSQL with `jsonb_array_elements_text`.
+const SELECT_PRODUCTS_BY_IDS: Statement = Statement::per_engine(
     "SELECT",
     "products",
     "SELECT id, sku, name, description, category, price_cents, currency, image FROM products \
-     WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+     WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
+    "SELECT id, sku, name, description, category, price_cents, currency, image FROM products \
+     WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::bigint)) ORDER BY id",
 );
 
 const SELECT_PRODUCT: Statement = Statement::new(
     "SELECT",
     "products",
     "SELECT id, sku, name, description, category, price_cents, currency, image FROM products \
-     WHERE id = ?1",
+     WHERE id = $1",
 );
 
-/// The products whose terms include every word searched for. `?1` holds the distinct words
-/// as one JSON array, `?2` how many there are: a product matches when it has that many of
-/// them. The lookup of the words goes through `idx_search_terms_term`.
-pub const SEARCH_PRODUCTS: Statement = Statement::new(
+/// The products whose terms include every word searched for. `$1` holds the distinct words
+/// as one JSON array, `$2` how many there are: a product matches when it has that many of
+/// them. The lookup of the words goes through `idx_search_terms_term`. (On PostgreSQL the
+/// words are an array compared with `= ANY`: the planner cannot see how many rows `IN (SELECT
+/// ...)` over a function yields, guesses many, and would scan the table even with the index.)
+pub const SEARCH_PRODUCTS: Statement = Statement::per_engine(
     "SELECT",
     "search_terms",
     "SELECT id, sku, name, description, category, price_cents, currency, image FROM products \
-     WHERE id IN (SELECT product_id FROM search_terms WHERE term IN (SELECT value FROM json_each(?1)) \
-     GROUP BY product_id HAVING COUNT(DISTINCT term) = ?2) ORDER BY id LIMIT ?3",
+     WHERE id IN (SELECT product_id FROM search_terms WHERE term IN (SELECT value FROM json_each($1)) \
+     GROUP BY product_id HAVING COUNT(DISTINCT term) = $2) ORDER BY id LIMIT $3",
+    "SELECT id, sku, name, description, category, price_cents, currency, image FROM products \
+     WHERE id IN (SELECT product_id FROM search_terms \
+     WHERE term = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) \
+     GROUP BY product_id HAVING COUNT(DISTINCT term) = $2) ORDER BY id LIMIT $3",
 );
 
-const COUNT_SEARCH_RESULTS: Statement = Statement::new(
+const COUNT_SEARCH_RESULTS: Statement = Statement::per_engine(
     "SELECT",
     "search_terms",
     "SELECT COUNT(*) FROM (SELECT product_id FROM search_terms \
-     WHERE term IN (SELECT value FROM json_each(?1)) GROUP BY product_id HAVING COUNT(DISTINCT term) = ?2)",
+     WHERE term IN (SELECT value FROM json_each($1)) GROUP BY product_id HAVING COUNT(DISTINCT term) = $2)",
+    "SELECT COUNT(*) FROM (SELECT product_id FROM search_terms \
+     WHERE term = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) \
+     GROUP BY product_id HAVING COUNT(DISTINCT term) = $2) AS matches",
 );
 
 /// Only the ids of a page, for loading its products one at a time.
 const SELECT_PRODUCT_IDS_PAGE: Statement = Statement::new(
     "SELECT",
     "products",
-    "SELECT id FROM products ORDER BY id LIMIT ?1 OFFSET ?2",
+    "SELECT id FROM products ORDER BY id LIMIT $1 OFFSET $2",
 );
 
 const SELECT_PRODUCT_IDS_IN_CATEGORY: Statement = Statement::new(
     "SELECT",
     "products",
-    "SELECT id FROM products WHERE category = ?1 ORDER BY id LIMIT ?2 OFFSET ?3",
+    "SELECT id FROM products WHERE category = $1 ORDER BY id LIMIT $2 OFFSET $3",
 );
 
 /// Any read of the schema table: makes a connection load the schema again if it changed.
@@ -139,7 +152,7 @@ pub async fn categories(db: &Db) -> Result<Vec<Category>, sqlx::Error> {
     let rows: Vec<(String, String, i64)> = db
         .run(
             &SELECT_CATEGORIES,
-            sqlx::query_as(SELECT_CATEGORIES.text).fetch_all(db.pool()),
+            sqlx::query_as(db.sql(&SELECT_CATEGORIES)).fetch_all(db.pool()),
         )
         .await?;
     Ok(rows
@@ -155,7 +168,7 @@ pub async fn categories(db: &Db) -> Result<Vec<Category>, sqlx::Error> {
 pub async fn count_products(db: &Db) -> Result<i64, sqlx::Error> {
     db.run(
         &COUNT_PRODUCTS,
-        sqlx::query_scalar(COUNT_PRODUCTS.text).fetch_one(db.pool()),
+        sqlx::query_scalar(db.sql(&COUNT_PRODUCTS)).fetch_one(db.pool()),
     )
     .await
 }
@@ -163,7 +176,7 @@ pub async fn count_products(db: &Db) -> Result<i64, sqlx::Error> {
 pub async fn products_page(db: &Db, limit: i64, offset: i64) -> Result<Vec<Product>, sqlx::Error> {
     db.run(
         &SELECT_PRODUCTS_PAGE,
-        sqlx::query_as(SELECT_PRODUCTS_PAGE.text)
+        sqlx::query_as(db.sql(&SELECT_PRODUCTS_PAGE))
             .bind(limit)
             .bind(offset)
             .fetch_all(db.pool()),
@@ -174,7 +187,7 @@ pub async fn products_page(db: &Db, limit: i64, offset: i64) -> Result<Vec<Produ
 pub async fn count_products_in_category(db: &Db, category: &str) -> Result<i64, sqlx::Error> {
     db.run(
         &COUNT_PRODUCTS_IN_CATEGORY,
-        sqlx::query_scalar(COUNT_PRODUCTS_IN_CATEGORY.text)
+        sqlx::query_scalar(db.sql(&COUNT_PRODUCTS_IN_CATEGORY))
             .bind(category)
             .fetch_one(db.pool()),
     )
@@ -189,7 +202,7 @@ pub async fn products_in_category(
 ) -> Result<Vec<Product>, sqlx::Error> {
     db.run(
         &SELECT_PRODUCTS_IN_CATEGORY,
-        sqlx::query_as(SELECT_PRODUCTS_IN_CATEGORY.text)
+        sqlx::query_as(db.sql(&SELECT_PRODUCTS_IN_CATEGORY))
             .bind(category)
             .bind(limit)
             .bind(offset)
@@ -206,7 +219,7 @@ pub async fn products_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Product>, sqlx:
     );
     db.run(
         &SELECT_PRODUCTS_BY_IDS,
-        sqlx::query_as(SELECT_PRODUCTS_BY_IDS.text)
+        sqlx::query_as(db.sql(&SELECT_PRODUCTS_BY_IDS))
             .bind(ids_json)
             .fetch_all(db.pool()),
     )
@@ -216,7 +229,7 @@ pub async fn products_by_ids(db: &Db, ids: &[i64]) -> Result<Vec<Product>, sqlx:
 pub async fn product(db: &Db, id: i64) -> Result<Option<Product>, sqlx::Error> {
     db.run(
         &SELECT_PRODUCT,
-        sqlx::query_as(SELECT_PRODUCT.text)
+        sqlx::query_as(db.sql(&SELECT_PRODUCT))
             .bind(id)
             .fetch_optional(db.pool()),
     )
@@ -235,7 +248,7 @@ pub async fn search(db: &Db, text: &str, limit: i64) -> Result<(Vec<Product>, i6
     let products = db
         .run(
             &SEARCH_PRODUCTS,
-            sqlx::query_as(SEARCH_PRODUCTS.text)
+            sqlx::query_as(db.sql(&SEARCH_PRODUCTS))
                 .bind(&words_json)
                 .bind(count)
                 .bind(limit)
@@ -245,7 +258,7 @@ pub async fn search(db: &Db, text: &str, limit: i64) -> Result<(Vec<Product>, i6
     let total = db
         .run(
             &COUNT_SEARCH_RESULTS,
-            sqlx::query_scalar(COUNT_SEARCH_RESULTS.text)
+            sqlx::query_scalar(db.sql(&COUNT_SEARCH_RESULTS))
                 .bind(&words_json)
                 .bind(count)
                 .fetch_one(db.pool()),
@@ -254,17 +267,25 @@ pub async fn search(db: &Db, text: &str, limit: i64) -> Result<(Vec<Product>, i6
     Ok((products, total))
 }
 
-/// How SQLite runs the search for `text`: one line per step of its plan, such as
-/// `SEARCH search_terms USING INDEX idx_search_terms_term (term=?)` or
-/// `SCAN search_terms`. For checking which of the two a database does now.
+/// How the database runs the search for `text`: one line per step of its plan. SQLite says
+/// `SEARCH search_terms USING INDEX idx_search_terms_term (term=?)` or `SCAN search_terms`,
+/// PostgreSQL `Bitmap Index Scan on idx_search_terms_term` or `Seq Scan on search_terms`. For
+/// checking which of the two a database does now.
 pub async fn search_plan(db: &Db, text: &str) -> Result<Vec<String>, sqlx::Error> {
     let words = crate::words::words(text);
     let mut conn = db.pool().acquire().await?;
-    // EXPLAIN reads no table, so SQLite would not notice on its own that another connection
-    // changed the schema since this one last looked: reading the schema first reloads it.
-    sqlx::query(READ_SCHEMA).execute(&mut *conn).await?;
+    let (explain, column) = match db.engine() {
+        Engine::Sqlite => {
+            // EXPLAIN reads no table, so SQLite would not notice on its own that another
+            // connection changed the schema since this one last looked: reading the schema
+            // first reloads it.
+            sqlx::query(READ_SCHEMA).execute(&mut *conn).await?;
+            ("EXPLAIN QUERY PLAN", "detail")
+        }
+        Engine::Postgres => ("EXPLAIN", "QUERY PLAN"),
+    };
     // Built from constant text only, so nothing a caller sends can reach the SQL.
-    let explain = format!("EXPLAIN QUERY PLAN {}", SEARCH_PRODUCTS.text);
+    let explain = format!("{explain} {}", db.sql(&SEARCH_PRODUCTS));
     let rows = sqlx::query(sqlx::AssertSqlSafe(explain))
         .persistent(false)
         .bind(json_array(&words))
@@ -272,7 +293,7 @@ pub async fn search_plan(db: &Db, text: &str) -> Result<Vec<String>, sqlx::Error
         .bind(1_i64)
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(|row| row.try_get("detail")).collect()
+    rows.iter().map(|row| row.try_get(column)).collect()
 }
 
 /// Removes the search index: every search then reads the whole `search_terms` table.
@@ -297,7 +318,7 @@ pub async fn products_page_one_by_one(
     let ids: Vec<i64> = db
         .run(
             &SELECT_PRODUCT_IDS_PAGE,
-            sqlx::query_scalar(SELECT_PRODUCT_IDS_PAGE.text)
+            sqlx::query_scalar(db.sql(&SELECT_PRODUCT_IDS_PAGE))
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(db.pool()),
@@ -316,7 +337,7 @@ pub async fn products_in_category_one_by_one(
     let ids: Vec<i64> = db
         .run(
             &SELECT_PRODUCT_IDS_IN_CATEGORY,
-            sqlx::query_scalar(SELECT_PRODUCT_IDS_IN_CATEGORY.text)
+            sqlx::query_scalar(db.sql(&SELECT_PRODUCT_IDS_IN_CATEGORY))
                 .bind(category)
                 .bind(limit)
                 .bind(offset)

@@ -18,7 +18,7 @@ async fn start(test_name: &str) -> (String, Db) {
         "sqlite:file:catalog_{test_name}_{}?mode=memory&cache=shared",
         std::process::id()
     );
-    let db = Db::open(&url, &sqlx::migrate!())
+    let db = Db::open(&url, "catalog", &crate::MIGRATIONS)
         .await
         .expect("open test database");
     seed::seed_if_empty(&db).await.expect("seed");
@@ -170,7 +170,7 @@ async fn a_catalogue_from_before_search_terms_is_migrated_and_indexed_on_start()
         .await
         .expect("go back one migration");
 
-    db.migrate(&sqlx::migrate!()).await.expect("migrate");
+    db.migrate(&crate::MIGRATIONS).await.expect("migrate");
     let (_, nothing) = get(&format!("{base}/products/search?q=skillet")).await;
     assert_eq!(nothing["total"], 0, "no terms yet");
     assert_eq!(seed::seed_if_empty(&db).await.expect("re-seed"), 0);

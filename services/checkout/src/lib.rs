@@ -36,6 +36,9 @@ use tracedojo_kit::server::{self, RunError, ServerOptions};
 
 use crate::clients::Clients;
 
+/// The checkout tables, for SQLite (`migrations/sqlite`) and PostgreSQL (`migrations/postgres`).
+pub static MIGRATIONS: tracedojo_kit::db::Migrations = tracedojo_kit::migrations!();
+
 /// Everything the service needs to run: its own database, the queue, and where the others are.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -73,7 +76,7 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
+    let db = Db::open(&config.database_url, "checkout", &MIGRATIONS).await?;
     let queue = Queue::open(&config.queue_url).await?;
     let outbox = Outbox::open(&db, queue).await?;
     let pruner = Pruner::start(db.clone(), orders::RETAINED, config.retention);

@@ -9,11 +9,11 @@ use tracedojo_kit::{Db, Statement};
 
 /// The tables kept to their newest rows (`--keep-rows`): orders, with their lines. An order
 /// just placed is among the newest; the outbox is not here (the relay empties it).
-pub const RETAINED: &[Bounded] = &[Bounded::with_children(
-    "orders",
-    "id",
-    &[Child::new("order_items", "order_id")],
-)];
+pub const RETAINED: &[Bounded] =
+    &[
+        Bounded::with_children("orders", "id", &[Child::new("order_items", "order_id")])
+            .ordered_by("id"),
+    ];
 
 /// The status of an order checkout has written; the shipping worker takes it from there.
 pub const STATUS_PLACED: &str = "placed";
@@ -22,24 +22,24 @@ const INSERT_ORDER: Statement = Statement::new(
     "INSERT",
     "orders",
     "INSERT INTO orders (order_ref, session_id, email, region, status, total_cents, shipping_cents, payment_id)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id, created_at",
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, created_at",
 );
 const INSERT_ORDER_ITEM: Statement = Statement::new(
     "INSERT",
     "order_items",
     "INSERT INTO order_items (order_id, product_id, name, quantity, unit_price_cents)
-     VALUES (?1, ?2, ?3, ?4, ?5)",
+     VALUES ($1, $2, $3, $4, $5)",
 );
 const SELECT_ORDER: Statement = Statement::new(
     "SELECT",
     "orders",
-    "SELECT id, status, total_cents, shipping_cents, created_at FROM orders WHERE id = ?1",
+    "SELECT id, status, total_cents, shipping_cents, created_at FROM orders WHERE id = $1",
 );
 const SELECT_ORDER_ITEMS: Statement = Statement::new(
     "SELECT",
     "order_items",
     "SELECT product_id, name, quantity, unit_price_cents FROM order_items
-     WHERE order_id = ?1 ORDER BY product_id",
+     WHERE order_id = $1 ORDER BY product_id",
 );
 
 /// One line of an order, at the price it was sold for.
@@ -108,7 +108,7 @@ pub async fn save_order(
     let saved = db
         .run(
             &INSERT_ORDER,
-            sqlx::query_as::<_, SavedOrder>(INSERT_ORDER.text)
+            sqlx::query_as::<_, SavedOrder>(db.sql(&INSERT_ORDER))
                 .bind(order.order_ref)
                 .bind(order.session_id)
                 .bind(order.email)
@@ -123,7 +123,7 @@ pub async fn save_order(
     for line in order.lines {
         db.run(
             &INSERT_ORDER_ITEM,
-            sqlx::query(INSERT_ORDER_ITEM.text)
+            sqlx::query(db.sql(&INSERT_ORDER_ITEM))
                 .bind(saved.id)
                 .bind(line.product_id)
                 .bind(&line.name)
@@ -144,7 +144,7 @@ pub async fn find_order(db: &Db, order_id: i64) -> Result<Option<OrderView>, sql
     let row = db
         .run(
             &SELECT_ORDER,
-            sqlx::query_as::<_, OrderRow>(SELECT_ORDER.text)
+            sqlx::query_as::<_, OrderRow>(db.sql(&SELECT_ORDER))
                 .bind(order_id)
                 .fetch_optional(db.pool()),
         )
@@ -155,7 +155,7 @@ pub async fn find_order(db: &Db, order_id: i64) -> Result<Option<OrderView>, sql
     let items = db
         .run(
             &SELECT_ORDER_ITEMS,
-            sqlx::query_as::<_, OrderLine>(SELECT_ORDER_ITEMS.text)
+            sqlx::query_as::<_, OrderLine>(db.sql(&SELECT_ORDER_ITEMS))
                 .bind(row.id)
                 .fetch_all(db.pool()),
         )

@@ -237,7 +237,7 @@ async fn start(test: &str, scenario: Scenario) -> Result<Harness, Box<dyn std::e
         retention: Default::default(),
     };
 
-    let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
+    let db = Db::open(&config.database_url, "checkout", &crate::MIGRATIONS).await?;
     let outbox = Outbox::open(&db, Queue::open(&config.queue_url).await?).await?;
     let state = CheckoutState {
         db: db.clone(),

@@ -26,6 +26,9 @@ use tracedojo_kit::db::DbError;
 use tracedojo_kit::db::retention::{Pruner, Retention};
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 
+/// The inventory tables, for SQLite (`migrations/sqlite`) and PostgreSQL (`migrations/postgres`).
+pub static MIGRATIONS: tracedojo_kit::db::Migrations = tracedojo_kit::migrations!();
+
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,12 +43,13 @@ pub struct Config {
 /// Opens the inventory database, brings its tables up to date and, on first start, stocks
 /// every product.
 pub async fn open_database(database_url: &str) -> Result<Db, RunError> {
-    let db = Db::open(database_url, &sqlx::migrate!()).await?;
+    let db = Db::open(database_url, "inventory", &MIGRATIONS).await?;
     stock::seed_if_empty(&db)
         .await
         .map_err(|reason| DbError::Open {
-            url: database_url.to_string(),
-            reason,
+            url: tracedojo_kit::db::redact(database_url),
+            reason: reason.to_string(),
+            engine: db.engine(),
         })?;
     Ok(db)
 }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::SqliteConnection;
+use tracedojo_kit::db::Connection;
 use tracedojo_kit::db::retention::{Bounded, Child};
 use tracedojo_kit::faults::Fault;
 use tracedojo_kit::{ApiError, Db, Statement};
@@ -27,24 +27,28 @@ pub const RETAINED: &[Bounded] = &[Bounded::with_children(
     &[Child::new("reservation_items", "reservation_id")],
 )];
 
-const TAKE_STOCK: Statement = Statement::new(
+/// Times are RFC 3339 UTC text on both engines, each written in the engine's own words.
+const TAKE_STOCK: Statement = Statement::per_engine(
     "UPDATE",
     "stock",
-    "UPDATE stock SET available = available - ?1,
+    "UPDATE stock SET available = available - $1,
          updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-     WHERE product_id = ?2 AND available >= ?1",
+     WHERE product_id = $2 AND available >= $1",
+    "UPDATE stock SET available = available - $1,
+         updated_at = to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+     WHERE product_id = $2 AND available >= $1",
 );
 
 const INSERT_RESERVATION: Statement = Statement::new(
     "INSERT",
     "reservations",
-    "INSERT INTO reservations (id, order_ref, status) VALUES (?1, ?2, 'reserved')",
+    "INSERT INTO reservations (id, order_ref, status) VALUES ($1, $2, 'reserved')",
 );
 
 const INSERT_RESERVATION_ITEM: Statement = Statement::new(
     "INSERT",
     "reservation_items",
-    "INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES (?1, ?2, ?3)",
+    "INSERT INTO reservation_items (reservation_id, product_id, quantity) VALUES ($1, $2, $3)",
 );
 
 // Only a reservation still 'reserved' changes: this is what makes releasing idempotent,
@@ -52,23 +56,28 @@ const INSERT_RESERVATION_ITEM: Statement = Statement::new(
 const MARK_RELEASED: Statement = Statement::new(
     "UPDATE",
     "reservations",
-    "UPDATE reservations SET status = 'released' WHERE id = ?1 AND status = 'reserved'",
+    "UPDATE reservations SET status = 'released' WHERE id = $1 AND status = 'reserved'",
 );
 
 const SELECT_RESERVATION_STATUS: Statement = Statement::new(
     "SELECT",
     "reservations",
-    "SELECT status FROM reservations WHERE id = ?1",
+    "SELECT status FROM reservations WHERE id = $1",
 );
 
-const RESTORE_STOCK: Statement = Statement::new(
+const RESTORE_STOCK: Statement = Statement::per_engine(
     "UPDATE",
     "stock",
     "UPDATE stock SET available = available + (
              SELECT SUM(quantity) FROM reservation_items
-             WHERE reservation_id = ?1 AND product_id = stock.product_id),
+             WHERE reservation_id = $1 AND product_id = stock.product_id),
          updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-     WHERE product_id IN (SELECT product_id FROM reservation_items WHERE reservation_id = ?1)",
+     WHERE product_id IN (SELECT product_id FROM reservation_items WHERE reservation_id = $1)",
+    "UPDATE stock SET available = available + (
+             SELECT SUM(quantity) FROM reservation_items
+             WHERE reservation_id = $1 AND product_id = stock.product_id),
+         updated_at = to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+     WHERE product_id IN (SELECT product_id FROM reservation_items WHERE reservation_id = $1)",
 );
 
 /// One line of a reservation.
@@ -117,12 +126,17 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
     let reservation_id = format!("res_{:016x}", rand::random::<u64>());
     span.record("tracedojo.reservation.id", reservation_id.as_str());
 
+    // Rows are taken in product order: on PostgreSQL each UPDATE locks its product's row until
+    // the commit, and two orders locking the same two products in opposite orders would wait
+    // for each other for ever (a deadlock the database breaks by failing one of them).
+    let mut in_lock_order: Vec<&Item> = items.iter().collect();
+    in_lock_order.sort_by_key(|item| item.product_id);
     let mut tx = db.begin_write().await?;
-    for item in items {
+    for item in in_lock_order {
         let taken = db
             .run(
                 &TAKE_STOCK,
-                sqlx::query(TAKE_STOCK.text)
+                sqlx::query(db.sql(&TAKE_STOCK))
                     .bind(item.quantity)
                     .bind(item.product_id)
                     .execute(tx.conn()),
@@ -138,7 +152,7 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
     }
     db.run(
         &INSERT_RESERVATION,
-        sqlx::query(INSERT_RESERVATION.text)
+        sqlx::query(db.sql(&INSERT_RESERVATION))
             .bind(&reservation_id)
             .bind(order_ref)
             .execute(tx.conn()),
@@ -147,7 +161,7 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
     for item in items {
         db.run(
             &INSERT_RESERVATION_ITEM,
-            sqlx::query(INSERT_RESERVATION_ITEM.text)
+            sqlx::query(db.sql(&INSERT_RESERVATION_ITEM))
                 .bind(&reservation_id)
                 .bind(item.product_id)
                 .bind(item.quantity)
@@ -156,8 +170,9 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
         .await?;
     }
     if let Some(hold) = lock_hold() {
-        // Slow work inside the transaction: the database's write lock, taken by the first
-        // UPDATE above, stays held, and every other reservation waits for it.
+        // Slow work inside the transaction: the locks taken by the UPDATEs above stay held
+        // (SQLite's one write lock, PostgreSQL's locks on the products' rows), and every
+        // other reservation (on PostgreSQL, of the same products) waits for them.
         tokio::time::sleep(hold).await;
     }
     tx.commit().await?;
@@ -174,13 +189,13 @@ pub async fn reserve(db: &Db, order_ref: &str, items: &[Item]) -> Result<Reserva
 /// Why the conditional update took nothing: the product is short, or not stocked at all.
 async fn explain_shortage(
     db: &Db,
-    conn: &mut SqliteConnection,
+    conn: &mut Connection,
     item: &Item,
 ) -> Result<ApiError, sqlx::Error> {
     let level = db
         .run(
             &SELECT_STOCK,
-            sqlx::query_as::<_, StockLevel>(SELECT_STOCK.text)
+            sqlx::query_as::<_, StockLevel>(db.sql(&SELECT_STOCK))
                 .bind(item.product_id)
                 .fetch_optional(&mut *conn),
         )
@@ -209,7 +224,7 @@ pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError
     let marked = db
         .run(
             &MARK_RELEASED,
-            sqlx::query(MARK_RELEASED.text)
+            sqlx::query(db.sql(&MARK_RELEASED))
                 .bind(reservation_id)
                 .execute(tx.conn()),
         )
@@ -218,7 +233,7 @@ pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError
         let status: Option<String> = db
             .run(
                 &SELECT_RESERVATION_STATUS,
-                sqlx::query_scalar(SELECT_RESERVATION_STATUS.text)
+                sqlx::query_scalar(db.sql(&SELECT_RESERVATION_STATUS))
                     .bind(reservation_id)
                     .fetch_optional(tx.conn()),
             )
@@ -238,7 +253,7 @@ pub async fn release(db: &Db, reservation_id: &str) -> Result<Released, ApiError
     }
     db.run(
         &RESTORE_STOCK,
-        sqlx::query(RESTORE_STOCK.text)
+        sqlx::query(db.sql(&RESTORE_STOCK))
             .bind(reservation_id)
             .execute(tx.conn()),
     )

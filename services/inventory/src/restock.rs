@@ -15,10 +15,11 @@ pub const REORDER_POINT: i64 = 20;
 /// How many units one delivery brings.
 pub const DELIVERY_SIZE: i64 = 200;
 
-const RESTOCK: Statement = Statement::new(
+const RESTOCK: Statement = Statement::per_engine(
     "UPDATE",
     "stock",
-    "UPDATE stock SET available = available + ?1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE available < ?2",
+    "UPDATE stock SET available = available + $1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE available < $2",
+    "UPDATE stock SET available = available + $1, updated_at = to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') WHERE available < $2",
 );
 
 /// Refills every product below the reorder point once; returns how many were refilled.
@@ -33,7 +34,7 @@ pub async fn restock_once(db: &Db) -> Result<u64, sqlx::Error> {
         let result = db
             .run(
                 &RESTOCK,
-                sqlx::query(RESTOCK.text)
+                sqlx::query(db.sql(&RESTOCK))
                     .bind(DELIVERY_SIZE)
                     .bind(REORDER_POINT)
                     .execute(db.pool()),

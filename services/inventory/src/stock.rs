@@ -12,11 +12,11 @@ pub const PRODUCT_IDS: RangeInclusive<i64> = 1..=240;
 pub(crate) const SELECT_STOCK: Statement = Statement::new(
     "SELECT",
     "stock",
-    "SELECT product_id, available FROM stock WHERE product_id = ?1",
+    "SELECT product_id, available FROM stock WHERE product_id = $1",
 );
 
 const COUNT_STOCK: &str = "SELECT COUNT(*) FROM stock";
-const SEED_STOCK: &str = "INSERT INTO stock (product_id, available) VALUES (?1, ?2)";
+const SEED_STOCK: &str = "INSERT INTO stock (product_id, available) VALUES ($1, $2)";
 
 /// How many of one product are left.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -29,7 +29,7 @@ pub struct StockLevel {
 pub async fn find(db: &Db, product_id: i64) -> Result<Option<StockLevel>, sqlx::Error> {
     db.run(
         &SELECT_STOCK,
-        sqlx::query_as::<_, StockLevel>(SELECT_STOCK.text)
+        sqlx::query_as::<_, StockLevel>(db.sql(&SELECT_STOCK))
             .bind(product_id)
             .fetch_optional(db.pool()),
     )

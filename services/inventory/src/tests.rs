@@ -218,7 +218,7 @@ async fn stock_is_seeded_only_on_first_start() {
 async fn the_supplier_refills_only_products_below_the_reorder_point() {
     let temp = TempDb::new("restock");
     let db = open_database(&temp.url()).await.expect("open database");
-    let set = "UPDATE stock SET available = ?1 WHERE product_id = ?2";
+    let set = "UPDATE stock SET available = $1 WHERE product_id = $2";
     sqlx::query(set)
         .bind(5)
         .bind(1)

@@ -1,4 +1,4 @@
-//! The database: a SQLite pool and database CLIENT spans around every query.
+//! The database: a pool on SQLite or PostgreSQL, and database CLIENT spans around every query.
 //!
 //! A service declares each query once as a [`Statement`] (its SQL and what it touches) and
 //! runs it through [`Db::run`], which opens a span named `{operation} {table}` with
@@ -6,34 +6,40 @@
 //! `db.query.text`, and records `db.client.operation.duration`. A failure adds the database's
 //! own error (`db.response.status_code` and an `exception` event) to the span.
 //!
+//! Which engine a service runs on comes from its database URL ([`engine`]); the queries are
+//! the same on both except where a statement says otherwise ([`Statement::per_engine`]).
 //! Writes that belong together go through [`WriteTx`] ([`Db::begin_write`]), which commits
 //! whole or leaves nothing behind, and every write's outcome feeds [`storage_problems`], what
 //! `/health` reports when the disk is full. [`retention`] keeps the tables of finished work
 //! (orders, shipments, ...) to their newest rows, so a shop running for days stays bounded.
 
+pub mod engine;
 pub mod retention;
 mod storage;
 mod transaction;
 
+pub use engine::{Engine, redact};
 pub use storage::{StorageFailure, StorageProblem, database_message, problems as storage_problems};
 pub use transaction::WriteTx;
 
 use std::future::Future;
-use std::path::Path;
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use opentelemetry::KeyValue;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::migrate::Migrator;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::metrics::instruments;
+use engine::Location;
 use storage::WriteState;
 
-pub type Pool = sqlx::SqlitePool;
+/// A pool of connections to either engine.
+pub type Pool = sqlx::AnyPool;
+/// One connection of a [`Pool`] (what a transaction's statements run on).
+pub type Connection = sqlx::AnyConnection;
 
 /// The size, in bytes, SQLite cuts a grown WAL file back to (`PRAGMA journal_size_limit`).
 const JOURNAL_SIZE_LIMIT: u64 = 16 << 20;
@@ -45,10 +51,15 @@ pub struct Statement {
     pub operation: &'static str,
     /// The main table it reads or writes.
     pub collection: &'static str,
-    pub text: &'static str,
+    /// The SQL, with `$1`, `$2`, ... for its parameters (both engines read them). Read it
+    /// through [`Db::sql`], which picks the engine's own text where there is one.
+    text: &'static str,
+    /// PostgreSQL's own text, for the few statements the dialects spell differently.
+    postgres_text: Option<&'static str>,
 }
 
 impl Statement {
+    /// A statement both engines run as written.
     pub const fn new(
         operation: &'static str,
         collection: &'static str,
@@ -58,6 +69,31 @@ impl Statement {
             operation,
             collection,
             text,
+            postgres_text: None,
+        }
+    }
+
+    /// A statement spelled differently on each engine (SQLite's `json_each`, PostgreSQL's
+    /// `jsonb_array_elements_text`, ...); both texts take the same parameters.
+    pub const fn per_engine(
+        operation: &'static str,
+        collection: &'static str,
+        sqlite: &'static str,
+        postgres: &'static str,
+    ) -> Self {
+        Statement {
+            operation,
+            collection,
+            text: sqlite,
+            postgres_text: Some(postgres),
+        }
+    }
+
+    /// The text `engine` runs.
+    pub fn text_for(&self, engine: Engine) -> &'static str {
+        match (engine, self.postgres_text) {
+            (Engine::Postgres, Some(text)) => text,
+            _ => self.text,
         }
     }
 
@@ -71,17 +107,47 @@ impl Statement {
     }
 }
 
+/// A service's migrations for each engine: `migrations/sqlite` and `migrations/postgres` in
+/// its crate, the same tables in each dialect.
+#[derive(Debug)]
+pub struct Migrations {
+    pub sqlite: Migrator,
+    pub postgres: Migrator,
+}
+
+/// Declares a service's [`Migrations`] from its crate's `migrations/sqlite` and
+/// `migrations/postgres` directories: `static MIGRATIONS: Migrations = kit::migrations!();`.
+#[macro_export]
+macro_rules! migrations {
+    () => {
+        $crate::db::Migrations {
+            sqlite: ::sqlx::migrate!("migrations/sqlite"),
+            postgres: ::sqlx::migrate!("migrations/postgres"),
+        }
+    };
+}
+
 /// Why a database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     // The cause is part of each message rather than a `#[source]`, so a one-line error
-    // report does not print it twice.
-    #[error("database URL {url:?} is not valid: {reason}; use e.g. sqlite://data/catalog.db")]
-    BadUrl { url: String, reason: sqlx::Error },
+    // report does not print it twice. URLs are shown without their password.
     #[error(
-        "cannot open database {url}: {reason}; check that the data directory exists and is writable"
+        "database URL {url:?} is not valid: {reason}; use e.g. sqlite://data/catalog.db or \
+         postgres://USER:PASSWORD@HOST:5432/DATABASE"
     )]
-    Open { url: String, reason: sqlx::Error },
+    BadUrl { url: String, reason: String },
+    #[error("cannot open database {url}: {reason}; {}", open_advice(*.engine))]
+    Open {
+        url: String,
+        reason: String,
+        engine: Engine,
+    },
+    #[error(
+        "{schema:?} cannot name a PostgreSQL schema: use lower-case ASCII letters, digits and \
+         '_', starting with a letter, at most 63 characters"
+    )]
+    BadSchema { schema: String },
     #[error("cannot migrate database {url}: {reason}")]
     Migrate {
         url: String,
@@ -89,78 +155,60 @@ pub enum DbError {
     },
 }
 
-/// A pool plus the name spans give it.
+fn open_advice(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "check that the data directory exists and is writable",
+        Engine::Postgres => {
+            "check that the server runs and takes connections at that host and port, that the \
+             user and password are right and that the database exists"
+        }
+    }
+}
+
+/// A pool plus what spans say about it.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: Pool,
-    namespace: String,
+    engine: Engine,
+    location: Arc<Location>,
     write_state: Arc<WriteState>,
 }
 
 impl Db {
-    /// Opens (creating if needed) a SQLite database in WAL mode, closer to production than an
-    /// in-memory one and still embedded.
-    pub async fn connect(url: &str) -> Result<Db, DbError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|reason| DbError::BadUrl {
-                url: url.to_string(),
-                reason,
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            // In WAL mode SQLite reuses the WAL file after each checkpoint but never shrinks
-            // it: a WAL that grew once (a long reader holding back checkpoints, a big
-            // transaction) would keep its largest size for as long as the shop runs. With a
-            // limit, the WAL is cut back to it when it is next reset. Four times the WAL that
-            // automatic checkpoints (every 1000 pages) leave, so in normal running it is never
-            // cut and regrown.
-            .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT.to_string());
-        let file = options.get_filename().to_path_buf();
-        let namespace = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("main")
-            .to_string();
-
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(|reason| DbError::Open {
-                url: url.to_string(),
-                reason,
-            })?;
-        // The file system that fills is the one holding the real file, wherever links point.
-        let real_file = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-        let directory = match real_file.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => Path::new(".").to_path_buf(),
-        };
-        let write_state = WriteState::register(&namespace, &directory);
+    /// Opens a pool to `url`. A SQLite file is created if missing (in WAL mode, closer to
+    /// production than a rollback journal and still embedded); on PostgreSQL, `name` is the
+    /// schema the tables live in (created if missing), one per service in a shared database.
+    pub async fn connect(url: &str, name: &str) -> Result<Db, DbError> {
+        let engine = Engine::of_url(url)?;
+        let (pool, location) = engine::open_pool(engine, url, name).await?;
+        let write_state = WriteState::register(&location.namespace, location.directory.clone());
         Ok(Db {
             pool,
-            namespace,
+            engine,
+            location: Arc::new(location),
             write_state,
         })
     }
 
     /// Opens the database and brings it up to date with a service's migrations:
-    /// `Db::open(url, &sqlx::migrate!()).await?` in the service crate.
-    pub async fn open(url: &str, migrator: &sqlx::migrate::Migrator) -> Result<Db, DbError> {
-        let db = Db::connect(url).await?;
-        db.migrate(migrator).await?;
+    /// `Db::open(url, "catalog", &MIGRATIONS).await?` in the service crate.
+    pub async fn open(url: &str, name: &str, migrations: &Migrations) -> Result<Db, DbError> {
+        let db = Db::connect(url, name).await?;
+        db.migrate(migrations).await?;
         Ok(db)
     }
 
-    /// Applies a crate's migrations (`sqlx::migrate!()` in the service crate).
-    pub async fn migrate(&self, migrator: &sqlx::migrate::Migrator) -> Result<(), DbError> {
+    /// Applies the engine's set of a service's migrations.
+    pub async fn migrate(&self, migrations: &Migrations) -> Result<(), DbError> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &migrations.sqlite,
+            Engine::Postgres => &migrations.postgres,
+        };
         migrator
             .run(&self.pool)
             .await
             .map_err(|reason| DbError::Migrate {
-                url: self.namespace.clone(),
+                url: self.location.namespace.clone(),
                 reason,
             })
     }
@@ -169,9 +217,19 @@ impl Db {
         &self.pool
     }
 
-    /// The database's name in spans (`db.namespace`): its file's stem.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The text of `statement` this database runs.
+    pub fn sql(&self, statement: &Statement) -> &'static str {
+        statement.text_for(self.engine)
+    }
+
+    /// The database's name in spans (`db.namespace`): a SQLite file's stem, or
+    /// `database|schema` on PostgreSQL.
     pub fn namespace(&self) -> &str {
-        &self.namespace
+        &self.location.namespace
     }
 
     /// Takes note of a write run outside [`Db::run`] and outside any transaction (untraced
@@ -188,22 +246,28 @@ impl Db {
             format!("{} {}", statement.operation, statement.collection)
         };
         let collection = (!statement.collection.is_empty()).then_some(statement.collection);
+        let (address, port) = match &self.location.server {
+            Some((address, port)) => (Some(address.as_str()), Some(i64::from(*port))),
+            None => (None, None),
+        };
         tracing::info_span!(
             "db.client.operation",
             otel.name = name,
             otel.kind = "client",
             otel.status_code = Empty,
-            db.system.name = "sqlite",
-            db.namespace = %self.namespace,
+            db.system.name = self.engine.system_name(),
+            db.namespace = %self.location.namespace,
             db.operation.name = statement.operation,
             db.collection.name = collection,
-            db.query.text = statement.text,
+            db.query.text = self.sql(statement),
+            server.address = address,
+            server.port = port,
             db.response.status_code = Empty,
             error.type = Empty,
         )
     }
 
-    /// Runs `query` (built from `statement.text`) inside its database span.
+    /// Runs `query` (built from `db.sql(statement)`) inside its database span.
     pub async fn run<T, F>(&self, statement: &Statement, query: F) -> Result<T, sqlx::Error>
     where
         F: Future<Output = Result<T, sqlx::Error>>,
@@ -226,9 +290,9 @@ impl Db {
         };
         let result = query.instrument(span.clone()).await;
         let mut attributes = vec![
-            KeyValue::new("db.system.name", "sqlite"),
+            KeyValue::new("db.system.name", self.engine.system_name()),
             KeyValue::new("db.operation.name", statement.operation),
-            KeyValue::new("db.namespace", self.namespace.clone()),
+            KeyValue::new("db.namespace", self.location.namespace.clone()),
         ];
         if !statement.collection.is_empty() {
             attributes.push(KeyValue::new("db.collection.name", statement.collection));
@@ -284,7 +348,7 @@ mod tests {
     async fn a_wal_that_grew_once_is_cut_back_after_a_checkpoint() {
         let dir = TempDir::new("wal-limit").unwrap();
         let url = dir.sqlite_url("big");
-        let db = Db::connect(&url).await.unwrap();
+        let db = Db::connect(&url, "big").await.unwrap();
         let wal = std::path::PathBuf::from(format!("{}-wal", url.trim_start_matches("sqlite://")));
         let wal_size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
         sqlx::query("CREATE TABLE blobs (body BLOB NOT NULL)")

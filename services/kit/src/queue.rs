@@ -17,9 +17,9 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::baggage;
-use crate::db::{Db, DbError, Statement};
+use crate::db::{Db, DbError, Engine, Statement, redact};
 
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
+const CREATE_SQLITE: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
     payload TEXT NOT NULL,
@@ -28,28 +28,45 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
     claimed_at_ms INTEGER,
     claimed_by TEXT
 )";
+const CREATE_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    enqueued_at_ms BIGINT NOT NULL,
+    claimed_at_ms BIGINT,
+    claimed_by TEXT
+)";
 const CREATE_INDEX: &str =
     "CREATE INDEX IF NOT EXISTS queue_messages_topic ON queue_messages (topic, claimed_at_ms, id)";
 
 const INSERT: Statement = Statement::new(
     "INSERT",
     "queue_messages",
-    "INSERT INTO queue_messages (topic, payload, headers, enqueued_at_ms) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+    "INSERT INTO queue_messages (topic, payload, headers, enqueued_at_ms) VALUES ($1, $2, $3, $4) RETURNING id",
 );
 // A claim older than this is taken to belong to a worker that died.
 const CLAIM_TIMEOUT_MS: i64 = 60_000;
-const CLAIM: &str = "UPDATE queue_messages SET claimed_at_ms = ?1, claimed_by = ?2
+// SQLite has one writer at a time, so the oldest message found is still free when it is
+// claimed. On PostgreSQL two consumers (a redeploy's two processes, say) would both find it and
+// the second would claim it again once the first commits: it skips rows another has locked.
+const CLAIM_SQLITE: &str = "UPDATE queue_messages SET claimed_at_ms = $1, claimed_by = $2
     WHERE id = (SELECT id FROM queue_messages
-                WHERE topic = ?3 AND (claimed_at_ms IS NULL OR claimed_at_ms < ?4)
+                WHERE topic = $3 AND (claimed_at_ms IS NULL OR claimed_at_ms < $4)
                 ORDER BY id LIMIT 1)
+    RETURNING id, payload, headers, enqueued_at_ms";
+const CLAIM_POSTGRES: &str = "UPDATE queue_messages SET claimed_at_ms = $1, claimed_by = $2
+    WHERE id = (SELECT id FROM queue_messages
+                WHERE topic = $3 AND (claimed_at_ms IS NULL OR claimed_at_ms < $4)
+                ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING id, payload, headers, enqueued_at_ms";
 const ACK: Statement = Statement::new(
     "DELETE",
     "queue_messages",
-    "DELETE FROM queue_messages WHERE id = ?1",
+    "DELETE FROM queue_messages WHERE id = $1",
 );
 const RELEASE: &str =
-    "UPDATE queue_messages SET claimed_at_ms = NULL, claimed_by = NULL WHERE id = ?1";
+    "UPDATE queue_messages SET claimed_at_ms = NULL, claimed_by = NULL WHERE id = $1";
 
 /// One message taken from the queue.
 #[derive(Debug, Clone)]
@@ -133,14 +150,19 @@ pub(crate) fn now_ms() -> i64 {
 impl Queue {
     /// Opens the queue database, creating the table if it is not there yet.
     pub async fn open(url: &str) -> Result<Queue, DbError> {
-        let db = Db::connect(url).await?;
-        for ddl in [CREATE, CREATE_INDEX] {
+        let db = Db::connect(url, "queue").await?;
+        let create = match db.engine() {
+            Engine::Sqlite => CREATE_SQLITE,
+            Engine::Postgres => CREATE_POSTGRES,
+        };
+        for ddl in [create, CREATE_INDEX] {
             sqlx::query(ddl)
                 .execute(db.pool())
                 .await
                 .map_err(|reason| DbError::Open {
-                    url: url.to_string(),
-                    reason,
+                    url: redact(url),
+                    reason: reason.to_string(),
+                    engine: db.engine(),
                 })?;
         }
         Ok(Queue { db })
@@ -159,7 +181,7 @@ impl Queue {
             .db
             .run(
                 &INSERT,
-                sqlx::query_scalar::<_, i64>(INSERT.text)
+                sqlx::query_scalar::<_, i64>(self.db.sql(&INSERT))
                     .bind(topic)
                     .bind(&outgoing.payload)
                     .bind(&outgoing.headers)
@@ -182,7 +204,7 @@ impl Queue {
         headers: &str,
         enqueued_at_ms: i64,
     ) -> Result<i64, sqlx::Error> {
-        let result = sqlx::query_scalar::<_, i64>(INSERT.text)
+        let result = sqlx::query_scalar::<_, i64>(self.db.sql(&INSERT))
             .bind(topic)
             .bind(payload)
             .bind(headers)
@@ -224,7 +246,11 @@ impl Queue {
         consumer: &str,
     ) -> Result<Option<Message>, sqlx::Error> {
         let now = now_ms();
-        let row: Result<Option<(i64, String, String, i64)>, sqlx::Error> = sqlx::query_as(CLAIM)
+        let claim = match self.db.engine() {
+            Engine::Sqlite => CLAIM_SQLITE,
+            Engine::Postgres => CLAIM_POSTGRES,
+        };
+        let row: Result<Option<(i64, String, String, i64)>, sqlx::Error> = sqlx::query_as(claim)
             .bind(now)
             .bind(consumer)
             .bind(topic)
@@ -288,7 +314,7 @@ impl Queue {
         self.db
             .run(
                 &ACK,
-                sqlx::query(ACK.text)
+                sqlx::query(self.db.sql(&ACK))
                     .bind(message.id)
                     .execute(self.db.pool()),
             )
@@ -309,7 +335,7 @@ impl Queue {
 
     /// How many messages wait for a consumer (the backlog).
     pub async fn depth(&self, topic: &str) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM queue_messages WHERE topic = ?1")
+        sqlx::query_scalar("SELECT COUNT(*) FROM queue_messages WHERE topic = $1")
             .bind(topic)
             .fetch_one(self.db.pool())
             .await

@@ -25,6 +25,9 @@ use tracedojo_kit::db::retention::{Pruner, Retention};
 use tracedojo_kit::queue::Queue;
 use tracedojo_kit::server::{self, RunError, ServerOptions};
 
+/// The shipping tables, for SQLite (`migrations/sqlite`) and PostgreSQL (`migrations/postgres`).
+pub static MIGRATIONS: tracedojo_kit::db::Migrations = tracedojo_kit::migrations!();
+
 /// Everything the service needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -48,7 +51,7 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let db = Db::open(&config.database_url, &sqlx::migrate!()).await?;
+    let db = Db::open(&config.database_url, "shipping", &MIGRATIONS).await?;
     let queue = Queue::open(&config.queue_url).await?;
     let pruner = Pruner::start(db.clone(), shipments::RETAINED, config.retention);
 

@@ -10,21 +10,22 @@ use crate::quote::Carrier;
 /// so the oldest orders' shipments go first. A message redelivered for an order whose shipment
 /// was already deleted would ship it again: only possible for an order older than the newest
 /// N, long after its message was acknowledged.
-pub const RETAINED: &[Bounded] = &[Bounded::new("shipments")];
+pub const RETAINED: &[Bounded] = &[Bounded::new("shipments").ordered_by("order_id")];
 
 /// A shipment's first status: the label is printed, the carrier has not collected it yet.
 pub const STATUS_LABEL_CREATED: &str = "label_created";
 
-// OR IGNORE: a message delivered twice must not fail, and must not make a second shipment.
+// DO NOTHING: a message delivered twice must not fail, and must not make a second shipment.
 const INSERT_SHIPMENT: Statement = Statement::new(
     "INSERT",
     "shipments",
-    "INSERT OR IGNORE INTO shipments (order_id, carrier, tracking_number, status) VALUES (?1, ?2, ?3, ?4)",
+    "INSERT INTO shipments (order_id, carrier, tracking_number, status) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (order_id) DO NOTHING",
 );
 const SELECT_SHIPMENT: Statement = Statement::new(
     "SELECT",
     "shipments",
-    "SELECT order_id, status, carrier, tracking_number FROM shipments WHERE order_id = ?1",
+    "SELECT order_id, status, carrier, tracking_number FROM shipments WHERE order_id = $1",
 );
 
 /// A shipment as `GET /shipments?order_id=..` shows it.
@@ -51,7 +52,7 @@ pub async fn create_shipment(
     let result = db
         .run(
             &INSERT_SHIPMENT,
-            sqlx::query(INSERT_SHIPMENT.text)
+            sqlx::query(db.sql(&INSERT_SHIPMENT))
                 .bind(order_id)
                 .bind(carrier.name)
                 .bind(tracking_number(carrier, order_id))
@@ -65,7 +66,7 @@ pub async fn create_shipment(
 pub async fn find_shipment(db: &Db, order_id: i64) -> Result<Option<Shipment>, sqlx::Error> {
     db.run(
         &SELECT_SHIPMENT,
-        sqlx::query_as::<_, Shipment>(SELECT_SHIPMENT.text)
+        sqlx::query_as::<_, Shipment>(db.sql(&SELECT_SHIPMENT))
             .bind(order_id)
             .fetch_optional(db.pool()),
     )

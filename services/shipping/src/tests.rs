@@ -166,7 +166,7 @@ async fn published_orders_are_shipped_once_even_when_delivered_twice() -> TestRe
 #[tokio::test]
 async fn quotes_and_lookups_validate_their_input() -> TestResult {
     let (urls, _files) = temp_databases("api", &["shipping"])?;
-    let db = Db::open(&urls[0], &sqlx::migrate!()).await?;
+    let db = Db::open(&urls[0], "shipping", &crate::MIGRATIONS).await?;
     let app = server::instrument(router(db), ServerOptions::new("shipping"));
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base_url = format!("http://{}", listener.local_addr()?);

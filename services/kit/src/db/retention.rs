@@ -2,15 +2,16 @@
 //!
 //! A booth runs the shop eight to ten hours a day, for days. Every purchase adds an order and
 //! its lines, a reservation and its items, a shipment, and every abandoned cart leaves its
-//! lines: nothing else ever deletes them, so without a bound the data directory grows until
-//! the disk is full. A [`Pruner`] keeps each such table to its newest N rows (by rowid, the
-//! order rows were inserted in): about once a minute, and once at start, it finds the rowid
-//! of the (N+1)-th newest row and deletes it and every older row, each table's child rows
-//! (an order's lines) first.
+//! lines: nothing else ever deletes them, so without a bound the database grows until the
+//! disk is full. A [`Pruner`] keeps each such table to its newest N rows (by an ever-growing
+//! column: the order's id, or for a table without such a key SQLite's rowid and PostgreSQL's
+//! `seq` identity column, the order rows were inserted in): about once a minute, and once at
+//! start, it finds the (N+1)-th newest row and deletes it and every older row, each table's
+//! child rows (an order's lines) first.
 //!
 //! The shop keeps serving meanwhile. The rows go in batches, each its own short write
-//! transaction (`BEGIN IMMEDIATE`: the write lock is taken at once, or waited for as any
-//! writer waits), so a shopper's checkout waits a few milliseconds at most, and a child row
+//! transaction (on SQLite `BEGIN IMMEDIATE`: the write lock is taken at once, or waited for
+//! as any writer waits; on PostgreSQL only the deleted rows are locked), so a shopper's checkout waits a few milliseconds at most, and a child row
 //! is never left without its parent, nor a parent deleted from under a child. Only rows far
 //! older than the newest N ever go: an order just answered as placed is among the newest.
 //!
@@ -18,17 +19,18 @@
 //! spans (it would otherwise show as a root trace of its own every minute) and is never
 //! slowed or broken by a fault. A failure (a full disk, a database locked past the busy
 //! timeout) is logged once as a warning and the round is tried again at the next tick; the
-//! shop never stops for it. SQLite keeps the pages it freed and reuses them for new rows, so
-//! once the bound is reached the file stops growing.
+//! shop never stops for it. SQLite keeps the pages it freed and reuses them for new rows, and
+//! PostgreSQL's autovacuum does the same for its tables, so once the bound is reached the
+//! database stops growing.
 
 use std::time::Duration;
 
+use sqlx::Any;
 use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{Db, database_message};
+use super::{Connection, Db, Engine, database_message};
 
 /// Rows each bounded table keeps unless told otherwise: some 18 ten-hour days of orders at
 /// `up`'s background load (a journey a second, 15% of them purchases).
@@ -79,6 +81,9 @@ impl Child {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounded {
     table: &'static str,
+    /// The column rows are ordered by, oldest first; `None` for SQLite's `rowid` and
+    /// PostgreSQL's `seq` (a table with no ever-growing key of its own).
+    order: Option<&'static str>,
     /// The parent's column the children's column refers to.
     key: &'static str,
     children: &'static [Child],
@@ -89,8 +94,18 @@ impl Bounded {
     pub const fn new(table: &'static str) -> Bounded {
         Bounded {
             table: identifier(table),
+            order: None,
             key: "rowid",
             children: &[],
+        }
+    }
+
+    /// The same table, its rows ordered by `column` (an ever-growing key, such as an order's
+    /// id) on both engines.
+    pub const fn ordered_by(self, column: &'static str) -> Bounded {
+        Bounded {
+            order: Some(identifier(column)),
+            ..self
         }
     }
 
@@ -102,6 +117,7 @@ impl Bounded {
     ) -> Bounded {
         Bounded {
             table: identifier(table),
+            order: None,
             key: identifier(key),
             children,
         }
@@ -109,6 +125,14 @@ impl Bounded {
 
     pub fn table(&self) -> &'static str {
         self.table
+    }
+
+    fn order_column(&self, engine: Engine) -> &'static str {
+        match (self.order, engine) {
+            (Some(column), _) => column,
+            (None, Engine::Sqlite) => "rowid",
+            (None, Engine::Postgres) => "seq",
+        }
     }
 }
 
@@ -130,7 +154,7 @@ const fn identifier(name: &'static str) -> &'static str {
     name
 }
 
-/// SQL text built from [`identifier`]s checked when the tables were declared, and `?` binds.
+/// SQL text built from [`identifier`]s checked when the tables were declared, and `$N` binds.
 fn audited(text: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(text)
 }
@@ -174,10 +198,11 @@ pub async fn prune(
 ) -> Result<u64, sqlx::Error> {
     let pool = db.pool();
     let name = table.table;
-    // A cheap look first (two index seeks): while the rowids span no more than the rows to
+    let order = table.order_column(db.engine());
+    // A cheap look first (two index seeks): while the keys span no more than the rows to
     // keep, there cannot be more rows than that, and the walk below is not needed.
     let (low, high): (Option<i64>, Option<i64>) = sqlx::query_as(audited(format!(
-        r#"SELECT MIN(rowid), MAX(rowid) FROM "{name}""#
+        r#"SELECT MIN({order}), MAX({order}) FROM "{name}""#
     )))
     .fetch_one(pool)
     .await?;
@@ -189,7 +214,7 @@ pub async fn prune(
     }
     let keep = i64::try_from(keep_rows).unwrap_or(i64::MAX);
     let cut_off: Option<i64> = sqlx::query_scalar(audited(format!(
-        r#"SELECT rowid FROM "{name}" ORDER BY rowid DESC LIMIT 1 OFFSET ?1"#
+        r#"SELECT {order} FROM "{name}" ORDER BY {order} DESC LIMIT 1 OFFSET $1"#
     )))
     .bind(keep)
     .fetch_optional(pool)
@@ -199,7 +224,7 @@ pub async fn prune(
     };
     let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
     let batch_end = format!(
-        r#"SELECT MAX(r) FROM (SELECT rowid AS r FROM "{name}" WHERE rowid <= ?1 ORDER BY rowid LIMIT ?2)"#
+        r#"SELECT MAX(r) FROM (SELECT {order} AS r FROM "{name}" WHERE {order} <= $1 ORDER BY {order} LIMIT $2) AS batch"#
     );
     let mut deleted = 0;
     loop {
@@ -220,19 +245,20 @@ pub async fn prune(
     Ok(deleted)
 }
 
-/// Deletes the rows of `table` up to rowid `through`, their children first, in one write
+/// Deletes the rows of `table` up to key `through`, their children first, in one write
 /// transaction.
 async fn delete_through(db: &Db, table: &Bounded, through: i64) -> Result<u64, sqlx::Error> {
     let mut tx = Housekeeping::begin(db).await?;
     let name = table.table;
+    let order = table.order_column(db.engine());
     for child in table.children {
         let sql = format!(
-            r#"DELETE FROM "{}" WHERE "{}" IN (SELECT "{}" FROM "{name}" WHERE rowid <= ?1)"#,
+            r#"DELETE FROM "{}" WHERE "{}" IN (SELECT "{}" FROM "{name}" WHERE {order} <= $1)"#,
             child.table, child.column, table.key
         );
         tx.execute(sql, through).await?;
     }
-    let sql = format!(r#"DELETE FROM "{name}" WHERE rowid <= ?1"#);
+    let sql = format!(r#"DELETE FROM "{name}" WHERE {order} <= $1"#);
     let deleted = tx.execute(sql, through).await?;
     tx.commit().await?;
     Ok(deleted)
@@ -243,7 +269,7 @@ async fn delete_through(db: &Db, table: &Bounded, through: i64) -> Result<u64, s
 /// (closing rolls back what it still held).
 struct Housekeeping {
     db: Db,
-    conn: PoolConnection<Sqlite>,
+    conn: PoolConnection<Any>,
     ended: bool,
 }
 
@@ -255,14 +281,18 @@ impl Housekeeping {
             conn,
             ended: false,
         };
-        sqlx::query("BEGIN IMMEDIATE")
+        let begin = match db.engine() {
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            Engine::Postgres => "BEGIN",
+        };
+        sqlx::query(begin)
             .execute(tx.conn())
             .await
             .inspect_err(|err| tx.db.note_write(Err(err)))?;
         Ok(tx)
     }
 
-    fn conn(&mut self) -> &mut SqliteConnection {
+    fn conn(&mut self) -> &mut Connection {
         &mut self.conn
     }
 
@@ -392,26 +422,46 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TempDir;
+    use crate::testing::{TestDb, allow_deletes, refuse_deletes};
 
     const ORDERS: Bounded =
-        Bounded::with_children("orders", "id", &[Child::new("order_items", "order_id")]);
+        Bounded::with_children("orders", "id", &[Child::new("order_items", "order_id")])
+            .ordered_by("id");
     const NOTES: Bounded = Bounded::new("notes");
 
-    /// A database shaped like checkout's (AUTOINCREMENT ids, lines with a foreign key, which
-    /// sqlx enforces) and a table with no key of its own, holding `orders` orders of two lines.
-    async fn shop(dir: &TempDir, orders: i64) -> Db {
-        let db = Db::connect(&dir.sqlite_url("orders")).await.unwrap();
-        for ddl in [
-            "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, order_ref TEXT NOT NULL)",
-            "CREATE TABLE order_items (order_id INTEGER NOT NULL REFERENCES orders (id),
-                 product_id INTEGER NOT NULL, PRIMARY KEY (order_id, product_id))",
-            "CREATE TABLE notes (session_id TEXT NOT NULL, body TEXT NOT NULL)",
-        ] {
-            sqlx::query(ddl).execute(db.pool()).await.unwrap();
-        }
+    /// A database shaped like checkout's (ids never reused, lines with a foreign key) and a
+    /// table with no key of its own, holding `orders` orders of two lines.
+    async fn shop(test_db: &TestDb, orders: i64) -> Db {
+        let db = Db::connect(&test_db.url("orders"), "orders").await.unwrap();
+        let ddl = match db.engine() {
+            Engine::Sqlite => {
+                "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, order_ref TEXT NOT NULL);
+                 CREATE TABLE order_items (order_id INTEGER NOT NULL REFERENCES orders (id),
+                     product_id INTEGER NOT NULL, PRIMARY KEY (order_id, product_id));
+                 CREATE TABLE notes (session_id TEXT NOT NULL, body TEXT NOT NULL);"
+            }
+            Engine::Postgres => {
+                "CREATE TABLE orders (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                     order_ref TEXT NOT NULL);
+                 CREATE TABLE order_items (order_id BIGINT NOT NULL REFERENCES orders (id),
+                     product_id BIGINT NOT NULL, PRIMARY KEY (order_id, product_id));
+                 CREATE TABLE notes (seq BIGINT GENERATED ALWAYS AS IDENTITY,
+                     session_id TEXT NOT NULL, body TEXT NOT NULL);
+                 CREATE INDEX notes_seq ON notes (seq);"
+            }
+        };
+        sqlx::raw_sql(ddl).execute(db.pool()).await.unwrap();
         add_orders(&db, orders).await;
         db
+    }
+
+    /// The oldest row's place in `notes`, a table with no key of its own.
+    async fn oldest_note(db: &Db) -> i64 {
+        let sql = match db.engine() {
+            Engine::Sqlite => "SELECT MIN(rowid) FROM notes",
+            Engine::Postgres => "SELECT MIN(seq) FROM notes",
+        };
+        count(db, sql).await
     }
 
     async fn add_orders(db: &Db, count: i64) {
@@ -422,8 +472,8 @@ mod tests {
                     .fetch_one(&mut *tx)
                     .await
                     .unwrap();
-            for product in [1, 2] {
-                sqlx::query("INSERT INTO order_items (order_id, product_id) VALUES (?1, ?2)")
+            for product in [1_i64, 2] {
+                sqlx::query("INSERT INTO order_items (order_id, product_id) VALUES ($1, $2)")
                     .bind(id)
                     .bind(product)
                     .execute(&mut *tx)
@@ -452,131 +502,126 @@ mod tests {
 
     #[tokio::test]
     async fn keeps_the_newest_rows_with_their_children_and_no_orphans() {
-        let dir = TempDir::new("retention").unwrap();
-        let db = shop(&dir, 3_000).await;
+        for test_db in TestDb::each("retention").await {
+            let db = shop(&test_db, 3_000).await;
 
-        // A batch much smaller than the excess: many transactions in one round.
-        let deleted = prune(&db, &ORDERS, 1_000, 128).await.unwrap();
-        assert_eq!(deleted, 2_000);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_000);
-        assert_eq!(count(&db, "SELECT MIN(id) FROM orders").await, 2_001);
-        assert_eq!(count(&db, "SELECT MAX(id) FROM orders").await, 3_000);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM order_items").await, 2_000);
-        assert_eq!(orphans(&db).await, 0);
+            // A batch much smaller than the excess: many transactions in one round.
+            let deleted = prune(&db, &ORDERS, 1_000, 128).await.unwrap();
+            assert_eq!(deleted, 2_000);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_000);
+            assert_eq!(count(&db, "SELECT MIN(id) FROM orders").await, 2_001);
+            assert_eq!(count(&db, "SELECT MAX(id) FROM orders").await, 3_000);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM order_items").await, 2_000);
+            assert_eq!(orphans(&db).await, 0);
 
-        // The other table, without children or a key of its own.
-        assert_eq!(prune(&db, &NOTES, 1_000, 500).await.unwrap(), 2_000);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM notes").await, 1_000);
-        assert_eq!(count(&db, "SELECT MIN(rowid) FROM notes").await, 2_001);
+            // The other table, without children or a key of its own.
+            assert_eq!(prune(&db, &NOTES, 1_000, 500).await.unwrap(), 2_000);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM notes").await, 1_000);
+            assert_eq!(oldest_note(&db).await, 2_001);
 
-        // Again: nothing more to do.
-        assert_eq!(prune(&db, &ORDERS, 1_000, 128).await.unwrap(), 0);
-        assert_eq!(prune(&db, &NOTES, 1_000, 128).await.unwrap(), 0);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_000);
+            // Again: nothing more to do.
+            assert_eq!(prune(&db, &ORDERS, 1_000, 128).await.unwrap(), 0);
+            assert_eq!(prune(&db, &NOTES, 1_000, 128).await.unwrap(), 0);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_000);
 
-        // New rows push the oldest out; ids are never reused (AUTOINCREMENT remembers).
-        add_orders(&db, 10).await;
-        assert_eq!(prune(&db, &ORDERS, 1_000, 128).await.unwrap(), 10);
-        assert_eq!(count(&db, "SELECT MIN(id) FROM orders").await, 2_011);
-        assert_eq!(count(&db, "SELECT MAX(id) FROM orders").await, 3_010);
-        assert_eq!(orphans(&db).await, 0);
+            // New rows push the oldest out; ids are never reused (AUTOINCREMENT remembers).
+            add_orders(&db, 10).await;
+            assert_eq!(prune(&db, &ORDERS, 1_000, 128).await.unwrap(), 10);
+            assert_eq!(count(&db, "SELECT MIN(id) FROM orders").await, 2_011);
+            assert_eq!(count(&db, "SELECT MAX(id) FROM orders").await, 3_010);
+            assert_eq!(orphans(&db).await, 0);
+        }
     }
 
     #[tokio::test]
     async fn a_table_at_or_under_the_bound_is_left_alone() {
-        let dir = TempDir::new("retention-under").unwrap();
-        let db = shop(&dir, 1_000).await;
-        assert_eq!(prune(&db, &ORDERS, 1_000, 100).await.unwrap(), 0);
-        assert_eq!(prune(&db, &ORDERS, 5_000, 100).await.unwrap(), 0);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_000);
+        for test_db in TestDb::each("retention-under").await {
+            let db = shop(&test_db, 1_000).await;
+            assert_eq!(prune(&db, &ORDERS, 1_000, 100).await.unwrap(), 0);
+            assert_eq!(prune(&db, &ORDERS, 5_000, 100).await.unwrap(), 0);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_000);
 
-        // Rowids spread wider than the bound but rows fewer: still nothing to delete.
-        sqlx::query("DELETE FROM order_items WHERE order_id % 2 = 0")
-            .execute(db.pool())
-            .await
-            .unwrap();
-        sqlx::query("DELETE FROM orders WHERE id % 2 = 0")
-            .execute(db.pool())
-            .await
-            .unwrap();
-        assert_eq!(prune(&db, &ORDERS, 600, 100).await.unwrap(), 0);
-        assert_eq!(prune(&db, &ORDERS, 400, 100).await.unwrap(), 100);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 400);
-        assert_eq!(orphans(&db).await, 0);
+            // Rowids spread wider than the bound but rows fewer: still nothing to delete.
+            sqlx::query("DELETE FROM order_items WHERE order_id % 2 = 0")
+                .execute(db.pool())
+                .await
+                .unwrap();
+            sqlx::query("DELETE FROM orders WHERE id % 2 = 0")
+                .execute(db.pool())
+                .await
+                .unwrap();
+            assert_eq!(prune(&db, &ORDERS, 600, 100).await.unwrap(), 0);
+            assert_eq!(prune(&db, &ORDERS, 400, 100).await.unwrap(), 100);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 400);
+            assert_eq!(orphans(&db).await, 0);
 
-        let empty = Db::connect(&dir.sqlite_url("empty")).await.unwrap();
-        sqlx::query("CREATE TABLE notes (body TEXT)")
-            .execute(empty.pool())
-            .await
-            .unwrap();
-        assert_eq!(prune(&empty, &NOTES, 1_000, 100).await.unwrap(), 0);
+            let empty = Db::connect(&test_db.url("empty"), "empty").await.unwrap();
+            sqlx::query("CREATE TABLE notes (seq BIGINT, body TEXT)")
+                .execute(empty.pool())
+                .await
+                .unwrap();
+            assert_eq!(prune(&empty, &NOTES, 1_000, 100).await.unwrap(), 0);
+        }
     }
 
     #[tokio::test]
     async fn a_failed_batch_keeps_its_rows_and_the_next_round_finishes() {
-        let dir = TempDir::new("retention-fail").unwrap();
-        let db = shop(&dir, 1_500).await;
-        // The parents refuse to go (as a full disk would refuse the write): the batch's child
-        // deletes are rolled back with it, so no line loses its order.
-        sqlx::query(
-            "CREATE TRIGGER refuse BEFORE DELETE ON orders
-             BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
-        )
-        .execute(db.pool())
-        .await
-        .unwrap();
-        assert!(prune(&db, &ORDERS, 1_000, 100).await.is_err());
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_500);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM order_items").await, 3_000);
+        for test_db in TestDb::each("retention-fail").await {
+            let db = shop(&test_db, 1_500).await;
+            // The parents refuse to go (as a full disk would refuse the write): the batch's child
+            // deletes are rolled back with it, so no line loses its order.
+            refuse_deletes(&db, "orders").await;
+            assert!(prune(&db, &ORDERS, 1_000, 100).await.is_err());
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_500);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM order_items").await, 3_000);
 
-        sqlx::query("DROP TRIGGER refuse")
-            .execute(db.pool())
-            .await
-            .unwrap();
-        assert_eq!(prune(&db, &ORDERS, 1_000, 100).await.unwrap(), 500);
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM order_items").await, 2_000);
-        assert_eq!(orphans(&db).await, 0);
+            allow_deletes(&db, "orders").await;
+            assert_eq!(prune(&db, &ORDERS, 1_000, 100).await.unwrap(), 500);
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM order_items").await, 2_000);
+            assert_eq!(orphans(&db).await, 0);
+        }
     }
 
     #[tokio::test]
     async fn the_pruner_runs_at_start_and_every_tick_until_stopped() {
-        let dir = TempDir::new("retention-pruner").unwrap();
-        let db = shop(&dir, 1_200).await;
-        static TABLES: [Bounded; 2] = [ORDERS, NOTES];
-        let retention = Retention {
-            keep_rows: 1_000,
-            every: Duration::from_millis(50),
-            batch: 64,
-        };
-        let pruner = Pruner::start(db.clone(), &TABLES, retention);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let mut rounds = 0;
-        for more in [0, 300, 300] {
-            add_orders(&db, more).await;
-            loop {
-                let (orders, notes) = (
-                    count(&db, "SELECT COUNT(*) FROM orders").await,
-                    count(&db, "SELECT COUNT(*) FROM notes").await,
-                );
-                if orders == 1_000 && notes == 1_000 {
-                    break;
+        for test_db in TestDb::each("retention-pruner").await {
+            let db = shop(&test_db, 1_200).await;
+            static TABLES: [Bounded; 2] = [ORDERS, NOTES];
+            let retention = Retention {
+                keep_rows: 1_000,
+                every: Duration::from_millis(50),
+                batch: 64,
+            };
+            let pruner = Pruner::start(db.clone(), &TABLES, retention);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            let mut rounds = 0;
+            for more in [0, 300, 300] {
+                add_orders(&db, more).await;
+                loop {
+                    let (orders, notes) = (
+                        count(&db, "SELECT COUNT(*) FROM orders").await,
+                        count(&db, "SELECT COUNT(*) FROM notes").await,
+                    );
+                    if orders == 1_000 && notes == 1_000 {
+                        break;
+                    }
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "still {orders} orders and {notes} notes"
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "still {orders} orders and {notes} notes"
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                rounds += 1;
             }
-            rounds += 1;
-        }
-        assert_eq!(rounds, 3);
-        assert_eq!(orphans(&db).await, 0);
-        pruner.stop().await;
+            assert_eq!(rounds, 3);
+            assert_eq!(orphans(&db).await, 0);
+            pruner.stop().await;
 
-        // Stopped: nothing goes any more.
-        add_orders(&db, 100).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_100);
+            // Stopped: nothing goes any more.
+            add_orders(&db, 100).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(count(&db, "SELECT COUNT(*) FROM orders").await, 1_100);
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sqlx::postgres::PgDatabaseError;
+
 /// Below this much free space on its file system, a database that failed for lack of space is
 /// still taken to be full (one transaction's pages plus the WAL's growth fit well within it).
 const ROOM_TO_RECOVER: u64 = 1 << 20;
@@ -27,6 +29,16 @@ impl StorageFailure {
     /// storage (a constraint, a lock wait, a missing row).
     pub fn of(err: &sqlx::Error) -> Option<StorageFailure> {
         match err {
+            sqlx::Error::Database(db) if db.try_downcast_ref::<PgDatabaseError>().is_some() => {
+                // PostgreSQL's SQLSTATE: insufficient resources (disk full), I/O error, and a
+                // read-only transaction (a standby, or `default_transaction_read_only`).
+                match db.code()?.as_ref() {
+                    "53100" => Some(StorageFailure::DiskFull),
+                    "58030" => Some(StorageFailure::Io),
+                    "25006" => Some(StorageFailure::ReadOnly),
+                    _ => None,
+                }
+            }
             sqlx::Error::Database(db) => {
                 let code: i32 = db.code()?.parse().ok()?;
                 // SQLite's extended result codes carry the primary code in their low byte.
@@ -79,7 +91,8 @@ struct Failing {
 #[derive(Debug)]
 pub(crate) struct WriteState {
     namespace: String,
-    directory: PathBuf,
+    /// Where a SQLite file lives (its disk's free space is watched); none for a server.
+    directory: Option<PathBuf>,
     failing: Mutex<Option<Failing>>,
 }
 
@@ -89,12 +102,12 @@ fn registry() -> &'static Mutex<Vec<Weak<WriteState>>> {
 }
 
 impl WriteState {
-    /// A healthy state for the database `namespace` stored in `directory`, listed for
-    /// [`problems`] for as long as the database is open.
-    pub(crate) fn register(namespace: &str, directory: &Path) -> Arc<WriteState> {
+    /// A healthy state for the database `namespace` stored in `directory` (a SQLite file's),
+    /// listed for [`problems`] for as long as the database is open.
+    pub(crate) fn register(namespace: &str, directory: Option<PathBuf>) -> Arc<WriteState> {
         let state = Arc::new(WriteState {
             namespace: namespace.to_string(),
-            directory: directory.to_path_buf(),
+            directory,
             failing: Mutex::new(None),
         });
         let mut all = registry().lock().unwrap_or_else(|e| e.into_inner());
@@ -146,7 +159,7 @@ impl WriteState {
     /// full before any write failed (a service restarted on it) is a problem too.
     fn problem(&self) -> Option<StorageProblem> {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
-        let free = free_space(&self.directory);
+        let free = self.directory.as_deref().and_then(free_space);
         let room = free.map(|free| free >= ROOM_TO_RECOVER);
         let current = match (failing.clone(), room) {
             (Some(current), Some(true)) if current.failure == StorageFailure::DiskFull => {
@@ -264,7 +277,7 @@ mod tests {
     #[test]
     fn a_full_disk_stays_reported_until_a_commit() {
         // A directory statvfs cannot read: only the writes' outcomes decide.
-        let state = WriteState::register("unit", Path::new("/nonexistent-directory"));
+        let state = WriteState::register("unit", Some(PathBuf::from("/nonexistent-directory")));
         let full = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::StorageFull));
         state.record(Err(&full), false);
         assert_eq!(state.problem().map(|p| p.kind), Some("disk_full"));

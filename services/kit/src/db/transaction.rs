@@ -8,13 +8,15 @@
 //! only releases a savepoint, so an order answered as saved is never written.
 //!
 //! [`WriteTx`] never reuses a connection whose transaction did not end cleanly: it is closed
-//! instead, and closing a SQLite connection rolls back whatever it still held. A success is
-//! reported only once SQLite has answered the COMMIT.
+//! instead, and closing a connection rolls back whatever it still held. A success is
+//! reported only once the database has answered the COMMIT. (PostgreSQL needs this as much:
+//! after one failed statement it refuses everything but a rollback until the transaction
+//! ends.)
 
+use sqlx::Any;
 use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqliteConnection};
 
-use super::{Db, Statement};
+use super::{Connection, Db, Statement};
 
 const BEGIN: &str = "BEGIN";
 const COMMIT: Statement = Statement::new("COMMIT", "", "COMMIT");
@@ -28,14 +30,15 @@ const ROLLBACK: &str = "ROLLBACK";
 #[derive(Debug)]
 pub struct WriteTx {
     db: Db,
-    conn: PoolConnection<Sqlite>,
+    conn: PoolConnection<Any>,
     /// Set once the transaction has ended cleanly and the connection may be reused.
     ended: bool,
 }
 
 impl Db {
-    /// Starts a write transaction. SQLite takes the write lock at the first write statement,
-    /// so a wait for the lock shows in that statement's span, as it would in production.
+    /// Starts a write transaction. SQLite takes its one write lock at the first write
+    /// statement, PostgreSQL a lock on each row a statement changes, so a wait for a lock
+    /// shows in that statement's span, as it would in production.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         let conn = self.pool().acquire().await?;
         let mut tx = WriteTx {
@@ -50,7 +53,7 @@ impl Db {
 
 impl WriteTx {
     /// The connection to run this transaction's statements on (`.execute(tx.conn())`).
-    pub fn conn(&mut self) -> &mut SqliteConnection {
+    pub fn conn(&mut self) -> &mut Connection {
         &mut self.conn
     }
 
@@ -58,8 +61,11 @@ impl WriteTx {
     /// on `Err` nothing of it is kept.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         let db = self.db.clone();
-        db.run(&COMMIT, sqlx::query(COMMIT.text).execute(&mut *self.conn))
-            .await?;
+        db.run(
+            &COMMIT,
+            sqlx::query(db.sql(&COMMIT)).execute(&mut *self.conn),
+        )
+        .await?;
         self.ended = true;
         Ok(())
     }
@@ -84,11 +90,27 @@ impl Drop for WriteTx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TempDir;
+    use crate::db::Engine;
+    use crate::testing::TestDb;
 
-    const CREATE: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)";
     const INSERT: Statement =
-        Statement::new("INSERT", "items", "INSERT INTO items (name) VALUES (?1)");
+        Statement::new("INSERT", "items", "INSERT INTO items (name) VALUES ($1)");
+
+    /// A table whose names are unique, so a second insert of one name fails.
+    async fn items(test_db: &TestDb) -> Db {
+        let db = Db::connect(&test_db.url("items"), "items").await.unwrap();
+        let create = match db.engine() {
+            Engine::Sqlite => {
+                "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)"
+            }
+            Engine::Postgres => {
+                "CREATE TABLE items (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+                 name TEXT NOT NULL UNIQUE)"
+            }
+        };
+        sqlx::query(create).execute(db.pool()).await.unwrap();
+        db
+    }
 
     async fn names(db: &Db) -> Vec<String> {
         sqlx::query_scalar("SELECT name FROM items ORDER BY id")
@@ -100,7 +122,7 @@ mod tests {
     async fn insert(db: &Db, tx: &mut WriteTx, name: &str) -> Result<(), sqlx::Error> {
         db.run(
             &INSERT,
-            sqlx::query(INSERT.text).bind(name).execute(tx.conn()),
+            sqlx::query(db.sql(&INSERT)).bind(name).execute(tx.conn()),
         )
         .await
         .map(|_| ())
@@ -108,45 +130,55 @@ mod tests {
 
     #[tokio::test]
     async fn a_transaction_that_fails_half_way_keeps_nothing_and_frees_the_lock() {
-        let dir = TempDir::new("write-tx").unwrap();
-        let db = Db::connect(&dir.sqlite_url("items")).await.unwrap();
-        sqlx::query(CREATE).execute(db.pool()).await.unwrap();
+        for test_db in TestDb::each("write-tx").await {
+            let db = items(&test_db).await;
 
-        // Many more failures than the pool has connections: a connection left inside its
-        // transaction would hold the write lock and make the next writer time out.
-        for _ in 0..20 {
+            // Many more failures than the pool has connections: a connection left inside its
+            // transaction would hold the write lock (SQLite) or refuse every statement until a
+            // rollback (PostgreSQL), and the next writer would fail.
+            for _ in 0..20 {
+                let mut tx = db.begin_write().await.unwrap();
+                insert(&db, &mut tx, "first").await.unwrap();
+                let duplicate = insert(&db, &mut tx, "first").await;
+                let Err(sqlx::Error::Database(err)) = duplicate else {
+                    panic!("{:?}: a duplicate was taken: {duplicate:?}", db.engine());
+                };
+                // The database's own code: SQLite's extended result code for a unique
+                // constraint, PostgreSQL's SQLSTATE.
+                let expected = match db.engine() {
+                    Engine::Sqlite => "2067",
+                    Engine::Postgres => "23505",
+                };
+                assert_eq!(err.code().as_deref(), Some(expected));
+                drop(tx);
+            }
+            assert!(
+                names(&db).await.is_empty(),
+                "{:?}: a failed transaction left rows",
+                db.engine()
+            );
+
             let mut tx = db.begin_write().await.unwrap();
-            insert(&db, &mut tx, "first").await.unwrap();
-            let duplicate = insert(&db, &mut tx, "first").await;
-            assert!(duplicate.is_err());
-            drop(tx);
+            insert(&db, &mut tx, "kept").await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(names(&db).await, ["kept"], "{:?}", db.engine());
         }
-        assert!(
-            names(&db).await.is_empty(),
-            "a failed transaction left rows"
-        );
-
-        let mut tx = db.begin_write().await.unwrap();
-        insert(&db, &mut tx, "kept").await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(names(&db).await, ["kept"]);
     }
 
     #[tokio::test]
     async fn a_transaction_dropped_before_its_commit_keeps_nothing() {
-        let dir = TempDir::new("write-tx-drop").unwrap();
-        let db = Db::connect(&dir.sqlite_url("items")).await.unwrap();
-        sqlx::query(CREATE).execute(db.pool()).await.unwrap();
-
-        let mut tx = db.begin_write().await.unwrap();
-        insert(&db, &mut tx, "abandoned").await.unwrap();
-        drop(tx);
-        let mut tx = db.begin_write().await.unwrap();
-        insert(&db, &mut tx, "committed").await.unwrap();
-        tx.commit().await.unwrap();
-        let mut tx = db.begin_write().await.unwrap();
-        insert(&db, &mut tx, "rolled back").await.unwrap();
-        tx.rollback().await.unwrap();
-        assert_eq!(names(&db).await, ["committed"]);
+        for test_db in TestDb::each("write-tx-drop").await {
+            let db = items(&test_db).await;
+            let mut tx = db.begin_write().await.unwrap();
+            insert(&db, &mut tx, "abandoned").await.unwrap();
+            drop(tx);
+            let mut tx = db.begin_write().await.unwrap();
+            insert(&db, &mut tx, "committed").await.unwrap();
+            tx.commit().await.unwrap();
+            let mut tx = db.begin_write().await.unwrap();
+            insert(&db, &mut tx, "rolled back").await.unwrap();
+            tx.rollback().await.unwrap();
+            assert_eq!(names(&db).await, ["committed"], "{:?}", db.engine());
+        }
     }
 }
