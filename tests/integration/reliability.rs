@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Shop, client, temp_dir};
+use crate::support::{self, Shop, client, temp_dir};
 use serde_json::{Value, json};
+use tracedojo_kit::db::Engine;
 
 /// How long the shop may take to recover, or to ship what it stored: generous, because a
 /// loaded CI machine is slow; the figures of a quiet machine are in RELIABILITY.md.
@@ -171,12 +172,10 @@ impl Ledger {
             );
         }
         // Every stored order, whoever answered for it, ships exactly once.
-        let checkout = shop.data_dir.join("checkout.db");
-        let shipping = shop.data_dir.join("shipping.db");
         let deadline = Instant::now() + RECOVERY;
         loop {
-            let stored = ids(&checkout, "SELECT id FROM orders").await;
-            let shipped = ids(&shipping, "SELECT order_id FROM shipments").await;
+            let stored = ids(shop, "checkout", "SELECT id FROM orders").await;
+            let shipped = ids(shop, "shipping", "SELECT order_id FROM shipments").await;
             let unshipped: Vec<i64> = stored.difference(&shipped).copied().collect();
             let phantom: Vec<i64> = shipped.difference(&stored).copied().collect();
             assert!(
@@ -201,9 +200,20 @@ impl Ledger {
     }
 }
 
-/// The ids one query returns from a database file of the running shop.
-async fn ids(path: &Path, query: &'static str) -> BTreeSet<i64> {
+/// The ids one query returns from a database of the running shop: its SQLite file, opened
+/// read-only, or its schema on PostgreSQL.
+async fn ids(shop: &Shop, database: &str, query: &'static str) -> BTreeSet<i64> {
+    if shop.engine() == Engine::Postgres {
+        let db = shop.db(database).await;
+        let rows: Vec<i64> = sqlx::query_scalar(query)
+            .fetch_all(db.pool())
+            .await
+            .unwrap_or_else(|err| panic!("{query} on {database}: {err}"));
+        return rows.into_iter().collect();
+    }
     use sqlx::ConnectOptions;
+    let path = shop.data_dir.join(format!("{database}.db"));
+    let path = path.as_path();
     let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
@@ -411,6 +421,13 @@ async fn assert_reports_full_disk(shop: &Shop, names: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
+    if support::test_engine() == Engine::Postgres {
+        // The PostgreSQL form (the orders' tables in a tablespace on a disk of their own) is
+        // not written yet; the storage classification of PostgreSQL's "disk full" (SQLSTATE
+        // 53100) is tested in the kit (outbox tests).
+        eprintln!("SKIPPED a_full_disk_loses_no_order... on PostgreSQL: not written yet");
+        return;
+    }
     let (disk, orders_disk) = match (
         Tmpfs::mount("disk-full", "24m"),
         Tmpfs::mount("orders-disk-full", "8m"),
@@ -663,22 +680,20 @@ async fn services_killed_mid_checkout_lose_no_order_and_no_shipment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_locked_by_another_process_fails_checkouts_only_while_it_is_held() {
-    use sqlx::ConnectOptions;
     let shop = Shop::start(&[]);
     let mut ledger = Ledger::default();
     until_placed(&shop, &mut ledger, "before-lock").await;
 
-    // Another process (a backup, an admin's sqlite3 shell) takes the orders database's write
-    // lock and keeps it longer than checkout waits for it.
-    let mut intruder = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(shop.data_dir.join("checkout.db"))
-        .connect()
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut intruder)
-        .await
-        .unwrap();
+    // Another process (a backup, an admin's shell) locks the orders and keeps the lock longer
+    // than checkout waits for it: SQLite's one write lock, or on PostgreSQL a lock on the
+    // orders table that lets readers through and makes writers wait (lock_timeout).
+    let orders = shop.db("checkout").await;
+    let mut intruder = orders.pool().acquire().await.unwrap();
+    let lock = match shop.engine() {
+        Engine::Sqlite => "BEGIN IMMEDIATE",
+        Engine::Postgres => "BEGIN; LOCK TABLE orders IN EXCLUSIVE MODE",
+    };
+    sqlx::raw_sql(lock).execute(&mut *intruder).await.unwrap();
     for i in 0.. {
         let outcome = purchase(&shop, &format!("locked-{i}")).await;
         ledger.note(&outcome);
@@ -691,10 +706,11 @@ async fn a_database_locked_by_another_process_fails_checkouts_only_while_it_is_h
         );
     }
     sqlx::query("ROLLBACK")
-        .execute(&mut intruder)
+        .execute(&mut *intruder)
         .await
         .unwrap();
     drop(intruder);
+    orders.pool().close().await;
 
     // Once the lock is gone, checkouts work again at once and keep working.
     let recovery = until_placed(&shop, &mut ledger, "after-lock").await;

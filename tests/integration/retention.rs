@@ -4,11 +4,12 @@
 
 use crate::support;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{Shop, buy_approved, temp_dir};
+use tracedojo_kit::Db;
+use tracedojo_kit::db::Engine;
 
 const KEEP: i64 = 1_000;
 /// How often the services prune in this test (instead of once a minute).
@@ -44,37 +45,36 @@ const BOUNDED: [(&str, &str, Option<&str>); 5] = [
     ("checkout", "order_items", None),
 ];
 
-async fn read_only(data_dir: &Path, name: &str) -> sqlx::SqlitePool {
-    let url = format!(
-        "sqlite://{}?mode=ro",
-        data_dir.join(format!("{name}.db")).display()
-    );
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await
-        .unwrap_or_else(|err| panic!("open {url}: {err}"))
+/// The shop's database `name` for reading: its SQLite file opened read-only, or its schema
+/// on PostgreSQL.
+async fn read_only(shop: &Shop, name: &str) -> Db {
+    match shop.engine() {
+        Engine::Sqlite => Db::connect(&format!("{}?mode=ro", shop.database_url(name)), name)
+            .await
+            .unwrap_or_else(|err| panic!("open {name} read-only: {err}")),
+        Engine::Postgres => shop.db(name).await,
+    }
 }
 
-async fn scalar(pool: &sqlx::SqlitePool, sql: &str) -> i64 {
+async fn scalar(db: &Db, sql: &str) -> i64 {
     sqlx::query_scalar::<_, Option<i64>>(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(pool)
+        .fetch_one(db.pool())
         .await
         .unwrap_or_else(|err| panic!("{sql}: {err}"))
         .unwrap_or(0)
 }
 
 /// Each bounded table's row count, and the orphans found.
-async fn counts(data_dir: &Path) -> Vec<(&'static str, i64, i64)> {
+async fn counts(shop: &Shop) -> Vec<(&'static str, i64, i64)> {
     let mut all = Vec::new();
     for (database, table, orphans) in BOUNDED {
-        let pool = read_only(data_dir, database).await;
-        let rows = scalar(&pool, &format!("SELECT COUNT(*) FROM {table}")).await;
+        let db = read_only(shop, database).await;
+        let rows = scalar(&db, &format!("SELECT COUNT(*) FROM {table}")).await;
         let orphans = match orphans {
-            Some(sql) => scalar(&pool, sql).await,
+            Some(sql) => scalar(&db, sql).await,
             None => 0,
         };
-        pool.close().await;
+        db.pool().close().await;
         all.push((table, rows, orphans));
     }
     all
@@ -89,14 +89,10 @@ fn within(counts: &[(&str, i64, i64)], slack: i64) -> bool {
     })
 }
 
-async fn poll_until_within(
-    data_dir: &Path,
-    slack: i64,
-    what: &str,
-) -> Vec<(&'static str, i64, i64)> {
+async fn poll_until_within(shop: &Shop, slack: i64, what: &str) -> Vec<(&'static str, i64, i64)> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let now = counts(data_dir).await;
+        let now = counts(shop).await;
         if within(&now, slack) {
             return now;
         }
@@ -105,12 +101,19 @@ async fn poll_until_within(
     }
 }
 
-fn data_bytes(data_dir: &Path) -> u64 {
-    std::fs::read_dir(data_dir)
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.metadata().ok())
-        .map(|meta| meta.len())
-        .sum()
+/// What the shop's data takes: its SQLite files, or its PostgreSQL database.
+async fn data_bytes(shop: &Shop) -> i64 {
+    match shop.engine() {
+        Engine::Sqlite => std::fs::read_dir(&shop.data_dir)
+            .unwrap()
+            .filter_map(|entry| entry.ok()?.metadata().ok())
+            .map(|meta| meta.len() as i64)
+            .sum(),
+        Engine::Postgres => {
+            let db = read_only(shop, "checkout").await;
+            scalar(&db, "SELECT pg_database_size(current_database())").await
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +155,7 @@ async fn a_shop_selling_more_than_it_keeps_stays_within_its_bound() {
             let _ = load.kill();
             panic!("the load did not finish in time");
         }
-        let now = counts(&shop.data_dir).await;
+        let now = counts(&shop).await;
         assert!(within(&now, DURING_LOAD), "during the load: {now:?}");
         for (i, (_, rows, _)) in now.iter().enumerate() {
             match peak.get_mut(i) {
@@ -176,12 +179,12 @@ async fn a_shop_selling_more_than_it_keeps_stays_within_its_bound() {
     let load_took = started.elapsed();
 
     // More orders were placed than are kept: the first ones are gone.
-    let checkout = read_only(&shop.data_dir, "checkout").await;
+    let checkout = read_only(&shop, "checkout").await;
     let placed = scalar(&checkout, "SELECT MAX(id) FROM orders").await;
     assert!(placed > KEEP + 100, "only {placed} orders placed");
-    checkout.close().await;
+    checkout.pool().close().await;
 
-    let settled = poll_until_within(&shop.data_dir, 0, "after the load").await;
+    let settled = poll_until_within(&shop, 0, "after the load").await;
     for (table, rows, orphans) in &settled {
         assert_eq!(*orphans, 0, "{table}: {orphans} orphans in {settled:?}");
         // (Shipments may still be catching up with the queue.)
@@ -198,8 +201,8 @@ async fn a_shop_selling_more_than_it_keeps_stays_within_its_bound() {
     assert_eq!(status, 201, "{body}");
     let order_id = body["order_id"].as_i64().unwrap();
     assert!(order_id > placed, "{order_id} after {placed}");
-    let settled = poll_until_within(&shop.data_dir, 0, "after the last order").await;
-    let checkout = read_only(&shop.data_dir, "checkout").await;
+    let settled = poll_until_within(&shop, 0, "after the last order").await;
+    let checkout = read_only(&shop, "checkout").await;
     let newest = scalar(&checkout, "SELECT MAX(id) FROM orders").await;
     let oldest = scalar(&checkout, "SELECT MIN(id) FROM orders").await;
     let lines = scalar(
@@ -207,7 +210,7 @@ async fn a_shop_selling_more_than_it_keeps_stays_within_its_bound() {
         &format!("SELECT COUNT(*) FROM order_items WHERE order_id = {order_id}"),
     )
     .await;
-    checkout.close().await;
+    checkout.pool().close().await;
     assert_eq!(newest, order_id);
     assert_eq!(lines, 2, "the newest order's lines");
     assert_eq!(oldest, newest - KEEP + 1, "{settled:?}");
@@ -220,9 +223,9 @@ async fn a_shop_selling_more_than_it_keeps_stays_within_its_bound() {
 
     println!(
         "{placed} orders placed in {:.1} s; peak rows during the load {peak:?}; after: \
-         {settled:?}; data directory {} bytes",
+         {settled:?}; data {} bytes",
         load_took.as_secs_f64(),
-        data_bytes(&shop.data_dir)
+        data_bytes(&shop).await
     );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::support::{Shop, buy, client};
 use tracedojo_explorer::{Receiver, StoredSpan};
+use tracedojo_kit::db::Engine;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -207,7 +208,31 @@ async fn a_checkout_is_one_trace_across_the_shop() {
     assert!(db_services.len() >= 3, "DB spans only from {db_services:?}");
     for span in &db_spans {
         assert_eq!(span.kind, "CLIENT");
-        assert_eq!(span.attr_str("db.system.name"), Some("sqlite"));
+        assert_eq!(
+            span.attr_str("db.system.name"),
+            Some(shop.engine().system_name())
+        );
+        // Where the tables are: SQLite's file, or PostgreSQL's `database|schema` on a server.
+        let namespace = span.attr_str("db.namespace").unwrap_or_default();
+        match shop.engine() {
+            Engine::Sqlite => {
+                assert!(
+                    !namespace.is_empty() && !namespace.contains('|'),
+                    "{namespace}"
+                );
+                assert_eq!(span.attr_str("server.address"), None);
+            }
+            Engine::Postgres => {
+                assert!(namespace.starts_with("td_shop_"), "{namespace}");
+                assert!(namespace.contains('|'), "{namespace}");
+                assert_eq!(span.attr_str("server.address"), Some("127.0.0.1"));
+                assert!(
+                    span.attr_i64("server.port").is_some(),
+                    "{:?}",
+                    span.attributes
+                );
+            }
+        }
         let text = span.attr_str("db.query.text").unwrap_or_default();
         let operation = span.attr_str("db.operation.name").unwrap();
         assert!(

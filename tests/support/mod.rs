@@ -3,6 +3,11 @@
 //! [`Shop::start`] runs `tracedojo up` on free ports with its own data directory and the
 //! given environment, waits for the line that says the shop is ready, and stops the whole
 //! shop (SIGTERM, so spans are flushed) when dropped, even if the test failed.
+//!
+//! With `TRACEDOJO_TEST_ENGINE=postgres` every shop runs on PostgreSQL instead of SQLite: a
+//! database of its own on the server of `TRACEDOJO_TEST_POSTGRES_URL`, dropped with the shop.
+//! The same tests then check the same things on the second engine ([`Shop::engine`] and
+//! [`Shop::db`] for what differs).
 
 #![allow(dead_code)]
 
@@ -13,6 +18,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tracedojo_kit::Db;
+use tracedojo_kit::db::Engine;
+use tracedojo_kit::testing::{POSTGRES_URL_VARIABLE, TestDb};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tracedojo");
 
@@ -95,6 +103,40 @@ pub struct Shop {
     pub data_dir: PathBuf,
     /// The explorer's web UI and API (`Explorer:` in the summary); `None` with `--no-explorer`.
     pub explorer: Option<String>,
+    /// The shop's PostgreSQL database under `TRACEDOJO_TEST_ENGINE=postgres` (dropped after
+    /// the shop stops: fields drop after `Drop::drop`).
+    postgres: Option<TestDb>,
+}
+
+/// The engine the tests' shops run on: `TRACEDOJO_TEST_ENGINE` (`sqlite`, the default, or
+/// `postgres`).
+pub fn test_engine() -> Engine {
+    match std::env::var("TRACEDOJO_TEST_ENGINE").as_deref() {
+        Ok("postgres") | Ok("postgresql") => Engine::Postgres,
+        Ok("sqlite") | Ok("") | Err(_) => Engine::Sqlite,
+        Ok(other) => panic!("TRACEDOJO_TEST_ENGINE={other}: use sqlite or postgres"),
+    }
+}
+
+/// A new database for one shop on the test PostgreSQL server.
+fn postgres_database(label: &str) -> TestDb {
+    let server = std::env::var(POSTGRES_URL_VARIABLE).unwrap_or_else(|_| {
+        panic!(
+            "TRACEDOJO_TEST_ENGINE=postgres needs {POSTGRES_URL_VARIABLE}: \
+             export {POSTGRES_URL_VARIABLE}=\"$(bash tests/postgres.sh)\""
+        )
+    });
+    let label = label.to_string();
+    // Shops are started from async tests too, whose runtime cannot be blocked on.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(TestDb::postgres(&server, &label))
+    })
+    .join()
+    .expect("a PostgreSQL database for the shop")
 }
 
 impl Shop {
@@ -121,6 +163,7 @@ impl Shop {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Shop {
+        let postgres = (test_engine() == Engine::Postgres).then(|| postgres_database("shop"));
         let mut command = Command::new(binary);
         command
             .args(["up", "--base-port", "0", "--data-dir"])
@@ -152,6 +195,10 @@ impl Shop {
             .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
             .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
             .env("PAYMENT_MEDIAN_LATENCY_MS", "5");
+        match &postgres {
+            Some(database) => command.env("DATABASE_URL", database.url("shop")),
+            None => command.env_remove("DATABASE_URL"),
+        };
         for (key, value) in env {
             command.env(key, value);
         }
@@ -168,6 +215,7 @@ impl Shop {
             stderr,
             data_dir,
             explorer: None,
+            postgres,
         };
         match shop.stdout.wait_for("Shop:", Duration::from_secs(60)) {
             Ok(line) => {
@@ -201,6 +249,37 @@ impl Shop {
         self.child.id()
     }
 
+    /// The engine the shop's services keep their tables on.
+    pub fn engine(&self) -> Engine {
+        match self.postgres {
+            Some(_) => Engine::Postgres,
+            None => Engine::Sqlite,
+        }
+    }
+
+    /// The URL of the shop's database `name` (`catalog`, `checkout`, ..., `queue`): its SQLite
+    /// file, or its PostgreSQL database (whose schema `name` holds the tables).
+    pub fn database_url(&self, name: &str) -> String {
+        match &self.postgres {
+            Some(database) => database.url(name),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir.join(format!("{name}.db")).display()
+            ),
+        }
+    }
+
+    /// The shop's database `name`, opened beside the running service.
+    pub async fn db(&self, name: &str) -> Db {
+        if self.postgres.is_none() {
+            let file = self.data_dir.join(format!("{name}.db"));
+            assert!(file.exists(), "no {name} database at {}", file.display());
+        }
+        Db::connect(&self.database_url(name), name)
+            .await
+            .unwrap_or_else(|err| panic!("cannot open the shop's {name} database: {err}"))
+    }
+
     /// SIGTERM and wait, as Ctrl-C would; returns whether `up` exited cleanly.
     pub fn stop(&mut self) -> bool {
         terminate(&mut self.child)
@@ -209,6 +288,11 @@ impl Shop {
     /// Stops the shop and hands its data directory over instead of removing it, so the next
     /// `up` starts where this one left off (progress, databases), as a restart does.
     pub fn stop_keeping_data(mut self) -> PathBuf {
+        assert!(
+            self.postgres.is_none(),
+            "a restart keeps only the data directory; on PostgreSQL the shop's database goes \
+             with it (run this test on SQLite)"
+        );
         terminate(&mut self.child);
         std::mem::take(&mut self.data_dir)
     }
