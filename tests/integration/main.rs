@@ -27,6 +27,7 @@ mod lesson_commands;
 mod load;
 mod load_target;
 mod participant;
+mod postgres;
 mod propagators;
 mod reliability;
 mod retention;

@@ -77,17 +77,6 @@ fn fill_disk(dir: &Path) -> PathBuf {
     path
 }
 
-/// The URL and process id `up`'s summary table gives a service.
-fn service(shop: &Shop, name: &str) -> (String, u32) {
-    let text = shop.stdout.text();
-    let line = text
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .unwrap_or_else(|| panic!("no {name} row in up's summary:\n{text}"));
-    let fields: Vec<&str> = line.split_whitespace().collect();
-    (fields[1].to_string(), fields[2].parse().unwrap_or(0))
-}
-
 /// What one purchase attempt got back.
 #[derive(Debug)]
 enum Attempt {
@@ -307,7 +296,7 @@ async fn health(shop: &Shop, names: &[&str]) -> Vec<(String, Value)> {
     let http = client();
     let mut all = Vec::new();
     for name in names {
-        let (url, _) = service(shop, name);
+        let (url, _) = shop.service(name);
         let body: Value = http
             .get(format!("{url}/health"))
             .send()
@@ -555,7 +544,7 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
     until_healthy(&shop, &WRITERS).await;
 
     // 3. A restarted checkout hands out new ids, never one it answered before.
-    let (_, pid) = service(&shop, "checkout");
+    let (_, pid) = shop.service("checkout");
     // SAFETY: signalling a service process of the shop this test started.
     unsafe {
         libc::kill(pid as libc::pid_t, libc::SIGKILL);
@@ -578,7 +567,7 @@ async fn a_full_disk_loses_no_order_and_the_shop_recovers_when_it_is_freed() {
 
 /// The process id a service's `/health` gives (it changes when the supervisor restarts it).
 async fn pid_of(shop: &Shop, name: &str) -> Option<u32> {
-    let (url, _) = service(shop, name);
+    let (url, _) = shop.service(name);
     let health: Value = client()
         .get(format!("{url}/health"))
         .send()

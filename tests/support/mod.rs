@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -247,6 +249,17 @@ impl Shop {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The URL and process id `up`'s summary table gives a service.
+    pub fn service(&self, name: &str) -> (String, u32) {
+        let text = self.stdout.text();
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} row in up's summary:\n{text}"));
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields[1].to_string(), fields[2].parse().unwrap_or(0))
     }
 
     /// The engine the shop's services keep their tables on.

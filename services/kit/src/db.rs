@@ -181,7 +181,8 @@ impl Db {
     pub async fn connect(url: &str, name: &str) -> Result<Db, DbError> {
         let engine = Engine::of_url(url)?;
         let (pool, location) = engine::open_pool(engine, url, name).await?;
-        let write_state = WriteState::register(&location.namespace, location.directory.clone());
+        let write_state =
+            WriteState::register(&location.namespace, engine, location.directory.clone());
         Ok(Db {
             pool,
             engine,
@@ -320,6 +321,10 @@ impl Db {
         if statement.writes() {
             self.write_state
                 .record(result.as_ref().map(|_| ()), statement.operation == "COMMIT");
+        } else if self.engine == Engine::Postgres {
+            // A server that stopped answering fails reads as much as writes, and one read
+            // answered shows it is back (a full disk still waits for a commit).
+            self.write_state.record(result.as_ref().map(|_| ()), false);
         }
         instruments()
             .db_operation_duration

@@ -57,6 +57,10 @@ impl ApiError {
                 None => StatusCode::BAD_GATEWAY,
             },
             ApiError::Database(sqlx::Error::RowNotFound) => StatusCode::NOT_FOUND,
+            // The database cannot be reached (a server down, no free connection): try later.
+            ApiError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Failed { status, .. } => {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

@@ -246,7 +246,7 @@ mod tests {
                 // trigger only an error with its words (a full disk's code is tested in storage).
                 if db.engine() == crate::db::Engine::Postgres {
                     assert_eq!(
-                        crate::db::StorageFailure::of(&refused),
+                        crate::db::StorageFailure::of(&refused, db.engine()),
                         Some(crate::db::StorageFailure::DiskFull),
                         "{refused}"
                     );

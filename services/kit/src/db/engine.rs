@@ -53,6 +53,10 @@ impl Engine {
     }
 }
 
+/// How long a statement waits for a pooled PostgreSQL connection (a new one, when the server
+/// is down or restarting, included).
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Where a pool's database is, as spans describe it.
 #[derive(Debug, Clone)]
 pub(super) struct Location {
@@ -128,6 +132,10 @@ pub(super) async fn open_pool(
                 // Small: a shop is seven pools (five services, the queue twice), and PostgreSQL
                 // allows a hundred connections unless told otherwise.
                 .max_connections(5)
+                // A server that is down refuses connections, and the pool would try again until
+                // this runs out: a request then fails in seconds (503, with the reason in its
+                // span), instead of hanging until its caller gives up.
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .after_connect(move |conn, _| {
                     let settings = settings.clone();
                     Box::pin(async move {

@@ -2,15 +2,19 @@
 //!
 //! A full disk must not be silent: the first write that fails for lack of space (or with an
 //! I/O error, or on a database made read-only) marks the database's storage as failing, logs
-//! one warning, and `/health` answers `degraded` with the reason until writes work again. The
-//! service itself keeps serving what it can (reads, refusals with a 5xx) and recovers by
-//! itself: nothing here needs a restart.
+//! one warning, and `/health` answers `degraded` with the reason until writes work again. On
+//! PostgreSQL a server that cannot be reached (stopped, restarting, the network gone) is
+//! reported the same way, by any statement, until one succeeds. The service itself keeps
+//! serving what it can (reads, refusals with a 5xx) and recovers by itself: nothing here needs
+//! a restart.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::postgres::PgDatabaseError;
+
+use super::Engine;
 
 /// Below this much free space on its file system, a database that failed for lack of space is
 /// still taken to be full (one transaction's pages plus the WAL's growth fit well within it).
@@ -22,22 +26,35 @@ pub enum StorageFailure {
     DiskFull,
     Io,
     ReadOnly,
+    /// A database server that does not answer (PostgreSQL only).
+    Unreachable,
 }
 
 impl StorageFailure {
     /// The failure class of a database error, or `None` for errors that say nothing about the
     /// storage (a constraint, a lock wait, a missing row).
-    pub fn of(err: &sqlx::Error) -> Option<StorageFailure> {
+    pub fn of(err: &sqlx::Error, engine: Engine) -> Option<StorageFailure> {
         match err {
             sqlx::Error::Database(db) if db.try_downcast_ref::<PgDatabaseError>().is_some() => {
-                // PostgreSQL's SQLSTATE: insufficient resources (disk full), I/O error, and a
-                // read-only transaction (a standby, or `default_transaction_read_only`).
-                match db.code()?.as_ref() {
+                // PostgreSQL's SQLSTATE: insufficient resources (disk full), I/O error, a
+                // read-only transaction (a standby, or `default_transaction_read_only`), and
+                // a server shutting down, starting, or a connection lost (class 08).
+                let code = db.code()?;
+                match code.as_ref() {
                     "53100" => Some(StorageFailure::DiskFull),
                     "58030" => Some(StorageFailure::Io),
                     "25006" => Some(StorageFailure::ReadOnly),
+                    "57P01" | "57P02" | "57P03" => Some(StorageFailure::Unreachable),
+                    code if code.starts_with("08") => Some(StorageFailure::Unreachable),
                     _ => None,
                 }
+            }
+            // To a server, an I/O error is the network's, and a pool that cannot hand out a
+            // connection cannot make one.
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)
+                if engine == Engine::Postgres =>
+            {
+                Some(StorageFailure::Unreachable)
             }
             sqlx::Error::Database(db) => {
                 let code: i32 = db.code()?.parse().ok()?;
@@ -57,16 +74,28 @@ impl StorageFailure {
         }
     }
 
-    fn advice(self) -> &'static str {
-        match self {
-            StorageFailure::DiskFull => {
+    fn advice(self, engine: Engine) -> &'static str {
+        match (self, engine) {
+            (StorageFailure::DiskFull, Engine::Sqlite) => {
                 "the disk holding the data directory is full; free space there and writes resume by themselves"
             }
-            StorageFailure::Io => {
+            (StorageFailure::DiskFull, Engine::Postgres) => {
+                "the PostgreSQL server's disk is full; free space there and writes resume by themselves"
+            }
+            (StorageFailure::Io, Engine::Sqlite) => {
                 "the disk holding the data directory reports I/O errors; check the disk and the file system"
             }
-            StorageFailure::ReadOnly => {
+            (StorageFailure::Io, Engine::Postgres) => {
+                "the PostgreSQL server reports I/O errors on its disk; check the server"
+            }
+            (StorageFailure::ReadOnly, Engine::Sqlite) => {
                 "the database cannot be written; check the permissions and mount of the data directory"
+            }
+            (StorageFailure::ReadOnly, Engine::Postgres) => {
+                "the PostgreSQL server takes no writes (a standby, or read-only by its settings); point the URL at the primary"
+            }
+            (StorageFailure::Unreachable, _) => {
+                "the PostgreSQL server does not answer (or no connection was free for 3 s); check that it runs and can be reached, and the service reconnects by itself"
             }
         }
     }
@@ -76,6 +105,7 @@ impl StorageFailure {
             StorageFailure::DiskFull => "disk_full",
             StorageFailure::Io => "io_error",
             StorageFailure::ReadOnly => "read_only",
+            StorageFailure::Unreachable => "unreachable",
         }
     }
 }
@@ -91,6 +121,7 @@ struct Failing {
 #[derive(Debug)]
 pub(crate) struct WriteState {
     namespace: String,
+    engine: Engine,
     /// Where a SQLite file lives (its disk's free space is watched); none for a server.
     directory: Option<PathBuf>,
     failing: Mutex<Option<Failing>>,
@@ -104,9 +135,14 @@ fn registry() -> &'static Mutex<Vec<Weak<WriteState>>> {
 impl WriteState {
     /// A healthy state for the database `namespace` stored in `directory` (a SQLite file's),
     /// listed for [`problems`] for as long as the database is open.
-    pub(crate) fn register(namespace: &str, directory: Option<PathBuf>) -> Arc<WriteState> {
+    pub(crate) fn register(
+        namespace: &str,
+        engine: Engine,
+        directory: Option<PathBuf>,
+    ) -> Arc<WriteState> {
         let state = Arc::new(WriteState {
             namespace: namespace.to_string(),
+            engine,
             directory,
             failing: Mutex::new(None),
         });
@@ -123,7 +159,7 @@ impl WriteState {
         let mut failing = self.failing.lock().unwrap_or_else(|e| e.into_inner());
         match result {
             Err(err) => {
-                let Some(failure) = StorageFailure::of(err) else {
+                let Some(failure) = StorageFailure::of(err, self.engine) else {
                     return;
                 };
                 if failing.as_ref().map(|f| f.failure) != Some(failure) {
@@ -133,7 +169,7 @@ impl WriteState {
                         error.type = failure.name(),
                         exception.message = %message,
                         "database writes fail: {}",
-                        failure.advice()
+                        failure.advice(self.engine)
                     );
                     *failing = Some(Failing {
                         failure,
@@ -183,7 +219,7 @@ impl WriteState {
             database: self.namespace.clone(),
             kind: current.failure.name(),
             error: current.message,
-            advice: current.failure.advice(),
+            advice: current.failure.advice(self.engine),
             since_unix_ms: current
                 .since
                 .duration_since(UNIX_EPOCH)
@@ -199,7 +235,7 @@ impl WriteState {
 pub struct StorageProblem {
     /// The database (its file's stem: `checkout`, `queue`, ...).
     pub database: String,
-    /// `disk_full`, `io_error` or `read_only`.
+    /// `disk_full`, `io_error`, `read_only` or `unreachable`.
     pub kind: &'static str,
     /// What the database answered, e.g. "database or disk is full".
     pub error: String,
@@ -211,9 +247,13 @@ pub struct StorageProblem {
 
 impl std::fmt::Display for StorageProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            "unreachable" => "cannot be reached",
+            _ => "cannot be written",
+        };
         write!(
             f,
-            "database {} cannot be written ({}) for {} s: {}",
+            "database {} {what} ({}) for {} s: {}",
             self.database, self.error, self.for_seconds, self.advice
         )
     }
@@ -268,16 +308,41 @@ mod tests {
 
     #[test]
     fn a_constraint_or_lock_error_is_not_a_storage_failure() {
-        assert_eq!(StorageFailure::of(&sqlx::Error::RowNotFound), None);
-        assert_eq!(StorageFailure::of(&sqlx::Error::PoolTimedOut), None);
+        let sqlite = Engine::Sqlite;
+        assert_eq!(StorageFailure::of(&sqlx::Error::RowNotFound, sqlite), None);
+        assert_eq!(StorageFailure::of(&sqlx::Error::PoolTimedOut, sqlite), None);
         let full = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::StorageFull));
-        assert_eq!(StorageFailure::of(&full), Some(StorageFailure::DiskFull));
+        assert_eq!(
+            StorageFailure::of(&full, sqlite),
+            Some(StorageFailure::DiskFull)
+        );
+    }
+
+    #[test]
+    fn a_server_that_does_not_answer_is_unreachable() {
+        let postgres = Engine::Postgres;
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        for err in [refused, sqlx::Error::PoolTimedOut] {
+            assert_eq!(
+                StorageFailure::of(&err, postgres),
+                Some(StorageFailure::Unreachable),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            StorageFailure::of(&sqlx::Error::RowNotFound, postgres),
+            None
+        );
     }
 
     #[test]
     fn a_full_disk_stays_reported_until_a_commit() {
         // A directory statvfs cannot read: only the writes' outcomes decide.
-        let state = WriteState::register("unit", Some(PathBuf::from("/nonexistent-directory")));
+        let state = WriteState::register(
+            "unit",
+            Engine::Sqlite,
+            Some(PathBuf::from("/nonexistent-directory")),
+        );
         let full = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::StorageFull));
         state.record(Err(&full), false);
         assert_eq!(state.problem().map(|p| p.kind), Some("disk_full"));
