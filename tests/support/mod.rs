@@ -105,9 +105,20 @@ pub struct Shop {
     pub data_dir: PathBuf,
     /// The explorer's web UI and API (`Explorer:` in the summary); `None` with `--no-explorer`.
     pub explorer: Option<String>,
-    /// The shop's PostgreSQL database under `TRACEDOJO_TEST_ENGINE=postgres` (dropped after
-    /// the shop stops: fields drop after `Drop::drop`).
-    postgres: Option<TestDb>,
+    /// Where the shop keeps its tables.
+    database: ShopDatabase,
+}
+
+/// Where a test shop keeps its tables.
+enum ShopDatabase {
+    /// SQLite files in the data directory.
+    Files,
+    /// A database of its own on the test PostgreSQL server, made for the shop under
+    /// `TRACEDOJO_TEST_ENGINE=postgres` (dropped after the shop stops: fields drop after
+    /// `Drop::drop`).
+    Made(TestDb),
+    /// The PostgreSQL database the test gave `up` with `--database-url`.
+    Given(String),
 }
 
 /// The engine the tests' shops run on: `TRACEDOJO_TEST_ENGINE` (`sqlite`, the default, or
@@ -165,7 +176,17 @@ impl Shop {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Shop {
-        let postgres = (test_engine() == Engine::Postgres).then(|| postgres_database("shop"));
+        let given = args
+            .iter()
+            .position(|arg| *arg == "--database-url")
+            .and_then(|at| args.get(at + 1));
+        let database = match given {
+            Some(url) => ShopDatabase::Given(url.to_string()),
+            None if test_engine() == Engine::Postgres => {
+                ShopDatabase::Made(postgres_database("shop"))
+            }
+            None => ShopDatabase::Files,
+        };
         let mut command = Command::new(binary);
         command
             .args(["up", "--base-port", "0", "--data-dir"])
@@ -197,9 +218,9 @@ impl Shop {
             .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
             .env("OTEL_METRIC_EXPORT_INTERVAL", "500")
             .env("PAYMENT_MEDIAN_LATENCY_MS", "5");
-        match &postgres {
-            Some(database) => command.env("DATABASE_URL", database.url("shop")),
-            None => command.env_remove("DATABASE_URL"),
+        match &database {
+            ShopDatabase::Made(made) => command.env("DATABASE_URL", made.url("shop")),
+            ShopDatabase::Files | ShopDatabase::Given(_) => command.env_remove("DATABASE_URL"),
         };
         for (key, value) in env {
             command.env(key, value);
@@ -217,7 +238,7 @@ impl Shop {
             stderr,
             data_dir,
             explorer: None,
-            postgres,
+            database,
         };
         match shop.stdout.wait_for("Shop:", Duration::from_secs(60)) {
             Ok(line) => {
@@ -264,27 +285,28 @@ impl Shop {
 
     /// The engine the shop's services keep their tables on.
     pub fn engine(&self) -> Engine {
-        match self.postgres {
-            Some(_) => Engine::Postgres,
-            None => Engine::Sqlite,
+        match self.database {
+            ShopDatabase::Files => Engine::Sqlite,
+            ShopDatabase::Made(_) | ShopDatabase::Given(_) => Engine::Postgres,
         }
     }
 
     /// The URL of the shop's database `name` (`catalog`, `checkout`, ..., `queue`): its SQLite
     /// file, or its PostgreSQL database (whose schema `name` holds the tables).
     pub fn database_url(&self, name: &str) -> String {
-        match &self.postgres {
-            Some(database) => database.url(name),
-            None => format!(
+        match &self.database {
+            ShopDatabase::Files => format!(
                 "sqlite://{}",
                 self.data_dir.join(format!("{name}.db")).display()
             ),
+            ShopDatabase::Made(made) => made.url(name),
+            ShopDatabase::Given(url) => url.clone(),
         }
     }
 
     /// The shop's database `name`, opened beside the running service.
     pub async fn db(&self, name: &str) -> Db {
-        if self.postgres.is_none() {
+        if self.engine() == Engine::Sqlite {
             let file = self.data_dir.join(format!("{name}.db"));
             assert!(file.exists(), "no {name} database at {}", file.display());
         }
@@ -302,7 +324,7 @@ impl Shop {
     /// `up` starts where this one left off (progress, databases), as a restart does.
     pub fn stop_keeping_data(mut self) -> PathBuf {
         assert!(
-            self.postgres.is_none(),
+            self.engine() == Engine::Sqlite,
             "a restart keeps only the data directory; on PostgreSQL the shop's database goes \
              with it (run this test on SQLite)"
         );
