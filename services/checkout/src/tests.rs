@@ -1,9 +1,10 @@
 //! Checkout against tiny stand-ins of the five services it calls, each counting its calls.
+//! Every test runs once per database engine (SQLite always, PostgreSQL when the machine offers
+//! one: see `tracedojo_kit::testing::TestDb`), with the same assertions; their messages name
+//! the engine.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -12,13 +13,15 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tracedojo_kit::Db;
+use tracedojo_kit::db::Engine;
+use tracedojo_kit::outbox::Outbox;
 use tracedojo_kit::queue::Queue;
 use tracedojo_kit::server::{self, ServerOptions};
+use tracedojo_kit::testing::TestDb;
 
 use crate::clients::Clients;
 use crate::orders::ORDER_CREATED;
 use crate::{CheckoutState, Config, router};
-use tracedojo_kit::outbox::Outbox;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -158,32 +161,22 @@ async fn spawn(app: Router) -> Result<String, std::io::Error> {
     Ok(url)
 }
 
-/// Deletes a test's database files when the test ends, passed or not.
-struct TempFiles(Vec<PathBuf>);
-
-impl Drop for TempFiles {
-    fn drop(&mut self) {
-        for path in &self.0 {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut name = path.clone().into_os_string();
-                name.push(suffix);
-                let _ = std::fs::remove_file(name);
-            }
-        }
-    }
-}
-
-/// A running checkout wired to fresh stubs, with its own orders and queue databases.
+/// A running checkout wired to fresh stubs, with its orders and queue on one test database.
 struct Harness {
     base_url: String,
     calls: Arc<Calls>,
     db: Db,
     outbox: Outbox,
     queue_url: String,
-    _files: TempFiles,
+    /// The engine under test, for assertion messages.
+    engine: Engine,
 }
 
-async fn start(test: &str, scenario: Scenario) -> Result<Harness, Box<dyn std::error::Error>> {
+/// Starts checkout on `test_db`, its stubs behaving as `scenario`.
+async fn start(
+    test_db: &TestDb,
+    scenario: Scenario,
+) -> Result<Harness, Box<dyn std::error::Error>> {
     let calls = Arc::new(Calls::default());
     let stub = Stub {
         calls: calls.clone(),
@@ -221,14 +214,11 @@ async fn start(test: &str, scenario: Scenario) -> Result<Harness, Box<dyn std::e
     )
     .await?;
 
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos();
-    let stem = format!("tracedojo-checkout-{test}-{}-{nanos}", std::process::id());
-    let orders_path = std::env::temp_dir().join(format!("{stem}-orders.db"));
-    let queue_path = std::env::temp_dir().join(format!("{stem}-queue.db"));
-    let files = TempFiles(vec![orders_path.clone(), queue_path.clone()]);
+    // Two databases on SQLite (two files); on PostgreSQL one, with the queue in a schema of its
+    // own, as a shop on PostgreSQL runs.
     let config = Config {
-        database_url: format!("sqlite://{}", orders_path.display()),
-        queue_url: format!("sqlite://{}", queue_path.display()),
+        database_url: test_db.url("checkout"),
+        queue_url: test_db.url("queue"),
         cart_url,
         catalog_url,
         inventory_url,
@@ -252,7 +242,7 @@ async fn start(test: &str, scenario: Scenario) -> Result<Harness, Box<dyn std::e
         db,
         outbox,
         queue_url: config.queue_url,
-        _files: files,
+        engine: test_db.engine(),
     })
 }
 
@@ -293,166 +283,207 @@ async fn count_rows(db: &Db, query: &'static str) -> Result<i64, sqlx::Error> {
 
 #[tokio::test]
 async fn a_checkout_places_a_paid_order_and_announces_it() -> TestResult {
-    let harness = start("happy", Scenario::default()).await?;
+    for test_db in TestDb::each("checkout-happy").await {
+        let harness = start(&test_db, Scenario::default()).await?;
+        let engine = harness.engine;
 
-    let (status, body) = post_checkout(&harness, &order_body()).await?;
+        let (status, body) = post_checkout(&harness, &order_body()).await?;
 
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["status"], "placed");
-    // Catalog prices, not the cart's stale ones: 2 x 1000 + 1 x 2000.
-    assert_eq!(body["total_cents"], 4000);
-    assert_eq!(body["shipping_cents"], 499);
-    assert_eq!(body["payment_id"], "pay_test");
-    assert_eq!(body["items"][0]["name"], "Product 1");
-    assert_eq!(body["items"][0]["unit_price_cents"], 1000);
-    let order_id = body["order_id"]
-        .as_i64()
-        .ok_or("order_id is not a number")?;
+        assert_eq!(status, StatusCode::CREATED, "{engine:?}: {body}");
+        assert_eq!(body["status"], "placed", "{engine:?}");
+        // Catalog prices, not the cart's stale ones: 2 x 1000 + 1 x 2000.
+        assert_eq!(body["total_cents"], 4000, "{engine:?}");
+        assert_eq!(body["shipping_cents"], 499, "{engine:?}");
+        assert_eq!(body["payment_id"], "pay_test", "{engine:?}");
+        assert_eq!(body["items"][0]["name"], "Product 1", "{engine:?}");
+        assert_eq!(body["items"][0]["unit_price_cents"], 1000, "{engine:?}");
+        let order_id = body["order_id"]
+            .as_i64()
+            .ok_or("order_id is not a number")?;
 
-    for call in [
-        format!("GET /carts/{SESSION}"),
-        "GET /products".into(),
-        "POST /reservations".into(),
-        "POST /payments".into(),
-        "POST /quotes".into(),
-        format!("DELETE /carts/{SESSION}"),
-    ] {
-        assert_eq!(harness.calls.count(&call), 1, "{call}");
-    }
-    assert_eq!(
-        harness
+        for call in [
+            format!("GET /carts/{SESSION}"),
+            "GET /products".into(),
+            "POST /reservations".into(),
+            "POST /payments".into(),
+            "POST /quotes".into(),
+            format!("DELETE /carts/{SESSION}"),
+        ] {
+            assert_eq!(harness.calls.count(&call), 1, "{engine:?}: {call}");
+        }
+        assert_eq!(
+            harness
+                .calls
+                .count(&format!("POST /reservations/{RESERVATION}/release")),
+            0,
+            "{engine:?}"
+        );
+        let charged = harness
             .calls
-            .count(&format!("POST /reservations/{RESERVATION}/release")),
-        0
-    );
-    let charged = harness
-        .calls
-        .charged_cents
-        .lock()
-        .map(|c| c.clone())
-        .unwrap_or_default();
-    assert_eq!(charged, vec![4000]);
+            .charged_cents
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
+        assert_eq!(charged, vec![4000], "{engine:?}");
 
-    assert_eq!(count_rows(&harness.db, COUNT_ORDERS).await?, 1);
-    assert_eq!(count_rows(&harness.db, COUNT_ORDER_ITEMS).await?, 2);
+        assert_eq!(
+            count_rows(&harness.db, COUNT_ORDERS).await?,
+            1,
+            "{engine:?}"
+        );
+        assert_eq!(
+            count_rows(&harness.db, COUNT_ORDER_ITEMS).await?,
+            2,
+            "{engine:?}"
+        );
 
-    // The message was committed with the order, into the outbox; the relay moves it on.
-    let queue = Queue::open(&harness.queue_url).await?;
-    assert_eq!(harness.outbox.pending().await?, 1);
-    assert_eq!(queue.depth(ORDER_CREATED).await?, 0);
-    assert_eq!(harness.outbox.relay_once().await?, 1);
-    assert_eq!(harness.outbox.pending().await?, 0);
-    assert_eq!(queue.depth(ORDER_CREATED).await?, 1);
-    let message = queue
-        .receive(ORDER_CREATED, "test")
-        .await?
-        .ok_or("no message")?;
-    assert_eq!(message.payload["order_id"], order_id);
-    assert_eq!(message.payload["region"], "ap-northeast-1");
-    assert_eq!(message.payload["total_cents"], 4000);
-    assert_eq!(
-        message.payload["items"],
-        json!([{"product_id": 1, "quantity": 2}, {"product_id": 2, "quantity": 1}])
-    );
+        // The message was committed with the order, into the outbox; the relay moves it on.
+        let queue = Queue::open(&harness.queue_url).await?;
+        assert_eq!(harness.outbox.pending().await?, 1, "{engine:?}");
+        assert_eq!(queue.depth(ORDER_CREATED).await?, 0, "{engine:?}");
+        assert_eq!(harness.outbox.relay_once().await?, 1, "{engine:?}");
+        assert_eq!(harness.outbox.pending().await?, 0, "{engine:?}");
+        assert_eq!(queue.depth(ORDER_CREATED).await?, 1, "{engine:?}");
+        let message = queue
+            .receive(ORDER_CREATED, "test")
+            .await?
+            .ok_or("no message")?;
+        assert_eq!(message.payload["order_id"], order_id, "{engine:?}");
+        assert_eq!(message.payload["region"], "ap-northeast-1", "{engine:?}");
+        assert_eq!(message.payload["total_cents"], 4000, "{engine:?}");
+        assert_eq!(
+            message.payload["items"],
+            json!([{"product_id": 1, "quantity": 2}, {"product_id": 2, "quantity": 1}]),
+            "{engine:?}"
+        );
 
-    let order: Value = http_client()
-        .get(format!("{}/orders/{order_id}", harness.base_url))
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(order["order_id"], order_id);
-    assert_eq!(order["status"], "placed");
-    assert_eq!(order["total_cents"], 4000);
-    assert_eq!(order["items"], body["items"]);
-    let created_at = order["created_at"].as_str().unwrap_or_default();
-    assert!(
-        created_at.len() == 20 && created_at.ends_with('Z'),
-        "{created_at}"
-    );
+        let order: Value = http_client()
+            .get(format!("{}/orders/{order_id}", harness.base_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(order["order_id"], order_id, "{engine:?}: {order}");
+        assert_eq!(order["status"], "placed", "{engine:?}");
+        assert_eq!(order["total_cents"], 4000, "{engine:?}");
+        assert_eq!(order["items"], body["items"], "{engine:?}");
+        let created_at = order["created_at"].as_str().unwrap_or_default();
+        assert!(
+            created_at.len() == 20 && created_at.ends_with('Z'),
+            "{engine:?}: {created_at}"
+        );
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn a_declined_card_releases_the_stock_and_answers_402() -> TestResult {
-    let harness = start(
-        "declined",
-        Scenario {
+    for test_db in TestDb::each("checkout-declined").await {
+        let scenario = Scenario {
             decline_payment: true,
             ..Scenario::default()
-        },
-    )
-    .await?;
+        };
+        let harness = start(&test_db, scenario).await?;
+        let engine = harness.engine;
 
-    let (status, body) = post_checkout(&harness, &order_body()).await?;
+        let (status, body) = post_checkout(&harness, &order_body()).await?;
 
-    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
-    assert_eq!(body["error"], "payment_declined");
-    assert_eq!(
-        harness
-            .calls
-            .count(&format!("POST /reservations/{RESERVATION}/release")),
-        1
-    );
-    // The delivery is priced before the card is charged, so the quote was asked for.
-    assert_eq!(harness.calls.count("POST /quotes"), 1);
-    assert_eq!(harness.calls.count(&format!("DELETE /carts/{SESSION}")), 0);
-    assert_eq!(count_rows(&harness.db, COUNT_ORDERS).await?, 0);
-    assert_eq!(harness.outbox.pending().await?, 0);
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{engine:?}: {body}");
+        assert_eq!(body["error"], "payment_declined", "{engine:?}");
+        assert_eq!(
+            harness
+                .calls
+                .count(&format!("POST /reservations/{RESERVATION}/release")),
+            1,
+            "{engine:?}"
+        );
+        // The delivery is priced before the card is charged, so the quote was asked for.
+        assert_eq!(harness.calls.count("POST /quotes"), 1, "{engine:?}");
+        assert_eq!(
+            harness.calls.count(&format!("DELETE /carts/{SESSION}")),
+            0,
+            "{engine:?}"
+        );
+        assert_eq!(
+            count_rows(&harness.db, COUNT_ORDERS).await?,
+            0,
+            "{engine:?}"
+        );
+        assert_eq!(harness.outbox.pending().await?, 0, "{engine:?}");
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn an_empty_cart_is_a_400_and_nothing_is_reserved() -> TestResult {
-    let harness = start(
-        "empty",
-        Scenario {
+    for test_db in TestDb::each("checkout-empty").await {
+        let scenario = Scenario {
             cart_empty: true,
             ..Scenario::default()
-        },
-    )
-    .await?;
+        };
+        let harness = start(&test_db, scenario).await?;
+        let engine = harness.engine;
 
-    let (status, body) = post_checkout(&harness, &order_body()).await?;
+        let (status, body) = post_checkout(&harness, &order_body()).await?;
 
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["error"], "cart_empty");
-    assert_eq!(harness.calls.count(&format!("GET /carts/{SESSION}")), 1);
-    assert_eq!(harness.calls.count("POST /reservations"), 0);
-    assert_eq!(harness.calls.count("POST /payments"), 0);
-    assert_eq!(count_rows(&harness.db, COUNT_ORDERS).await?, 0);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{engine:?}: {body}");
+        assert_eq!(body["error"], "cart_empty", "{engine:?}");
+        assert_eq!(
+            harness.calls.count(&format!("GET /carts/{SESSION}")),
+            1,
+            "{engine:?}"
+        );
+        assert_eq!(harness.calls.count("POST /reservations"), 0, "{engine:?}");
+        assert_eq!(harness.calls.count("POST /payments"), 0, "{engine:?}");
+        assert_eq!(
+            count_rows(&harness.db, COUNT_ORDERS).await?,
+            0,
+            "{engine:?}"
+        );
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn invalid_requests_name_the_field_and_call_no_one() -> TestResult {
-    let harness = start("invalid", Scenario::default()).await?;
-    let cases = [
-        ("session_id", json!("not a session!")),
-        ("card_number", Value::Null),
-        ("email", json!("ada.example.com")),
-        ("region", json!("moon-1")),
-    ];
-    for (field, value) in cases {
-        let mut body = order_body();
-        body[field] = value;
-        let (status, answer) = post_checkout(&harness, &body).await?;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {answer}");
-        assert_eq!(answer["error"], "bad_request");
-        let message = answer["message"].as_str().unwrap_or_default();
-        assert!(message.contains(field), "{field}: {message}");
-    }
-    assert_eq!(harness.calls.count(&format!("GET /carts/{SESSION}")), 0);
+    for test_db in TestDb::each("checkout-invalid").await {
+        let harness = start(&test_db, Scenario::default()).await?;
+        let engine = harness.engine;
+        let cases = [
+            ("session_id", json!("not a session!")),
+            ("card_number", Value::Null),
+            ("email", json!("ada.example.com")),
+            ("region", json!("moon-1")),
+        ];
+        for (field, value) in cases {
+            let mut body = order_body();
+            body[field] = value;
+            let (status, answer) = post_checkout(&harness, &body).await?;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{engine:?}: {field}: {answer}"
+            );
+            assert_eq!(answer["error"], "bad_request", "{engine:?}");
+            let message = answer["message"].as_str().unwrap_or_default();
+            assert!(message.contains(field), "{engine:?}: {field}: {message}");
+        }
+        assert_eq!(
+            harness.calls.count(&format!("GET /carts/{SESSION}")),
+            0,
+            "{engine:?}"
+        );
 
-    let missing = http_client()
-        .get(format!("{}/orders/999", harness.base_url))
-        .send()
-        .await?;
-    assert_eq!(missing.status().as_u16(), 404);
-    let malformed = http_client()
-        .get(format!("{}/orders/abc", harness.base_url))
-        .send()
-        .await?;
-    assert_eq!(malformed.status().as_u16(), 400);
+        let missing = http_client()
+            .get(format!("{}/orders/999", harness.base_url))
+            .send()
+            .await?;
+        assert_eq!(missing.status().as_u16(), 404, "{engine:?}");
+        let malformed = http_client()
+            .get(format!("{}/orders/abc", harness.base_url))
+            .send()
+            .await?;
+        assert_eq!(malformed.status().as_u16(), 400, "{engine:?}");
+    }
     Ok(())
 }
