@@ -24,6 +24,10 @@
 //!   speed factor, RSS of every process and the data directory's size per loop, a service
 //!   killed and the backend stopped midway (see [`soak`]).
 //!
+//! - engines (`--engines`, through bench/engines.sh): saturation throughput and latency of the
+//!   shop on SQLite and on PostgreSQL in one run, and each service's memory on both (what the
+//!   Kubernetes manifests request), see [`engines`].
+//!
 //! All traffic goes to loopback, is bounded in time, and stops by itself.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod engines;
 mod explorer;
 mod fault_latency;
 mod otlp;
@@ -88,6 +93,8 @@ struct Args {
     span_cost: span_cost::SpanCostArgs,
     #[command(flatten)]
     soak: soak::SoakArgs,
+    #[command(flatten)]
+    engines: engines::EnginesArgs,
 }
 
 struct RunningShop {
@@ -95,6 +102,8 @@ struct RunningShop {
     url: String,
     /// Each service's URL, by name.
     services: BTreeMap<String, String>,
+    /// Each service's process id, by name.
+    service_pids: BTreeMap<String, u32>,
     /// The fault control API.
     control: String,
     pids: Vec<u32>,
@@ -143,6 +152,7 @@ impl RunningShop {
         let mut lines = BufReader::new(stdout).lines();
         let mut pids = Vec::new();
         let mut services = BTreeMap::new();
+        let mut service_pids = BTreeMap::new();
         let (mut url, mut control) = (String::new(), String::new());
         // The summary, up to its last line.
         loop {
@@ -158,6 +168,7 @@ impl RunningShop {
             {
                 pids.push(pid);
                 services.insert(words[0].to_string(), words[1].to_string());
+                service_pids.insert(words[0].to_string(), pid);
             }
             if let Some(shop) = line.trim().strip_prefix("Shop:") {
                 url = shop.trim().to_string();
@@ -178,6 +189,7 @@ impl RunningShop {
             child,
             url,
             services,
+            service_pids,
             control,
             pids,
             data_dir,
@@ -260,7 +272,7 @@ fn cpu_ticks(pid: &str) -> u64 {
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// One memory figure of one process, from /proc (Linux only; 0 elsewhere).
-fn proc_kib(pid: u32, file: &str, field: &str) -> u64 {
+pub(crate) fn proc_kib(pid: u32, file: &str, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .ok()
         .and_then(|status| {
@@ -274,7 +286,12 @@ fn proc_kib(pid: u32, file: &str, field: &str) -> u64 {
 }
 
 /// One shopper's purchase: two items into a cart, then checkout. Returns the checkout status.
-async fn checkout(http: &reqwest::Client, url: &str, session: &str, n: u64) -> anyhow::Result<u16> {
+pub(crate) async fn checkout(
+    http: &reqwest::Client,
+    url: &str,
+    session: &str,
+    n: u64,
+) -> anyhow::Result<u16> {
     for product in [1 + n % 240, 1 + (n * 7 + 3) % 240] {
         let response = http
             .post(format!("{url}/api/cart/items"))
@@ -360,7 +377,7 @@ async fn trivial_server(address: std::net::SocketAddr) -> anyhow::Result<()> {
 /// An OTLP/HTTP endpoint that accepts every export and keeps nothing: the throughput runs
 /// measure what telemetry costs the shop, not what storing spans costs a backend that would
 /// share these two cores.
-async fn discarding_sink() -> anyhow::Result<String> {
+pub(crate) async fn discarding_sink() -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let app = axum::Router::new()
@@ -485,6 +502,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.span_cost.span_cost {
         return span_cost::run(&args.span_cost).await;
+    }
+    if args.engines.engines {
+        return engines::run(&args).await;
     }
     let receiver = Receiver::start_local().await?;
     let otlp = [

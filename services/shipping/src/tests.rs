@@ -23,17 +23,25 @@ type TestResult = Result<(), Box<dyn Error>>;
 /// How often a test looks again for what the worker should have done.
 const POLL_EVERY: Duration = Duration::from_millis(25);
 
-/// Calls `check` every [`POLL_EVERY`] until it gives a value. There is no deadline: a busy
-/// machine only makes the wait longer, and a worker that never does its job leaves the test
-/// running, which `cargo test` reports after a minute.
+/// How long a test waits for the worker before it calls the worker stuck: far beyond what a
+/// busy machine needs (milliseconds), only so that a broken worker fails the test instead of
+/// hanging the whole run. Not a speed requirement.
+const STUCK_AFTER: Duration = Duration::from_secs(120);
+
+/// Calls `check` every [`POLL_EVERY`] until it gives a value, or fails after
+/// [`STUCK_AFTER`].
 async fn eventually<T>(
     mut check: impl AsyncFnMut() -> Result<Option<T>, Box<dyn Error>>,
 ) -> Result<T, Box<dyn Error>> {
+    let stuck = tokio::time::Instant::now() + STUCK_AFTER;
     let mut tick = tokio::time::interval(POLL_EVERY);
     loop {
         tick.tick().await;
         if let Some(value) = check().await? {
             return Ok(value);
+        }
+        if tokio::time::Instant::now() > stuck {
+            return Err(format!("the worker did nothing for {STUCK_AFTER:?}: stuck").into());
         }
     }
 }
@@ -124,7 +132,9 @@ async fn published_orders_are_shipped_once_even_when_delivered_twice() -> TestRe
         );
 
         let _ = stop.send(());
-        service.await??;
+        tokio::time::timeout(STUCK_AFTER, service)
+            .await
+            .map_err(|_| "the service did not stop")???;
     }
     Ok(())
 }
