@@ -149,8 +149,9 @@ pub struct PlayArgs {
     /// directory or --shop, --explorer and --control, instead of starting one
     #[arg(long)]
     pub attach: bool,
-    /// Start from a clean state: empty the shop's databases in the data directory first (the
-    /// orders, the queue, carts and stock as new)
+    /// Start from a clean state: empty the shop's databases first (the SQLite files in the
+    /// data directory, or the shop's schemas in the PostgreSQL database of --database-url:
+    /// the orders, the queue, carts and stock as new)
     #[arg(long, conflicts_with = "attach")]
     pub fresh: bool,
     /// With --attach: the shop's front door [default: what `up` wrote to its data directory]

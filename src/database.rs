@@ -46,6 +46,57 @@ pub fn shop_database_url(url: Option<&str>) -> anyhow::Result<Option<String>> {
     }
 }
 
+/// The key of the advisory lock a running `up` holds in its PostgreSQL database ("tracedoj").
+const SHOP_LOCK_KEY: i64 = 0x7472_6163_6564_6f6a;
+
+/// The schemas a shop keeps its tables in: one per service with tables, and the queue's.
+const SCHEMAS: [&str; 6] = [
+    "catalog",
+    "cart",
+    "inventory",
+    "checkout",
+    "shipping",
+    "queue",
+];
+
+/// Held by `up` for as long as its shop runs on a PostgreSQL database, so a second `up` (or
+/// `showcase --fresh`) on the same database, from any machine, is refused rather than mixed
+/// in. Released when dropped (the connection closes).
+pub struct ShopLock {
+    conn: sqlx::PgConnection,
+}
+
+/// Takes the shop's lock in the database at `url`.
+pub async fn lock_shop(url: &str) -> anyhow::Result<ShopLock> {
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(SHOP_LOCK_KEY)
+        .fetch_one(&mut conn)
+        .await?;
+    if !taken {
+        bail!(
+            "another `tracedojo up` runs on {} (it holds the shop's lock there); stop it \
+             first, or give this shop a database of its own",
+            redact(url)
+        );
+    }
+    Ok(ShopLock { conn })
+}
+
+/// `showcase --fresh` on PostgreSQL: drops the shop's schemas (its tables and data), unless a
+/// shop runs on the database. The next start makes and seeds them again.
+pub async fn empty_shop(url: &str) -> anyhow::Result<()> {
+    let mut lock = lock_shop(url)
+        .await
+        .map_err(|err| anyhow::anyhow!("--fresh: {err}"))?;
+    let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", SCHEMAS.join(", "));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+        .execute(&mut lock.conn)
+        .await
+        .map_err(|err| anyhow::anyhow!("--fresh: cannot drop the shop's schemas: {err}"))?;
+    Ok(())
+}
+
 /// How the shop's data is described on `up`'s start screen (no password).
 pub fn describe(url: &str) -> String {
     format!("PostgreSQL {} (a schema per service)", redact(url))

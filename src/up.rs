@@ -93,6 +93,11 @@ pub async fn run_until(
     ready: Option<tokio::sync::oneshot::Sender<crate::running::Running>>,
 ) -> anyhow::Result<()> {
     let participant = preflight(&args).await?;
+    // Held until `up` returns: a second shop on the same database is refused.
+    let _shop_lock = match crate::database::shop_database_url(args.database_url.as_deref())? {
+        Some(url) => Some(crate::database::lock_shop(&url).await?),
+        None => None,
+    };
     let externals = parse_externals(&args.external)?;
     prepare_data_dir(&args.data_dir)?;
     let data_dir = absolute(&args.data_dir);

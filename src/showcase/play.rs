@@ -59,6 +59,13 @@ pub async fn run(mut args: PlayArgs, lang: Lang) -> Result<(), String> {
     } else {
         if args.fresh {
             empty_shop_data(&args.up.data_dir)?;
+            let database = crate::database::shop_database_url(args.up.database_url.as_deref())
+                .map_err(|err| err.to_string())?;
+            if let Some(url) = database {
+                crate::database::empty_shop(&url)
+                    .await
+                    .map_err(|err| err.to_string())?;
+            }
         }
         if args.up.no_load {
             eprintln!("note: the scenario's acts give the traffic; --no-load changes nothing");

@@ -206,3 +206,88 @@ fn a_database_url_that_cannot_work_is_refused_in_one_line_without_its_password()
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// The shop's schemas present in the server's `postgres` database.
+async fn shop_schemas(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_namespace WHERE nspname IN \
+         ('catalog', 'cart', 'inventory', 'checkout', 'shipping', 'queue')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_shop_per_database_and_fresh_empties_it_only_when_none_runs() {
+    let Some(server) = private_server("one-shop") else {
+        return;
+    };
+    server.start();
+    let url = server.url();
+    let shop = Shop::start_with(&["--no-load", "--database-url", &url], &[]);
+    let (status, body) = buy_approved(&shop, "first", "").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(shop_schemas(&url).await, 6);
+
+    // A second `up` on the same database, from another data directory: refused.
+    let elsewhere = temp_dir("second-up");
+    let elsewhere = elsewhere.to_str().unwrap();
+    let second = run_to_end(
+        &[
+            "up",
+            "--no-load",
+            "--base-port",
+            "0",
+            "--data-dir",
+            elsewhere,
+            "--database-url",
+            &url,
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("another `tracedojo up` runs on"),
+        "{stderr}"
+    );
+
+    // `showcase --fresh` would empty a database a shop runs on: refused, nothing dropped.
+    let fresh = [
+        "showcase",
+        "slow-payment",
+        "--fresh",
+        "--data-dir",
+        elsewhere,
+        "--database-url",
+        &url,
+        "--kiosk-listen",
+        "127.0.0.1:0",
+        "--lang",
+        "en",
+        // A name `up` refuses: the run stops right after --fresh did its work.
+        "--participant",
+        "not a name",
+    ];
+    let refused = run_to_end(&fresh, &[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--fresh: another `tracedojo up`"),
+        "{stderr}"
+    );
+    assert_eq!(shop_schemas(&url).await, 6, "refused, yet emptied");
+
+    drop(shop);
+    let emptied = run_to_end(&fresh, &[]);
+    let stderr = String::from_utf8_lossy(&emptied.stderr);
+    assert!(stderr.contains("participant"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        shop_schemas(&url).await,
+        0,
+        "the shop's schemas are still there"
+    );
+}
