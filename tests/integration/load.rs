@@ -385,6 +385,54 @@ async fn up_runs_a_gentle_load_so_traces_appear_without_clicking() {
         .unwrap_or_else(|e| panic!("no traces from the background load: {e}"));
 }
 
+/// What `load merge` of instance 1/2's report `a` and 2/2's `b` must give: the counts summed,
+/// the run's span from the first start to the last end, and each percentile that of the
+/// union of the two histograms (worked out here apart from the merge).
+pub(crate) fn assert_merged_exactly(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    merged: &serde_json::Value,
+) {
+    let u = |report: &serde_json::Value, key: &str| report[key].as_u64().unwrap();
+    assert_eq!(merged["instances"], serde_json::json!(["1/2", "2/2"]));
+    for key in [
+        "journeys_started",
+        "journeys_finished",
+        "requests",
+        "errors",
+        "answered",
+        "late",
+        "dropped",
+        "users_played",
+    ] {
+        assert_eq!(u(merged, key), u(a, key) + u(b, key), "{key}");
+    }
+    assert_eq!(
+        u(merged, "started_unix_ms"),
+        u(a, "started_unix_ms").min(u(b, "started_unix_ms"))
+    );
+    assert_eq!(
+        u(merged, "ended_unix_ms"),
+        u(a, "ended_unix_ms").max(u(b, "ended_unix_ms"))
+    );
+    for (key, quantile) in [("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)] {
+        let at = |report: &serde_json::Value| report["overall"]["corrected"][key].as_f64().unwrap();
+        let (m, a_value, b_value) = (at(merged), at(a), at(b));
+        assert!(
+            a_value.min(b_value) <= m && m <= a_value.max(b_value),
+            "{key}: merged {m} not between {a_value} and {b_value}"
+        );
+        let union = quantile_of_union(
+            &[
+                &a["overall"]["corrected_histogram_us"],
+                &b["overall"]["corrected_histogram_us"],
+            ],
+            quantile,
+        );
+        assert_eq!(m, union, "{key}");
+    }
+}
+
 /// The p-quantile of the union of histograms given as their reports' (value, count) pairs,
 /// by HDR's rule (the first recorded value at or past ⌈q·total⌉ samples), in milliseconds:
 /// worked out here apart from the merge under test.
@@ -579,44 +627,8 @@ async fn two_instances_at_once_play_disjoint_users_and_their_reports_merge_exact
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(merged["instances"], serde_json::json!(["1/2", "2/2"]));
-    for key in [
-        "journeys_started",
-        "journeys_finished",
-        "requests",
-        "errors",
-        "answered",
-        "late",
-        "dropped",
-        "users_played",
-    ] {
-        assert_eq!(u(&merged, key), u(&a, key) + u(&b, key), "{key}");
-    }
+    assert_merged_exactly(&a, &b, &merged);
     assert_eq!(u(&merged, "requests"), requests);
-    assert_eq!(
-        u(&merged, "started_unix_ms"),
-        u(&a, "started_unix_ms").min(u(&b, "started_unix_ms"))
-    );
-    assert_eq!(
-        u(&merged, "ended_unix_ms"),
-        u(&a, "ended_unix_ms").max(u(&b, "ended_unix_ms"))
-    );
-    for (key, quantile) in [("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)] {
-        let at = |report: &serde_json::Value| report["overall"]["corrected"][key].as_f64().unwrap();
-        let (m, a_value, b_value) = (at(&merged), at(&a), at(&b));
-        assert!(
-            a_value.min(b_value) <= m && m <= a_value.max(b_value),
-            "{key}: merged {m} not between {a_value} and {b_value}"
-        );
-        let union = quantile_of_union(
-            &[
-                &a["overall"]["corrected_histogram_us"],
-                &b["overall"]["corrected_histogram_us"],
-            ],
-            quantile,
-        );
-        assert_eq!(m, union, "{key}");
-    }
 
     // The same instance twice: refused in one line that names both files.
     let copy = dir.join("copy.json");
