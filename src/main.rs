@@ -6,6 +6,8 @@
 mod backend;
 mod cli;
 mod database;
+#[cfg(test)]
+mod deploy_manifests;
 mod doctor;
 mod explore;
 mod export_watch;
