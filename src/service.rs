@@ -275,8 +275,11 @@ fn database_urls(args: &ServiceArgs, name: &str) -> anyhow::Result<(String, Stri
             .clone()
             .filter(|url| Engine::of_url(url).ok() == Some(Engine::Postgres))
     });
-    // The data directory is needed only for the URLs left to their defaults.
-    if database_url.is_none() || queue_url.is_none() {
+    // The data directory is needed only for the SQLite files this service keeps there (none
+    // for frontend, payment and recommendation).
+    let keeps_files = (WITH_TABLES.contains(&name) && database_url.is_none())
+        || (WITH_QUEUE.contains(&name) && queue_url.is_none());
+    if keeps_files {
         prepare_data_dir(&args.data_dir)?;
     }
     Ok((

@@ -404,6 +404,9 @@ const INSERT_PRODUCT: Statement = Statement::per_engine(
      + make_interval(hours => ($1 * 6)::int), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
 );
 
+/// How many products there are, read inside the seed's transaction.
+const COUNT_PRODUCTS: &str = "SELECT COUNT(*) FROM products";
+
 /// Whether the search table has been filled (1) or not (0); a catalogue seeded before search
 /// had its own table has products but no terms.
 const ANY_SEARCH_TERM: &str =
@@ -455,6 +458,16 @@ pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
     async {
         let products = products();
         let mut tx = db.begin_write().await?;
+        // Replicas starting together on one empty PostgreSQL database: one seeds, the others
+        // wait for it, then find the catalogue there.
+        tx.lock_named("tracedojo seed catalog").await?;
+        let existing: i64 = sqlx::query_scalar(COUNT_PRODUCTS)
+            .fetch_one(tx.conn())
+            .await?;
+        if existing > 0 {
+            tx.rollback().await?;
+            return Ok(0);
+        }
         for (position, category) in CATEGORIES.iter().enumerate() {
             sqlx::query(INSERT_CATEGORY)
                 .bind(category.slug)

@@ -384,3 +384,27 @@ async fn run_migrates_seeds_and_serves_the_catalogue() {
         }
     }
 }
+
+/// Two replicas starting together on one empty PostgreSQL database (a Kubernetes Deployment's
+/// first rollout): both seed at once, and the catalogue is filled once, with no failure. Only
+/// PostgreSQL: SQLite's file belongs to one host, where replicas do not share it.
+#[tokio::test]
+async fn replicas_seeding_one_empty_database_at_once_fill_it_once() {
+    for test_db in TestDb::each("catalog-seed-race").await {
+        if test_db.engine() != Engine::Postgres {
+            continue;
+        }
+        let url = test_db.url("catalog");
+        let replica = async || {
+            let db = Db::open(&url, "catalog", &crate::MIGRATIONS)
+                .await
+                .expect("open");
+            seed::seed_if_empty(&db).await
+        };
+        let (first, second) = tokio::join!(replica(), replica());
+        let (first, second) = (first.expect("seed"), second.expect("seed"));
+        assert_eq!(first + second, 240, "seeded {first} and {second}");
+        let db = Db::connect(&url, "catalog").await.unwrap();
+        assert_eq!(store::count_products(&db).await.unwrap(), 240);
+    }
+}

@@ -47,6 +47,9 @@ pub fn initial_quantity(product_id: i64) -> i64 {
 pub async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
     async {
         let mut tx = db.begin_write().await?;
+        // Replicas starting together on one PostgreSQL database: one seeds, the others then
+        // find the stock there.
+        tx.lock_named("tracedojo seed stock").await?;
         let existing: i64 = sqlx::query_scalar(COUNT_STOCK).fetch_one(tx.conn()).await?;
         if existing > 0 {
             return Ok(());

@@ -299,3 +299,23 @@ async fn the_supplier_refills_only_products_below_the_reorder_point() {
         );
     }
 }
+
+/// Two replicas starting together on one empty PostgreSQL database: the stock is seeded once,
+/// with no failure. Only PostgreSQL: SQLite's file belongs to one host.
+#[tokio::test]
+async fn replicas_seeding_one_empty_database_at_once_stock_it_once() {
+    for test_db in TestDb::each("inventory-seed-race").await {
+        if test_db.engine() != Engine::Postgres {
+            continue;
+        }
+        let url = test_db.url("inventory");
+        let (first, second) = tokio::join!(open_database(&url), open_database(&url));
+        let db = first.expect("first replica");
+        second.expect("second replica");
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stock")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 240);
+    }
+}

@@ -57,6 +57,21 @@ impl WriteTx {
         &mut self.conn
     }
 
+    /// Waits until no other transaction holds the lock called `name`, and holds it until this
+    /// one ends: for work that two processes of one service may start at once on a shared
+    /// PostgreSQL database (replicas seeding an empty table at their first start). PostgreSQL's
+    /// advisory transaction lock; on SQLite, where such a race means two processes on one
+    /// file, the database's single write lock already lets one writer through at a time.
+    pub async fn lock_named(&mut self, name: &str) -> Result<(), sqlx::Error> {
+        if self.db.engine() == super::Engine::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(name)
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Commits, in a `COMMIT` database span. `Ok` means SQLite has written the transaction;
     /// on `Err` nothing of it is kept.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
