@@ -26,6 +26,7 @@ mod faults_catalog;
 mod lesson_commands;
 mod load;
 mod load_target;
+mod multi_host;
 mod participant;
 mod postgres;
 mod propagators;

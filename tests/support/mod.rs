@@ -11,6 +11,7 @@
 
 #![allow(dead_code)]
 
+pub mod netns;
 pub mod postgres;
 
 use std::io::{BufRead, BufReader};

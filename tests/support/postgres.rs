@@ -57,13 +57,35 @@ impl PrivatePostgres {
 
     /// Its `postgres` database, as the shop is given it.
     pub fn url(&self) -> String {
-        format!("postgres://tracedojo@127.0.0.1:{}/postgres", self.port)
+        self.url_at("127.0.0.1")
     }
 
-    /// Starts the server and waits until it takes connections.
+    /// Its `postgres` database reached at `address` (see [`PrivatePostgres::start_on`]).
+    pub fn url_at(&self, address: &str) -> String {
+        format!("postgres://tracedojo@{address}:{}/postgres", self.port)
+    }
+
+    /// Starts the server on loopback and waits until it takes connections.
     pub fn start(&self) {
+        self.start_on("127.0.0.1");
+    }
+
+    /// Lets hosts of `network` (e.g. `10.1.2.0/24`) connect without a password too; call
+    /// before starting.
+    pub fn trust(&self, network: &str) {
+        use std::io::Write;
+        let mut hba = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.data().join("pg_hba.conf"))
+            .expect("pg_hba.conf");
+        writeln!(hba, "host all all {network} trust").expect("write pg_hba.conf");
+    }
+
+    /// Starts the server listening on `addresses` (comma-separated) and waits until it takes
+    /// connections.
+    pub fn start_on(&self, addresses: &str) {
         let started = self.as_postgres(&format!(
-            "{} -D {} -l {} -w -t 60 -o '-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off' start",
+            "{} -D {} -l {} -w -t 60 -o '-p {} -k {} -c listen_addresses={addresses} -c fsync=off -c max_connections=200' start",
             self.bin.join("pg_ctl").display(),
             self.data().display(),
             self.dir.join("log").display(),
