@@ -189,6 +189,24 @@ fn a_database_url_that_cannot_work_is_refused_in_one_line_without_its_password()
     }
     let data_dir = temp_dir("refusals");
     let data_dir = data_dir.to_str().unwrap();
+    // `service` alone (a container) checks its URL the same way.
+    let service = run_to_end(
+        &[
+            "service",
+            "catalog",
+            "--port",
+            "0",
+            "--data-dir",
+            data_dir,
+            "--database-url",
+            "postgres://shop:s3cret-pw@127.0.0.1:notaport/shop",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&service.stderr);
+    assert!(!service.status.success(), "{stderr}");
+    assert!(stderr.contains("postgres://shop:***@"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
     for (url, says) in cases {
         let output = run_to_end(
             &[
