@@ -59,7 +59,10 @@ fn a_fault_free_run_against_the_shop_has_no_errors() {
 }
 
 /// The figures of a `load` run's JSON report, after checking the run succeeded.
-fn report_of(output: &std::process::Output, report: &std::path::Path) -> serde_json::Value {
+pub(crate) fn report_of(
+    output: &std::process::Output,
+    report: &std::path::Path,
+) -> serde_json::Value {
     assert!(
         output.status.success(),
         "{}\n{}",

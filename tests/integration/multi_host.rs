@@ -13,13 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tracedojo_explorer::{Receiver, ReceiverConfig, StoredSpan};
 
-use crate::load::assert_merged_exactly;
+use crate::load::{assert_merged_exactly, report_of};
 use crate::support::netns::Network;
 use crate::support::postgres::PrivatePostgres;
-use crate::support::{BIN, client, run_to_end, temp_dir};
+use crate::support::{BIN, client, run_to_end, temp_dir, terminate};
 
 /// The services and their ports (each host has its own network, so every one can use its
 /// standard port); the frontend runs twice.
@@ -60,19 +59,7 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        // SAFETY: signalling a child this test started and has not reaped.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child);
     }
 }
 
@@ -208,16 +195,6 @@ fn load(
     child
         .wait_with_output()
         .expect("the load generator's output")
-}
-
-fn report_of(output: &std::process::Output, path: &Path) -> Value {
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
 /// A checkout's trace: the checkout service's `POST /checkout` span and every span of its

@@ -6,10 +6,11 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 
 use crate::support::postgres::PrivatePostgres;
-use crate::support::{Shop, buy_approved, client, run_to_end, shop_with_receiver, temp_dir};
+use crate::support::{
+    Shop, buy_approved, client, json_at, run_to_end, shop_with_receiver, temp_dir,
+};
 
 /// How long the shop may take to serve again once the server is back.
 const RECOVERY: Duration = Duration::from_secs(30);
@@ -99,14 +100,7 @@ async fn postgres_going_away_fails_requests_with_5xx_and_the_shop_recovers_when_
         "the product list while the database is down: {status} {text}"
     );
     eprintln!("while down: {status} {text}");
-    let health: Value = client()
-        .get(format!("{catalog}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = json_at(&format!("{catalog}/health")).await;
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["storage"][0]["kind"], "unreachable", "{health}");
     let failed = receiver
@@ -146,14 +140,7 @@ async fn postgres_going_away_fails_requests_with_5xx_and_the_shop_recovers_when_
     let recovery = back.elapsed();
     let answer = client().get(&products).send().await.unwrap();
     assert_eq!(answer.status().as_u16(), 200);
-    let health: Value = client()
-        .get(format!("{catalog}/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = json_at(&format!("{catalog}/health")).await;
     assert_eq!(health["status"], "ok", "{health}");
     eprintln!(
         "figure: PostgreSQL stopped mid-run and started again: {status} while down (catalog \

@@ -334,7 +334,8 @@ impl Shop {
     }
 }
 
-fn terminate(child: &mut Child) -> bool {
+/// SIGTERM, then a wait of up to 20 s, then a kill: how every test process is stopped.
+pub fn terminate(child: &mut Child) -> bool {
     if let Ok(Some(status)) = child.try_wait() {
         return status.success();
     }
@@ -361,6 +362,19 @@ impl Drop for Shop {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         }
     }
+}
+
+/// The JSON body of a GET, whatever its status (e.g. a service's `/health`, which may say
+/// `degraded`).
+pub async fn json_at(url: &str) -> Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"))
+        .json()
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: not JSON: {err}"))
 }
 
 /// Runs `tracedojo` with arguments and environment to completion (bounded), for error tests.
