@@ -13,6 +13,7 @@ mod support;
 
 mod bad_input;
 mod browser;
+mod deploy_files;
 mod doctor;
 mod errors_ranking;
 mod explore_cli;
