@@ -6,7 +6,6 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-
 use crate::support::postgres::PrivatePostgres;
 use crate::support::{
     Shop, buy_approved, client, json_at, run_to_end, shop_with_receiver, temp_dir,
