@@ -113,8 +113,17 @@ fn command_line(container: &Value) -> Vec<String> {
 fn overlays() -> Vec<Overlay> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let venv = root.join("target/kubernetes-check/bin");
+    let ready = venv.join("kubectl").exists() && venv.join("python").exists();
+    // Outside CI (a fresh clone's `cargo test --workspace`) the tools may not be made yet:
+    // say so and check nothing; CI runs check.sh first and requires them.
+    if !ready && std::env::var_os("CI").is_none() {
+        eprintln!(
+            "SKIPPED the Kubernetes manifest checks: run {CHECK} once to make the tools they use"
+        );
+        return Vec::new();
+    }
     assert!(
-        venv.join("kubectl").exists() && venv.join("python").exists(),
+        ready,
         "these tests render the manifests with the kubectl and PyYAML of {}, which is missing: \
          run {CHECK} once (it makes that virtualenv from deploy/kubernetes/requirements.txt)",
         venv.display()
