@@ -50,14 +50,12 @@ pub async fn run(args: ServiceArgs) -> anyhow::Result<()> {
         used.push(&queue_url);
     }
     for url in used {
-        {
-            if Engine::of_url(url)? == Engine::Postgres {
-                // Started beside its database (compose, a pod), a service may come up first.
-                crate::database::wait_for_postgres(url, crate::database::PATIENCE, |line| {
-                    eprintln!("{name}: {line}")
-                })
-                .await?;
-            }
+        if Engine::of_url(url)? == Engine::Postgres {
+            // Started beside its database (compose, a pod), a service may come up first.
+            crate::database::wait_for_postgres(url, crate::database::PATIENCE, |line| {
+                eprintln!("{name}: {line}")
+            })
+            .await?;
         }
     }
 

@@ -20,23 +20,27 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tracing::Instrument;
 
-use crate::db::{Db, DbError, Engine, Statement, WriteTx, database_message};
+use crate::db::{Db, DbError, Statement, WriteTx, database_message};
 use crate::queue::{Outgoing, Queue, now_ms};
 
-const CREATE_SQLITE: &str = "CREATE TABLE IF NOT EXISTS outbox_messages (
+const CREATE: Statement = Statement::per_engine(
+    "CREATE",
+    "outbox_messages",
+    "CREATE TABLE IF NOT EXISTS outbox_messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
     payload TEXT NOT NULL,
     headers TEXT NOT NULL,
     created_at_ms INTEGER NOT NULL
-)";
-const CREATE_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS outbox_messages (
+)",
+    "CREATE TABLE IF NOT EXISTS outbox_messages (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     topic TEXT NOT NULL,
     payload TEXT NOT NULL,
     headers TEXT NOT NULL,
     created_at_ms BIGINT NOT NULL
-)";
+)",
+);
 const INSERT: Statement = Statement::new(
     "INSERT",
     "outbox_messages",
@@ -66,10 +70,7 @@ pub struct Outbox {
 impl Outbox {
     /// Creates the outbox table in `db` if it is not there yet.
     pub async fn open(db: &Db, queue: Queue) -> Result<Outbox, DbError> {
-        let create = match db.engine() {
-            Engine::Sqlite => CREATE_SQLITE,
-            Engine::Postgres => CREATE_POSTGRES,
-        };
+        let create = db.sql(&CREATE);
         sqlx::query(create)
             .execute(db.pool())
             .await

@@ -17,9 +17,12 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::baggage;
-use crate::db::{Db, DbError, Engine, Statement, redact};
+use crate::db::{Db, DbError, Statement, redact};
 
-const CREATE_SQLITE: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
+const CREATE: Statement = Statement::per_engine(
+    "CREATE",
+    "queue_messages",
+    "CREATE TABLE IF NOT EXISTS queue_messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL,
     payload TEXT NOT NULL,
@@ -27,8 +30,8 @@ const CREATE_SQLITE: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
     enqueued_at_ms INTEGER NOT NULL,
     claimed_at_ms INTEGER,
     claimed_by TEXT
-)";
-const CREATE_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
+)",
+    "CREATE TABLE IF NOT EXISTS queue_messages (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     topic TEXT NOT NULL,
     payload TEXT NOT NULL,
@@ -36,7 +39,8 @@ const CREATE_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS queue_messages (
     enqueued_at_ms BIGINT NOT NULL,
     claimed_at_ms BIGINT,
     claimed_by TEXT
-)";
+)",
+);
 const CREATE_INDEX: &str =
     "CREATE INDEX IF NOT EXISTS queue_messages_topic ON queue_messages (topic, claimed_at_ms, id)";
 
@@ -50,16 +54,20 @@ const CLAIM_TIMEOUT_MS: i64 = 60_000;
 // SQLite has one writer at a time, so the oldest message found is still free when it is
 // claimed. On PostgreSQL two consumers (a redeploy's two processes, say) would both find it and
 // the second would claim it again once the first commits: it skips rows another has locked.
-const CLAIM_SQLITE: &str = "UPDATE queue_messages SET claimed_at_ms = $1, claimed_by = $2
+const CLAIM: Statement = Statement::per_engine(
+    "UPDATE",
+    "queue_messages",
+    "UPDATE queue_messages SET claimed_at_ms = $1, claimed_by = $2
     WHERE id = (SELECT id FROM queue_messages
                 WHERE topic = $3 AND (claimed_at_ms IS NULL OR claimed_at_ms < $4)
                 ORDER BY id LIMIT 1)
-    RETURNING id, payload, headers, enqueued_at_ms";
-const CLAIM_POSTGRES: &str = "UPDATE queue_messages SET claimed_at_ms = $1, claimed_by = $2
+    RETURNING id, payload, headers, enqueued_at_ms",
+    "UPDATE queue_messages SET claimed_at_ms = $1, claimed_by = $2
     WHERE id = (SELECT id FROM queue_messages
                 WHERE topic = $3 AND (claimed_at_ms IS NULL OR claimed_at_ms < $4)
                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING id, payload, headers, enqueued_at_ms";
+    RETURNING id, payload, headers, enqueued_at_ms",
+);
 const ACK: Statement = Statement::new(
     "DELETE",
     "queue_messages",
@@ -151,10 +159,7 @@ impl Queue {
     /// Opens the queue database, creating the table if it is not there yet.
     pub async fn open(url: &str) -> Result<Queue, DbError> {
         let db = Db::connect(url, "queue").await?;
-        let create = match db.engine() {
-            Engine::Sqlite => CREATE_SQLITE,
-            Engine::Postgres => CREATE_POSTGRES,
-        };
+        let create = db.sql(&CREATE);
         for ddl in [create, CREATE_INDEX] {
             sqlx::query(ddl)
                 .execute(db.pool())
@@ -246,10 +251,7 @@ impl Queue {
         consumer: &str,
     ) -> Result<Option<Message>, sqlx::Error> {
         let now = now_ms();
-        let claim = match self.db.engine() {
-            Engine::Sqlite => CLAIM_SQLITE,
-            Engine::Postgres => CLAIM_POSTGRES,
-        };
+        let claim = self.db.sql(&CLAIM);
         let row: Result<Option<(i64, String, String, i64)>, sqlx::Error> = sqlx::query_as(claim)
             .bind(now)
             .bind(consumer)
