@@ -769,6 +769,73 @@ async fn map_red_and_errors_summarise_the_window() {
     f.explorer.shutdown().await.expect("shutdown");
 }
 
+/// A payment call taking `ms`, `minutes_ago` minutes ago.
+fn charge(n: u8, minutes_ago: u64, ms: u64) -> TraceBuilder {
+    let mut t = TraceBuilder::new(n, now_nanos() - minutes_ago * 60_000 * MS);
+    t.span(
+        "payment",
+        1,
+        None,
+        "POST /charge",
+        SpanKind::Server,
+        (0, ms),
+        vec![s("http.route", "/charge")],
+    );
+    t
+}
+
+#[tokio::test]
+async fn red_counts_the_slow_and_reads_an_earlier_window() {
+    let explorer = Explorer::start(ExplorerConfig::local())
+        .await
+        .expect("explorer starts");
+    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
+        .await
+        .expect("gRPC connects");
+    // Four quick calls seven minutes ago, four slow ones a minute ago.
+    for n in 0..8u8 {
+        let (minutes_ago, ms) = if n < 4 {
+            (7, 10 + u64::from(n))
+        } else {
+            (1, 200 + u64::from(n))
+        };
+        client
+            .export(charge(n, minutes_ago, ms).request("silver"))
+            .await
+            .expect("gRPC export");
+    }
+    let ui = explorer.ui_addr();
+    let row = |red: &Value| red["endpoints"][0].clone();
+
+    let (status, recent) = get(ui, "/api/red?since=5m&slower_than=100ms&slower_than=205ms").await;
+    assert_eq!(status, 200, "{recent}");
+    let recent = row(&recent);
+    assert_eq!(recent["requests"], 4, "{recent}");
+    assert_eq!(recent["slower"][0]["threshold_ms"], 100.0);
+    assert_eq!(recent["slower"][0]["count"], 4);
+    assert_eq!(recent["slower"][1]["threshold_ms"], 205.0);
+    assert_eq!(
+        recent["slower"][1]["count"], 2,
+        "207 and 206 ms; 205 is not longer"
+    );
+
+    // The five minutes before the last five: only the quick calls.
+    let (status, before) = get(ui, "/api/red?since=5m&offset=5m&slower_than=100ms").await;
+    assert_eq!(status, 200, "{before}");
+    let before_row = row(&before);
+    assert_eq!(before_row["requests"], 4, "{before}");
+    assert_eq!(before_row["slower"][0]["count"], 0);
+    assert_eq!(before_row["p95_ms"], 13.0);
+    // Rates are over the part of the window the store holds: from the first call to the end.
+    let seconds = before["window_seconds"].as_f64().expect("seconds");
+    assert!((119.0..=121.0).contains(&seconds), "{before}");
+
+    // Without thresholds the rows have no `slower`.
+    let (_, plain) = get(ui, "/api/red?since=15m").await;
+    assert_eq!(row(&plain)["requests"], 8);
+    assert!(row(&plain).get("slower").is_none(), "{plain}");
+}
+
 #[tokio::test]
 async fn the_separating_attribute_is_the_segment_that_fails() {
     let explorer = Explorer::start(ExplorerConfig::local())
@@ -1100,6 +1167,8 @@ async fn bad_queries_get_400s_naming_the_parameter() {
         ),
         ("/api/service-map?since=30d", "since", "1s to 7d"),
         ("/api/red?since=soon", "since", "duration"),
+        ("/api/red?slower_than=quick", "slower_than", "duration"),
+        ("/api/red?offset=8d", "offset", "7d"),
         ("/api/red/series?since=30d", "since", "1s to 7d"),
         ("/api/red/series?step=fast", "step", "150ms"),
         ("/api/red/series?step=100ms", "step", "shorter than 1s"),

@@ -445,22 +445,48 @@ async fn service_map(
     .await
 }
 
+/// Most `slower_than` thresholds in one RED query: an objective file names a handful.
+const MAX_THRESHOLDS: usize = 20;
+
 async fn red_tables(
     State(state): State<ApiState>,
     Query(pairs): Query<Pairs>,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(pairs, &["since", "service", "namespace"])?;
-    let window = Window::last(params::window(params.get("since"))?, params::now_nanos());
-    let service = params.text("service");
-    let namespace = params.text("namespace");
+    let params = Params::new(
+        pairs,
+        &["since", "offset", "service", "namespace", "slower_than"],
+    )?;
+    let length = params::window(params.get("since"))?;
+    let offset = params.duration("offset")?.unwrap_or(0);
+    if offset > params::MAX_WINDOW {
+        return Err(BadParameter::new(
+            "offset",
+            "an offset of more than 7d reaches past anything a store keeps",
+        )
+        .into());
+    }
+    let window = Window::earlier(length, offset, params::now_nanos());
+    let slower_than = params
+        .all("slower_than")
+        .map(|t| params::duration("slower_than", t))
+        .collect::<Result<Vec<_>, _>>()?;
+    if slower_than.len() > MAX_THRESHOLDS {
+        return Err(BadParameter::new(
+            "slower_than",
+            format!(
+                "{} thresholds given; at most {MAX_THRESHOLDS}",
+                slower_than.len()
+            ),
+        )
+        .into());
+    }
+    let query = red::RedQuery {
+        service: params.text("service"),
+        namespace: params.text("namespace"),
+        slower_than,
+    };
     run(&state.store, move |table| {
-        Json(red::red(
-            table,
-            window,
-            service.as_deref(),
-            namespace.as_deref(),
-        ))
-        .into_response()
+        Json(red::red(table, window, &query)).into_response()
     })
     .await
 }

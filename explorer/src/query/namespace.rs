@@ -158,15 +158,12 @@ mod tests {
         ];
         spans.extend((5..10).map(|n| span(n, &format!("a{n}"), Some("a"), n * 100)));
         table.insert_stored(spans);
-        let everything = Window { from: 0, now: 2000 };
+        let everything = Window::since(0, 2000);
         assert_eq!(
             services(&table, Some("a"), everything),
             ["a9", "a8", "a7", "a6", "a5", "a-old"]
         );
-        let recent = Window {
-            from: 650,
-            now: 2000,
-        };
+        let recent = Window::since(650, 2000);
         assert_eq!(services(&table, Some("a"), recent), ["a9", "a8", "a7"]);
         assert_eq!(services(&table, Some("b"), everything), ["b"]);
         // Too long for the index: every trace is read, and still only its spans count.

@@ -75,7 +75,7 @@ pub fn duration(parameter: &'static str, text: &str) -> Result<u64, BadParameter
 
 /// The shortest and longest `since` window.
 const MIN_WINDOW: u64 = 1_000_000_000;
-const MAX_WINDOW: u64 = 7 * 86_400 * 1_000_000_000;
+pub const MAX_WINDOW: u64 = 7 * 86_400 * 1_000_000_000;
 /// The aggregate views' window when none is given.
 pub const DEFAULT_WINDOW: u64 = 15 * 60 * 1_000_000_000;
 

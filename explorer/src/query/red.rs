@@ -25,12 +25,31 @@ pub struct Figures {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub total_ms: f64,
+    /// How many took longer than each threshold asked for (`slower_than`), in the order
+    /// given; absent when none was asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slower: Vec<Slower>,
+}
+
+/// Of a group, how many took longer than a threshold: the "bad" events of a latency
+/// objective, which a percentile alone cannot give.
+#[derive(Debug, Clone, Serialize)]
+pub struct Slower {
+    pub threshold_ms: f64,
+    pub count: usize,
 }
 
 impl Figures {
     /// The figures of finished durations over a window of `seconds`.
-    fn of(d: &Durations, seconds: f64) -> Figures {
+    fn of(d: &Durations, seconds: f64, thresholds: &[u64]) -> Figures {
         Figures {
+            slower: thresholds
+                .iter()
+                .map(|&t| Slower {
+                    threshold_ms: t as f64 / 1e6,
+                    count: d.longer_than(t),
+                })
+                .collect(),
             errors: d.errors,
             rate_per_second: d.count() as f64 / seconds,
             error_rate: d.error_rate(),
@@ -102,7 +121,18 @@ fn text_of(value: Option<ValueRef<'_>>) -> String {
     }
 }
 
-pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Option<&str>) -> Red {
+/// What a RED query asks for besides its window.
+#[derive(Debug, Clone, Default)]
+pub struct RedQuery {
+    pub service: Option<String>,
+    pub namespace: Option<String>,
+    /// Thresholds in nanoseconds: each row counts the spans longer than each.
+    pub slower_than: Vec<u64>,
+}
+
+pub fn red(table: &Table, window: Window, query: &RedQuery) -> Red {
+    let (service, namespace) = (query.service.as_deref(), query.namespace.as_deref());
+    let thresholds = query.slower_than.as_slice();
     let namespace = Namespace::new(table, namespace);
     let key = |k: &str| table.interner.lookup(k);
     let system_keys: Vec<Sym> = ["db.system.name", "db.system"]
@@ -186,7 +216,7 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
             ServiceRow {
                 service: text(service),
                 requests: d.count(),
-                figures: Figures::of(&d, seconds),
+                figures: Figures::of(&d, seconds, thresholds),
             }
         })
         .collect();
@@ -199,7 +229,7 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
                 operation: text(name),
                 kind: kind.name(),
                 requests: d.count(),
-                figures: Figures::of(&d, seconds),
+                figures: Figures::of(&d, seconds, thresholds),
             }
         })
         .collect();
@@ -215,7 +245,7 @@ pub fn red(table: &Table, window: Window, service: Option<&str>, namespace: Opti
                 operation: g.operation,
                 collection: g.collection,
                 calls: d.count(),
-                figures: Figures::of(d, seconds),
+                figures: Figures::of(d, seconds, thresholds),
                 calls_per_trace: d.count() as f64 / g.traces.max(1) as f64,
             }
         })

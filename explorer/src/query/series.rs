@@ -98,10 +98,7 @@ impl Buckets {
 
     /// The window the buckets cover, as the aggregate views give theirs.
     fn window(&self) -> Window {
-        Window {
-            from: self.first,
-            now: self.first + self.count * self.step,
-        }
+        Window::since(self.first, self.first + self.count * self.step)
     }
 }
 

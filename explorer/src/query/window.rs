@@ -3,11 +3,14 @@
 
 use crate::store::table::{BLOCK, SpanRow, Table, TraceEntry};
 
-/// A window ending now: spans that started at or after `from`.
+/// A window of time: spans that started at or after `from` (and before `until`).
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
     pub from: u64,
     pub now: u64,
+    /// Spans starting at or after this are outside; `u64::MAX` for a window ending now (a span
+    /// from a clock running ahead still counts).
+    pub until: u64,
 }
 
 impl Window {
@@ -15,11 +18,39 @@ impl Window {
         Window {
             from: now.saturating_sub(length),
             now,
+            until: u64::MAX,
+        }
+    }
+
+    /// The `length` that ended `offset` ago: the period before a recent one, to compare with.
+    pub fn earlier(length: u64, offset: u64, now: u64) -> Window {
+        if offset == 0 {
+            return Window::last(length, now);
+        }
+        let until = now.saturating_sub(offset);
+        Window {
+            from: until.saturating_sub(length),
+            now,
+            until,
+        }
+    }
+
+    /// From `from` to `now`, open at the end.
+    pub fn since(from: u64, now: u64) -> Window {
+        Window {
+            from,
+            now,
+            until: u64::MAX,
         }
     }
 
     pub fn contains(&self, span: &SpanRow) -> bool {
-        span.start >= self.from
+        span.start >= self.from && span.start < self.until
+    }
+
+    /// Where the window ends: now, or earlier for a window in the past.
+    fn end(&self) -> u64 {
+        self.now.min(self.until)
     }
 
     /// Traces with at least one span in the window, newest first; blocks that end before
@@ -71,7 +102,7 @@ impl Window {
     /// store started two minutes ago has two minutes of traffic, not fifteen).
     pub fn seconds(&self, earliest_seen: Option<u64>) -> f64 {
         let from = earliest_seen.map_or(self.from, |e| e.max(self.from));
-        (self.now.saturating_sub(from) as f64 / 1e9).max(1.0)
+        (self.end().saturating_sub(from) as f64 / 1e9).max(1.0)
     }
 }
 
@@ -108,6 +139,11 @@ impl Durations {
         self.values[rank - 1] as f64 / 1e6
     }
 
+    /// How many of the sorted values are longer than `nanos`.
+    pub fn longer_than(&self, nanos: u64) -> usize {
+        self.values.len() - self.values.partition_point(|&v| v <= nanos)
+    }
+
     pub fn max_ms(&self) -> f64 {
         self.values.last().map_or(0.0, |&v| v as f64 / 1e6)
     }
@@ -137,6 +173,10 @@ mod tests {
         assert_eq!(d.percentile_ms(0.99), 99.0);
         assert_eq!(d.max_ms(), 100.0);
         assert_eq!(d.error_rate(), 0.05);
+        assert_eq!(d.longer_than(95_000_000), 5);
+        assert_eq!(d.longer_than(94_999_999), 6);
+        assert_eq!(d.longer_than(0), 100);
+        assert_eq!(d.longer_than(u64::MAX), 0);
         assert_eq!(Durations::default().percentile_ms(0.5), 0.0);
     }
 
@@ -146,5 +186,15 @@ mod tests {
         assert_eq!(w.seconds(None), 900.0);
         assert_eq!(w.seconds(Some(880_000_000_000)), 120.0);
         assert_eq!(w.seconds(Some(1_000_000_000_000)), 1.0);
+    }
+
+    #[test]
+    fn an_earlier_window_ends_where_the_recent_one_begins() {
+        let now = 1_000_000_000_000;
+        let recent = Window::last(60_000_000_000, now);
+        let before = Window::earlier(240_000_000_000, 60_000_000_000, now);
+        assert_eq!(before.until, recent.from);
+        assert_eq!(before.seconds(None), 240.0);
+        assert_eq!(Window::earlier(5, 0, now).until, u64::MAX);
     }
 }
