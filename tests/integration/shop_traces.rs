@@ -147,6 +147,22 @@ async fn a_checkout_is_one_trace_across_the_shop() {
         let route = server.attr_str("http.route").unwrap();
         let method = server.attr_str("http.request.method").unwrap();
         assert_eq!(server.name, format!("{method} {route}"));
+        // Where the route's handler is, for code links: a function of the service's crate, in
+        // one of its files.
+        let crate_name = format!("tracedojo_{}::", server.service_name());
+        assert!(
+            server
+                .attr_str("code.function.name")
+                .is_some_and(|f| f.starts_with(&crate_name)),
+            "{server:#?}"
+        );
+        let directory = format!("services/{}/src/", server.service_name());
+        assert!(
+            server
+                .attr_str("code.file.path")
+                .is_some_and(|f| f.starts_with(&directory) && f.ends_with(".rs")),
+            "{server:#?}"
+        );
         assert!(
             server.attr_i64("http.response.status_code").is_some(),
             "{server:#?}"

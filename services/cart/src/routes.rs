@@ -5,10 +5,10 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tracedojo_kit::ApiError;
+use tracedojo_kit::routing::{delete, get, post};
 use tracedojo_kit::server::annotate;
 
 use crate::AppState;
@@ -24,7 +24,9 @@ pub struct AddItemRequest {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/carts/{session_id}", get(show_cart).delete(clear_cart))
+        // One method per `route`, so each records its own handler's code.
+        .route("/carts/{session_id}", get(show_cart))
+        .route("/carts/{session_id}", delete(clear_cart))
         .route("/carts/{session_id}/items", post(add_item))
         .route(
             "/carts/{session_id}/items/{product_id}",

@@ -4,9 +4,9 @@
 //! message names the parameter (axum's own rejections would answer in plain text).
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use tracedojo_kit::routing::get;
 use tracedojo_kit::{ApiError, Db};
 use tracing::field::Empty;
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use tracedojo_kit::ApiError;
+use tracedojo_kit::routing::{get, post};
 
 use crate::CheckoutState;
 use crate::orders::{self, OrderView};

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use tracedojo_kit::ApiError;
+use tracedojo_kit::routing::{delete, get, post};
 
 use crate::clients::Clients;
 use crate::input;

@@ -13,8 +13,8 @@ use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
+use tracedojo_kit::routing::{get, post};
 use tracedojo_kit::{ApiError, ClientError};
 
 use crate::api::{fetch_order_status, fetch_product_detail};

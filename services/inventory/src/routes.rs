@@ -6,9 +6,9 @@
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use tracedojo_kit::routing::{get, post};
 use tracedojo_kit::{ApiError, Db};
 
 use crate::reservations::{self, Item, Reservation};

@@ -40,6 +40,7 @@ pub mod participant;
 pub mod propagation;
 pub mod queue;
 pub mod resource;
+pub mod routing;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tracedojo_kit::ApiError;
+use tracedojo_kit::routing::post;
 use tracedojo_kit::server::annotate;
 
 use crate::gateway::{self, GatewayConfig, luhn_valid};

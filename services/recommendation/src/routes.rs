@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tracedojo_kit::ApiError;
+use tracedojo_kit::routing::get;
 use tracing::field::Empty;
 
 use crate::cache::CategoryCache;

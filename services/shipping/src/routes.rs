@@ -4,9 +4,9 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use tracedojo_kit::routing::{get, post};
 use tracedojo_kit::{ApiError, Db};
 
 use crate::quote::{self, Quote};
