@@ -82,6 +82,12 @@ pub enum Command {
     /// in Japanese and English) that loop on their own.
     #[command(after_help = SHOWCASE_HELP)]
     Showcase(ShowcaseArgs),
+    /// The endpoints and queries most in need of work, ranked against latency and error
+    /// objectives by their error-budget burn rates, each with why (example traces, where the
+    /// time goes, database hints, first causes, the users hit, the handler's code); read from
+    /// a running explorer, written as Markdown (ja/en) or JSON, posted to chat or a tracker.
+    #[command(after_help = crate::report::REPORT_HELP)]
+    Report(Box<crate::report::ReportArgs>),
 }
 
 const SHOWCASE_HELP: &str = "\

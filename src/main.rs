@@ -16,6 +16,7 @@ mod health_watch;
 mod load;
 mod ports;
 mod release;
+mod report;
 mod running;
 mod service;
 mod showcase;
@@ -74,6 +75,7 @@ fn main() -> std::process::ExitCode {
             // The workshop says its errors in the participant's language, with its own status.
             cli::Command::Workshop(args) => Ok(workshop::run(args).await),
             cli::Command::Showcase(args) => Ok(showcase::run(args).await),
+            cli::Command::Report(args) => done(report::run(*args).await),
         }
     });
     // Exporter threads may still hold the runtime briefly; do not wait for them forever.

@@ -686,6 +686,7 @@ async fn map_red_and_errors_summarise_the_window() {
     );
     assert_eq!(queries[0]["calls"], 45);
     assert_eq!(queries[0]["calls_per_trace"], 3.0);
+    assert_eq!(queries[0]["max_calls_per_trace"], 3);
     assert_eq!(queries[0]["db_system"], "sqlite");
     assert_eq!(queries[0]["collection"], "cart_items");
     let (_, only) = get(ui, "/api/red?service=payment").await;

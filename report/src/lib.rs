@@ -41,3 +41,9 @@ impl Lang {
         }
     }
 }
+
+/// A duration as the explorer's API writes them (`250ms`, `1.5s`, `5m`, `1h`, `7d`; a bare
+/// number means milliseconds), in nanoseconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    tracedojo_explorer::query::params::duration("duration", text).map_err(|bad| bad.message)
+}

@@ -23,9 +23,9 @@
 
 use std::ops::Range;
 
+use crate::parse_duration as duration;
 use serde::Deserialize;
 use toml::Spanned;
-use tracedojo_explorer::query::params;
 
 /// The shop's objectives, used when no file is given.
 pub const SHOP: &str = include_str!("../shop-objectives.toml");
@@ -356,10 +356,6 @@ impl Objectives {
     pub fn period_days(&self) -> f64 {
         self.period_nanos as f64 / (86_400.0 * NANOS_PER_SECOND as f64)
     }
-}
-
-fn duration(text: &str) -> Result<u64, String> {
-    params::duration("duration", text).map_err(|bad| bad.message)
 }
 
 fn line_at(text: &str, offset: usize) -> usize {

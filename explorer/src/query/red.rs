@@ -92,6 +92,9 @@ pub struct QueryRow {
     #[serde(flatten)]
     pub figures: Figures,
     pub calls_per_trace: f64,
+    /// The most calls of the query within one trace: one request running the same query many
+    /// times is the N+1 pattern, which an average over every trace dilutes.
+    pub max_calls_per_trace: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -107,6 +110,8 @@ struct QueryGroup {
     durations: Durations,
     traces: usize,
     last_trace: usize,
+    in_last_trace: usize,
+    most_in_a_trace: usize,
     db_system: String,
     query: String,
     operation: String,
@@ -203,7 +208,10 @@ pub fn red(table: &Table, window: Window, query: &RedQuery) -> Red {
             if group.last_trace != n {
                 group.last_trace = n;
                 group.traces += 1;
+                group.in_last_trace = 0;
             }
+            group.in_last_trace += 1;
+            group.most_in_a_trace = group.most_in_a_trace.max(group.in_last_trace);
         }
     }
 
@@ -247,6 +255,7 @@ pub fn red(table: &Table, window: Window, query: &RedQuery) -> Red {
                 calls: d.count(),
                 figures: Figures::of(d, seconds, thresholds),
                 calls_per_trace: d.count() as f64 / g.traces.max(1) as f64,
+                max_calls_per_trace: g.most_in_a_trace,
             }
         })
         .collect();
