@@ -14,7 +14,8 @@
 #      --max-spans 1000000 --max-memory 4GiB so nothing is evicted. Target <= 1 KiB.
 #   c) search with those spans stored: 300 varied GET /api/traces queries (service, operation,
 #      durations, errors, attributes, time windows, ones that match nothing): p50, p95, max
-#      (target p95 < 100 ms), and GET /api/red, /api/service-map, /api/errors, /api/services.
+#      (target p95 < 100 ms), and GET /api/red, /api/service-map, /api/errors, /api/customers,
+#      /api/services.
 #   d) overload: a fresh explorer with --max-spans 200000 --max-memory 128MiB gets 3,000,000
 #      spans as fast as it takes them while /api/status and RSS are sampled every 250 ms: most
 #      spans and bytes stored against the bounds, RSS at the end against RSS when the bounds

@@ -81,7 +81,7 @@ pub enum Command {
     /// Scripted demos for a booth: scenarios of acts (load, faults, captions and a talk track
     /// in Japanese and English) that loop on their own.
     #[command(after_help = SHOWCASE_HELP)]
-    Showcase(ShowcaseArgs),
+    Showcase(Box<ShowcaseArgs>),
     /// The endpoints and queries most in need of work, ranked against latency and error
     /// objectives by their error-budget burn rates, each with why (example traces, where the
     /// time goes, database hints, first causes, the users hit, the handler's code); read from
@@ -738,6 +738,13 @@ pub struct UpArgs {
     #[arg(long, env = "TRACEDOJO_EXPLORER_MAX_MEMORY", value_name = "SIZE",
         default_value = crate::explore::DEFAULT_MAX_MEMORY, value_parser = crate::explore::parse_size)]
     pub explorer_max_memory: usize,
+    /// The attribute that names a request's customer, for the explorer's Customers view (the
+    /// shop's users carry their company in it); the same as `tracedojo explore
+    /// --customer-attribute`.
+    #[arg(long, env = "TRACEDOJO_EXPLORER_CUSTOMER_ATTRIBUTE", value_name = "KEY",
+        default_value = tracedojo_explorer::server::DEFAULT_CUSTOMER_ATTRIBUTE,
+        value_parser = crate::explore::parse_attribute_key)]
+    pub explorer_customer_attribute: String,
     /// Rows of finished work each service keeps per table (orders, reservations, shipments,
     /// cart lines); older ones are deleted about once a minute, so a booth running for days
     /// keeps a data directory of bounded size. At least 1000.

@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use anyhow::bail;
 use clap::Args;
+use tracedojo_explorer::server::DEFAULT_CUSTOMER_ATTRIBUTE;
 use tracedojo_explorer::{Explorer, ExplorerConfig, ExplorerError, Link, ReceiverError, Transport};
 
 /// Spans kept unless `--max-spans` says otherwise.
@@ -56,6 +57,13 @@ pub struct ExploreArgs {
         value_delimiter = ','
     )]
     pub links: Vec<Link>,
+    /// The attribute that names a request's customer, on the first SERVER span that handled
+    /// it (or its resource, or any span of its trace): the Customers view groups requests by
+    /// its value to say which customers were hit and how badly. Set it to the key your own
+    /// application records its customers (tenants, organisations) under.
+    #[arg(long, env = "TRACEDOJO_EXPLORER_CUSTOMER_ATTRIBUTE", value_name = "KEY",
+        default_value = DEFAULT_CUSTOMER_ATTRIBUTE, value_parser = parse_attribute_key)]
+    pub customer_attribute: String,
 }
 
 /// `println!` that ignores a closed pipe instead of panicking.
@@ -80,6 +88,7 @@ pub async fn run(args: ExploreArgs) -> anyhow::Result<()> {
     config.receiver.max_request_bytes = args.max_request_size;
     config.ui_addr = args.ui_address;
     config.links = args.links;
+    config.customer_attribute = args.customer_attribute;
     let explorer = Explorer::start(config)
         .await
         .map_err(|err| anyhow::anyhow!(start_error(&err, &Flags::EXPLORE)))?;
@@ -184,6 +193,15 @@ pub fn parse_address(text: &str) -> Result<SocketAddr, String> {
         return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
     }
     Err(bad())
+}
+
+/// An attribute key: not empty, no spaces around it.
+pub fn parse_attribute_key(text: &str) -> Result<String, String> {
+    let key = text.trim();
+    if key.is_empty() {
+        return Err("the attribute key is empty; write one such as tracedojo.user.company".into());
+    }
+    Ok(key.to_owned())
 }
 
 pub fn parse_count(text: &str) -> Result<usize, String> {

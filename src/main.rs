@@ -74,7 +74,7 @@ fn main() -> std::process::ExitCode {
             ),
             // The workshop says its errors in the participant's language, with its own status.
             cli::Command::Workshop(args) => Ok(workshop::run(args).await),
-            cli::Command::Showcase(args) => Ok(showcase::run(args).await),
+            cli::Command::Showcase(args) => Ok(showcase::run(*args).await),
             cli::Command::Report(args) => done(report::run(*args).await),
         }
     });

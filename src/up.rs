@@ -518,6 +518,7 @@ async fn start_explorer(
         config.ui_addr = SocketAddr::new(args.host, ui_port);
         config.links = links.clone();
         config.exports = exports.clone();
+        config.customer_attribute = args.explorer_customer_attribute.clone();
         let err = match Explorer::start(config).await {
             Ok(explorer) => {
                 let note = match moved.as_slice() {

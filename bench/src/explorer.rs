@@ -8,7 +8,8 @@
 //! - memory: RSS and PSS of the explorer holding those spans minus its RSS and PSS when empty,
 //!   per stored span;
 //! - search: a few hundred varied `GET /api/traces` queries with a million spans stored
-//!   (p50, p95, max), and `/api/red`, `/api/service-map`, `/api/errors` once each;
+//!   (p50, p95, max), and `/api/red`, `/api/service-map`, `/api/errors`, `/api/customers`
+//!   once each;
 //! - overload: a fresh explorer with small bounds gets several times what it may keep, as fast
 //!   as it takes it, while `/api/status` and RSS are sampled every 250 ms: the most spans and
 //!   bytes stored against the bounds, RSS at the end against RSS when the bounds were first
@@ -701,6 +702,7 @@ async fn run_all(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
         "/api/red",
         "/api/service-map",
         "/api/errors",
+        "/api/customers",
         "/api/services",
     ] {
         let (ms, code, bytes) = timed_get(&http, explorer.ui(), path, &[]).await?;

@@ -22,6 +22,8 @@ pub const MIN_SPANS: usize = 1_000;
 pub const MIN_BYTES: usize = 1024 * 1024;
 /// The web UI and JSON API's default port.
 pub const DEFAULT_UI_PORT: u16 = 8090;
+/// The attribute that names a request's customer unless the explorer is told another.
+pub const DEFAULT_CUSTOMER_ATTRIBUTE: &str = crate::query::customers::DEFAULT_ATTRIBUTE;
 
 /// A page the UI's header links to, e.g. the application being observed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -66,6 +68,9 @@ pub struct ExplorerConfig {
     pub links: Vec<Link>,
     /// Other destinations of the applications' telemetry, as their runner reports them.
     pub exports: crate::ExportHealth,
+    /// The attribute that names a request's customer; set it for your own application (the
+    /// customers view, `/api/customers`, groups requests by its value).
+    pub customer_attribute: String,
 }
 
 impl Default for ExplorerConfig {
@@ -75,6 +80,7 @@ impl Default for ExplorerConfig {
             ui_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_UI_PORT)),
             links: Vec::new(),
             exports: crate::ExportHealth::default(),
+            customer_attribute: DEFAULT_CUSTOMER_ATTRIBUTE.to_owned(),
         }
     }
 }
@@ -87,6 +93,7 @@ impl ExplorerConfig {
             ui_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             links: Vec::new(),
             exports: crate::ExportHealth::default(),
+            customer_attribute: DEFAULT_CUSTOMER_ATTRIBUTE.to_owned(),
         }
     }
 }
@@ -158,7 +165,12 @@ impl Explorer {
                 source,
             })?;
         let receiver = Receiver::start(config.receiver).await?;
-        let mut app = app_with_exports(receiver.store().clone(), config.links, config.exports);
+        let mut app = app_with_options(
+            receiver.store().clone(),
+            config.links,
+            config.exports,
+            &config.customer_attribute,
+        );
         if let Some(hosts) = LoopbackHosts::for_listener(ui_addr) {
             app = app.layer(axum::middleware::from_fn_with_state(
                 hosts,
@@ -231,8 +243,18 @@ pub fn app_with_exports(
     links: Vec<Link>,
     exports: crate::ExportHealth,
 ) -> Router {
+    app_with_options(store, links, exports, DEFAULT_CUSTOMER_ATTRIBUTE)
+}
+
+/// The same, with the attribute that names a request's customer.
+pub fn app_with_options(
+    store: SpanStore,
+    links: Vec<Link>,
+    exports: crate::ExportHealth,
+    customer_attribute: &str,
+) -> Router {
     Router::new()
-        .merge(api::router(store, links, exports))
+        .merge(api::router(store, links, exports, customer_attribute))
         .merge(ui::router())
 }
 

@@ -7,9 +7,10 @@
 // from strings, and the server's content security policy forbids inline script anyway.
 //
 // Layout of the file: shared helpers (DOM, formatting, API, tables, forms), then one function
-// per page (searchView, traceView, mapView, redView, errorsView), then the header, the router
-// and live refresh. The charts (the search's scatter, RED over time) are drawn by the kit's
-// chart script, /assets/chart.js (window.TdChart), which the page loads first.
+// per page (searchView, traceView, mapView, redView, errorsView, customersView), then the
+// header, the router and live refresh. The charts (the search's scatter, RED over time) are
+// drawn by the kit's chart script, /assets/chart.js (window.TdChart), which the page loads
+// first.
 
 'use strict';
 
@@ -268,7 +269,7 @@ class ApiError extends Error {
 }
 
 /** The API paths that take `namespace`: every view's data, and the services for its lists. */
-const NAMESPACED = new Set(['/api/traces', '/api/service-map', '/api/red', '/api/red/series', '/api/errors', '/api/services']);
+const NAMESPACED = new Set(['/api/traces', '/api/service-map', '/api/red', '/api/red/series', '/api/errors', '/api/services', '/api/customers']);
 
 /**
  * GET an API path; resolves {body, text} or throws an ApiError carrying the API's message.
@@ -1777,6 +1778,181 @@ function errorsView(ctx) {
   return { refresh: () => load(false) };
 }
 
+// ---------------------------------------------------------------- Customers
+
+/**
+ * Which customers were hit, and how badly: the window's requests (each trace's first SERVER
+ * span) grouped by the customer attribute, ranked as the API ranks them, the customers whose
+ * requests failed (or, with "slower than", were slow) first.
+ */
+function customersView(ctx) {
+  const sinceValue = ctx.params.get('since') || '15m';
+  // An incident's window, from a link: start and end in Unix ms.
+  const startValue = ctx.params.get('start') || '';
+  const endValue = ctx.params.get('end') || '';
+  const custom = Boolean(startValue || endValue);
+  const slowerValue = ctx.params.get('slower_than') || '';
+  const attributeValue = ctx.params.get('attribute') || '';
+  const atMs = (text) => (/^\d+$/.test(text) ? fmtTime(Number(text) * 1e6) : text);
+  let windowLabel = `the last ${sinceValue}`;
+  if (startValue && endValue) windowLabel = `${atMs(startValue)} to ${atMs(endValue)}`;
+  else if (startValue) windowLabel = `since ${atMs(startValue)}`;
+  else if (endValue) windowLabel = `the ${sinceValue} before ${atMs(endValue)}`;
+
+  const since = el('select', { id: 'f-window' });
+  fillSelect(since, [
+    ...WINDOWS.map((w) => ({ value: w, label: `last ${w}` })),
+    ...(custom ? [{ value: 'custom', label: windowLabel }] : []),
+  ], custom ? 'custom' : sinceValue, (w) => `last ${w}`);
+  const slower = el('input', { id: 'f-slower', type: 'text', value: slowerValue, placeholder: 'e.g. 500ms', autocomplete: 'off', spellcheck: 'false' });
+  const attribute = el('input', { id: 'f-attribute', type: 'text', value: attributeValue, autocomplete: 'off', spellcheck: 'false' });
+  const fieldsByParameter = { since, start: since, end: since, slower_than: slower, attribute };
+  /** The window of this page, as the API and the search take it. */
+  const windowParams = () => {
+    const params = new URLSearchParams();
+    if (startValue) params.set('start', startValue);
+    if (endValue) params.set('end', endValue);
+    if (!startValue) params.set('since', sinceValue);
+    return params;
+  };
+  const go = () => {
+    const params = new URLSearchParams();
+    if (since.value === 'custom') {
+      for (const [key, value] of windowParams()) params.set(key, value);
+    } else {
+      params.set('since', since.value);
+    }
+    if (slower.value.trim()) params.set('slower_than', slower.value.trim());
+    if (attribute.value.trim()) params.set('attribute', attribute.value.trim());
+    navigate('/customers', params);
+  };
+  since.addEventListener('change', go);
+  const form = el('form', { id: 'customers-form', class: 'toolbar', 'aria-label': 'Customers: window and filters', novalidate: true },
+    el('h1', { text: 'Customers' }),
+    field('Window', since).row,
+    field('Slower than', slower).row,
+    field('Customer attribute', attribute).row,
+    el('button', { type: 'submit', class: 'primary', text: 'Apply' }),
+    el('div', { class: 'hint', text: 'A request is the first SERVER span of a trace; it is affected when it failed, or took longer than "slower than" when that is set.' }));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    go();
+  });
+  const loadError = el('div');
+  const summary = el('div', { id: 'customers-summary', class: 'stats' });
+  const table = el('section', { class: 'block', id: 'customers', 'aria-label': 'Customers, the most affected first', 'aria-busy': 'true' });
+  const without = el('p', { id: 'without-customer', class: 'hint' });
+  const sort = { key: null, desc: true };
+  ctx.root.append(form, loadError, summary, table, without);
+
+  /**
+   * A search over this page's window, for the traces behind a number. The search reads
+   * `since` as going back from now, so a window ending earlier is given by its start.
+   */
+  const searchOf = (fields) => {
+    const all = { ...fields };
+    const back = durationMs(sinceValue);
+    if (endValue && !startValue && back !== null) {
+      Object.assign(all, { start: String(Math.max(0, Number(endValue) - Math.round(back))), end: endValue });
+    } else {
+      for (const [key, value] of windowParams()) all[key] = value;
+    }
+    return searchHref(all);
+  };
+
+  function render(body, error) {
+    for (const input of [since, slower, attribute]) input.removeAttribute('aria-invalid');
+    table.removeAttribute('aria-busy');
+    if (error) {
+      const input = fieldsByParameter[error.parameter];
+      if (input) input.setAttribute('aria-invalid', 'true');
+      fill(summary);
+      fill(table);
+      fill(without);
+      return;
+    }
+    const key = String(body.attribute || '');
+    // The configured attribute shows through until the person types another.
+    attribute.placeholder = key;
+    const rows = Array.isArray(body.customers) ? body.customers : [];
+    const slowShown = Boolean(slowerValue);
+    const affected = body.affected_requests || 0;
+    fill(summary,
+      stat('requests', fmtCount(body.requests)),
+      stat(slowerValue ? 'failed or slow' : 'failed', fmtCount(affected), affected > 0 ? 'err' : null),
+      stat('customers', fmtCount(body.customer_count)),
+      stat('customer attribute', key),
+      stat('window', windowLabel));
+    const missing = body.without_customer || {};
+    fill(without, missing.requests
+      ? `${fmtCount(missing.requests)} request${missing.requests === 1 ? '' : 's'} (${fmtCount(missing.errors)} failed) carried no ${key}; they are not in the table.`
+      : null);
+    const heading = el('h2', null, 'Customers', el('span', { class: 'count', text: ` ${rows.length}` }),
+      body.customer_count > rows.length ? el('span', { class: 'hint', text: ` of ${fmtCount(body.customer_count)}` }) : null,
+      el('span', { class: 'hint', text: ' the most affected requests first, then the highest error rate' }));
+    if (!body.requests) {
+      fill(table, heading, emptyBox(`No request${inNamespace()} in ${windowLabel}.`,
+        'A request is the first SERVER span of a trace: widen the window, or check that your services export to this explorer.'));
+      return;
+    }
+    if (!rows.length) {
+      fill(table, heading, emptyBox(`No request${inNamespace()} in ${windowLabel} carried ${key}.`,
+        'Name the attribute your application records its customers in above, or start the explorer with --customer-attribute KEY.'));
+      return;
+    }
+    const ranked = rows.map((row, index) => ({ ...row, rank: index + 1 }));
+    const filter = (row) => `${key}=${row.customer}`;
+    fill(table, heading, dataTable('customers-table', 'Customers, the most affected first', [
+      { key: 'rank', label: '#', num: true, value: (r) => r.rank, cell: (r) => String(r.rank) },
+      {
+        key: 'customer', label: 'Customer', value: (r) => r.customer, cls: 'wrap',
+        cell: (r) => el('a', { class: 'customer-link', href: searchOf({ attr: filter(r) }), title: `Traces of ${r.customer}`, text: r.customer }),
+      },
+      { key: 'requests', label: 'Requests', num: true, value: (r) => r.requests, cell: (r) => fmtCount(r.requests) },
+      {
+        key: 'errors', label: 'Failed', num: true, value: (r) => r.errors,
+        cell: (r) => (r.errors > 0
+          ? el('a', { class: 'err failing-link', href: searchOf({ attr: filter(r), failing: 'true' }), title: `Failing traces of ${r.customer}`, text: fmtCount(r.errors) })
+          : '0'),
+      },
+      { key: 'error_rate', label: 'Error %', num: true, value: (r) => r.error_rate, cell: (r) => errorRate(r.error_rate) },
+      { key: 'p95', label: 'p95', num: true, value: (r) => r.p95_ms, cell: (r) => fmtMs(r.p95_ms) },
+      slowShown ? { key: 'slow', label: `Slower than ${slowerValue}`, num: true, value: (r) => r.slow, cell: (r) => fmtCount(r.slow) } : null,
+      { key: 'affected', label: 'Affected', num: true, value: (r) => r.affected, cell: (r) => el('span', { class: r.affected > 0 ? 'err' : null, text: fmtCount(r.affected) }) },
+      {
+        key: 'share', label: 'Share of impact', num: true, value: (r) => r.impact_share,
+        cell: (r) => el('span', { class: 'share' }, el('span', { text: fmtPct(r.impact_share) }),
+          r.impact_share > 0 ? el('span', { class: 'share-bar', 'aria-hidden': 'true', style: { '--w': `${Math.min(100, r.impact_share * 100)}%` } }) : null),
+      },
+      { key: 'endpoints', label: 'Top endpoints', cls: 'endpoints-cell', cell: (r) => topEndpoints(r) },
+      {
+        key: 'examples', label: 'Examples',
+        cell: (r) => el('span', { class: 'examples' }, (r.example_trace_ids || [])
+          .map((id) => el('a', { class: 'mono', href: traceHref(id), title: id, text: shortId(id) }))),
+      },
+    ].filter(Boolean), ranked, sort, { rowAttrs: (r) => ({ 'data-customer': r.customer }) }));
+  }
+
+  /** The customer's three most used endpoints; the rest are named in the cell's title. */
+  function topEndpoints(row) {
+    const list = Array.isArray(row.endpoints) ? row.endpoints : [];
+    const line = (e) => `${e.service} ${e.operation}: ${fmtCount(e.requests)} requests, ${fmtCount(e.errors)} failed`;
+    return el('ul', { class: 'endpoint-list', title: list.map(line).join('\n') }, list.slice(0, 3).map((e) => el('li', null,
+      serviceChip(e.service), el('span', { class: 'op', text: e.operation }),
+      el('span', { class: ['chip-count', e.errors > 0 && 'err'], text: e.errors > 0 ? ` ${fmtCount(e.requests)} · ${fmtCount(e.errors)} failed` : ` ${fmtCount(e.requests)}` }))),
+    list.length > 3 ? el('li', { class: 'muted', text: `+${list.length - 3} more` }) : null);
+  }
+
+  const load = makeLoader(ctx, loadError, () => {
+    const params = windowParams();
+    if (slowerValue) params.set('slower_than', slowerValue);
+    if (attributeValue) params.set('attribute', attributeValue);
+    return api('/api/customers', params);
+  }, render);
+  load(true);
+  return { refresh: () => load(false) };
+}
+
 // ---------------------------------------------------------------- namespace filter
 
 /**
@@ -1890,7 +2066,7 @@ function markUpdated() {
 
 // ---------------------------------------------------------------- router and live refresh
 
-const VIEWS = { search: searchView, trace: traceView, map: mapView, red: redView, errors: errorsView };
+const VIEWS = { search: searchView, trace: traceView, map: mapView, red: redView, errors: errorsView, customers: customersView };
 
 const app = { name: null, view: null, generation: 0, refreshing: false, key: null, namespace: null };
 

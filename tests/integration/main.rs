@@ -13,6 +13,7 @@ mod support;
 
 mod bad_input;
 mod browser;
+mod customers;
 mod deploy_files;
 mod doctor;
 mod errors_ranking;

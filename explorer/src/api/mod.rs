@@ -1,7 +1,10 @@
 //! The explorer's JSON API (documented in `explorer/API.md`): what the web UI, the workshop
 //! checks and the showcase page read. The questions themselves are answered in
 //! [`crate::query`]; this file reads parameters, runs the query off the async workers and
-//! maps failures to status codes with JSON bodies.
+//! maps failures to status codes with JSON bodies. Endpoints with more than a few lines of
+//! their own live in submodules ([`customers`]).
+
+mod customers;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -33,10 +36,18 @@ struct ApiState {
     store: SpanStore,
     links: Arc<Vec<Link>>,
     exports: crate::ExportHealth,
+    /// The attribute that names a request's customer, unless a query names another.
+    customer_attribute: Arc<str>,
 }
 
-/// The `/api/*` routes over one store.
-pub fn router(store: SpanStore, links: Vec<Link>, exports: crate::ExportHealth) -> Router {
+/// The `/api/*` routes over one store; `customer_attribute` is what `/api/customers` reads
+/// unless a query names another.
+pub fn router(
+    store: SpanStore,
+    links: Vec<Link>,
+    exports: crate::ExportHealth,
+    customer_attribute: &str,
+) -> Router {
     Router::new()
         .route("/api/status", get(status))
         .route("/api/services", get(services))
@@ -47,11 +58,13 @@ pub fn router(store: SpanStore, links: Vec<Link>, exports: crate::ExportHealth) 
         .route("/api/red", get(red_tables))
         .route("/api/red/series", get(red_over_time))
         .route("/api/errors", get(error_analysis))
+        .route("/api/customers", get(customers::customers))
         .route("/api/{*rest}", get(unknown))
         .with_state(ApiState {
             store,
             links: Arc::new(links),
             exports,
+            customer_attribute: Arc::from(customer_attribute),
         })
 }
 
@@ -531,6 +544,6 @@ async fn error_analysis(
 
 async fn unknown(Path(rest): Path<String>) -> ApiError {
     ApiError::NotFound(format!(
-        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/namespaces, /api/traces, /api/traces/ID, /api/service-map, /api/red, /api/red/series, /api/errors"
+        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/namespaces, /api/traces, /api/traces/ID, /api/service-map, /api/red, /api/red/series, /api/errors, /api/customers"
     ))
 }

@@ -1,8 +1,10 @@
 //! The questions the API answers, as functions over the span table: search, one trace's
-//! waterfall, the service map, RED tables and series, and error analysis. They hold no state and know
-//! nothing of HTTP, so they can be tested and benchmarked directly. Each aggregate view and
-//! search can be narrowed to one `service.namespace` ([`namespace`]).
+//! waterfall, the service map, RED tables and series, error analysis, and which customers
+//! were hit. They hold no state and know nothing of HTTP, so they can be tested and
+//! benchmarked directly. Each aggregate view and search can be narrowed to one
+//! `service.namespace` ([`namespace`]).
 
+pub mod customers;
 pub mod errors;
 pub mod map;
 pub mod namespace;
