@@ -68,5 +68,9 @@ fn window(params: &Params, now: u64) -> Result<Window, BadParameter> {
     if from > end {
         return Err(BadParameter::new("end", "end is before start"));
     }
-    Ok(Window { from, now: end })
+    Ok(Window {
+        from,
+        now: end,
+        until: u64::MAX,
+    })
 }
