@@ -808,17 +808,19 @@ fn check_against_model(
         for (seq, entry) in table.traces() {
             check_trace_view(table, entry, &format!("{context}, trace seq {seq}"));
         }
-        let everything = Window {
-            from: 0,
-            now: u64::MAX,
-        };
+        let everything = Window::since(0, u64::MAX);
         let recent = Window::last(params::DEFAULT_WINDOW, BASE + 1_000_000_000);
         for window in [everything, recent] {
             for namespace in [None, Some("gold"), Some("")] {
                 serde_json::to_string(&map::service_map(table, window, namespace)).expect("map");
-                serde_json::to_string(&red::red(table, window, None, namespace)).expect("red");
-                serde_json::to_string(&red::red(table, window, Some("checkout"), namespace))
-                    .expect("red");
+                for service in [None, Some("checkout")] {
+                    let query = red::RedQuery {
+                        service: service.map(str::to_owned),
+                        namespace: namespace.map(str::to_owned),
+                        slower_than: vec![1_000_000],
+                    };
+                    serde_json::to_string(&red::red(table, window, &query)).expect("red");
+                }
                 let scope = Scope {
                     namespace: namespace.map(str::to_owned),
                     ..Scope::default()
@@ -1191,10 +1193,7 @@ fn hostile_shapes_stay_linear() {
             search::search(table, &everything)
         });
         assert_eq!(found[0].services.len(), n);
-        let window = Window {
-            from: 0,
-            now: u64::MAX,
-        };
+        let window = Window::since(0, u64::MAX);
         let analysis = timed("error analysis (causes, values)", || {
             errors::errors(table, window, &Scope::default())
         });
