@@ -4,7 +4,7 @@
 
 use crate::burn;
 use crate::explorer::{Endpoint, Query, Red};
-use crate::model::{Burn, Item, QueryHint, QueryItem, Why, WindowBurn};
+use crate::model::{Burn, Item, Judged, QueryHint, QueryItem, Why, WindowBurn};
 use crate::objectives::{Indicator, Objectives};
 
 /// How the report decides.
@@ -30,14 +30,19 @@ pub const JUMP_OVER_TYPICAL: f64 = 2.0;
 /// Calls in each window before a query's change is believed.
 pub const JUMP_MIN_CALLS: usize = 20;
 
-/// Endpoints needing work, ranked (the fastest burn first, then the most traffic), with an
-/// empty `why`; the number of endpoints judged; notes on endpoints too quiet to judge.
-pub fn endpoints(
-    objectives: &Objectives,
-    long: &Red,
-    short: &Red,
-    rules: &Rules,
-) -> (Vec<Item>, usize, Vec<String>) {
+/// The endpoints judged against their objectives.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    /// Those needing work, ranked (the fastest burn first, then the most traffic), with an
+    /// empty `why`.
+    pub needs_work: Vec<Item>,
+    /// Every endpoint with an objective and traffic, and how fast it burns.
+    pub judged: Vec<Judged>,
+    /// Endpoints too quiet to judge that seemed to burn.
+    pub notes: Vec<String>,
+}
+
+pub fn endpoints(objectives: &Objectives, long: &Red, short: &Red, rules: &Rules) -> Judgement {
     let judged: Vec<(&Endpoint, _)> = long
         .endpoints
         .iter()
@@ -48,6 +53,7 @@ pub fn endpoints(
     let period_seconds = objectives.period_nanos as f64 / 1e9;
     let mut items = Vec::new();
     let mut quiet = Vec::new();
+    let mut all = Vec::new();
     for (endpoint, objective) in &judged {
         let recent = short
             .endpoints
@@ -96,6 +102,13 @@ pub fn endpoints(
         });
         let short_requests = recent.map_or(0, |e| e.requests);
         let burning = burns[0].burn_rate >= rules.min_burn_rate;
+        all.push(Judged {
+            service: endpoint.service.clone(),
+            operation: endpoint.operation.clone(),
+            requests: endpoint.requests,
+            short_requests,
+            burn_rate: burns[0].burn_rate,
+        });
         if short_requests < rules.min_requests {
             let long_burning = burns
                 .iter()
@@ -139,7 +152,11 @@ pub fn endpoints(
     for (n, item) in items.iter_mut().enumerate() {
         item.rank = n + 1;
     }
-    (items, judged.len(), quiet)
+    Judgement {
+        needs_work: items,
+        judged: all,
+        notes: quiet,
+    }
 }
 
 /// Queries needing work in the recent window: run many times within one request, or taking

@@ -113,6 +113,7 @@ pub fn report() -> Report {
         short_window_seconds: 300,
         min_burn_rate: 1.0,
         endpoints_judged: 19,
+        judged: Vec::new(),
         needs_work: vec![item],
         queries: vec![QueryItem {
             service: "catalog".into(),

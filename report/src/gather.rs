@@ -56,9 +56,9 @@ pub async fn report(settings: &Settings) -> Result<Report, ExplorerError> {
             namespace,
         )
         .await?;
-    let (mut items, judged, mut notes) =
-        assess::endpoints(&settings.objectives, &long, &short, rules);
-    if judged == 0 {
+    let judgement = assess::endpoints(&settings.objectives, &long, &short, rules);
+    let (mut items, mut notes) = (judgement.needs_work, judgement.notes);
+    if judgement.judged.is_empty() {
         notes.push(format!(
             "no endpoint with an objective ({}) had requests in the last {} s",
             settings.objectives.services().join(", "),
@@ -81,7 +81,8 @@ pub async fn report(settings: &Settings) -> Result<Report, ExplorerError> {
         long_window_seconds: rules.long_seconds,
         short_window_seconds: rules.short_seconds,
         min_burn_rate: rules.min_burn_rate,
-        endpoints_judged: judged,
+        endpoints_judged: judgement.judged.len(),
+        judged: judgement.judged,
         needs_work: items,
         queries,
         customers,
@@ -299,6 +300,12 @@ async fn customers(settings: &Settings, notes: &mut Vec<String>) -> Option<Value
         .await
     {
         Ok(customers) => Some(customers),
+        Err(err) if err.is_not_found() => {
+            notes.push(
+                "no customers section: this explorer has no customers view (/api/customers)".into(),
+            );
+            None
+        }
         Err(err) => {
             notes.push(format!("no customers section: {err}"));
             None

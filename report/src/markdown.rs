@@ -248,6 +248,10 @@ pub fn percent(share: f64) -> String {
     let pct = share * 100.0;
     if pct == 0.0 {
         "0 %".into()
+    } else if pct < 0.01 {
+        "< 0.01 %".into()
+    } else if pct < 1.0 {
+        format!("{pct:.2} %")
     } else if pct < 10.0 {
         format!("{pct:.1} %")
     } else {

@@ -21,6 +21,8 @@ pub struct Report {
     pub min_burn_rate: f64,
     /// Endpoints with an objective and traffic in the long window.
     pub endpoints_judged: usize,
+    /// Each of them, and how fast it burns (the lower of its windows, its fastest objective).
+    pub judged: Vec<Judged>,
     pub needs_work: Vec<Item>,
     pub queries: Vec<QueryItem>,
     /// Who was hit, when the explorer can say (`null` otherwise).
@@ -35,6 +37,16 @@ impl Report {
     pub fn is_clean(&self) -> bool {
         self.needs_work.is_empty() && self.queries.is_empty()
     }
+}
+
+/// An endpoint judged against its objective.
+#[derive(Debug, Clone, Serialize)]
+pub struct Judged {
+    pub service: String,
+    pub operation: String,
+    pub requests: usize,
+    pub short_requests: usize,
+    pub burn_rate: f64,
 }
 
 /// An endpoint breaking an objective.

@@ -249,7 +249,7 @@ impl Words {
                 "At the recent rate the {days}-day error budget lasts {lasts}; the {long} spent {spent} of it."
             ),
             format!(
-                "直近のペースでは {days} 日分のエラーバジェットが{lasts}で尽きます。{long}で {spent} を消費しました。"
+                "直近のペースでは {days} 日分のエラーバジェットが {lasts}で尽きます。{long}で {spent} を消費しました。"
             ),
         )
     }
@@ -408,12 +408,12 @@ pub fn duration_ms(ms: f64, lang: Lang) -> String {
 
 fn hours(h: f64, lang: Lang) -> String {
     match lang {
-        Lang::En if h < 1.0 => format!(" {:.0} minutes", h * 60.0),
-        Lang::En if h < 72.0 => format!(" {h:.0} hours"),
-        Lang::En => format!(" {:.0} days", h / 24.0),
-        Lang::Ja if h < 1.0 => format!(" {:.0} 分", h * 60.0),
-        Lang::Ja if h < 72.0 => format!(" {h:.0} 時間"),
-        Lang::Ja => format!(" {:.0} 日", h / 24.0),
+        Lang::En if h < 1.0 => format!("{:.0} minutes", h * 60.0),
+        Lang::En if h < 72.0 => format!("{h:.0} hours"),
+        Lang::En => format!("{:.0} days", h / 24.0),
+        Lang::Ja if h < 1.0 => format!("{:.0} 分", h * 60.0),
+        Lang::Ja if h < 72.0 => format!("{h:.0} 時間"),
+        Lang::Ja => format!("{:.0} 日", h / 24.0),
     }
 }
 

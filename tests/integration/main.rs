@@ -33,6 +33,7 @@ mod participant;
 mod postgres;
 mod propagators;
 mod reliability;
+mod report;
 mod retention;
 mod shop_traces;
 mod showcase_cli;

@@ -67,8 +67,16 @@ fn an_endpoint_needs_work_only_when_both_windows_burn() {
         ],
         vec![],
     );
-    let (items, judged, notes) = endpoints(&objectives(), &long, &short, &rules());
-    assert_eq!(judged, 4);
+    let Judgement {
+        needs_work: items,
+        judged,
+        notes,
+    } = endpoints(&objectives(), &long, &short, &rules());
+    assert_eq!(judged.len(), 4);
+    assert!(
+        (judged[1].burn_rate - 0.5).abs() < 1e-9,
+        "the blip: 0.5 % over the hour"
+    );
     assert!(notes.is_empty(), "{notes:?}");
     let keys: Vec<String> = items.iter().map(Item::key).collect();
     assert_eq!(keys, ["api POST /fails", "api GET /slow"]);
@@ -96,9 +104,13 @@ fn quiet_endpoints_and_endpoints_without_objectives_are_not_judged() {
     other["service"] = json!("other");
     let long = red(vec![endpoint("GET /quiet", 100, 50, 0), other], vec![]);
     let short = red(vec![endpoint("GET /quiet", 3, 3, 0)], vec![]);
-    let (items, judged, notes) = endpoints(&objectives(), &long, &short, &rules());
+    let Judgement {
+        needs_work: items,
+        judged,
+        notes,
+    } = endpoints(&objectives(), &long, &short, &rules());
     assert!(items.is_empty());
-    assert_eq!(judged, 1);
+    assert_eq!(judged.len(), 1);
     assert_eq!(notes.len(), 1);
     assert!(
         notes[0].contains("3 requests in the last 300 s"),
@@ -124,7 +136,7 @@ fn the_steepest_burn_ranks_first_then_traffic() {
         ],
         vec![],
     );
-    let (items, _, _) = endpoints(&objectives(), &long, &short, &rules());
+    let items = endpoints(&objectives(), &long, &short, &rules()).needs_work;
     let keys: Vec<String> = items.iter().map(Item::key).collect();
     assert_eq!(keys, ["api GET /c", "api GET /b", "api GET /a"]);
     assert_eq!(
