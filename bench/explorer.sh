@@ -35,11 +35,7 @@ cd "$(dirname "$0")/.."
 
 cargo build --release --quiet -p tracedojo -p tracedojo-bench
 
-if [[ "$(nproc)" -ge 2 ]] && command -v taskset >/dev/null 2>&1; then
-    # The sender on CPU 1; the bench pins the explorer and the sink to CPU 0.
-    pin=(taskset -c 1)
-else
-    echo "explorer bench: fewer than 2 CPUs or no taskset; the sender shares the receiver's CPU" >&2
-    pin=()
-fi
+# The sender on CPU 1; the bench pins the explorer and the sink to CPU 0.
+bench="explorer bench"
+source bench/sender_cpu.sh
 exec "${pin[@]}" target/release/tracedojo-bench --explorer --binary target/release/tracedojo "$@"

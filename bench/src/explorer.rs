@@ -19,23 +19,24 @@
 //! Every request goes to 127.0.0.1; the counts are fixed, every call has a timeout, and the
 //! child processes are killed on the way out, on error too.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 
-use crate::otlp::{self, SendReport};
+use crate::figures::{Table, kib_to_bytes, load_average, mib, opt, thousands};
+use crate::otlp::{self, SendReport, check_sent};
+use crate::pinned::{
+    Pinned, Status, api_client, clock_ticks, cpu_seconds, own_cpus, require_subcommand, status,
+    wait_ready,
+};
 use crate::proc_kib;
 use crate::store_ingest::{self, StoreIngest};
 use crate::synth::{self, BATCH_SPANS, Corpus};
@@ -96,314 +97,10 @@ const BYTES_PER_SPAN_TARGET: f64 = 1024.0;
 const SEARCH_P95_TARGET_MS: f64 = 100.0;
 const RSS_FLAT_TARGET: f64 = 0.10;
 
-/// How long a child gets to print its addresses and answer.
-const START_DEADLINE: Duration = Duration::from_secs(30);
-/// Every API call's bound.
-const API_TIMEOUT: Duration = Duration::from_secs(20);
 /// The whole benchmark's bound, after which everything is killed.
 const RUN_DEADLINE: Duration = Duration::from_secs(15 * 60);
 /// Overload sampling period.
 const SAMPLE_EVERY: Duration = Duration::from_millis(250);
-
-/// One row of the final table.
-struct Row {
-    figure: String,
-    value: String,
-    target: String,
-    met: Option<bool>,
-}
-
-#[derive(Default)]
-struct Table {
-    rows: Vec<Row>,
-}
-
-impl Table {
-    fn add(&mut self, figure: &str, value: String, target: &str, met: Option<bool>) {
-        self.rows.push(Row {
-            figure: figure.to_string(),
-            value,
-            target: target.to_string(),
-            met,
-        });
-    }
-
-    fn info(&mut self, figure: &str, value: String) {
-        self.add(figure, value, "", None);
-    }
-
-    fn print(&self) {
-        let widths = self.rows.iter().fold((6, 5, 6), |(f, v, t), row| {
-            (
-                f.max(row.figure.len()),
-                v.max(row.value.len()),
-                t.max(row.target.len()),
-            )
-        });
-        let (f, v, t) = widths;
-        println!();
-        println!("{:<f$}  {:>v$}  {:<t$}  met", "figure", "value", "target");
-        println!("{}", "-".repeat(f + v + t + 9));
-        for row in &self.rows {
-            let met = match row.met {
-                Some(true) => "yes",
-                Some(false) => "NO",
-                None => "",
-            };
-            println!(
-                "{:<f$}  {:>v$}  {:<t$}  {met}",
-                row.figure, row.value, row.target
-            );
-        }
-    }
-}
-
-/// A receiver running as a child process pinned to one CPU with one tokio worker.
-struct Pinned {
-    child: Child,
-    pid: u32,
-    name: &'static str,
-    grpc: String,
-    /// The explorer's UI and API; none for the null sink.
-    ui: Option<String>,
-    /// The child's last output lines, for error messages.
-    log: Arc<Mutex<VecDeque<String>>>,
-}
-
-impl Pinned {
-    /// Starts `program args` under `taskset -c cpu` with `TOKIO_WORKER_THREADS=1` and reads
-    /// its addresses from the lines `tracedojo explore` prints.
-    async fn start(
-        name: &'static str,
-        program: &Path,
-        args: &[&str],
-        cpu: usize,
-        wants_ui: bool,
-    ) -> anyhow::Result<Pinned> {
-        let mut child = Command::new("taskset")
-            .arg("-c")
-            .arg(cpu.to_string())
-            .arg(program)
-            .args(args)
-            .env("TOKIO_WORKER_THREADS", "1")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot run taskset -c {cpu} {}", program.display()))?;
-        // taskset execs the program, so this is the receiver's own pid.
-        let pid = child.id().context("the child has no pid")?;
-        let log = Arc::new(Mutex::new(VecDeque::new()));
-        let (lines_tx, mut lines) = mpsc::unbounded_channel();
-        forward_lines(child.stdout.take(), lines_tx.clone(), log.clone());
-        forward_lines(child.stderr.take(), lines_tx, log.clone());
-        let mut pinned = Pinned {
-            child,
-            pid,
-            name,
-            grpc: String::new(),
-            ui: None,
-            log,
-        };
-        let deadline = Instant::now() + START_DEADLINE;
-        while pinned.grpc.is_empty() || (wants_ui && pinned.ui.is_none()) {
-            let line = match tokio::time::timeout_at(deadline.into(), lines.recv()).await {
-                Ok(Some(line)) => line,
-                Ok(None) => bail!("{name} exited before it was ready{}", pinned.log_tail()),
-                Err(_) => bail!(
-                    "{name} printed no addresses within {START_DEADLINE:?}{}",
-                    pinned.log_tail()
-                ),
-            };
-            let line = line.trim();
-            if let Some(url) = line.strip_prefix("OTLP/gRPC:") {
-                pinned.grpc = url.trim().to_string();
-            } else if let Some(url) = line.strip_prefix("UI and API:") {
-                pinned.ui = Some(url.trim().to_string());
-            }
-        }
-        Ok(pinned)
-    }
-
-    fn log_tail(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-        if log.is_empty() {
-            String::new()
-        } else {
-            let lines: Vec<&str> = log.iter().map(String::as_str).collect();
-            format!("; its last output:\n  {}", lines.join("\n  "))
-        }
-    }
-
-    fn ui(&self) -> &str {
-        self.ui.as_deref().unwrap_or_default()
-    }
-
-    fn rss_kib(&self) -> u64 {
-        proc_kib(self.pid, "status", "VmRSS:")
-    }
-
-    fn pss_kib(&self) -> u64 {
-        proc_kib(self.pid, "smaps_rollup", "Pss:")
-    }
-
-    fn cpus(&self) -> String {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                    .map(|v| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "?".into())
-    }
-
-    /// Why a run against this child failed: its exit status if it died, and its output.
-    fn failure(&mut self, what: &str) -> anyhow::Error {
-        let exited = match self.child.try_wait() {
-            Ok(Some(status)) => format!(" ({} exited: {status})", self.name),
-            _ => String::new(),
-        };
-        anyhow::anyhow!("{what}{exited}{}", self.log_tail())
-    }
-
-    /// SIGTERM, then SIGKILL if it has not stopped within 15 s.
-    async fn stop(mut self) {
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if tokio::time::timeout(Duration::from_secs(15), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
-        }
-    }
-}
-
-/// Sends each line of `stream` to `lines` (while anyone listens) and keeps the last 30.
-fn forward_lines(
-    stream: Option<impl AsyncRead + Unpin + Send + 'static>,
-    lines: mpsc::UnboundedSender<String>,
-    log: Arc<Mutex<VecDeque<String>>>,
-) {
-    let Some(stream) = stream else { return };
-    tokio::spawn(async move {
-        let mut reader = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = reader.next_line().await {
-            {
-                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-                if log.len() == 30 {
-                    log.pop_front();
-                }
-                log.push_back(line.clone());
-            }
-            let _ = lines.send(line);
-        }
-    });
-}
-
-/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
-fn cpu_seconds(pid: &str, ticks_per_second: f64) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
-            let rest = stat.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let user: f64 = fields.get(11)?.parse().ok()?;
-            let system: f64 = fields.get(12)?.parse().ok()?;
-            Some((user + system) / ticks_per_second)
-        })
-        .unwrap_or(0.0)
-}
-
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// The fields of `GET /api/status` the benchmark reads; absent ones stay `None`.
-#[derive(Debug, Clone, Copy, Default)]
-struct Status {
-    spans_stored: Option<u64>,
-    bytes_stored: Option<u64>,
-    spans_evicted: Option<u64>,
-    spans_received: Option<u64>,
-    max_spans: Option<u64>,
-    max_bytes: Option<u64>,
-}
-
-async fn status(http: &reqwest::Client, ui: &str) -> anyhow::Result<Status> {
-    let response = http
-        .get(format!("{ui}/api/status"))
-        .timeout(API_TIMEOUT)
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        bail!("GET /api/status answered {}", response.status());
-    }
-    let body: Value = response.json().await?;
-    let field = |name: &str| body.get(name).and_then(Value::as_u64);
-    Ok(Status {
-        spans_stored: field("spans_stored"),
-        bytes_stored: field("bytes_stored"),
-        spans_evicted: field("spans_evicted"),
-        spans_received: field("spans_received"),
-        max_spans: field("max_spans"),
-        max_bytes: field("max_bytes"),
-    })
-}
-
-/// Polls `/api/status` until it answers (the child is up), within [`START_DEADLINE`].
-async fn wait_ready(http: &reqwest::Client, explorer: &mut Pinned) -> anyhow::Result<Status> {
-    let deadline = Instant::now() + START_DEADLINE;
-    loop {
-        match status(http, explorer.ui()).await {
-            Ok(status) => return Ok(status),
-            Err(error) if Instant::now() > deadline => {
-                return Err(explorer.failure(&format!(
-                    "the explorer's API did not answer within {START_DEADLINE:?}: {error}"
-                )));
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await, // readiness poll
-        }
-    }
-}
-
-fn kib_to_bytes(kib: u64) -> f64 {
-    kib as f64 * 1024.0
-}
-
-fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
-}
-
-fn thousands(n: f64) -> String {
-    let digits = format!("{:.0}", n.max(0.0));
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn opt(n: Option<u64>) -> String {
-    n.map_or_else(|| "n/a".to_string(), |n| thousands(n as f64))
-}
 
 /// `512MiB`, `4GiB`, `100MB`... in bytes (only to compare with the bound when the API does not
 /// report it; the explorer parses the flag itself).
@@ -425,45 +122,38 @@ fn parse_size(text: &str) -> Option<u64> {
 
 /// The benchmark, bounded by [`RUN_DEADLINE`] and Ctrl-C; children die with it either way.
 pub async fn run(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
-    tokio::select! {
-        result = tokio::time::timeout(RUN_DEADLINE, run_all(binary, args)) => {
-            result.map_err(|_| anyhow::anyhow!("the explorer benchmark took longer than {RUN_DEADLINE:?}"))?
-        }
-        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
-    }
+    crate::bounded(
+        "the explorer benchmark",
+        RUN_DEADLINE,
+        run_all(binary, args),
+    )
+    .await
 }
 
-async fn run_all(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
-    let own_exe = std::env::current_exe().context("cannot find tracedojo-bench itself")?;
-    let probe = std::process::Command::new(binary)
-        .args(["explore", "--help"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .with_context(|| format!("cannot run {}", binary.display()))?;
-    if !probe.success() {
-        bail!(
-            "{} has no `explore` subcommand; build it with `cargo build --release`",
-            binary.display()
-        );
-    }
-    let http = reqwest::Client::builder()
-        .timeout(API_TIMEOUT)
-        .pool_max_idle_per_host(4)
-        .build()?;
-    let ticks = clock_ticks();
-    let batches = args.ingest_spans / BATCH_SPANS as u64;
+/// The synthetic shop traffic every explorer benchmark sends, said as it is made.
+pub fn corpus(bench: &str, args: &ExplorerArgs) -> Arc<Corpus> {
     let started = Instant::now();
     let corpus = Arc::new(Corpus::generate(20261124, args.corpus_batches));
     println!(
-        "explorer bench: {} distinct batches of {BATCH_SPANS} spans ({} encoded, {:.0} bytes a span) made in {:.1} s; this process on CPUs {}, receivers on CPU {}",
+        "{bench}: {} distinct batches of {BATCH_SPANS} spans ({} encoded, {:.0} bytes a span) made in {:.1} s; this process on CPUs {}, receivers on CPU {}",
         corpus.batches(),
         mib(corpus.encoded_bytes() as f64),
-        corpus.encoded_bytes() as f64 / (corpus.batches() * BATCH_SPANS) as f64,
+        corpus.bytes_per_span(),
         started.elapsed().as_secs_f64(),
         own_cpus(),
         args.receiver_cpu
     );
+    corpus
+}
+
+async fn run_all(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
+    let own_exe = std::env::current_exe().context("cannot find tracedojo-bench itself")?;
+    require_subcommand(binary, "explore")?;
+    let http = api_client()?;
+    let ticks = clock_ticks();
+    let batches = args.ingest_spans / BATCH_SPANS as u64;
+    let started = Instant::now();
+    let corpus = corpus("explorer bench", args);
     let mut table = Table::default();
     if args.store_ingest {
         let own = store_ingest::fill(&corpus, batches)?;
@@ -477,10 +167,8 @@ async fn run_all(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
         own_cpus(),
         args.export_concurrency,
         args.export_connections,
-        corpus.encoded_bytes() as f64 / (corpus.batches() * BATCH_SPANS) as f64,
-        std::fs::read_to_string("/proc/loadavg")
-            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-            .unwrap_or_else(|_| "?".into()),
+        corpus.bytes_per_span(),
+        load_average(),
     );
 
     // a) reference: the decode-and-discard sink.
@@ -520,26 +208,11 @@ async fn run_all(binary: &Path, args: &ExplorerArgs) -> anyhow::Result<()> {
 
     // a) + b) the explorer filling up to a million spans.
     // Room for every span sent, so nothing is evicted.
-    let fill_bound = args.ingest_spans.max(1_000).to_string();
-    let fill_args = [
-        "explore",
-        "--grpc-address",
-        "127.0.0.1:0",
-        "--http-address",
-        "127.0.0.1:0",
-        "--ui-address",
-        "127.0.0.1:0",
-        "--max-spans",
-        &fill_bound,
-        "--max-memory",
-        "4GiB",
-    ];
-    let mut explorer = Pinned::start(
-        "tracedojo explore",
+    let mut explorer = Pinned::explorer(
         binary,
-        &fill_args,
+        args.ingest_spans.max(1_000),
+        "4GiB",
         args.receiver_cpu,
-        true,
     )
     .await?;
     wait_ready(&http, &mut explorer).await?;
@@ -772,17 +445,6 @@ fn store_figures(table: &mut Table, own: &StoreIngest) {
     );
 }
 
-fn own_cpus() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                .map(|v| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "?".into())
-}
-
 /// Sends and measures the receiver's and this process's CPU use over the send (each as a
 /// share of one core).
 #[allow(clippy::too_many_arguments)]
@@ -811,17 +473,6 @@ async fn timed_send(
     let receiver = (cpu_seconds(receiver_pid, ticks) - receiver_before) / seconds;
     let sender = (cpu_seconds("self", ticks) - sender_before) / seconds;
     (report, receiver, sender)
-}
-
-fn check_sent(report: &SendReport, batches: u64, to: &str) -> anyhow::Result<()> {
-    if report.failed > 0 || report.requests != batches {
-        bail!(
-            "{} of {batches} exports to {to} failed (first: {})",
-            report.failed,
-            report.first_error.as_deref().unwrap_or("?")
-        );
-    }
-    Ok(())
 }
 
 /// Seconds from now until `acked` passed each quarter of `total` (checked every 10 ms).
@@ -1078,28 +729,8 @@ async fn overload(
     corpus: &Arc<Corpus>,
     table: &mut Table,
 ) -> anyhow::Result<()> {
-    let max_spans = run.max_spans.to_string();
-    let overload_args = [
-        "explore",
-        "--grpc-address",
-        "127.0.0.1:0",
-        "--http-address",
-        "127.0.0.1:0",
-        "--ui-address",
-        "127.0.0.1:0",
-        "--max-spans",
-        &max_spans,
-        "--max-memory",
-        run.max_memory,
-    ];
-    let mut explorer = Pinned::start(
-        "tracedojo explore",
-        binary,
-        &overload_args,
-        args.receiver_cpu,
-        true,
-    )
-    .await?;
+    let mut explorer =
+        Pinned::explorer(binary, run.max_spans, run.max_memory, args.receiver_cpu).await?;
     let ready = wait_ready(http, &mut explorer).await?;
     let empty_rss = explorer.rss_kib();
     let bound_spans = ready.max_spans.unwrap_or(run.max_spans);

@@ -40,7 +40,9 @@ use std::time::{Duration, Instant};
 mod engines;
 mod explorer;
 mod fault_latency;
+mod figures;
 mod otlp;
+mod pinned;
 mod soak;
 mod span_cost;
 mod stop;
@@ -237,6 +239,21 @@ impl RunningShop {
         }
         let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Runs a benchmark within `deadline`, or until Ctrl-C; the child processes it started die with
+/// it either way (they are spawned with `kill_on_drop`).
+pub(crate) async fn bounded(
+    what: &str,
+    deadline: Duration,
+    bench: impl Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::select! {
+        result = tokio::time::timeout(deadline, bench) => {
+            result.map_err(|_| anyhow::anyhow!("{what} took longer than {deadline:?}"))?
+        }
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
     }
 }
 

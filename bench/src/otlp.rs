@@ -119,9 +119,21 @@ pub async fn send(
     concurrency: usize,
     acked: Arc<AtomicU64>,
 ) -> SendReport {
+    send_until(channels, corpus, first, count, None, concurrency, acked).await
+}
+
+async fn send_until(
+    channels: &[Channel],
+    corpus: Arc<Corpus>,
+    first: u64,
+    count: u64,
+    deadline: Option<Instant>,
+    concurrency: usize,
+    acked: Arc<AtomicU64>,
+) -> SendReport {
     let next = Arc::new(AtomicU64::new(first));
     let failed = Arc::new(AtomicU64::new(0));
-    let end = first + count;
+    let end = first.saturating_add(count);
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..concurrency.max(1) {
@@ -134,7 +146,10 @@ pub async fn send(
             let mut first_error = None;
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= end || failed.load(Ordering::Relaxed) >= MOST_FAILURES {
+                if index >= end
+                    || failed.load(Ordering::Relaxed) >= MOST_FAILURES
+                    || deadline.is_some_and(|d| Instant::now() >= d)
+                {
                     break;
                 }
                 let body = corpus.render(index, now_unix_nanos());
@@ -196,6 +211,18 @@ pub async fn send(
     report.elapsed = started.elapsed();
     report.failed = failed.load(Ordering::Relaxed);
     report
+}
+
+/// Fails unless all `batches` exports of `report` were answered OK.
+pub fn check_sent(report: &SendReport, batches: u64, to: &str) -> anyhow::Result<()> {
+    if report.failed > 0 || report.requests != batches {
+        anyhow::bail!(
+            "{} of {batches} exports to {to} failed (first: {})",
+            report.failed,
+            report.first_error.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(())
 }
 
 /// The reference receiver: tonic decodes every request into an `ExportTraceServiceRequest`

@@ -712,6 +712,11 @@ impl Corpus {
         self.templates.len()
     }
 
+    /// Encoded bytes per span, on average over the templates.
+    pub fn bytes_per_span(&self) -> f64 {
+        self.encoded_bytes() as f64 / (self.batches() * BATCH_SPANS) as f64
+    }
+
     /// Request number `index`: template `index % batches` with ids unique to its round and
     /// timestamps moved so that its traces end around `now_unix_nanos`.
     pub fn render(&self, index: u64, now_unix_nanos: u64) -> Bytes {
