@@ -16,6 +16,10 @@
 //!   against a decode-and-discard sink (`--null-sink`), memory per stored span, search latency
 //!   with a million spans, and its bounds under overload (see [`explorer`]).
 //!
+//! - report (`--report`, through bench/report.sh): how long `tracedojo report` takes over a
+//!   million stored spans, and the explorer's ingest rate while reports run against without
+//!   (see [`report`]).
+//!
 //! - span cost (`--span-cost`, through bench/span_cost.sh): the CPU per span of the telemetry
 //!   stack alone, in this process, under several set-ups from no subscriber to the services'
 //!   whole pipeline (see [`span_cost`]).
@@ -43,6 +47,7 @@ mod fault_latency;
 mod figures;
 mod otlp;
 mod pinned;
+mod report;
 mod soak;
 mod span_cost;
 mod stop;
@@ -89,6 +94,8 @@ struct Args {
     fault_requests: usize,
     #[command(flatten)]
     explorer: explorer::ExplorerArgs,
+    #[command(flatten)]
+    report: report::ReportArgs,
     #[command(flatten)]
     stop: stop::StopArgs,
     #[command(flatten)]
@@ -510,6 +517,9 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     if args.explorer.explorer {
         return explorer::run(&args.binary, &args.explorer).await;
+    }
+    if args.report.report {
+        return report::run(&args.binary, &args.report, &args.explorer).await;
     }
     if args.stop.stop {
         return stop::run(&args.binary, &args.stop).await;

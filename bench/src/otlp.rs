@@ -122,6 +122,29 @@ pub async fn send(
     send_until(channels, corpus, first, count, None, concurrency, acked).await
 }
 
+/// Sends requests from `first` on, as [`send`] does, for `duration`: no export starts after
+/// it, and the ones in flight then are waited for (each within its call timeout).
+pub async fn send_for(
+    channels: &[Channel],
+    corpus: Arc<Corpus>,
+    first: u64,
+    duration: Duration,
+    concurrency: usize,
+    acked: Arc<AtomicU64>,
+) -> SendReport {
+    let deadline = Instant::now() + duration;
+    send_until(
+        channels,
+        corpus,
+        first,
+        u64::MAX,
+        Some(deadline),
+        concurrency,
+        acked,
+    )
+    .await
+}
+
 async fn send_until(
     channels: &[Channel],
     corpus: Arc<Corpus>,
