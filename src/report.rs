@@ -139,23 +139,29 @@ fn parse_burn_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--lang`, else the locale's language.
+pub fn language(given: Option<&str>) -> anyhow::Result<Lang> {
+    use tracedojo_workshop::text::Lang as Locale;
+    let lang = match given {
+        None => Locale::from_locale(),
+        Some(text) => match Locale::parse(text) {
+            Some(lang) => lang,
+            None => bail!("--lang {text:?}: give ja or en"),
+        },
+    };
+    Ok(match lang {
+        Locale::Ja => Lang::Ja,
+        Locale::En => Lang::En,
+    })
+}
+
 /// `println!` that ignores a closed pipe.
 fn say(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let lang = match args.lang.as_deref() {
-        None => match tracedojo_workshop::text::Lang::from_locale() {
-            tracedojo_workshop::text::Lang::Ja => Lang::Ja,
-            tracedojo_workshop::text::Lang::En => Lang::En,
-        },
-        Some(text) => match tracedojo_workshop::text::Lang::parse(text) {
-            Some(tracedojo_workshop::text::Lang::Ja) => Lang::Ja,
-            Some(tracedojo_workshop::text::Lang::En) => Lang::En,
-            None => bail!("--lang {text:?}: give ja or en"),
-        },
-    };
+    let lang = language(args.lang.as_deref())?;
     if args.short >= args.long {
         bail!(
             "--short ({} s) must be shorter than --long ({} s): the short window says the burn goes on now, the long one that it is not a blip",
