@@ -34,6 +34,7 @@ mod postgres;
 mod propagators;
 mod reliability;
 mod report;
+mod report_posts;
 mod retention;
 mod shop_traces;
 mod showcase_cli;
