@@ -9,10 +9,13 @@ use axum::routing::post;
 use super::*;
 use crate::fixture::report;
 
-/// What a test receiver got, and what it answers.
+/// A body and its Authorization header.
+type Posted = (Value, Option<String>);
+
+/// What a test receiver got.
 #[derive(Clone, Default)]
 struct Received {
-    bodies: Arc<Mutex<Vec<(Value, Option<String>)>>>,
+    bodies: Arc<Mutex<Vec<Posted>>>,
 }
 
 async fn receiver_answering(status: StatusCode) -> (SocketAddr, Received) {
