@@ -4,6 +4,7 @@
 //! search can be narrowed to one `service.namespace` ([`namespace`]).
 
 pub mod errors;
+pub mod explain;
 pub mod map;
 pub mod namespace;
 pub mod params;
