@@ -56,8 +56,8 @@ trait Words {
     fn failure(&self, failure: &Failure) -> String;
     fn no_failure(&self) -> String;
     fn still_succeeded(&self) -> String;
-    fn user(&self, pairs: &[String]) -> String;
-    fn version(&self, service: &str, version: &str) -> String;
+    /// The user's `key=value` pairs and (service, version); one of them at least.
+    fn segment(&self, pairs: &[String], version: Option<(&str, &str)>) -> String;
     fn db_hint(&self, hint: &DbHint) -> String;
     fn quote(&self, text: &str) -> String;
     fn percent(&self, share: f64) -> String;
@@ -81,13 +81,11 @@ fn segment(words: &dyn Words, segment: &[SegmentValue]) -> Option<String> {
         .collect();
     let version = segment
         .iter()
-        .find_map(|v| Some(words.version(v.service.as_deref()?, &v.value)));
-    match (pairs.is_empty(), version) {
-        (true, None) => None,
-        (true, Some(version)) => Some(version),
-        (false, None) => Some(words.user(&pairs)),
-        (false, Some(version)) => Some(format!("{}{}{}", words.user(&pairs), words.gap(), version)),
+        .find_map(|v| Some((v.service.as_deref()?, v.value.as_str())));
+    if pairs.is_empty() && version.is_none() {
+        return None;
     }
+    Some(words.segment(&pairs, version))
 }
 
 /// Milliseconds as a person reads them, as the web UI writes them: 450 µs, 4.65 ms, 13.6 ms,
@@ -305,12 +303,18 @@ impl Words for English {
         "The request still succeeded.".to_owned()
     }
 
-    fn user(&self, pairs: &[String]) -> String {
-        format!("User: {}.", pairs.join(", "))
-    }
-
-    fn version(&self, service: &str, version: &str) -> String {
-        format!("{service} runs version {version}.")
+    fn segment(&self, pairs: &[String], version: Option<(&str, &str)>) -> String {
+        match (pairs.is_empty(), version) {
+            (false, Some((service, version))) => format!(
+                "User: {}; {service} runs version {version}.",
+                pairs.join(", ")
+            ),
+            (false, None) => format!("User: {}.", pairs.join(", ")),
+            (true, Some((service, version))) => {
+                format!("Service version: {service} {version}.")
+            }
+            (true, None) => String::new(),
+        }
     }
 
     fn db_hint(&self, hint: &DbHint) -> String {
@@ -333,10 +337,10 @@ impl Words for English {
                 share,
             } => format!(
                 "A query {}in {service} took {} of the critical path ({}): {}.",
-                if *runs > 1 {
-                    format!("run {runs} times ")
-                } else {
-                    String::new()
+                match runs {
+                    1 => String::new(),
+                    2 => "run twice ".to_owned(),
+                    n => format!("run {n} times "),
                 },
                 self.percent(*share),
                 duration(*ms),
@@ -475,12 +479,16 @@ impl Words for Japanese {
         "ただし、リクエスト自体は成功している。".to_owned()
     }
 
-    fn user(&self, pairs: &[String]) -> String {
-        format!("ユーザー: {}。", pairs.join("、"))
-    }
-
-    fn version(&self, service: &str, version: &str) -> String {
-        format!("{service} のバージョンは {version}。")
+    fn segment(&self, pairs: &[String], version: Option<(&str, &str)>) -> String {
+        let user = if pairs.is_empty() {
+            String::new()
+        } else {
+            format!("ユーザー: {}。", pairs.join("、"))
+        };
+        let version = version
+            .map(|(service, version)| format!("{service} のバージョンは {version}。"))
+            .unwrap_or_default();
+        format!("{user}{version}")
     }
 
     fn db_hint(&self, hint: &DbHint) -> String {
