@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::ids::hex_id;
 use crate::store::attrs::{self, ValueRef};
 use crate::store::intern::Sym;
-use crate::store::table::{Kind, SpanId, SpanRow, Status, Table, TraceEntry};
+use crate::store::table::{EventRow, Kind, SpanId, SpanRow, Status, Table, TraceEntry};
 
 use super::params::{BadParameter, ms};
 use super::separating::id_named;
@@ -595,11 +595,7 @@ fn failure(reader: &Reader<'_>, i: usize, caller: Option<usize>) -> Failure {
         last_event: span
             .events()
             .iter()
-            .filter(|e| keys.exception.is_none_or(|x| x != e.name))
-            .filter(|e| {
-                first(&e.attrs, &keys.exception_type).is_none()
-                    && first(&e.attrs, &keys.exception_message).is_none()
-            })
+            .filter(|e| !is_exception(e, keys))
             .max_by_key(|e| e.time)
             .map(|e| reader.table.interner.text(e.name).to_owned()),
         refused: span.status != Status::Error
@@ -612,6 +608,14 @@ fn failure(reader: &Reader<'_>, i: usize, caller: Option<usize>) -> Failure {
             http_status_code: reader.http_status(c),
         }),
     }
+}
+
+/// An `exception` event, or an event of another name carrying `exception.*` (some libraries
+/// log errors as events of their own).
+fn is_exception(event: &EventRow, keys: &Keys) -> bool {
+    keys.exception.is_some_and(|x| x == event.name)
+        || first(&event.attrs, &keys.exception_type).is_some()
+        || first(&event.attrs, &keys.exception_message).is_some()
 }
 
 /// The span's exception: its `exception` event, else any event carrying `exception.*`
