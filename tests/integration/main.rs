@@ -16,6 +16,7 @@ mod browser;
 mod deploy_files;
 mod doctor;
 mod errors_ranking;
+mod explain;
 mod explore_cli;
 mod explorer_browser;
 mod explorer_pictures;
