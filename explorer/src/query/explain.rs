@@ -1,22 +1,24 @@
 //! One trace in plain words, the facts: which request it was (the entry span), how long it
 //! took against an objective, where the time went on the critical path, where the failure
-//! began, who the user was and what the database did. The sentences that say it, in English
-//! and Japanese, are in [`words`]: this file decides what is true, that one how to say it, so
-//! a client can also render the facts in its own way.
+//! began (`failure`), who the user was and what the database did (`db`). The sentences
+//! that say it, in English and Japanese, are in [`words`]: these files decide what is true,
+//! that one how to say it, so a client can also render the facts in its own way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::ids::hex_id;
 use crate::store::attrs::{self, ValueRef};
 use crate::store::intern::Sym;
-use crate::store::table::{EventRow, Kind, SpanId, SpanRow, Status, Table, TraceEntry};
+use crate::store::table::{Kind, SpanId, SpanRow, Status, Table, TraceEntry};
 
 use super::params::{BadParameter, ms};
 use super::separating::id_named;
 use super::trace;
 
+mod db;
+mod failure;
 pub mod words;
 
 /// The language of the sentences.
@@ -234,8 +236,6 @@ pub const TOP_SPANS: usize = 5;
 pub const REPEATED_QUERY: usize = 3;
 pub const SLOW_QUERY_SHARE: f64 = 0.3;
 pub const MANY_ROWS: i64 = 1000;
-/// Hints of each kind at most.
-const HINTS_PER_KIND: usize = 3;
 /// Longer segment values are not a segment (free text, a payload).
 const SEGMENT_VALUE_MAX: usize = 64;
 
@@ -408,7 +408,7 @@ pub fn facts(table: &Table, trace: &TraceEntry, request: &Request) -> Result<Fac
     let critical_path = critical_path(&reader, &scope, &on_path, &share);
 
     let outcome = outcome(&reader, root);
-    let (version_of, first_failure) = match first_failure(&reader, &scope, root, outcome) {
+    let (version_of, first_failure) = match failure::first_failure(&reader, &scope, root, outcome) {
         Some((at, failure)) => (at, Some(failure)),
         None => (root, None),
     };
@@ -437,7 +437,7 @@ pub fn facts(table: &Table, trace: &TraceEntry, request: &Request) -> Result<Fac
         first_failure,
         outcome,
         segment: segment(&reader, root, version_of),
-        db_hints: db_hints(&reader, &scope, &on_path, &share),
+        db_hints: db::db_hints(&reader, &scope, &on_path, &share),
     })
 }
 
@@ -520,120 +520,6 @@ fn outcome(reader: &Reader<'_>, span: usize) -> Outcome {
     }
 }
 
-/// Where the failure began, among the spans in `scope`.
-///
-/// With spans in error: the root causes are those with no failing span below them (the rule
-/// of the Errors view), and the first is the one that ended first (a span's status is known
-/// when it ends). A failing call whose callee's server span answered an error status without
-/// being in error itself (a card declined: the gateway's 402 is the caller's error, not the
-/// server's) began with that answer, so the callee's span is named, the call as its caller.
-///
-/// Without spans in error, a request that was refused (4xx) or answered 5xx anyway began
-/// where that answer was first given: the deepest span answering the same class of status.
-fn first_failure(
-    reader: &Reader<'_>,
-    scope: &[usize],
-    root: usize,
-    outcome: Outcome,
-) -> Option<(usize, Failure)> {
-    let spans = reader.spans;
-    let failing = |i: usize| spans[i].status == Status::Error;
-    let failed_below = reader.marked_below(failing);
-    if let Some(cause) = reader.earliest(
-        scope
-            .iter()
-            .copied()
-            .filter(|&i| failing(i) && !failed_below[i]),
-    ) {
-        let callee = (spans[cause].kind == Kind::Client)
-            .then(|| {
-                reader.tree.children[cause]
-                    .iter()
-                    .copied()
-                    .filter(|&k| spans[k].kind == Kind::Server)
-                    .filter(|&k| reader.http_status(k).is_some_and(|c| c >= 400))
-                    .max_by_key(|&k| reader.end(k))
-            })
-            .flatten();
-        return Some(match callee {
-            Some(callee) => (callee, failure(reader, callee, Some(cause))),
-            None => (cause, failure(reader, cause, None)),
-        });
-    }
-    if outcome == Outcome::Ok {
-        return None;
-    }
-    let class = reader.http_status(root).map(|c| c / 100);
-    let answering = |i: usize| class.is_some() && reader.http_status(i).map(|c| c / 100) == class;
-    let answered_below = reader.marked_below(answering);
-    let origin = reader
-        .earliest(
-            scope
-                .iter()
-                .copied()
-                .filter(|&i| answering(i) && !answered_below[i]),
-        )
-        .unwrap_or(root);
-    Some((origin, failure(reader, origin, None)))
-}
-
-fn failure(reader: &Reader<'_>, i: usize, caller: Option<usize>) -> Failure {
-    let span = &reader.spans[i];
-    let keys = &reader.keys;
-    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    let http_status_code = reader.http_status(i);
-    Failure {
-        service: reader.service(i),
-        operation: reader.operation(i),
-        span_id: hex_id(&span.span_id),
-        kind: span.kind.name(),
-        status_code: span.status.name(),
-        error_type: reader.attr(i, &keys.error_type).map(text),
-        status_message: non_empty(span.status_message()),
-        http_status_code,
-        exception: exception(span, keys),
-        last_event: span
-            .events()
-            .iter()
-            .filter(|e| !is_exception(e, keys))
-            .max_by_key(|e| e.time)
-            .map(|e| reader.table.interner.text(e.name).to_owned()),
-        refused: span.status != Status::Error
-            && http_status_code.is_some_and(|c| (400..500).contains(&c)),
-        caller: caller.map(|c| Caller {
-            service: reader.service(c),
-            operation: reader.operation(c),
-            span_id: hex_id(&reader.spans[c].span_id),
-            error_type: reader.attr(c, &keys.error_type).map(text),
-            http_status_code: reader.http_status(c),
-        }),
-    }
-}
-
-/// An `exception` event, or an event of another name carrying `exception.*` (some libraries
-/// log errors as events of their own).
-fn is_exception(event: &EventRow, keys: &Keys) -> bool {
-    keys.exception.is_some_and(|x| x == event.name)
-        || first(&event.attrs, &keys.exception_type).is_some()
-        || first(&event.attrs, &keys.exception_message).is_some()
-}
-
-/// The span's exception: its `exception` event, else any event carrying `exception.*`
-/// (some libraries log errors as events of their own name).
-fn exception(span: &SpanRow, keys: &Keys) -> Option<Exception> {
-    let read = |attrs: &[u8]| {
-        let kind = first(attrs, &keys.exception_type).map(text);
-        let message = first(attrs, &keys.exception_message).map(text);
-        (kind.is_some() || message.is_some()).then_some(Exception { kind, message })
-    };
-    let events = span.events();
-    events
-        .iter()
-        .filter(|e| keys.exception.is_some_and(|x| x == e.name))
-        .find_map(|e| read(&e.attrs))
-        .or_else(|| events.iter().find_map(|e| read(&e.attrs)))
-}
-
 /// Whether an attribute key describes the user: `user.*`, `enduser.*` or `*.user.*`, but not
 /// who exactly (ids, names, e-mail addresses: a summary is pasted into chat threads) nor
 /// the user agent.
@@ -692,101 +578,6 @@ fn segment(reader: &Reader<'_>, entry: usize, version_of: usize) -> Vec<SegmentV
         });
     }
     segment
-}
-
-/// One query's runs in scope.
-#[derive(Default)]
-struct QueryRuns {
-    spans: Vec<usize>,
-    total: u64,
-    on_path: u64,
-}
-
-fn db_hints(
-    reader: &Reader<'_>,
-    scope: &[usize],
-    on_path: &[u64],
-    share: &dyn Fn(u64) -> f64,
-) -> Vec<DbHint> {
-    let keys = &reader.keys;
-    let mut queries: HashMap<(Sym, String), QueryRuns> = HashMap::new();
-    for &i in scope {
-        if reader.attr(i, &keys.db_system).is_none() {
-            continue;
-        }
-        let query = reader
-            .attr(i, &keys.db_query)
-            .map(text)
-            .unwrap_or_else(|| reader.operation(i));
-        let runs = queries.entry((reader.spans[i].service, query)).or_default();
-        runs.spans.push(i);
-        runs.total += reader.spans[i].duration();
-        runs.on_path += on_path[i];
-    }
-    // Largest first; among equals, by service and query, so the answer does not depend on
-    // the map's order.
-    let mut queries: Vec<((Sym, String), QueryRuns)> = queries.into_iter().collect();
-    queries.sort_by(|a, b| a.0.1.cmp(&b.0.1).then(a.0.0.cmp(&b.0.0)));
-    let service = |sym: Sym| reader.table.interner.text(sym).to_owned();
-
-    let mut repeated: Vec<&((Sym, String), QueryRuns)> = queries
-        .iter()
-        .filter(|(_, runs)| runs.spans.len() >= REPEATED_QUERY)
-        .collect();
-    repeated.sort_by_key(|(_, runs)| std::cmp::Reverse((runs.spans.len(), runs.total)));
-    let mut slow: Vec<&((Sym, String), QueryRuns)> = queries
-        .iter()
-        .filter(|(_, runs)| runs.on_path > 0 && share(runs.on_path) >= SLOW_QUERY_SHARE)
-        .collect();
-    slow.sort_by_key(|(_, runs)| std::cmp::Reverse(runs.on_path));
-    let mut many_rows: Vec<(&(Sym, String), usize, i64)> = queries
-        .iter()
-        .filter_map(|(query, runs)| {
-            runs.spans
-                .iter()
-                .filter_map(|&i| Some((i, reader.attr(i, &keys.db_rows).and_then(number)?)))
-                .max_by_key(|&(i, rows)| (rows, std::cmp::Reverse(reader.spans[i].start)))
-                .filter(|&(_, rows)| rows >= MANY_ROWS)
-                .map(|(i, rows)| (query, i, rows))
-        })
-        .collect();
-    many_rows.sort_by_key(|&(_, _, rows)| std::cmp::Reverse(rows));
-
-    let mut hints = Vec::new();
-    hints.extend(
-        repeated
-            .into_iter()
-            .take(HINTS_PER_KIND)
-            .map(|((sym, query), runs)| DbHint::RepeatedQuery {
-                service: service(*sym),
-                query: query.clone(),
-                count: runs.spans.len(),
-                total_ms: ms(runs.total),
-            }),
-    );
-    hints.extend(
-        slow.into_iter()
-            .take(HINTS_PER_KIND)
-            .map(|((sym, query), runs)| DbHint::SlowQuery {
-                service: service(*sym),
-                query: query.clone(),
-                count: runs.spans.len(),
-                ms: ms(runs.on_path),
-                share: share(runs.on_path),
-            }),
-    );
-    hints.extend(
-        many_rows
-            .into_iter()
-            .take(HINTS_PER_KIND)
-            .map(|((sym, query), i, rows)| DbHint::ManyRows {
-                service: service(*sym),
-                query: query.clone(),
-                span_id: hex_id(&reader.spans[i].span_id),
-                rows,
-            }),
-    );
-    hints
 }
 
 #[cfg(test)]
