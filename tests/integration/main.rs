@@ -17,6 +17,7 @@ mod customers;
 mod deploy_files;
 mod doctor;
 mod errors_ranking;
+mod explain;
 mod explore_cli;
 mod explorer_browser;
 mod explorer_pictures;

@@ -31,6 +31,8 @@ use crate::store::intern::Sym;
 use crate::store::logs::Logs;
 use crate::store::table::{Table, unhex};
 
+mod explain;
+
 #[derive(Debug, Clone)]
 struct ApiState {
     store: SpanStore,
@@ -54,6 +56,10 @@ pub fn router(
         .route("/api/namespaces", get(namespaces))
         .route("/api/traces", get(find_traces))
         .route("/api/traces/{trace_id}", get(one_trace))
+        .route(
+            "/api/traces/{trace_id}/explain",
+            get(explain::explain_trace),
+        )
         .route("/api/service-map", get(service_map))
         .route("/api/red", get(red_tables))
         .route("/api/red/series", get(red_over_time))
