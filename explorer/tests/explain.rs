@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tracedojo_explorer::query::explain::LatencyObjective;
 use tracedojo_explorer::{Explorer, ExplorerConfig};
 
 use SpanKind::{Client, Consumer, Internal, Server};
@@ -1079,6 +1080,37 @@ async fn the_objective_and_a_span_narrow_the_explanation() {
         "{}",
         summary(&body)
     );
+    explorer.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn the_explorers_objectives_are_used_unless_the_query_gives_one() {
+    let paid = paid_checkout();
+    let mut config = ExplorerConfig::local();
+    let objective = |operation: Option<&str>, ms: u64| LatencyObjective {
+        service: "frontend".into(),
+        operation: operation.map(str::to_owned),
+        threshold_nanos: ms * 1_000_000,
+    };
+    config.latency_objectives = vec![objective(None, 80), objective(Some("POST /checkout"), 150)];
+    let explorer = Explorer::start(config).await.expect("explorer starts");
+    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
+        .await
+        .expect("gRPC connects");
+    client.export(paid.request()).await.expect("gRPC export");
+
+    // The endpoint's own objective wins over its service's.
+    let body = explain(&explorer, &paid, "").await;
+    assert_eq!(
+        body["objective"],
+        json!({"threshold_ms": 150.0, "met": true, "over_ms": 0.0})
+    );
+    // One given in the query wins over both.
+    let body = explain(&explorer, &paid, "objective=80ms").await;
+    assert_eq!(body["objective"]["threshold_ms"], 80.0);
+    // Checkout has none.
+    let body = explain(&explorer, &paid, &format!("span={}", paid.span_hex(3))).await;
+    assert_eq!(body["objective"], Value::Null);
     explorer.shutdown().await.expect("shutdown");
 }
 

@@ -26,6 +26,7 @@ use std::ops::Range;
 use crate::parse_duration as duration;
 use serde::Deserialize;
 use toml::Spanned;
+use tracedojo_explorer::query::explain::LatencyObjective;
 
 /// The shop's objectives, used when no file is given.
 pub const SHOP: &str = include_str!("../shop-objectives.toml");
@@ -342,6 +343,28 @@ impl Objectives {
         all.sort_unstable();
         all.dedup();
         all
+    }
+
+    /// Each endpoint's and service's latency threshold (p95, else p99), as the explorer's
+    /// explanations compare a request with: `explore --objectives` and `up` give it these.
+    pub fn latency_objectives(&self) -> Vec<LatencyObjective> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let threshold = match &e.operation {
+                    Some(op) => {
+                        let objective = self.of(&e.service, op)?;
+                        objective.targets.iter().find_map(Target::threshold_nanos)?
+                    }
+                    None => e.p95.or(e.p99)?,
+                };
+                Some(LatencyObjective {
+                    service: e.service.clone(),
+                    operation: e.operation.clone(),
+                    threshold_nanos: threshold,
+                })
+            })
+            .collect()
     }
 
     /// The services named, each once.

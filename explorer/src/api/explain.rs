@@ -45,7 +45,11 @@ pub(super) async fn explain_trace(
         )
         .into());
     }
-    let request = Request { span, objective };
+    let request = Request {
+        span,
+        objective,
+        objectives: state.latency_objectives.clone(),
+    };
     let trace_id = trace_id.to_ascii_lowercase();
     run(&state.store, move |table| {
         let Some(trace) = table.trace(&id) else {

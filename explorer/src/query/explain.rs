@@ -48,8 +48,40 @@ impl Lang {
 pub struct Request {
     /// The span whose subtree to explain; the trace's entry span when `None`.
     pub span: Option<SpanId>,
-    /// The latency objective, in nanoseconds.
+    /// The latency objective, in nanoseconds; when `None`, the one `objectives` gives the
+    /// explained span's endpoint, if any.
     pub objective: Option<u64>,
+    pub objectives: std::sync::Arc<Vec<LatencyObjective>>,
+}
+
+/// How long an endpoint's requests should take, as whoever runs the explorer says (`tracedojo
+/// explore --objectives FILE`): one endpoint's (a span name of a service), or every endpoint
+/// of a service (`operation: None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencyObjective {
+    pub service: String,
+    pub operation: Option<String>,
+    pub threshold_nanos: u64,
+}
+
+/// The objective of `operation` of `service`: its own, else its service's.
+pub fn objective_of(
+    objectives: &[LatencyObjective],
+    service: &str,
+    operation: &str,
+) -> Option<u64> {
+    let find = |own: bool| {
+        objectives.iter().find(|o| {
+            o.service == service
+                && match &o.operation {
+                    Some(op) => own && op == operation,
+                    None => !own,
+                }
+        })
+    };
+    find(true)
+        .or_else(|| find(false))
+        .map(|o| o.threshold_nanos)
 }
 
 /// Why there is nothing to explain.
@@ -424,11 +456,14 @@ pub fn facts(table: &Table, trace: &TraceEntry, request: &Request) -> Result<Fac
         outcome,
         chosen_as,
     };
+    let objective = request
+        .objective
+        .or_else(|| objective_of(&request.objectives, &entry.service, &entry.operation));
     Ok(Facts {
         entry,
         duration_ms: ms(duration),
         trace_duration_ms: ms(trace.end.saturating_sub(trace.start)),
-        objective: request.objective.map(|threshold| Objective {
+        objective: objective.map(|threshold| Objective {
             threshold_ms: ms(threshold),
             met: duration <= threshold,
             over_ms: ms(duration.saturating_sub(threshold)),
