@@ -95,7 +95,7 @@ mod tests {
             "duration_ms": 2310.0,
             "summary": [
                 "A user's POST /api/checkout on frontend took 2.3 s, above its 400 ms objective.",
-                "payment took 82 % of the time <on the critical path>."
+                "payment took 82% of the time <on the critical path>."
             ]
         })
     }
@@ -117,7 +117,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("- payment took 82 % of the time \\<on the critical path\\>."),
+            md.contains("- payment took 82% of the time \\<on the critical path\\>."),
             "{md}"
         );
         let chat = chat_message(&explanation(), url, Lang::En);

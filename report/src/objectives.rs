@@ -51,7 +51,7 @@ pub struct ObjectivesError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Indicator {
-    /// This share of requests within the threshold: p95 → 95 %.
+    /// This share of requests within the threshold: p95 → 95%.
     LatencyP95,
     LatencyP99,
     /// This share of requests not failing.
@@ -73,7 +73,7 @@ impl Indicator {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Target {
     pub indicator: Indicator,
-    /// The good share asked for, e.g. 0.95 for a p95 objective, 0.995 for 99.5 % success.
+    /// The good share asked for, e.g. 0.95 for a p95 objective, 0.995 for 99.5% success.
     pub target: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold_ms: Option<f64>,
@@ -236,7 +236,7 @@ impl Objectives {
                         Ok(value)
                     } else {
                         let hint = if (1.0..100.0).contains(&value) {
-                            format!(" (for {value} %, write {})", value / 100.0)
+                            format!(" (for {value}%, write {})", value / 100.0)
                         } else {
                             String::new()
                         };
@@ -244,7 +244,7 @@ impl Objectives {
                             s.span(),
                             "success",
                             format!(
-                                "{value} is not a share between 0 and 1; write e.g. 0.995 for 99.5 % of requests succeeding{hint}"
+                                "{value} is not a share between 0 and 1; write e.g. 0.995 for 99.5% of requests succeeding{hint}"
                             ),
                         ))
                     }

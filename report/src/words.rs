@@ -417,9 +417,9 @@ fn hours(h: f64, lang: Lang) -> String {
     }
 }
 
-/// 0.995 → "99.5 %".
+/// 0.995 → "99.5%".
 fn percent_target(target: f64) -> String {
-    format!("{} %", trim_float((target * 1000.0).round() / 10.0))
+    format!("{}%", trim_float((target * 1000.0).round() / 10.0))
 }
 
 fn trim_float(value: f64) -> String {

@@ -236,7 +236,7 @@ async fn posts_say_only_what_is_new_and_survive_a_failing_webhook() {
         .map(|t| t["fields"]["summary"].as_str().unwrap())
         .collect();
     assert!(
-        summaries[0].starts_with("[SLO] api GET /a: success ≥ 99 %: objective missed"),
+        summaries[0].starts_with("[SLO] api GET /a: success ≥ 99%: objective missed"),
         "{summaries:?}"
     );
     assert!(
@@ -251,7 +251,7 @@ async fn posts_say_only_what_is_new_and_survive_a_failing_webhook() {
             fields["description"]
                 .as_str()
                 .unwrap()
-                .contains("| success ≥ 99 % |")
+                .contains("| success ≥ 99% |")
         );
         assert_eq!(fields["labels"][0], "tracedojo");
     }
