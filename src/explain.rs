@@ -3,13 +3,11 @@
 //! was, database hints), as the explorer says them, in text, Markdown, JSON or a chat post.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 use tracedojo_report::explain;
-use tracedojo_report::explorer::Explorer;
 use tracedojo_report::objectives::{Indicator, Objectives};
 use tracedojo_report::post::{self, Poster};
 
@@ -39,17 +37,8 @@ pub struct ExplainArgs {
     /// Explain from this span down (16 hex digits) instead of the request's first server
     #[arg(long, value_name = "SPAN_ID")]
     pub span: Option<String>,
-    /// The explorer to read [default: the one a running `up` wrote to its data directory, else
-    /// http://127.0.0.1:8090]
-    #[arg(long, env = "TRACEDOJO_EXPLORER_URL", value_name = "URL")]
-    pub explorer: Option<String>,
-    /// Where a running `up` says where its explorer is.
-    #[arg(long, env = "TRACEDOJO_DATA_DIR", default_value = "tracedojo-data")]
-    pub data_dir: PathBuf,
-    /// The objectives (TOML) that say how long the request should have taken [default: the
-    /// shop's built-in objectives]
-    #[arg(long, env = "TRACEDOJO_OBJECTIVES", value_name = "FILE")]
-    pub objectives: Option<PathBuf>,
+    #[command(flatten)]
+    pub sources: crate::report::Sources,
     /// Compare the request's duration with this instead (e.g. 800ms)
     #[arg(long, value_name = "DURATION", value_parser = tracedojo_report::parse_duration)]
     pub objective: Option<u64>,
@@ -78,18 +67,8 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<()> {
             args.trace_id
         );
     }
-    let objectives = match &args.objectives {
-        Some(path) => Objectives::read(path)?,
-        None => Objectives::shop(),
-    };
-    let running = crate::running::read(&args.data_dir);
-    let explorer = Explorer::new(
-        &args
-            .explorer
-            .clone()
-            .or(running.explorer)
-            .unwrap_or_else(|| "http://127.0.0.1:8090".to_string()),
-    )?;
+    let objectives = args.sources.objectives()?;
+    let (explorer, _) = args.sources.explorer()?;
     let span = args.span.as_deref();
     let mut explanation = explorer
         .explanation(&trace_id, span, lang.code(), args.objective)
