@@ -88,6 +88,11 @@ pub enum Command {
     /// a running explorer, written as Markdown (ja/en) or JSON, posted to chat or a tracker.
     #[command(after_help = crate::report::REPORT_HELP)]
     Report(Box<crate::report::ReportArgs>),
+    /// One trace in a few plain sentences (Japanese or English): what the user did, how long
+    /// it took against its objective, where the time went, the first failure and its
+    /// exception, who the user was, database hints; as text, Markdown, JSON or a chat post.
+    #[command(after_help = crate::explain::EXPLAIN_HELP)]
+    Explain(Box<crate::explain::ExplainArgs>),
 }
 
 const SHOWCASE_HELP: &str = "\

@@ -64,6 +64,10 @@ pub struct ExploreArgs {
     #[arg(long, env = "TRACEDOJO_EXPLORER_CUSTOMER_ATTRIBUTE", value_name = "KEY",
         default_value = DEFAULT_CUSTOMER_ATTRIBUTE, value_parser = parse_attribute_key)]
     pub customer_attribute: String,
+    /// Objectives (TOML, as `tracedojo report` reads them) whose latency thresholds the trace
+    /// page's Explain compares each request with [default: none]
+    #[arg(long, env = "TRACEDOJO_OBJECTIVES", value_name = "FILE")]
+    pub objectives: Option<std::path::PathBuf>,
 }
 
 /// `println!` that ignores a closed pipe instead of panicking.
@@ -89,6 +93,10 @@ pub async fn run(args: ExploreArgs) -> anyhow::Result<()> {
     config.ui_addr = args.ui_address;
     config.links = args.links;
     config.customer_attribute = args.customer_attribute;
+    if let Some(path) = &args.objectives {
+        config.latency_objectives =
+            tracedojo_report::objectives::Objectives::read(path)?.latency_objectives();
+    }
     let explorer = Explorer::start(config)
         .await
         .map_err(|err| anyhow::anyhow!(start_error(&err, &Flags::EXPLORE)))?;

@@ -9,6 +9,7 @@ mod database;
 #[cfg(test)]
 mod deploy_manifests;
 mod doctor;
+mod explain;
 mod explore;
 mod export_watch;
 mod fault;
@@ -76,6 +77,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Workshop(args) => Ok(workshop::run(args).await),
             cli::Command::Showcase(args) => Ok(showcase::run(*args).await),
             cli::Command::Report(args) => done(report::run(*args).await),
+            cli::Command::Explain(args) => done(explain::run(*args).await),
         }
     });
     // Exporter threads may still hold the runtime briefly; do not wait for them forever.

@@ -40,8 +40,9 @@ pub enum Format {
     Json,
 }
 
+/// Where `report` and `explain` read from: the explorer, and the objectives to judge by.
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub struct Sources {
     /// The explorer to read [default: the one a running `up` wrote to its data directory, else
     /// http://127.0.0.1:8090]
     #[arg(long, env = "TRACEDOJO_EXPLORER_URL", value_name = "URL")]
@@ -52,6 +53,34 @@ pub struct ReportArgs {
     /// The objectives (TOML) [default: the shop's built-in objectives]
     #[arg(long, env = "TRACEDOJO_OBJECTIVES", value_name = "FILE")]
     pub objectives: Option<PathBuf>,
+}
+
+impl Sources {
+    /// The objectives file read and checked, or the shop's own.
+    pub fn objectives(&self) -> anyhow::Result<Objectives> {
+        Ok(match &self.objectives {
+            Some(path) => Objectives::read(path)?,
+            None => Objectives::shop(),
+        })
+    }
+
+    /// The explorer: as given, else where a running `up` says, else the default address; and
+    /// the participant that `up` was given, if any.
+    pub fn explorer(&self) -> anyhow::Result<(Explorer, Option<String>)> {
+        let running = crate::running::read(&self.data_dir);
+        let url = self
+            .explorer
+            .clone()
+            .or(running.explorer)
+            .unwrap_or_else(|| "http://127.0.0.1:8090".to_string());
+        Ok((Explorer::new(&url)?, running.participant))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub sources: Sources,
     /// The long window of the burn rates: an endpoint must burn fast over it (e.g. 1h, 30m)
     #[arg(long, default_value = "1h", value_parser = parse_window)]
     pub long: u64,
@@ -60,7 +89,7 @@ pub struct ReportArgs {
     #[arg(long, default_value = "5m", value_parser = parse_window)]
     pub short: u64,
     /// The burn rate both windows must reach for an endpoint to need work (1: the budget
-    /// would last exactly its period; 14.4 over an hour spends 2 % of a 30-day budget)
+    /// would last exactly its period; 14.4 over an hour spends 2% of a 30-day budget)
     #[arg(long, default_value_t = 1.0, value_parser = parse_burn_rate)]
     pub min_burn_rate: f64,
     /// Requests an endpoint needs in the short window to be judged at all
@@ -139,23 +168,29 @@ fn parse_burn_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--lang`, else the locale's language.
+pub fn language(given: Option<&str>) -> anyhow::Result<Lang> {
+    use tracedojo_workshop::text::Lang as Locale;
+    let lang = match given {
+        None => Locale::from_locale(),
+        Some(text) => match Locale::parse(text) {
+            Some(lang) => lang,
+            None => bail!("--lang {text:?}: give ja or en"),
+        },
+    };
+    Ok(match lang {
+        Locale::Ja => Lang::Ja,
+        Locale::En => Lang::En,
+    })
+}
+
 /// `println!` that ignores a closed pipe.
 fn say(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let lang = match args.lang.as_deref() {
-        None => match tracedojo_workshop::text::Lang::from_locale() {
-            tracedojo_workshop::text::Lang::Ja => Lang::Ja,
-            tracedojo_workshop::text::Lang::En => Lang::En,
-        },
-        Some(text) => match tracedojo_workshop::text::Lang::parse(text) {
-            Some(tracedojo_workshop::text::Lang::Ja) => Lang::Ja,
-            Some(tracedojo_workshop::text::Lang::En) => Lang::En,
-            None => bail!("--lang {text:?}: give ja or en"),
-        },
-    };
+    let lang = language(args.lang.as_deref())?;
     if args.short >= args.long {
         bail!(
             "--short ({} s) must be shorter than --long ({} s): the short window says the burn goes on now, the long one that it is not a blip",
@@ -163,18 +198,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             args.long
         );
     }
-    let objectives = match &args.objectives {
-        Some(path) => Objectives::read(path)?,
-        None => Objectives::shop(),
-    };
-    let running = crate::running::read(&args.data_dir);
-    let explorer_url = args
-        .explorer
-        .clone()
-        .or(running.explorer)
-        .unwrap_or_else(|| "http://127.0.0.1:8090".to_string());
+    let objectives = args.sources.objectives()?;
+    let (explorer, participant) = args.sources.explorer()?;
     let settings = Settings {
-        explorer: Explorer::new(&explorer_url)?,
+        explorer,
         objectives,
         rules: Rules {
             min_burn_rate: args.min_burn_rate,
@@ -182,7 +209,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
             long_seconds: args.long,
             short_seconds: args.short,
         },
-        namespace: args.namespace.clone().or(running.participant),
+        namespace: args.namespace.clone().or(participant),
         code_base_url: args.code_base_url.clone(),
         detailed: 5,
         exemplars: 3,

@@ -519,6 +519,9 @@ async fn start_explorer(
         config.links = links.clone();
         config.exports = exports.clone();
         config.customer_attribute = args.explorer_customer_attribute.clone();
+        // The trace page's Explain compares a request with the shop's own objectives.
+        config.latency_objectives =
+            tracedojo_report::objectives::Objectives::shop().latency_objectives();
         let err = match Explorer::start(config).await {
             Ok(explorer) => {
                 let note = match moved.as_slice() {

@@ -10,10 +10,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::api::{self, ApiSettings};
 use crate::host_check::{LoopbackHosts, only_loopback_hosts};
+use crate::query::explain::LatencyObjective;
 use crate::receiver::{Receiver, ReceiverConfig, ReceiverError};
 use crate::store::SpanStore;
-use crate::{api, ui};
+use crate::ui;
 
 /// The smallest span bound accepted: a single trace of a real application can hold hundreds
 /// of spans, and a store that cannot keep one whole trace shows nothing useful.
@@ -71,6 +73,9 @@ pub struct ExplorerConfig {
     /// The attribute that names a request's customer; set it for your own application (the
     /// customers view, `/api/customers`, groups requests by its value).
     pub customer_attribute: String,
+    /// How long endpoints' requests should take: an explanation compares a request with its
+    /// endpoint's.
+    pub latency_objectives: Vec<LatencyObjective>,
 }
 
 impl Default for ExplorerConfig {
@@ -81,6 +86,7 @@ impl Default for ExplorerConfig {
             links: Vec::new(),
             exports: crate::ExportHealth::default(),
             customer_attribute: DEFAULT_CUSTOMER_ATTRIBUTE.to_owned(),
+            latency_objectives: Vec::new(),
         }
     }
 }
@@ -94,6 +100,7 @@ impl ExplorerConfig {
             links: Vec::new(),
             exports: crate::ExportHealth::default(),
             customer_attribute: DEFAULT_CUSTOMER_ATTRIBUTE.to_owned(),
+            latency_objectives: Vec::new(),
         }
     }
 }
@@ -165,11 +172,14 @@ impl Explorer {
                 source,
             })?;
         let receiver = Receiver::start(config.receiver).await?;
-        let mut app = app_with_options(
+        let mut app = app_with_settings(
             receiver.store().clone(),
-            config.links,
-            config.exports,
-            &config.customer_attribute,
+            ApiSettings {
+                links: config.links,
+                exports: config.exports,
+                customer_attribute: config.customer_attribute,
+                latency_objectives: config.latency_objectives,
+            },
         );
         if let Some(hosts) = LoopbackHosts::for_listener(ui_addr) {
             app = app.layer(axum::middleware::from_fn_with_state(
@@ -234,27 +244,20 @@ impl Explorer {
 
 /// The web UI and the JSON API over one store, as one router (tests serve it on their own).
 pub fn app(store: SpanStore, links: Vec<Link>) -> Router {
-    app_with_exports(store, links, crate::ExportHealth::default())
+    app_with_settings(
+        store,
+        ApiSettings {
+            links,
+            customer_attribute: DEFAULT_CUSTOMER_ATTRIBUTE.to_owned(),
+            ..ApiSettings::default()
+        },
+    )
 }
 
-/// The same, showing the export health that `exports` is given.
-pub fn app_with_exports(
-    store: SpanStore,
-    links: Vec<Link>,
-    exports: crate::ExportHealth,
-) -> Router {
-    app_with_options(store, links, exports, DEFAULT_CUSTOMER_ATTRIBUTE)
-}
-
-/// The same, with the attribute that names a request's customer.
-pub fn app_with_options(
-    store: SpanStore,
-    links: Vec<Link>,
-    exports: crate::ExportHealth,
-    customer_attribute: &str,
-) -> Router {
+/// The same, with everything the API answers with besides the store.
+pub fn app_with_settings(store: SpanStore, settings: ApiSettings) -> Router {
     Router::new()
-        .merge(api::router(store, links, exports, customer_attribute))
+        .merge(api::router(store, settings))
         .merge(ui::router())
 }
 

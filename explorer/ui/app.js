@@ -845,7 +845,8 @@ function traceView(ctx) {
   const head = el('div', { class: 'trace-head' });
   const waterfall = el('div', { class: 'waterfall-wrap' });
   const details = el('aside', { id: 'span-details', class: 'details', 'aria-label': 'Span details', tabindex: '-1', hidden: true });
-  ctx.root.append(loadError, head, el('div', { class: 'trace-body' }, waterfall, details));
+  const explain = explainPanel(traceId, reveal);
+  ctx.root.append(loadError, head, explain, el('div', { class: 'trace-body' }, waterfall, details));
 
   function spanById(id) {
     return trace && trace.spans.find((s) => s.span_id === id);
@@ -861,6 +862,18 @@ function traceView(ctx) {
     }
     renderDetails();
     if (focusDetails && !details.hidden) details.focus({ preventScroll: true });
+  }
+
+  /** Selects a span named elsewhere on the page (the explanation), unfolding what hides it. */
+  function reveal(spanId) {
+    if (!spanById(spanId)) return;
+    for (let span = spanById(spanId); span && span.parent_span_id; span = spanById(span.parent_span_id)) {
+      collapsed.delete(span.parent_span_id);
+    }
+    applyCollapse();
+    select(spanId, true);
+    const row = [...waterfall.querySelectorAll('tr.span-row')].find((r) => r.dataset.spanId === spanId);
+    if (row) row.scrollIntoView({ block: 'center' });
   }
 
   function renderHead() {
@@ -1148,6 +1161,124 @@ function traceView(ctx) {
   const load = makeLoader(ctx, loadError, () => api(`/api/traces/${encodeURIComponent(traceId)}`), render);
   load(true);
   return { refresh: () => load(false) };
+}
+
+// ---------------------------------------------------------------- Explain: one trace in plain words
+
+/** The explanation's languages, by the code the API takes, and the panel's words in each. */
+const EXPLAIN_LANGS = [
+  { code: 'en', label: 'English', failure: 'First failure', top: 'Largest step on the critical path', copied: 'Copied' },
+  { code: 'ja', label: '日本語', failure: '失敗の起点', top: 'クリティカルパスで最も長いスパン', copied: 'コピーしました' },
+];
+
+/** The first of the browser's languages the explanation speaks, else English. */
+function preferredExplainLang() {
+  const tags = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || 'en'];
+  for (const tag of tags) {
+    const code = String(tag).toLowerCase().split('-')[0];
+    if (EXPLAIN_LANGS.some((l) => l.code === code)) return code;
+  }
+  return 'en';
+}
+
+/** Copies text through the Clipboard API, else through a selected textarea (older browsers, plain http on another host). */
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  const area = el('textarea', { class: 'visually-hidden', readonly: true, 'aria-hidden': 'true' });
+  area.value = text;
+  document.body.appendChild(area);
+  area.select();
+  const done = document.execCommand('copy');
+  area.remove();
+  if (!done) throw new Error('the browser refused to copy');
+}
+
+/**
+ * The trace page's Explain button and panel: the API's sentences about the trace
+ * (/api/traces/ID/explain) in English or Japanese, links that select the first failing span
+ * and the largest step of the critical path in the waterfall (`reveal(spanId)`), and a Copy
+ * button for pasting the text into a chat thread. Returns the node to place above the waterfall.
+ */
+function explainPanel(traceId, reveal) {
+  let lang = preferredExplainLang();
+  let seq = 0;
+  let copyable = '';
+  const words = () => EXPLAIN_LANGS.find((l) => l.code === lang) || EXPLAIN_LANGS[0];
+
+  const button = el('button', {
+    type: 'button', id: 'explain-button', class: 'primary', 'aria-expanded': 'false', 'aria-controls': 'explain-panel', text: 'Explain',
+  });
+  const langs = el('div', { class: 'explain-langs', role: 'radiogroup', 'aria-label': 'Language of the explanation' },
+    EXPLAIN_LANGS.map((l) => el('label', { lang: l.code },
+      el('input', {
+        type: 'radio', name: 'explain-lang', value: l.code, checked: l.code === lang,
+        on: { change: () => { lang = l.code; load(); } },
+      }), l.label)));
+  const copyButton = el('button', { type: 'button', id: 'explain-copy', class: 'chart-button', text: 'Copy', disabled: true });
+  const copyStatus = el('span', { class: 'muted', role: 'status' });
+  const body = el('div', { class: 'explain-body', 'aria-live': 'polite' });
+  const panel = el('section', { id: 'explain-panel', class: 'explain-panel', 'aria-label': 'The trace in plain words', hidden: true },
+    el('div', { class: 'explain-tools' }, langs, copyButton, copyStatus), body);
+
+  function spanLink(id, label, span) {
+    return el('li', null, el('span', { class: 'muted', text: `${label}: ` }),
+      el('button', {
+        type: 'button', id, class: 'link-button', 'data-span-id': span.span_id,
+        title: `Select span ${span.span_id} in the waterfall`, on: { click: () => reveal(span.span_id) },
+      }, serviceChip(span.service), ' ', el('span', { text: span.operation })));
+  }
+
+  function render(answer) {
+    const sentences = Array.isArray(answer.summary) ? answer.summary.map(String) : [];
+    copyable = sentences.join('\n');
+    copyButton.disabled = !copyable;
+    const top = answer.critical_path && Array.isArray(answer.critical_path.spans) ? answer.critical_path.spans[0] : null;
+    fill(body,
+      el('div', { id: 'explain-text', class: 'explain-text', lang: answer.lang || lang }, sentences.map((s) => el('p', { text: s }))),
+      el('ul', { class: 'explain-links', lang: words().code },
+        answer.first_failure ? spanLink('explain-failure-link', words().failure, answer.first_failure) : null,
+        top ? spanLink('explain-top-link', words().top, top) : null));
+  }
+
+  async function load() {
+    const mine = ++seq;
+    copyable = '';
+    copyButton.disabled = true;
+    fill(copyStatus);
+    fill(body, el('p', { class: 'muted', text: '…' }));
+    try {
+      const { body: answer } = await api(`/api/traces/${encodeURIComponent(traceId)}/explain`, new URLSearchParams({ lang }));
+      if (mine === seq) render(answer);
+    } catch (error) {
+      if (mine !== seq) return;
+      if (!(error instanceof ApiError)) console.error(error);
+      fill(body, errorBox(error, hintFor(error)));
+    }
+  }
+
+  button.addEventListener('click', () => {
+    const open = panel.hidden;
+    panel.hidden = !open;
+    button.setAttribute('aria-expanded', open ? 'true' : 'false');
+    button.textContent = open ? 'Hide explanation' : 'Explain';
+    if (open) load();
+  });
+  copyButton.addEventListener('click', async () => {
+    if (!copyable) return;
+    // The sentences and where to see the trace, as a chat post.
+    const link = `${location.origin}${location.pathname}${location.search}${traceHref(traceId)}`;
+    try {
+      await copyText(`${copyable}\n${link}`);
+      fill(copyStatus, words().copied);
+    } catch (error) {
+      fill(copyStatus, el('span', { class: 'err', text: `Could not copy: ${error.message}` }));
+    }
+  });
+
+  return el('div', { class: 'explain' }, button, panel);
 }
 
 // ---------------------------------------------------------------- Service map

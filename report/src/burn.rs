@@ -1,9 +1,9 @@
 //! Error-budget arithmetic, as in multi-window burn-rate alerting.
 //!
-//! An objective of 99.9 % success over 30 days allows 0.1 % of requests to fail: that is the
+//! An objective of 99.9% success over 30 days allows 0.1% of requests to fail: that is the
 //! error budget. The burn rate is how fast it is being spent: the bad share of requests in a
 //! window over the share allowed. At 1 the budget lasts exactly the period; at 14.4 an hour
-//! spends 2 % of a 30-day budget and the whole of it goes in about two days. A single window
+//! spends 2% of a 30-day budget and the whole of it goes in about two days. A single window
 //! either reacts late (a long one) or to every blip (a short one); asking both a long and a
 //! short window to burn fast catches a real incident quickly and stops saying so soon after
 //! it ends.
@@ -29,8 +29,8 @@ pub fn lasts_seconds(rate: f64, period_seconds: f64) -> Option<f64> {
     (rate > 0.0).then(|| period_seconds / rate)
 }
 
-/// How urgent a burn is, by the usual thresholds: spending 2 % of the budget in an hour or
-/// 5 % in six hours wakes someone up; 10 % in three days (a budget that will not last the
+/// How urgent a burn is, by the usual thresholds: spending 2% of the budget in an hour or
+/// 5% in six hours wakes someone up; 10% in three days (a budget that will not last the
 /// period) is a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -39,7 +39,7 @@ pub enum Severity {
     Within,
     Ticket,
     Page,
-    /// The fastest: 2 % of the budget an hour.
+    /// The fastest: 2% of the budget an hour.
     Urgent,
 }
 
@@ -107,8 +107,8 @@ mod tests {
 
     #[test]
     fn worked_examples() {
-        // 99.9 % success: a budget of 0.1 %. 1.44 % of an hour's requests failing burns at
-        // 14.4 and spends 2 % of the month's budget in that hour; at that rate the budget
+        // 99.9% success: a budget of 0.1%. 1.44% of an hour's requests failing burns at
+        // 14.4 and spends 2% of the month's budget in that hour; at that rate the budget
         // is gone in 50 hours.
         let rate = burn_rate(144, 10_000, 0.001).expect("requests");
         assert!(close(rate, 14.4), "{rate}");
@@ -118,20 +118,20 @@ mod tests {
             50.0 * HOUR
         ));
         assert_eq!(severity(rate, MONTH), Severity::Urgent);
-        // Six hours at 6 spend 5 %; three days at 1 spend 10 %.
+        // Six hours at 6 spend 5%; three days at 1 spend 10%.
         assert!(close(budget_spent(6.0, 6.0 * HOUR, MONTH), 0.05));
         assert!(close(budget_spent(1.0, 3.0 * DAY, MONTH), 0.10));
         assert_eq!(severity(6.0, MONTH), Severity::Page);
         assert_eq!(severity(1.0, MONTH), Severity::Ticket);
         assert_eq!(severity(0.99, MONTH), Severity::Within);
-        // A full outage against 99.9 % burns at 1000: the month's budget lasts 43.2 minutes.
+        // A full outage against 99.9% burns at 1000: the month's budget lasts 43.2 minutes.
         let outage = burn_rate(500, 500, 0.001).expect("requests");
         assert!(close(outage, 1000.0));
         assert!(close(
             lasts_seconds(outage, MONTH).expect("burning"),
             43.2 * 60.0
         ));
-        // A p95 latency objective allows 5 % slower: 10 % slower burns at 2.
+        // A p95 latency objective allows 5% slower: 10% slower burns at 2.
         assert!(close(burn_rate(10, 100, 0.05).expect("requests"), 2.0));
         assert_eq!(burn_rate(0, 0, 0.05), None);
         assert_eq!(lasts_seconds(0.0, MONTH), None);

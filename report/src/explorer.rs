@@ -186,7 +186,22 @@ impl Explorer {
         self.get("/api/errors", &query).await
     }
 
-    /// One trace explained from `span` down, in `lang`.
+    /// One trace explained from `span` down, in `lang`, as the explorer answers it.
+    pub async fn explanation(
+        &self,
+        trace_id: &str,
+        span: Option<&str>,
+        lang: &str,
+        objective_nanos: Option<u64>,
+    ) -> Result<Value, ExplorerError> {
+        let mut query = vec![("lang", lang.to_owned())];
+        query.extend(span.map(|s| ("span", s.to_owned())));
+        query.extend(objective_nanos.map(|n| ("objective", format!("{n}ns"))));
+        self.get(&format!("/api/traces/{}/explain", trace_id.trim()), &query)
+            .await
+    }
+
+    /// [`Explorer::explanation`], read for the report.
     pub async fn explain(
         &self,
         trace_id: &str,
@@ -194,11 +209,14 @@ impl Explorer {
         lang: &str,
         objective_nanos: Option<u64>,
     ) -> Result<Explanation, ExplorerError> {
-        let mut query = vec![("lang", lang.to_owned())];
-        query.extend(span.map(|s| ("span", s.to_owned())));
-        query.extend(objective_nanos.map(|n| ("objective", format!("{n}ns"))));
-        self.get(&format!("/api/traces/{trace_id}/explain"), &query)
-            .await
+        let url = format!("{}/api/traces/{trace_id}/explain", self.base);
+        let value = self
+            .explanation(trace_id, span, lang, objective_nanos)
+            .await?;
+        serde_json::from_value(value).map_err(|err| ExplorerError::Unreadable {
+            url,
+            reason: err.to_string(),
+        })
     }
 
     /// Who was hit over the last `since` seconds: the customers view, as the explorer gives it.

@@ -10,10 +10,12 @@
 //!
 //! Files: [`objectives`] reads the objectives file; [`burn`] is the error-budget arithmetic;
 //! [`explorer`] is the API client; [`assess`] judges without any network; [`gather`] makes a
-//! report; [`model`] is its shape; [`markdown`] and [`words`] write it; [`post`] sends it.
+//! report; [`model`] is its shape; [`markdown`] and [`words`] write it; [`post`] sends it;
+//! [`repeat`] remembers what was posted; [`explain`] lays out one trace's explanation.
 
 pub mod assess;
 pub mod burn;
+pub mod explain;
 pub mod explorer;
 pub mod gather;
 pub mod markdown;

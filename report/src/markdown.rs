@@ -243,19 +243,19 @@ pub fn rate(value: f64) -> String {
     }
 }
 
-/// A share as a percentage, with a decimal only below 10 %.
+/// A share as a percentage, with a decimal only below 10%.
 pub fn percent(share: f64) -> String {
     let pct = share * 100.0;
     if pct == 0.0 {
-        "0 %".into()
+        "0%".into()
     } else if pct < 0.01 {
-        "< 0.01 %".into()
+        "< 0.01%".into()
     } else if pct < 1.0 {
-        format!("{pct:.2} %")
+        format!("{pct:.2}%")
     } else if pct < 10.0 {
-        format!("{pct:.1} %")
+        format!("{pct:.1}%")
     } else {
-        format!("{pct:.0} %")
+        format!("{pct:.0}%")
     }
 }
 

@@ -26,6 +26,7 @@ use std::ops::Range;
 use crate::parse_duration as duration;
 use serde::Deserialize;
 use toml::Spanned;
+use tracedojo_explorer::query::explain::LatencyObjective;
 
 /// The shop's objectives, used when no file is given.
 pub const SHOP: &str = include_str!("../shop-objectives.toml");
@@ -50,7 +51,7 @@ pub struct ObjectivesError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Indicator {
-    /// This share of requests within the threshold: p95 → 95 %.
+    /// This share of requests within the threshold: p95 → 95%.
     LatencyP95,
     LatencyP99,
     /// This share of requests not failing.
@@ -72,7 +73,7 @@ impl Indicator {
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Target {
     pub indicator: Indicator,
-    /// The good share asked for, e.g. 0.95 for a p95 objective, 0.995 for 99.5 % success.
+    /// The good share asked for, e.g. 0.95 for a p95 objective, 0.995 for 99.5% success.
     pub target: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold_ms: Option<f64>,
@@ -235,7 +236,7 @@ impl Objectives {
                         Ok(value)
                     } else {
                         let hint = if (1.0..100.0).contains(&value) {
-                            format!(" (for {value} %, write {})", value / 100.0)
+                            format!(" (for {value}%, write {})", value / 100.0)
                         } else {
                             String::new()
                         };
@@ -243,7 +244,7 @@ impl Objectives {
                             s.span(),
                             "success",
                             format!(
-                                "{value} is not a share between 0 and 1; write e.g. 0.995 for 99.5 % of requests succeeding{hint}"
+                                "{value} is not a share between 0 and 1; write e.g. 0.995 for 99.5% of requests succeeding{hint}"
                             ),
                         ))
                     }
@@ -342,6 +343,28 @@ impl Objectives {
         all.sort_unstable();
         all.dedup();
         all
+    }
+
+    /// Each endpoint's and service's latency threshold (p95, else p99), as the explorer's
+    /// explanations compare a request with: `explore --objectives` and `up` give it these.
+    pub fn latency_objectives(&self) -> Vec<LatencyObjective> {
+        self.entries
+            .iter()
+            .filter_map(|e| {
+                let threshold = match &e.operation {
+                    Some(op) => {
+                        let objective = self.of(&e.service, op)?;
+                        objective.targets.iter().find_map(Target::threshold_nanos)?
+                    }
+                    None => e.p95.or(e.p99)?,
+                };
+                Some(LatencyObjective {
+                    service: e.service.clone(),
+                    operation: e.operation.clone(),
+                    threshold_nanos: threshold,
+                })
+            })
+            .collect()
     }
 
     /// The services named, each once.

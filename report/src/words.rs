@@ -374,11 +374,11 @@ impl Words {
 
 /// "last hour", "last 5 minutes" ...
 pub fn window(seconds: u64, lang: Lang) -> String {
-    let (n, en_unit, ja_unit) = if seconds % 86_400 == 0 {
+    let (n, en_unit, ja_unit) = if seconds.is_multiple_of(86_400) {
         (seconds / 86_400, "day", "日")
-    } else if seconds % 3600 == 0 {
+    } else if seconds.is_multiple_of(3600) {
         (seconds / 3600, "hour", "時間")
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         (seconds / 60, "minute", "分")
     } else {
         (seconds, "second", "秒")
@@ -417,9 +417,9 @@ fn hours(h: f64, lang: Lang) -> String {
     }
 }
 
-/// 0.995 → "99.5 %".
+/// 0.995 → "99.5%".
 fn percent_target(target: f64) -> String {
-    format!("{} %", trim_float((target * 1000.0).round() / 10.0))
+    format!("{}%", trim_float((target * 1000.0).round() / 10.0))
 }
 
 fn trim_float(value: f64) -> String {

@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::query::errors::{self, Scope};
+use crate::query::explain::LatencyObjective;
 use crate::query::namespace::{self, Namespace};
 use crate::query::params::{self, BadParameter};
 use crate::query::search::{self, Search, SpanConditions};
@@ -31,6 +32,8 @@ use crate::store::intern::Sym;
 use crate::store::logs::Logs;
 use crate::store::table::{Table, unhex};
 
+mod explain;
+
 #[derive(Debug, Clone)]
 struct ApiState {
     store: SpanStore,
@@ -38,22 +41,35 @@ struct ApiState {
     exports: crate::ExportHealth,
     /// The attribute that names a request's customer, unless a query names another.
     customer_attribute: Arc<str>,
+    /// What an explanation compares a request's duration with.
+    latency_objectives: Arc<Vec<LatencyObjective>>,
 }
 
-/// The `/api/*` routes over one store; `customer_attribute` is what `/api/customers` reads
-/// unless a query names another.
-pub fn router(
-    store: SpanStore,
-    links: Vec<Link>,
-    exports: crate::ExportHealth,
-    customer_attribute: &str,
-) -> Router {
+/// What the API answers with besides the store, as whoever runs the explorer sets it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiSettings {
+    /// Pages the UI links to.
+    pub links: Vec<Link>,
+    /// Other destinations of the applications' telemetry, as their runner reports them.
+    pub exports: crate::ExportHealth,
+    /// The attribute that names a request's customer, unless a query names another.
+    pub customer_attribute: String,
+    /// How long endpoints' requests should take, for explanations.
+    pub latency_objectives: Vec<LatencyObjective>,
+}
+
+/// The `/api/*` routes over one store.
+pub fn router(store: SpanStore, settings: ApiSettings) -> Router {
     Router::new()
         .route("/api/status", get(status))
         .route("/api/services", get(services))
         .route("/api/namespaces", get(namespaces))
         .route("/api/traces", get(find_traces))
         .route("/api/traces/{trace_id}", get(one_trace))
+        .route(
+            "/api/traces/{trace_id}/explain",
+            get(explain::explain_trace),
+        )
         .route("/api/service-map", get(service_map))
         .route("/api/red", get(red_tables))
         .route("/api/red/series", get(red_over_time))
@@ -62,9 +78,10 @@ pub fn router(
         .route("/api/{*rest}", get(unknown))
         .with_state(ApiState {
             store,
-            links: Arc::new(links),
-            exports,
-            customer_attribute: Arc::from(customer_attribute),
+            links: Arc::new(settings.links),
+            exports: settings.exports,
+            customer_attribute: Arc::from(settings.customer_attribute),
+            latency_objectives: Arc::new(settings.latency_objectives),
         })
 }
 

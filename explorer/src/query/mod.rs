@@ -6,6 +6,7 @@
 
 pub mod customers;
 pub mod errors;
+pub mod explain;
 pub mod map;
 pub mod namespace;
 pub mod params;

@@ -463,7 +463,7 @@ pub fn is_identifier(key: &str, distinct: usize, traces: usize) -> bool {
 
 /// Whether the key's last word is an id: `user.id`, `order_id`, `x-request-id`, `orderId`,
 /// `tracedojo.order.ref`, `session.uuid`.
-fn id_named(key: &str) -> bool {
+pub(super) fn id_named(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
     let lower = last.to_ascii_lowercase();
     matches!(

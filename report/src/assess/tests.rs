@@ -47,13 +47,13 @@ fn rules() -> Rules {
 fn an_endpoint_needs_work_only_when_both_windows_burn() {
     let long = red(
         vec![
-            // Slow in both windows: 10 % slower than 100 ms against 5 % allowed → 2; then 6.
+            // Slow in both windows: 10% slower than 100 ms against 5% allowed → 2; then 6.
             endpoint("GET /slow", 1000, 0, 100),
             // Failing now but not over the hour: a blip.
             endpoint("GET /blip", 1000, 5, 0),
             // Failing over the hour, recovered now.
             endpoint("GET /recovered", 1000, 50, 0),
-            // Failing in both: 3 % against 1 % allowed → 3; then 20 %.
+            // Failing in both: 3% against 1% allowed → 3; then 20%.
             endpoint("POST /fails", 500, 15, 0),
         ],
         vec![],
@@ -75,7 +75,7 @@ fn an_endpoint_needs_work_only_when_both_windows_burn() {
     assert_eq!(judged.len(), 4);
     assert!(
         (judged[1].burn_rate - 0.5).abs() < 1e-9,
-        "the blip: 0.5 % over the hour"
+        "the blip: 0.5% over the hour"
     );
     assert!(notes.is_empty(), "{notes:?}");
     let keys: Vec<String> = items.iter().map(Item::key).collect();
@@ -142,12 +142,12 @@ fn the_steepest_burn_ranks_first_then_traffic() {
     assert_eq!(
         items[0].severity,
         Severity::Urgent,
-        "50 % failing against 1 % allowed: 50"
+        "50% failing against 1% allowed: 50"
     );
     assert_eq!(
         items[1].severity,
         Severity::Page,
-        "10 % against 1 %: 10, between 6 and 14.4"
+        "10% against 1%: 10, between 6 and 14.4"
     );
 }
 

@@ -34,6 +34,16 @@ fn the_shop_objectives_are_valid_and_cover_checkout() {
         .expect("every frontend endpoint");
     assert_eq!(search.targets[0].threshold_ms, Some(250.0));
     assert!(shop.of("catalog", "GET /products").is_none());
+    let latency = shop.latency_objectives();
+    assert_eq!(latency.len(), 3);
+    assert_eq!(
+        (latency[0].operation.as_deref(), latency[0].threshold_nanos),
+        (None, 250_000_000)
+    );
+    assert_eq!(
+        (latency[1].operation.as_deref(), latency[1].threshold_nanos),
+        (Some("POST /api/checkout"), 400_000_000)
+    );
     assert_eq!(
         shop.thresholds(),
         [250_000_000, 400_000_000, 1_000_000_000, 1_500_000_000]

@@ -9,10 +9,13 @@ use axum::routing::post;
 use super::*;
 use crate::fixture::report;
 
-/// What a test receiver got, and what it answers.
+/// A body and its Authorization header.
+type Posted = (Value, Option<String>);
+
+/// What a test receiver got.
 #[derive(Clone, Default)]
 struct Received {
-    bodies: Arc<Mutex<Vec<(Value, Option<String>)>>>,
+    bodies: Arc<Mutex<Vec<Posted>>>,
 }
 
 async fn receiver_answering(status: StatusCode) -> (SocketAddr, Received) {
@@ -145,7 +148,7 @@ fn the_chat_message_is_slack_shaped_and_escaped() {
     let text = message["text"].as_str().expect("text");
     assert!(text.contains("*1. frontend POST /api/checkout* — p95 under 400 ms: objective missed (burn rate 3.0, ticket)"), "{text}");
     assert!(
-        text.contains("Where the time goes (critical path): payment 82 %"),
+        text.contains("Where the time goes (critical path): payment 82%"),
         "{text}"
     );
     assert!(
@@ -190,7 +193,7 @@ fn a_ticket_is_jira_shaped() {
     );
     let description = fields["description"].as_str().expect("description");
     assert!(
-        description.contains("時間の内訳（クリティカルパス）: payment 82 %"),
+        description.contains("時間の内訳（クリティカルパス）: payment 82%"),
         "{description}"
     );
     assert!(
