@@ -165,6 +165,8 @@ impl Reporter {
 struct Findings {
     endpoints_judged: u64,
     needs_work: usize,
+    /// Endpoints the report looked into (it finds exemplar traces for the first few).
+    detailed: usize,
     /// Endpoints whose time was split by service from explained exemplar traces.
     explained: usize,
     exemplars: usize,
@@ -177,32 +179,42 @@ struct Findings {
 }
 
 impl Findings {
+    /// Reads a JSON report; a field missing or of another type (the report's shape changed)
+    /// is an error rather than a zero.
     fn read(json: &[u8]) -> anyhow::Result<Findings> {
         let report: Value = serde_json::from_slice(json).context("the report is not JSON")?;
-        let items = report["needs_work"].as_array().cloned().unwrap_or_default();
-        let notes: Vec<&str> = report["notes"]
-            .as_array()
-            .map(|notes| notes.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let count = |item: &Value, part: &str| item["why"][part].as_array().map_or(0, Vec::len);
-        Ok(Findings {
+        let array = |value: &Value, name: &str| -> anyhow::Result<Vec<Value>> {
+            value[name]
+                .as_array()
+                .cloned()
+                .with_context(|| format!("the report has no array {name}"))
+        };
+        let items = array(&report, "needs_work")?;
+        let notes: Vec<String> = array(&report, "notes")?
+            .iter()
+            .filter_map(|note| note.as_str().map(str::to_string))
+            .collect();
+        let mut findings = Findings {
             endpoints_judged: report["endpoints_judged"]
                 .as_u64()
                 .context("the report has no endpoints_judged")?,
             needs_work: items.len(),
-            explained: items
-                .iter()
-                .filter(|item| count(item, "time_by_service") > 0)
-                .count(),
-            exemplars: items.iter().map(|item| count(item, "exemplars")).sum(),
-            queries: report["queries"].as_array().map_or(0, Vec::len),
+            queries: array(&report, "queries")?.len(),
             notes: notes.len(),
             unexplained_notes: notes
                 .iter()
                 .filter(|note| note.contains("could not be explained"))
                 .count(),
-            first_note: notes.first().map(|note| note.to_string()),
-        })
+            first_note: notes.first().cloned(),
+            ..Findings::default()
+        };
+        for item in &items {
+            let exemplars = array(&item["why"], "exemplars")?.len();
+            findings.exemplars += exemplars;
+            findings.detailed += usize::from(exemplars > 0);
+            findings.explained += usize::from(!array(&item["why"], "time_by_service")?.is_empty());
+        }
+        Ok(findings)
     }
 }
 
@@ -305,10 +317,10 @@ async fn run_all(binary: &Path, args: &ReportArgs, send: &ExplorerArgs) -> anyho
             + " s",
     );
     table.info(
-        "   endpoints judged / need work / explained",
+        "   endpoints judged / need work / detailed / explained",
         format!(
-            "{} / {} / {}",
-            found.endpoints_judged, found.needs_work, found.explained
+            "{} / {} / {} / {}",
+            found.endpoints_judged, found.needs_work, found.detailed, found.explained
         ),
     );
     table.info(
@@ -435,11 +447,12 @@ async fn timed_reports(
             println!("report bench: the report's first note: {note}");
         }
         println!(
-            "report bench: report {run}: {:.2} s, {} KiB of JSON; {} endpoints judged, {} need work, {} explained, {} exemplars, {} notes",
+            "report bench: report {run}: {:.2} s, {} KiB of JSON; {} endpoints judged, {} need work, {} with exemplars, {} explained, {} exemplars, {} notes",
             finished.seconds,
             finished.stdout.len().div_ceil(1024),
             findings.endpoints_judged,
             findings.needs_work,
+            findings.detailed,
             findings.explained,
             findings.exemplars,
             findings.notes
@@ -737,5 +750,64 @@ impl BackToBack {
             std::mem::take(&mut *self.finished.lock().unwrap_or_else(|p| p.into_inner()));
         let error = self.error.lock().unwrap_or_else(|p| p.into_inner()).take();
         (finished, error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(exemplars: usize, explained: bool) -> Value {
+        let share = serde_json::json!({"service": "checkout", "share": 0.7, "ms": 84.0});
+        serde_json::json!({
+            "service": "frontend",
+            "operation": "POST /api/checkout",
+            "why": {
+                "exemplars": vec![serde_json::json!({"trace_id": "ab"}); exemplars],
+                "time_by_service": if explained { vec![share] } else { Vec::new() },
+            }
+        })
+    }
+
+    #[test]
+    fn findings_count_what_the_report_judged_detailed_and_explained() {
+        let report = serde_json::json!({
+            "endpoints_judged": 6,
+            "needs_work": [item(3, true), item(2, false), item(0, false)],
+            "queries": [{"query": "SELECT 1"}],
+            "notes": [
+                "frontend GET /api/search: trace ab could not be explained: 404",
+                "something else",
+            ],
+        });
+        let found = Findings::read(report.to_string().as_bytes()).expect("reads");
+        assert_eq!(found.endpoints_judged, 6);
+        assert_eq!(found.needs_work, 3);
+        assert_eq!(found.detailed, 2);
+        assert_eq!(found.explained, 1);
+        assert_eq!(found.exemplars, 5);
+        assert_eq!(found.queries, 1);
+        assert_eq!((found.notes, found.unexplained_notes), (2, 1));
+    }
+
+    #[test]
+    fn a_report_of_another_shape_is_an_error_not_zero() {
+        let renamed = serde_json::json!({
+            "endpoints_judged": 1,
+            "needs_work": [{"why": {"exemplars": [], "time_by_services": []}}],
+            "queries": [],
+            "notes": [],
+        });
+        let error = Findings::read(renamed.to_string().as_bytes()).expect_err("refused");
+        assert!(error.to_string().contains("time_by_service"), "{error}");
+        let no_judged = serde_json::json!({"needs_work": [], "queries": [], "notes": []});
+        assert!(Findings::read(no_judged.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn p50_is_a_measured_value_and_max_the_largest() {
+        assert_eq!(p50_max(&[3.0, 1.0, 2.0, 9.0, 4.0]), (3.0, 9.0));
+        assert_eq!(p50_max(&[2.0, 1.0]), (1.0, 2.0));
+        assert!(p50_max(&[]).0.is_nan());
     }
 }
