@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of `tracedojo report` over a full explorer: how long a report takes with a million
 # spans stored, and what running reports costs the explorer's ingest. Prints a table of figures
-# with their targets; asserts nothing. About 3 minutes on 2 cores after the release build (the
-# build: seconds when cached, about 4 minutes from clean).
+# with their targets; asserts nothing. About 75 seconds on 2 cores after the release build (the
+# build: seconds when cached, about 5 minutes from clean).
 #
 #   1. `tracedojo explore --max-spans 1000000 --max-memory 4GiB` (free loopback ports), pinned
 #      to CPU 0 with TOKIO_WORKER_THREADS=1 as in bench/explorer.sh, is filled with 1,000,000
