@@ -4,141 +4,54 @@
 //! spans' log records, service map edges, RED rows and series, root causes, separating
 //! attributes) — and bad queries get 400s that name the parameter.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link, SpanKind};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use prost::Message;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracedojo_explorer::{Explorer, ExplorerConfig, ExplorerError, ReceiverConfig};
 
-const MS: u64 = 1_000_000;
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn s(key: &str, value: &str) -> KeyValue {
-    kv(key, any_value::Value::StringValue(value.to_owned()))
-}
-
-fn i(key: &str, value: i64) -> KeyValue {
-    kv(key, any_value::Value::IntValue(value))
-}
-
-/// Builds the spans of one trace; times are milliseconds after `base`.
-struct TraceBuilder {
-    trace_id: [u8; 16],
-    base: u64,
-    spans: Vec<(String, Span)>,
-}
+use common::http::{get, get_as};
+use common::sender::Sender;
+use common::trace::TraceBuilder;
+use common::{MS, error_status, i, now_nanos, s};
 
 impl TraceBuilder {
-    fn new(n: u8, base: u64) -> Self {
-        let mut trace_id = [0x5a; 16];
-        trace_id[15] = n;
-        TraceBuilder {
-            trace_id,
-            base,
-            spans: Vec::new(),
+    /// [`TraceBuilder::request`] as the shop's services send it: every resource at
+    /// `service.version` 1.0.0, every SERVER span carrying the user's `tier`.
+    fn request_for_tier(&self, tier: &str) -> ExportTraceServiceRequest {
+        let mut request = self.request();
+        for resource_spans in &mut request.resource_spans {
+            let resource = resource_spans.resource.as_mut().expect("a resource");
+            resource.attributes.push(s("service.version", "1.0.0"));
+            let spans = resource_spans
+                .scope_spans
+                .iter_mut()
+                .flat_map(|scope| &mut scope.spans);
+            for span in spans.filter(|span| span.kind == SpanKind::Server as i32) {
+                span.attributes.push(s("tracedojo.user.tier", tier));
+            }
         }
+        request
     }
-
-    fn id(&self, span: u8) -> Vec<u8> {
-        vec![self.trace_id[15], 0, 0, 0, 0, 0, 0, span]
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn span(
-        &mut self,
-        service: &str,
-        id: u8,
-        parent: Option<u8>,
-        name: &str,
-        kind: SpanKind,
-        (start, end): (u64, u64),
-        attributes: Vec<KeyValue>,
-    ) -> &mut Span {
-        let span = Span {
-            trace_id: self.trace_id.to_vec(),
-            span_id: self.id(id),
-            parent_span_id: parent.map(|p| self.id(p)).unwrap_or_default(),
-            name: name.to_owned(),
-            kind: kind as i32,
-            start_time_unix_nano: self.base + start * MS,
-            end_time_unix_nano: self.base + end * MS,
-            attributes,
-            ..Default::default()
-        };
-        self.spans.push((service.to_owned(), span));
-        &mut self.spans.last_mut().expect("just pushed").1
-    }
-
-    fn hex(&self) -> String {
-        self.trace_id.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    fn request(&self, tier: &str) -> ExportTraceServiceRequest {
-        let mut services: Vec<String> = self.spans.iter().map(|(s, _)| s.clone()).collect();
-        services.dedup();
-        services.sort();
-        services.dedup();
-        ExportTraceServiceRequest {
-            resource_spans: services
-                .iter()
-                .map(|service| ResourceSpans {
-                    resource: Some(Resource {
-                        attributes: vec![s("service.name", service), s("service.version", "1.0.0")],
-                        ..Default::default()
-                    }),
-                    scope_spans: vec![ScopeSpans {
-                        spans: self
-                            .spans
-                            .iter()
-                            .filter(|(s, _)| s == service)
-                            .map(|(_, span)| {
-                                let mut span = span.clone();
-                                if span.kind == SpanKind::Server as i32 {
-                                    span.attributes.push(s("tracedojo.user.tier", tier));
-                                }
-                                span
-                            })
-                            .collect(),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                })
-                .collect(),
-        }
-    }
-}
-
-fn error_status(message: &str) -> Option<Status> {
-    Some(Status {
-        code: status::StatusCode::Error as i32,
-        message: message.to_owned(),
-    })
 }
 
 /// A checkout: frontend → checkout → (cart query ×3, payment, inventory unreachable).
 /// With `fail`, payment answers 503 and the error climbs to the root.
 fn checkout(n: u8, base: u64, fail: bool) -> TraceBuilder {
     use SpanKind::{Client, Server};
-    let mut t = TraceBuilder::new(n, base);
+    let mut t = TraceBuilder::at(n, base);
     t.span(
         "frontend",
         1,
@@ -253,40 +166,6 @@ fn checkout(n: u8, base: u64, fail: bool) -> TraceBuilder {
     t
 }
 
-fn now_nanos() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos(),
-    )
-    .expect("fits")
-}
-
-/// GET over a fresh connection; returns the status and the JSON body.
-async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
-    get_as(addr, &addr.to_string(), path).await
-}
-
-/// GET with the `Host` header a browser would send for `host`.
-async fn get_as(addr: SocketAddr, host: &str, path: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8(raw).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    let status: u16 = head[9..12].parse().expect("status code");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/json"),
-        "{path}: {head}"
-    );
-    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
-    (status, body)
-}
-
 async fn post_protobuf(addr: SocketAddr, request: &ExportTraceServiceRequest) -> u16 {
     let body = request.encode_to_vec();
     let mut stream = TcpStream::connect(addr).await.expect("connect");
@@ -312,32 +191,25 @@ struct Fixture {
 /// Ten succeeding silver checkouts and five failing gold ones, over both transports, plus
 /// the shipping consumer of the first checkout's order.
 async fn fixture() -> Fixture {
-    let explorer = Explorer::start(ExplorerConfig::local())
-        .await
-        .expect("explorer starts");
+    let mut sender = Sender::start(ExplorerConfig::local()).await;
     let base = now_nanos() - 60_000 * MS;
-    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-        .await
-        .expect("gRPC connects");
     let mut oks = Vec::new();
     for n in 0..10u8 {
         let trace = checkout(n, base + u64::from(n) * 1_000 * MS, false);
-        client
-            .export(trace.request("silver"))
-            .await
-            .expect("gRPC export");
+        sender.export(trace.request_for_tier("silver")).await;
         oks.push(trace);
     }
+    let http = sender.explorer.receiver().http_addr();
     let mut failing = Vec::new();
     for n in 10..15u8 {
         let trace = checkout(n, base + u64::from(n) * 1_000 * MS, true);
-        let status = post_protobuf(explorer.receiver().http_addr(), &trace.request("gold")).await;
+        let status = post_protobuf(http, &trace.request_for_tier("gold")).await;
         assert_eq!(status, 200);
         failing.push(trace);
     }
     // The consumer links to the first checkout's producer span.
     let first = &oks[0];
-    let mut shipping = TraceBuilder::new(99, base + 200 * MS);
+    let mut shipping = TraceBuilder::at(99, base + 200 * MS);
     let consumer = shipping.span(
         "shipping",
         1,
@@ -352,12 +224,9 @@ async fn fixture() -> Fixture {
         span_id: first.id(10),
         ..Default::default()
     });
-    client
-        .export(shipping.request("silver"))
-        .await
-        .expect("gRPC export");
+    sender.export(shipping.request_for_tier("silver")).await;
     Fixture {
-        explorer,
+        explorer: sender.explorer,
         ok: oks.swap_remove(9),
         failing,
     }
@@ -601,7 +470,7 @@ async fn a_trace_shows_each_spans_log_records() {
     let (status, trace) = get(ui, &format!("/api/traces/{}", f.ok.hex())).await;
     assert_eq!(status, 200, "{trace}");
     let logs_of = |span: u8| -> Vec<Value> {
-        let id: String = f.ok.id(span).iter().map(|b| format!("{b:02x}")).collect();
+        let id = f.ok.span_hex(span);
         trace["spans"]
             .as_array()
             .expect("spans")
@@ -772,7 +641,7 @@ async fn map_red_and_errors_summarise_the_window() {
 
 /// A payment call taking `ms`, `minutes_ago` minutes ago.
 fn charge(n: u8, minutes_ago: u64, ms: u64) -> TraceBuilder {
-    let mut t = TraceBuilder::new(n, now_nanos() - minutes_ago * 60_000 * MS);
+    let mut t = TraceBuilder::at(n, now_nanos() - minutes_ago * 60_000 * MS);
     t.span(
         "payment",
         1,
@@ -787,12 +656,7 @@ fn charge(n: u8, minutes_ago: u64, ms: u64) -> TraceBuilder {
 
 #[tokio::test]
 async fn red_counts_the_slow_and_reads_an_earlier_window() {
-    let explorer = Explorer::start(ExplorerConfig::local())
-        .await
-        .expect("explorer starts");
-    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-        .await
-        .expect("gRPC connects");
+    let mut sender = Sender::start(ExplorerConfig::local()).await;
     // Four quick calls seven minutes ago, four slow ones a minute ago.
     for n in 0..8u8 {
         let (minutes_ago, ms) = if n < 4 {
@@ -800,12 +664,11 @@ async fn red_counts_the_slow_and_reads_an_earlier_window() {
         } else {
             (1, 200 + u64::from(n))
         };
-        client
-            .export(charge(n, minutes_ago, ms).request("silver"))
-            .await
-            .expect("gRPC export");
+        sender
+            .export(charge(n, minutes_ago, ms).request_for_tier("silver"))
+            .await;
     }
-    let ui = explorer.ui_addr();
+    let ui = sender.ui();
     let row = |red: &Value| red["endpoints"][0].clone();
 
     let (status, recent) = get(ui, "/api/red?since=5m&slower_than=100ms&slower_than=205ms").await;
@@ -839,17 +702,12 @@ async fn red_counts_the_slow_and_reads_an_earlier_window() {
 
 #[tokio::test]
 async fn the_separating_attribute_is_the_segment_that_fails() {
-    let explorer = Explorer::start(ExplorerConfig::local())
-        .await
-        .expect("explorer starts");
+    let mut sender = Sender::start(ExplorerConfig::local()).await;
     let base = now_nanos() - 30_000 * MS;
-    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-        .await
-        .expect("gRPC connects");
     // 20 silver traces succeed, 6 gold ones fail at payment; no other error.
     for n in 0..26u8 {
         let gold = n >= 20;
-        let mut t = TraceBuilder::new(n, base + u64::from(n) * MS);
+        let mut t = TraceBuilder::at(n, base + u64::from(n) * MS);
         t.span(
             "frontend",
             1,
@@ -871,12 +729,11 @@ async fn the_separating_attribute_is_the_segment_that_fails() {
         if gold {
             pay.status = error_status("declined upstream");
         }
-        client
-            .export(t.request(if gold { "gold" } else { "silver" }))
-            .await
-            .expect("export");
+        sender
+            .export(t.request_for_tier(if gold { "gold" } else { "silver" }))
+            .await;
     }
-    let (_, errors) = get(explorer.ui_addr(), "/api/errors").await;
+    let (_, errors) = get(sender.ui(), "/api/errors").await;
     assert_eq!(errors["failing_traces"], 6);
     let top = &errors["attributes"][0];
     assert_eq!(top["key"], "tracedojo.user.tier", "{errors}");
@@ -885,7 +742,7 @@ async fn the_separating_attribute_is_the_segment_that_fails() {
     assert_eq!(top["total_with"], 6);
     assert_eq!(top["error_rate_with"], 1.0);
     assert_eq!(top["error_rate_without"], 0.0);
-    explorer.shutdown().await.expect("shutdown");
+    sender.explorer.shutdown().await.expect("shutdown");
 }
 
 /// A declined card: payment answers 402, so checkout's call to it fails; checkout's own
@@ -897,7 +754,7 @@ async fn a_failure_passed_up_through_a_healthy_server_has_one_root_cause() {
     let explorer = Explorer::start(ExplorerConfig::local())
         .await
         .expect("explorer starts");
-    let mut t = TraceBuilder::new(1, now_nanos() - 10_000 * MS);
+    let mut t = TraceBuilder::at(1, now_nanos() - 10_000 * MS);
     let declined = vec![i("http.response.status_code", 402), s("error.type", "402")];
     t.span(
         "frontend",
@@ -956,7 +813,7 @@ async fn a_failure_passed_up_through_a_healthy_server_has_one_root_cause() {
         vec![],
     );
     assert_eq!(
-        post_protobuf(explorer.receiver().http_addr(), &t.request("gold")).await,
+        post_protobuf(explorer.receiver().http_addr(), &t.request_for_tier("gold")).await,
         200
     );
     let (_, errors) = get(explorer.ui_addr(), "/api/errors").await;
@@ -980,15 +837,10 @@ async fn a_failure_passed_up_through_a_healthy_server_has_one_root_cause() {
 /// once; one that is also linked to the producer is not counted twice.
 #[tokio::test]
 async fn a_consumer_below_its_producer_is_an_edge() {
-    let explorer = Explorer::start(ExplorerConfig::local())
-        .await
-        .expect("explorer starts");
+    let mut sender = Sender::start(ExplorerConfig::local()).await;
     let base = now_nanos() - 10_000 * MS;
-    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-        .await
-        .expect("gRPC connects");
     for (n, also_linked) in [(1u8, false), (2, true)] {
-        let mut t = TraceBuilder::new(n, base + u64::from(n) * MS);
+        let mut t = TraceBuilder::at(n, base + u64::from(n) * MS);
         t.span(
             "orders",
             1,
@@ -1015,15 +867,15 @@ async fn a_consumer_below_its_producer_is_an_edge() {
         if also_linked {
             consumer.links.push(link);
         }
-        client.export(t.request("silver")).await.expect("export");
+        sender.export(t.request_for_tier("silver")).await;
     }
-    let (_, map) = get(explorer.ui_addr(), "/api/service-map").await;
+    let (_, map) = get(sender.ui(), "/api/service-map").await;
     let edges = map["edges"].as_array().expect("edges");
     assert_eq!(edges.len(), 1, "{map}");
     assert_eq!(edges[0]["from"], "orders");
     assert_eq!(edges[0]["to"], "mailer");
     assert_eq!(edges[0]["requests"], 2, "{map}");
-    explorer.shutdown().await.expect("shutdown");
+    sender.explorer.shutdown().await.expect("shutdown");
 }
 
 /// A call with no traced child is drawn to the service its `service.peer.name` names or, from
@@ -1035,7 +887,7 @@ async fn an_untraced_callee_is_named_by_service_peer_name_or_else_peer_service()
     let explorer = Explorer::start(ExplorerConfig::local())
         .await
         .expect("explorer starts");
-    let mut t = TraceBuilder::new(1, now_nanos() - 10_000 * MS);
+    let mut t = TraceBuilder::at(1, now_nanos() - 10_000 * MS);
     t.span("orders", 1, None, "POST /orders", Server, (0, 40), vec![]);
     for (id, name, attributes) in [
         (
@@ -1073,7 +925,7 @@ async fn an_untraced_callee_is_named_by_service_peer_name_or_else_peer_service()
         );
     }
     assert_eq!(
-        post_protobuf(explorer.receiver().http_addr(), &t.request("gold")).await,
+        post_protobuf(explorer.receiver().http_addr(), &t.request_for_tier("gold")).await,
         200
     );
     let (_, map) = get(explorer.ui_addr(), "/api/service-map").await;
@@ -1275,7 +1127,7 @@ impl TraceBuilder {
         tier: &str,
         namespace_of: impl Fn(&str) -> Option<&'static str>,
     ) -> ExportTraceServiceRequest {
-        let mut request = self.request(tier);
+        let mut request = self.request_for_tier(tier);
         for resource_spans in &mut request.resource_spans {
             let resource = resource_spans.resource.as_mut().expect("a resource");
             let service = resource
@@ -1308,23 +1160,17 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
 #[tokio::test]
 async fn the_namespace_filter_keeps_each_persons_spans_apart() {
     use SpanKind::{Client, Server};
-    let explorer = Explorer::start(ExplorerConfig::local())
-        .await
-        .expect("explorer starts");
-    let ui = explorer.ui_addr();
+    let mut sender = Sender::start(ExplorerConfig::local()).await;
+    let ui = sender.ui();
     let base = now_nanos() - 60_000 * MS;
-    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-        .await
-        .expect("gRPC connects");
     let at = |n: u8| base + u64::from(n) * 1_000 * MS;
 
     let mut alice = Vec::new();
     for n in 20..24u8 {
         let trace = checkout(n, at(n), n >= 22);
-        client
+        sender
             .export(trace.request_in("gold", |_| Some("alice")))
-            .await
-            .expect("export");
+            .await;
         alice.push(trace.hex());
     }
     let mut bob = Vec::new();
@@ -1335,13 +1181,12 @@ async fn the_namespace_filter_keeps_each_persons_spans_apart() {
             assert_eq!(payment.name, "POST /charge");
             payment.attributes.push(s("service.namespace", "alice"));
         }
-        client
+        sender
             .export(trace.request_in("silver", |_| Some("bob")))
-            .await
-            .expect("export");
+            .await;
         bob.push(trace.hex());
     }
-    let mut shipping = TraceBuilder::new(34, at(34));
+    let mut shipping = TraceBuilder::at(34, at(34));
     shipping
         .span(
             "shipping",
@@ -1362,13 +1207,12 @@ async fn the_namespace_filter_keeps_each_persons_spans_apart() {
             span_id: vec![30, 0, 0, 0, 0, 0, 0, 10],
             ..Default::default()
         });
-    client
+    sender
         .export(shipping.request_in("silver", |_| Some("bob")))
-        .await
-        .expect("export");
+        .await;
     bob.push(shipping.hex());
     // Alice's frontend calls bob's checkout.
-    let mut cross = TraceBuilder::new(50, at(50));
+    let mut cross = TraceBuilder::at(50, at(50));
     cross.span(
         "frontend",
         1,
@@ -1396,7 +1240,7 @@ async fn the_namespace_filter_keeps_each_persons_spans_apart() {
         (2, 18),
         vec![],
     );
-    client
+    sender
         .export(cross.request_in("silver", |service| {
             Some(if service == "frontend" {
                 "alice"
@@ -1404,15 +1248,11 @@ async fn the_namespace_filter_keeps_each_persons_spans_apart() {
                 "bob"
             })
         }))
-        .await
-        .expect("export");
+        .await;
     alice.push(cross.hex());
     bob.push(cross.hex());
     let nobody = checkout(60, at(60), false);
-    client
-        .export(nobody.request_in("silver", |_| None))
-        .await
-        .expect("export");
+    sender.export(nobody.request_in("silver", |_| None)).await;
 
     // Search: the condition holds for one span, its resource's namespace included.
     let (_, body) = get(ui, "/api/traces?namespace=alice").await;
@@ -1587,5 +1427,5 @@ async fn the_namespace_filter_keeps_each_persons_spans_apart() {
     );
     let (status, body) = get(ui, "/api/services?namespaces=alice").await;
     assert_eq!(status, 400, "{body}");
-    explorer.shutdown().await.expect("shutdown");
+    sender.explorer.shutdown().await.expect("shutdown");
 }

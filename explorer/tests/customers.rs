@@ -7,71 +7,30 @@
 //! the requests without a customer, the configured attribute — and bad queries get 400s that
 //! name the parameter.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tracedojo_explorer::{Explorer, ExplorerConfig};
+use tracedojo_explorer::ExplorerConfig;
 
-const MS: u64 = 1_000_000;
+use common::http::{Answer, answer, assert_refused};
+use common::sender::Sender;
+use common::trace::TraceBuilder;
+use common::{MS, error_status, now_nanos, s};
+
 /// The customer attribute these traces carry (the explorer's default).
 const COMPANY: &str = "tracedojo.user.company";
 
-fn s(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn now_nanos() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos(),
-    )
-    .expect("fits")
-}
-
-/// One span of a [`Trace`] and the resource it comes from.
-struct Part {
-    service: String,
-    resource: Vec<KeyValue>,
-    span: Span,
-}
-
-/// The spans of one trace; times are milliseconds after `base`.
-struct Trace {
-    id: [u8; 16],
-    base: u64,
-    parts: Vec<Part>,
-}
+/// A trace built a span at a time, each span's attributes and status given after it.
+struct Trace(TraceBuilder);
 
 impl Trace {
-    fn new(n: u16, base: u64) -> Trace {
-        let mut id = [0xc5; 16];
-        id[14..].copy_from_slice(&n.to_be_bytes());
-        Trace {
-            id,
-            base,
-            parts: Vec::new(),
-        }
-    }
-
-    fn span_id(&self, span: u8) -> Vec<u8> {
-        vec![self.id[14], self.id[15], 0, 0, 0, 0, 0, span]
+    fn new(n: u8, base: u64) -> Trace {
+        Trace(TraceBuilder::at(n, base))
     }
 
     /// Adds span `id` (under `parent`) of `service`; the builder's last span is what
@@ -82,127 +41,57 @@ impl Trace {
         (id, parent): (u8, Option<u8>),
         name: &str,
         kind: SpanKind,
-        (start, end): (u64, u64),
+        times: (u64, u64),
     ) -> &mut Trace {
-        let span = Span {
-            trace_id: self.id.to_vec(),
-            span_id: self.span_id(id),
-            parent_span_id: parent.map(|p| self.span_id(p)).unwrap_or_default(),
-            name: name.to_owned(),
-            kind: kind as i32,
-            start_time_unix_nano: self.base + start * MS,
-            end_time_unix_nano: self.base + end * MS,
-            ..Default::default()
-        };
-        self.parts.push(Part {
-            service: service.to_owned(),
-            resource: vec![s("service.name", service)],
-            span,
-        });
+        self.0
+            .span(service, id, parent, name, kind, times, Vec::new());
         self
     }
 
-    fn last(&mut self) -> &mut Part {
-        self.parts.last_mut().expect("a span was added")
+    /// The last span added, and its service.
+    fn last(&mut self) -> (&str, &mut Span) {
+        let (service, span) = self.0.spans.last_mut().expect("a span was added");
+        (service, span)
     }
 
     fn attr(&mut self, key: &str, value: &str) -> &mut Trace {
-        self.last().span.attributes.push(s(key, value));
+        self.last().1.attributes.push(s(key, value));
         self
     }
 
     fn failed(&mut self) -> &mut Trace {
-        self.last().span.status = Some(Status {
-            code: status::StatusCode::Error as i32,
-            message: "failed".into(),
-        });
+        self.last().1.status = error_status("failed");
         self
     }
 
+    /// Puts `key` = `value` on the resource of the last span's service.
     fn on_resource(&mut self, key: &str, value: &str) -> &mut Trace {
-        self.last().resource.push(s(key, value));
+        let service = self.last().0.to_owned();
+        self.0.resource(&service, vec![s(key, value)]);
         self
     }
 
-    /// Every span's resource gets `service.namespace` = `namespace(service)`.
+    /// Every service's resource gets `service.namespace` = `namespace(service)`.
     fn in_namespace(&mut self, namespace: impl Fn(&str) -> &'static str) -> &mut Trace {
-        for part in &mut self.parts {
-            let value = namespace(&part.service);
-            part.resource.push(s("service.namespace", value));
+        for service in self.0.services() {
+            self.0
+                .resource(&service, vec![s("service.namespace", namespace(&service))]);
         }
         self
     }
 
     fn hex(&self) -> String {
-        self.id.iter().map(|b| format!("{b:02x}")).collect()
+        self.0.hex()
     }
 
-    /// One `ResourceSpans` per span: resources with the same attributes are the same
-    /// resource to the store, as they are to a real exporter's batches.
     fn request(&self) -> ExportTraceServiceRequest {
-        ExportTraceServiceRequest {
-            resource_spans: self
-                .parts
-                .iter()
-                .map(|part| ResourceSpans {
-                    resource: Some(Resource {
-                        attributes: part.resource.clone(),
-                        ..Default::default()
-                    }),
-                    scope_spans: vec![ScopeSpans {
-                        spans: vec![part.span.clone()],
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                })
-                .collect(),
-        }
+        self.0.request()
     }
-}
-
-struct Sender {
-    explorer: Explorer,
-    client: TraceServiceClient<tonic::transport::Channel>,
-}
-
-impl Sender {
-    async fn start(config: ExplorerConfig) -> Sender {
-        let explorer = Explorer::start(config).await.expect("explorer starts");
-        let client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-            .await
-            .expect("gRPC connects");
-        Sender { explorer, client }
-    }
-
-    async fn send(&mut self, trace: &Trace) {
-        self.client
-            .export(trace.request())
-            .await
-            .expect("gRPC export");
-    }
-
-    fn ui(&self) -> SocketAddr {
-        self.explorer.ui_addr()
-    }
-}
-
-/// GET over a fresh connection; returns the status and the JSON body.
-async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8(raw).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    let status: u16 = head[9..12].parse().expect("status code");
-    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
-    (status, body)
 }
 
 /// `GET path`, which must answer 200.
 async fn customers(addr: SocketAddr, path: &str) -> Value {
-    let (status, body) = get(addr, path).await;
+    let Answer { status, body, .. } = answer(addr, path).await;
     assert_eq!(status, 200, "{path}: {body}");
     body
 }
@@ -274,7 +163,7 @@ async fn each_request_counts_once_at_its_first_server() {
     load.span("api", (4, Some(3)), "GET /products", Server, (6, 39))
         .attr(COMPANY, "Acme")
         .failed();
-    sender.send(&load).await;
+    sender.export(load.request()).await;
 
     let mut scheduled = Trace::new(2, base + 1_000 * MS);
     scheduled.span("scheduler", (1, None), "nightly run", Internal, (0, 30));
@@ -283,7 +172,7 @@ async fn each_request_counts_once_at_its_first_server() {
         .span("jobs", (3, Some(2)), "POST /jobs", Server, (2, 28))
         .on_resource(COMPANY, "Globex")
         .failed();
-    sender.send(&scheduled).await;
+    sender.export(scheduled.request()).await;
 
     let mut found_below = Trace::new(3, base + 2_000 * MS);
     found_below.span("web", (1, None), "GET /cart", Server, (0, 20));
@@ -291,7 +180,7 @@ async fn each_request_counts_once_at_its_first_server() {
     found_below
         .span("api", (3, Some(2)), "GET /cart", Server, (2, 18))
         .attr(COMPANY, "Initech");
-    sender.send(&found_below).await;
+    sender.export(found_below.request()).await;
 
     let mut fan_out = Trace::new(4, base + 3_000 * MS);
     fan_out.span("browser", (1, None), "page load", Client, (0, 60));
@@ -301,20 +190,20 @@ async fn each_request_counts_once_at_its_first_server() {
     fan_out
         .span("api", (3, Some(1)), "GET /recommendations", Server, (2, 59))
         .attr(COMPANY, "Acme");
-    sender.send(&fan_out).await;
+    sender.export(fan_out.request()).await;
 
     let mut nobody = Trace::new(5, base + 4_000 * MS);
     nobody
         .span("web", (1, None), "GET /health", Server, (0, 2))
         .failed();
-    sender.send(&nobody).await;
+    sender.export(nobody.request()).await;
 
     let mut unanswered = Trace::new(6, base + 5_000 * MS);
     unanswered
         .span("loadgen", (1, None), "GET /home", Client, (0, 5))
         .attr(COMPANY, "Acme")
         .failed();
-    sender.send(&unanswered).await;
+    sender.export(unanswered.request()).await;
 
     let ui = sender.ui();
     let body = customers(ui, "/api/customers").await;
@@ -373,7 +262,7 @@ async fn each_request_counts_once_at_its_first_server() {
 /// web's `GET /items` taking `ms` milliseconds, the first `failing` of them failed.
 fn requests(
     traces: &mut Vec<Trace>,
-    next: &mut u16,
+    next: &mut u8,
     base: u64,
     company: &str,
     (count, failing): (usize, usize),
@@ -425,7 +314,7 @@ async fn customers_rank_by_the_requests_that_went_wrong() {
         traces.push(trace);
     }
     for trace in &traces {
-        sender.send(trace).await;
+        sender.export(trace.request()).await;
     }
     let ui = sender.ui();
 
@@ -514,7 +403,7 @@ async fn start_and_end_choose_the_incident_window() {
         if fail {
             trace.failed();
         }
-        sender.send(&trace).await;
+        sender.export(trace.request()).await;
     }
     // A page open for eight minutes: Initech's request at its start, and a failed one of
     // Globex's (a colleague's, same browser) two minutes ago.
@@ -538,7 +427,7 @@ async fn start_and_end_choose_the_incident_window() {
     )
     .attr(COMPANY, "Globex")
     .failed();
-    sender.send(&page).await;
+    sender.export(page.request()).await;
     let ui = sender.ui();
     let ms = |nanos: u64| nanos / MS;
     let incident = format!(
@@ -589,12 +478,12 @@ async fn the_namespace_filter_counts_each_persons_requests() {
         .attr(COMPANY, "Acme")
         .failed();
     alice.in_namespace(|_| "alice");
-    sender.send(&alice).await;
+    sender.export(alice.request()).await;
     let mut bob = Trace::new(2, base + 1_000 * MS);
     bob.span("web", (1, None), "GET /home", Server, (0, 10))
         .attr(COMPANY, "Globex");
     bob.in_namespace(|_| "bob");
-    sender.send(&bob).await;
+    sender.export(bob.request()).await;
     let mut across = Trace::new(3, base + 2_000 * MS);
     across
         .span("web", (1, None), "GET /orders", Server, (0, 20))
@@ -604,7 +493,7 @@ async fn the_namespace_filter_counts_each_persons_requests() {
         .span("api", (3, Some(2)), "GET /orders", Server, (2, 18))
         .attr(COMPANY, "Initech");
     across.in_namespace(|service| if service == "web" { "alice" } else { "bob" });
-    sender.send(&across).await;
+    sender.export(across.request()).await;
     let ui = sender.ui();
 
     let body = customers(ui, "/api/customers?namespace=alice").await;
@@ -640,13 +529,13 @@ async fn the_configured_attribute_names_the_customers() {
         .into_iter()
         .enumerate()
     {
-        let n = u16::try_from(n).expect("few");
+        let n = u8::try_from(n).expect("few");
         let mut trace = Trace::new(n + 1, base + u64::from(n) * 1_000 * MS);
         trace
             .span("web", (1, None), "GET /", SpanKind::Server, (0, 5))
             .attr("tenant", tenant)
             .attr(COMPANY, company);
-        sender.send(&trace).await;
+        sender.export(trace.request()).await;
     }
     let ui = sender.ui();
     let body = customers(ui, "/api/customers").await;
@@ -686,11 +575,8 @@ async fn bad_customer_queries_get_400s_naming_the_parameter() {
             "takes since, start, end, attribute, slower_than, namespace, limit",
         ),
     ] {
-        let (status, body) = get(ui, path).await;
-        assert_eq!(status, 400, "{path}: {body}");
-        assert_eq!(body["parameter"], parameter, "{path}: {body}");
-        let message = body["error"].as_str().expect("error");
-        assert!(message.contains(says), "{path}: {message}");
+        let Answer { status, body, .. } = answer(ui, path).await;
+        assert_refused(path, (status, body), parameter, says);
     }
     // An empty store answers, with nothing in it.
     let body = customers(ui, "/api/customers").await;

@@ -6,198 +6,23 @@
 //! error, a failure the request survived), the user's segment without identifiers, each DB
 //! hint, the objective, `span=` scoping, the sentences in both languages, and bad input.
 
-use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+mod common;
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tracedojo_explorer::query::explain::LatencyObjective;
 use tracedojo_explorer::{Explorer, ExplorerConfig};
 
 use SpanKind::{Client, Consumer, Internal, Server};
-
-const MS: u64 = 1_000_000;
-
-fn s(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn i(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
-fn error_status(message: &str) -> Option<Status> {
-    Some(Status {
-        code: status::StatusCode::Error as i32,
-        message: message.to_owned(),
-    })
-}
+use common::http::{assert_refused, get};
+use common::sender::{Sender, explorer_with};
+use common::trace::TraceBuilder;
+use common::{MS, error_status, i, s};
 
 /// A database span's attributes: `db.system.name` and the query's text.
 fn query(text: &str) -> Vec<KeyValue> {
     vec![s("db.system.name", "postgresql"), s("db.query.text", text)]
-}
-
-/// The spans of one trace; times are milliseconds after the trace's base.
-struct TraceBuilder {
-    trace_id: [u8; 16],
-    base: u64,
-    spans: Vec<(String, Span)>,
-    /// Resource attributes per service beside `service.name`.
-    resources: Vec<(String, Vec<KeyValue>)>,
-}
-
-impl TraceBuilder {
-    fn new(n: u8) -> Self {
-        let mut trace_id = [0xe7; 16];
-        trace_id[15] = n;
-        TraceBuilder {
-            trace_id,
-            base: now_nanos() - 60_000 * MS,
-            spans: Vec::new(),
-            resources: Vec::new(),
-        }
-    }
-
-    fn id(&self, span: u8) -> Vec<u8> {
-        vec![self.trace_id[15], 0xe7, 0, 0, 0, 0, 0, span]
-    }
-
-    fn span_hex(&self, span: u8) -> String {
-        self.id(span).iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    fn hex(&self) -> String {
-        self.trace_id.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// Span `id` of `service` below `parent`, from `start` to `end` ms.
-    #[allow(clippy::too_many_arguments)]
-    fn span(
-        &mut self,
-        service: &str,
-        id: u8,
-        parent: Option<u8>,
-        name: &str,
-        kind: SpanKind,
-        (start, end): (u64, u64),
-        attributes: Vec<KeyValue>,
-    ) -> &mut Span {
-        let span = Span {
-            trace_id: self.trace_id.to_vec(),
-            span_id: self.id(id),
-            parent_span_id: parent.map(|p| self.id(p)).unwrap_or_default(),
-            name: name.to_owned(),
-            kind: kind as i32,
-            start_time_unix_nano: self.base + start * MS,
-            end_time_unix_nano: self.base + end * MS,
-            attributes,
-            ..Default::default()
-        };
-        self.spans.push((service.to_owned(), span));
-        &mut self.spans.last_mut().expect("just pushed").1
-    }
-
-    fn resource(&mut self, service: &str, attributes: Vec<KeyValue>) {
-        self.resources.push((service.to_owned(), attributes));
-    }
-
-    fn request(&self) -> ExportTraceServiceRequest {
-        let mut services: Vec<&str> = self.spans.iter().map(|(s, _)| s.as_str()).collect();
-        services.sort_unstable();
-        services.dedup();
-        ExportTraceServiceRequest {
-            resource_spans: services
-                .into_iter()
-                .map(|service| {
-                    let mut attributes = vec![s("service.name", service)];
-                    for (of, more) in &self.resources {
-                        if of == service {
-                            attributes.extend(more.iter().cloned());
-                        }
-                    }
-                    ResourceSpans {
-                        resource: Some(Resource {
-                            attributes,
-                            ..Default::default()
-                        }),
-                        scope_spans: vec![ScopeSpans {
-                            spans: self
-                                .spans
-                                .iter()
-                                .filter(|(s, _)| s == service)
-                                .map(|(_, span)| span.clone())
-                                .collect(),
-                            ..Default::default()
-                        }],
-                        ..Default::default()
-                    }
-                })
-                .collect(),
-        }
-    }
-}
-
-fn now_nanos() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos(),
-    )
-    .expect("fits")
-}
-
-/// GET over a fresh connection; returns the status and the JSON body.
-async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8(raw).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    let status: u16 = head[9..12].parse().expect("status code");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/json"),
-        "{path}: {head}"
-    );
-    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
-    (status, body)
-}
-
-/// A running explorer holding `traces`, exported over OTLP/gRPC.
-async fn explorer_with(traces: &[&TraceBuilder]) -> Explorer {
-    let explorer = Explorer::start(ExplorerConfig::local())
-        .await
-        .expect("explorer starts");
-    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-        .await
-        .expect("gRPC connects");
-    for trace in traces {
-        client.export(trace.request()).await.expect("gRPC export");
-    }
-    explorer
 }
 
 /// The explanation of `trace` with `query` (`lang=ja&...`), which must be answered 200.
@@ -1093,11 +918,9 @@ async fn the_explorers_objectives_are_used_unless_the_query_gives_one() {
         threshold_nanos: ms * 1_000_000,
     };
     config.latency_objectives = vec![objective(None, 80), objective(Some("POST /checkout"), 150)];
-    let explorer = Explorer::start(config).await.expect("explorer starts");
-    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-        .await
-        .expect("gRPC connects");
-    client.export(paid.request()).await.expect("gRPC export");
+    let mut sender = Sender::start(config).await;
+    sender.send(&paid).await;
+    let explorer = sender.explorer;
 
     // The endpoint's own objective wins over its service's.
     let body = explain(&explorer, &paid, "").await;
@@ -1152,11 +975,7 @@ async fn bad_input_is_refused_naming_the_parameter() {
             "this endpoint takes lang, span, objective",
         ),
     ] {
-        let (status, body) = get(ui, &path).await;
-        assert_eq!(status, 400, "{path}: {body}");
-        assert_eq!(body["parameter"], parameter, "{path}: {body}");
-        let error = body["error"].as_str().expect("error");
-        assert!(error.contains(says), "{path}: {error}");
+        assert_refused(&path, get(ui, &path).await, parameter, says);
     }
     let unknown = "0123456789abcdef0123456789abcdef";
     let (status, body) = get(ui, &format!("/api/traces/{unknown}/explain")).await;

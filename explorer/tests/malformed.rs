@@ -4,6 +4,7 @@
 //! decode, a normal answer) and never take the receiver down.
 //! Seeded, so a failure can be replayed; the number of cases is printed.
 
+mod common;
 mod otlp_status;
 
 use std::net::SocketAddr;
@@ -19,16 +20,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracedojo_explorer::{Receiver, ReceiverConfig};
 
+use common::s;
+
 const LIMIT: usize = 64 * 1024;
 
 fn valid_request() -> ExportTraceServiceRequest {
-    let text = |key: &str, value: &str| KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    };
     let span = |id: u8, parent: Option<u8>| Span {
         trace_id: vec![7; 16],
         span_id: vec![id; 8],
@@ -37,16 +33,13 @@ fn valid_request() -> ExportTraceServiceRequest {
         kind: 2,
         start_time_unix_nano: 1_000,
         end_time_unix_nano: 2_000 + u64::from(id),
-        attributes: vec![
-            text("http.route", "/x"),
-            text("tracedojo.user.tier", "gold"),
-        ],
+        attributes: vec![s("http.route", "/x"), s("tracedojo.user.tier", "gold")],
         ..Default::default()
     };
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![text("service.name", "fuzzed")],
+                attributes: vec![s("service.name", "fuzzed")],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {

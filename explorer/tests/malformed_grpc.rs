@@ -11,6 +11,8 @@
 //! connection and a fresh client both still export. Seeded, so a failure can be replayed; the
 //! cases are counted by status and printed.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::future::poll_fn;
 use std::io::Write;
@@ -37,6 +39,8 @@ use tonic::codegen::http::{self, HeaderMap};
 use tonic::codegen::{Body as _, Service};
 use tonic::transport::{Channel, Endpoint};
 use tracedojo_explorer::{Receiver, ReceiverConfig};
+
+use common::s;
 
 /// The receiver's `max_request_bytes`: small, so over-limit cases stay cheap.
 const LIMIT: usize = 256 * 1024;
@@ -124,9 +128,7 @@ impl Signal {
     fn valid(self, padding: usize) -> Vec<u8> {
         let mut resource = resource("fuzzed-grpc");
         if padding > 0 {
-            resource
-                .attributes
-                .push(text("padding", &"p".repeat(padding)));
+            resource.attributes.push(s("padding", &"p".repeat(padding)));
         }
         match self {
             Signal::Traces => trace_request(resource).encode_to_vec(),
@@ -148,22 +150,12 @@ impl Signal {
     }
 }
 
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
-
 fn resource(service: &str) -> Resource {
     Resource {
         attributes: vec![
-            text("service.name", service),
-            text("service.version", "1.4.2"),
-            text("host.name", "fuzz-host"),
+            s("service.name", service),
+            s("service.version", "1.4.2"),
+            s("host.name", "fuzz-host"),
         ],
         ..Default::default()
     }
@@ -181,9 +173,9 @@ fn trace_request(resource: Resource) -> ExportTraceServiceRequest {
         start_time_unix_nano: 1_700_000_000_000_000_000,
         end_time_unix_nano: 1_700_000_000_000_000_000 + 1_000_000 * u64::from(id),
         attributes: vec![
-            text("http.request.method", "GET"),
-            text("http.route", "/products/{id}"),
-            text("tracedojo.user.tier", "gold"),
+            s("http.request.method", "GET"),
+            s("http.route", "/products/{id}"),
+            s("tracedojo.user.tier", "gold"),
             KeyValue {
                 key: "http.response.status_code".into(),
                 value: Some(AnyValue {
@@ -195,7 +187,7 @@ fn trace_request(resource: Resource) -> ExportTraceServiceRequest {
         events: vec![span::Event {
             time_unix_nano: 1_700_000_000_000_500_000,
             name: "exception".into(),
-            attributes: vec![text("exception.type", "Timeout")],
+            attributes: vec![s("exception.type", "Timeout")],
             ..Default::default()
         }],
         links: vec![span::Link {
@@ -270,7 +262,7 @@ fn metrics_request(resource: Resource) -> ExportMetricsServiceRequest {
                         unit: "s".into(),
                         data: Some(metric::Data::Histogram(Histogram {
                             data_points: vec![HistogramDataPoint {
-                                attributes: vec![text("http.route", "/cart")],
+                                attributes: vec![s("http.route", "/cart")],
                                 time_unix_nano: 1_700_000_000_000_000_000,
                                 count: 12,
                                 sum: Some(1.5),

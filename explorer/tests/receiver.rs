@@ -3,6 +3,7 @@
 //! client (reqwest's client panics at construction here, as no rustls crypto
 //! provider is compiled in, and plain HTTP needs none of it).
 
+mod common;
 mod otlp_status;
 
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
     Histogram, HistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics, metric,
@@ -30,6 +31,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracedojo_explorer::{Receiver, ReceiverConfig, ReceiverError, Transport};
 
+use common::{i, s};
+
 const WAIT: Duration = Duration::from_secs(10);
 const TRACE_ID: [u8; 16] = [
     0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c,
@@ -37,29 +40,9 @@ const TRACE_ID: [u8; 16] = [
 const ROOT_ID: [u8; 8] = [0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31];
 const CHILD_ID: [u8; 8] = [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7];
 
-fn string_kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn int_kv(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
 fn resource(service: &str) -> Option<Resource> {
     Some(Resource {
-        attributes: vec![string_kv("service.name", service)],
+        attributes: vec![s("service.name", service)],
         ..Default::default()
     })
 }
@@ -74,8 +57,8 @@ fn trace_request(service: &str) -> ExportTraceServiceRequest {
         start_time_unix_nano: 1_000,
         end_time_unix_nano: 9_000,
         attributes: vec![
-            string_kv("http.route", "/checkout"),
-            int_kv("http.response.status_code", 200),
+            s("http.route", "/checkout"),
+            i("http.response.status_code", 200),
         ],
         ..Default::default()
     };
@@ -90,13 +73,13 @@ fn trace_request(service: &str) -> ExportTraceServiceRequest {
         events: vec![Event {
             name: "retry".into(),
             time_unix_nano: 3_000,
-            attributes: vec![int_kv("attempt", 2)],
+            attributes: vec![i("attempt", 2)],
             ..Default::default()
         }],
         links: vec![Link {
             trace_id: vec![0xff; 16],
             span_id: vec![0x01; 8],
-            attributes: vec![string_kv("link.reason", "batch")],
+            attributes: vec![s("link.reason", "batch")],
             ..Default::default()
         }],
         ..Default::default()
@@ -336,7 +319,7 @@ fn metrics_request() -> ExportMetricsServiceRequest {
                     data: Some(metric::Data::Histogram(Histogram {
                         data_points: vec![HistogramDataPoint {
                             count: 4,
-                            attributes: vec![string_kv("http.route", "/pay")],
+                            attributes: vec![s("http.route", "/pay")],
                             ..Default::default()
                         }],
                         aggregation_temporality: 2,

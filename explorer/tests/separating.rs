@@ -5,22 +5,24 @@
 //! segment only. The ranking must lead to that segment: routes that mark the same traces are
 //! one row, identifiers never appear, and with three failures it says there are too few.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, status};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tracedojo_explorer::{Explorer, ExplorerConfig};
 
-const MS: u64 = 1_000_000;
+use common::http::{Answer, answer};
+use common::sender::Sender;
+use common::{MS, error_status, i, now_nanos, s};
+
 const TRACES: usize = 200;
 /// Distinct users: more than a handful, far fewer than the traces (each user shops often).
 const USERS: usize = 30;
@@ -43,26 +45,6 @@ const IDENTIFIERS: &[&str] = &[
     "process.pid",
     "http.request.header.x-request-id",
 ];
-
-fn s(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn i(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
 
 /// What fails: checkouts of one segment.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -207,10 +189,11 @@ fn span(k: usize, base: u64, spec: SpanSpec<'_>) -> Span {
         start_time_unix_nano: start + from * MS,
         end_time_unix_nano: start + to * MS,
         attributes: spec.attributes,
-        status: spec.failed.then(|| Status {
-            code: status::StatusCode::Error as i32,
-            message: "order could not be priced".to_owned(),
-        }),
+        status: if spec.failed {
+            error_status("order could not be priced")
+        } else {
+            None
+        },
         ..Default::default()
     }
 }
@@ -490,27 +473,11 @@ fn add_trace(batch: &mut Batch, k: usize, base: u64, failure: Option<Failure>) {
     );
 }
 
-fn now_nanos() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos(),
-    )
-    .expect("fits")
-}
-
-/// GET over a fresh connection; the JSON body of a 200.
-async fn get(addr: SocketAddr, path: &str) -> Value {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8(raw).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-    assert_eq!(&head[9..12], "200", "{path}: {head}\n{body}");
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+/// GET `path`; the JSON body of a 200.
+async fn get_ok(addr: SocketAddr, path: &str) -> Value {
+    let Answer { status, head, body } = answer(addr, path).await;
+    assert_eq!(status, 200, "{path}: {head}\n{body}");
+    body
 }
 
 /// An explorer holding the 200 traces, `fails(k)` deciding which checkouts fail (at
@@ -521,9 +488,7 @@ async fn shop(fails: impl Fn(usize) -> bool) -> (Explorer, usize) {
 
 /// [`shop`] with the checkouts failing as `failure` says.
 async fn shop_failing(failure: Failure, fails: impl Fn(usize) -> bool) -> (Explorer, usize) {
-    let explorer = Explorer::start(ExplorerConfig::local())
-        .await
-        .expect("explorer starts");
+    let mut sender = Sender::start(ExplorerConfig::local()).await;
     let base = now_nanos() - 60_000 * MS;
     let mut batch = Batch::default();
     let mut failing = 0;
@@ -539,19 +504,16 @@ async fn shop_failing(failure: Failure, fails: impl Fn(usize) -> bool) -> (Explo
         .flat_map(|r| &r.scope_spans)
         .map(|s| s.spans.len())
         .sum();
-    let mut client = TraceServiceClient::connect(explorer.receiver().grpc_endpoint())
-        .await
-        .expect("gRPC connects");
-    client.export(request).await.expect("export");
-    wait_for_spans(explorer.ui_addr(), spans).await;
-    (explorer, failing)
+    sender.export(request).await;
+    wait_for_spans(sender.ui(), spans).await;
+    (sender.explorer, failing)
 }
 
 /// Polls `/api/status` until the store holds `spans` spans.
 async fn wait_for_spans(ui: SocketAddr, spans: usize) {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let status = get(ui, "/api/status").await;
+        let status = get_ok(ui, "/api/status").await;
         if status["spans_stored"].as_u64() == Some(spans as u64) {
             return;
         }
@@ -639,7 +601,7 @@ async fn check_target(target: Target, fails: impl Fn(usize) -> bool) {
     assert!(failing >= 10, "{target:?}: {failing} failing checkouts");
     let answer = target.answer();
 
-    let errors = get(ui, "/api/errors").await;
+    let errors = get_ok(ui, "/api/errors").await;
     assert_eq!(errors["traces"], TRACES, "{errors:#}");
     assert_eq!(errors["failing_traces"], failing);
     assert_eq!(errors["too_few_failing_traces"], false);
@@ -665,7 +627,7 @@ async fn check_target(target: Target, fails: impl Fn(usize) -> bool) {
     assert_no_identifiers(&errors);
 
     // Among the checkouts alone, the segment leads.
-    let scoped = get(
+    let scoped = get_ok(
         ui,
         "/api/errors?service=checkout&operation=POST%20/checkout",
     )
@@ -707,7 +669,7 @@ async fn three_failing_traces_are_too_few_to_tell() {
         .collect();
     let (explorer, failing) = shop(|k| gold_checkouts.contains(&k)).await;
     assert_eq!(failing, 3);
-    let errors = get(explorer.ui_addr(), "/api/errors").await;
+    let errors = get_ok(explorer.ui_addr(), "/api/errors").await;
     assert_eq!(errors["failing_traces"], 3, "{errors:#}");
     assert_eq!(errors["too_few_failing_traces"], true, "{errors:#}");
     assert_eq!(
@@ -739,7 +701,7 @@ async fn the_stock_released_after_a_failed_charge_is_not_ranked() {
     let (explorer, failing) = shop_failing(Failure::AtPayment, |k| user(k).tier == "gold").await;
     let ui = explorer.ui_addr();
     assert!(failing >= 10, "{failing} failing checkouts");
-    let released = get(
+    let released = get_ok(
         ui,
         "/api/traces?attr=tracedojo.reservation.outcome%3Dreleased&limit=1000",
     )
@@ -754,7 +716,7 @@ async fn the_stock_released_after_a_failed_charge_is_not_ranked() {
         "/api/errors",
         "/api/errors?service=checkout&operation=POST%20/checkout",
     ] {
-        let errors = get(ui, path).await;
+        let errors = get_ok(ui, path).await;
         assert_eq!(errors["failing_traces"], failing, "{path}: {errors:#}");
         assert_eq!(
             position(&errors, ("tracedojo.user.tier", "gold")),
@@ -777,6 +739,6 @@ async fn the_stock_released_after_a_failed_charge_is_not_ranked() {
         );
         assert_eq!(errors["root_causes"][0]["traces"], failing);
     }
-    assert_route_is_one_row(&get(ui, "/api/errors").await);
+    assert_route_is_one_row(&get_ok(ui, "/api/errors").await);
     explorer.shutdown().await.expect("shutdown");
 }

@@ -8,6 +8,8 @@
 //! results, waterfalls and critical paths. Everything is seeded; a failure names its seed,
 //! and `STORE_PROPERTIES_SEED=N` reruns just that case.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -26,6 +28,8 @@ use tracedojo_explorer::query::window::Window;
 use tracedojo_explorer::query::{map, params, red, trace};
 use tracedojo_explorer::store::table::{Table, TraceEntry};
 use tracedojo_explorer::{SpanStore, StoredSpan};
+
+use common::s;
 
 const BASE: u64 = 1_700_000_000_000_000_000;
 
@@ -1076,16 +1080,6 @@ fn parameters_never_panic_and_valid_forms_round_trip() {
 // and the byte-bound eviction 43 s; now each takes well under a second. (Late spans grow
 // quadratic only in longer lists: `store::index` tests them with 400 000.)
 
-fn kv(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value)),
-        }),
-        ..KeyValue::default()
-    }
-}
-
 fn span_id(n: usize) -> Vec<u8> {
     (n as u64 + 1).to_be_bytes().to_vec()
 }
@@ -1099,7 +1093,7 @@ fn one_wide_trace(n: usize) -> ExportTraceServiceRequest {
         resource_spans: (0..n)
             .map(|i| ResourceSpans {
                 resource: Some(Resource {
-                    attributes: vec![kv("service.name", format!("service {i}"))],
+                    attributes: vec![s("service.name", &format!("service {i}"))],
                     ..Resource::default()
                 }),
                 scope_spans: vec![ScopeSpans {
@@ -1116,7 +1110,7 @@ fn one_wide_trace(n: usize) -> ExportTraceServiceRequest {
                             code: 2,
                             message: String::new(),
                         }),
-                        attributes: vec![kv("user.id", format!("user {i}"))],
+                        attributes: vec![s("user.id", &format!("user {i}"))],
                         links: vec![span::Link {
                             trace_id: trace_id.clone(),
                             span_id: span_id(n / 4 * 4 - 4),
@@ -1138,7 +1132,7 @@ fn many_small_traces(first: usize, n: usize) -> ExportTraceServiceRequest {
         resource_spans: (first..first + n)
             .map(|i| ResourceSpans {
                 resource: Some(Resource {
-                    attributes: vec![kv("service.name", format!("service {i}"))],
+                    attributes: vec![s("service.name", &format!("service {i}"))],
                     ..Resource::default()
                 }),
                 scope_spans: vec![ScopeSpans {
@@ -1227,7 +1221,7 @@ fn hostile_shapes_stay_linear() {
                             trace_id: (i as u128 + 1).to_be_bytes().to_vec(),
                             span_id: span_id(i + 10 * n),
                             name: "late".into(),
-                            attributes: vec![kv("late", "yes".into())],
+                            attributes: vec![s("late", "yes")],
                             ..Span::default()
                         }
                     })

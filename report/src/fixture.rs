@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::burn::Severity;
 use crate::model::{
-    Burn, Cause, Code, Exemplar, Item, QueryHint, QueryItem, Report, Segment, Share, Why,
+    Burn, Cause, Code, Exemplar, Item, Judged, QueryHint, QueryItem, Report, Segment, Share, Why,
     WindowBurn,
 };
 use crate::objectives::Indicator;
@@ -113,7 +113,13 @@ pub fn report() -> Report {
         short_window_seconds: 300,
         min_burn_rate: 1.0,
         endpoints_judged: 19,
-        judged: Vec::new(),
+        judged: vec![Judged {
+            service: "frontend".into(),
+            operation: "GET /api/products".into(),
+            requests: 900,
+            short_requests: 80,
+            burn_rate: 0.3,
+        }],
         needs_work: vec![item],
         queries: vec![QueryItem {
             service: "catalog".into(),

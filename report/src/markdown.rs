@@ -16,6 +16,8 @@ use crate::words::{self, Words};
 const QUERY_CHARS: usize = 160;
 /// Customers shown.
 const CUSTOMERS: usize = 10;
+/// Endpoints listed as judged.
+const JUDGED_ROWS: usize = 15;
 
 pub fn render(report: &Report, lang: Lang) -> String {
     let w = words::of(lang);
@@ -55,6 +57,7 @@ pub fn render(report: &Report, lang: Lang) -> String {
         out.push('\n');
     }
     customers(&mut out, report, w);
+    judged(&mut out, report, w);
     if !report.notes.is_empty() {
         let _ = writeln!(out, "## {}\n", w.notes_heading);
         for note in &report.notes {
@@ -222,6 +225,37 @@ fn customers(out: &mut String, report: &Report, w: &Words) {
             percent(c["error_rate"].as_f64().unwrap_or(0.0)),
             words::duration_ms(c["p95_ms"].as_f64().unwrap_or(0.0), w.lang)
         );
+    }
+    out.push('\n');
+}
+
+/// Every endpoint judged, the fastest burn first: what "nothing needs work" was said of.
+fn judged(out: &mut String, report: &Report, w: &Words) {
+    if report.judged.is_empty() {
+        return;
+    }
+    let mut rows: Vec<_> = report.judged.iter().collect();
+    rows.sort_by(|a, b| b.burn_rate.total_cmp(&a.burn_rate));
+    let long = words::window(report.long_window_seconds, w.lang);
+    let short = words::window(report.short_window_seconds, w.lang);
+    let _ = writeln!(
+        out,
+        "## {}\n\n| {} | {long} | {short} | {} |\n|---|---|---|---|",
+        w.judged_heading, w.endpoint, w.burn_rate
+    );
+    for row in rows.iter().take(JUDGED_ROWS) {
+        let _ = writeln!(
+            out,
+            "| {} {} | {} | {} | {} |",
+            cell(&row.service),
+            cell(&row.operation),
+            row.requests,
+            row.short_requests,
+            rate(row.burn_rate)
+        );
+    }
+    if rows.len() > JUDGED_ROWS {
+        let _ = writeln!(out, "\n{}", w.more_judged(rows.len() - JUDGED_ROWS));
     }
     out.push('\n');
 }

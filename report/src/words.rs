@@ -27,6 +27,9 @@ pub struct Words {
     pub customers_heading: &'static str,
     pub notes_heading: &'static str,
     pub no_customer_hit: &'static str,
+    pub judged_heading: &'static str,
+    pub endpoint: &'static str,
+    pub burn_rate: &'static str,
     pub customer: &'static str,
     pub requests: &'static str,
     pub failed: &'static str,
@@ -52,6 +55,9 @@ const EN: Words = Words {
     customers_heading: "Customers affected",
     notes_heading: "Notes",
     no_customer_hit: "No customer had failed requests.",
+    judged_heading: "Endpoints judged (requests)",
+    endpoint: "endpoint",
+    burn_rate: "burn rate",
     customer: "customer",
     requests: "requests",
     failed: "failed",
@@ -77,6 +83,9 @@ const JA: Words = Words {
     customers_heading: "影響を受けた顧客",
     notes_heading: "補足",
     no_customer_hit: "失敗したリクエストのある顧客はいません。",
+    judged_heading: "評価したエンドポイント（リクエスト数）",
+    endpoint: "エンドポイント",
+    burn_rate: "バーンレート",
     customer: "顧客",
     requests: "リクエスト数",
     failed: "失敗",
@@ -152,6 +161,13 @@ impl Words {
             format!(
                 "改善が必要なもの: エンドポイント {endpoints} 件（目標のある {judged} 件中）{ja_queries}。"
             ),
+        )
+    }
+
+    pub fn more_judged(&self, more: usize) -> String {
+        self.say(
+            format!("… and {more} more (all in the JSON output)."),
+            format!("ほか {more} 件（JSON 出力にはすべて含まれます）。"),
         )
     }
 

@@ -4,7 +4,7 @@
 // Expects three participants on the board, at different lessons, none of whom has passed the
 // lesson they are on. Exits 0 when every check passed (printing one JSON line); otherwise says
 // what failed and exits 1.
-import { chromium } from 'playwright-core';
+import { check, checkNoProblems, collectDialogs, collectProblems, launchChromium, reportFailure, screenshot } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [boardUrl, token, code, artifacts] = process.argv.slice(2);
@@ -17,10 +17,6 @@ mkdirSync(artifacts, { recursive: true });
 const MARKUP = '<img src=x onerror=alert(1)>';
 // The page asks every 2.5 s; a few rounds are plenty.
 const SHOWN = 15000;
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 async function boardNow() {
   const response = await fetch(`${boardUrl}/api/board`, { headers: { Authorization: `Bearer ${token}` } });
@@ -43,24 +39,15 @@ function shownRows(page) {
   })));
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const problems = [];
 try {
   // A projector's shape, at a size where the type must still be large.
   const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
   const dialogs = [];
-  page.on('dialog', async (dialog) => {
-    dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-  });
-  const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+  collectDialogs(page, dialogs);
+  collectProblems(page, problems);
+  const shot = (name) => screenshot(page, artifacts, name);
   const rowsShown = (count) => page.waitForFunction(
     (n) => document.querySelectorAll('#rows tr').length === n, count, { timeout: SHOWN });
 
@@ -139,17 +126,9 @@ try {
   // A wrong token: the page says what to open instead, and shows nothing of the board. (A
   // new page: going to the same address with another fragment would not load it again.)
   const wrong = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-  wrong.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  wrong.on('console', (message) => {
-    // The browser logs the 401 the test asks for; anything else is a problem.
-    if (message.type() === 'error' && !/status of 401/.test(message.text())) {
-      problems.push(`console error: ${message.text()}`);
-    }
-  });
-  wrong.on('dialog', async (dialog) => {
-    dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
+  // The browser logs the 401 the test asks for; anything else is a problem.
+  collectProblems(wrong, problems, (text) => /status of 401/.test(text));
+  collectDialogs(wrong, dialogs);
   await wrong.goto(`${boardUrl}/#token=not-the-token-at-all`);
   await wrong.waitForFunction(() => !document.getElementById('notice').hidden, null, { timeout: SHOWN });
   const refused = await wrong.evaluate(() => ({
@@ -157,15 +136,13 @@ try {
     rows: document.querySelectorAll('#rows tr').length,
   }));
   check(refused.rows === 0 && refused.notice.includes('#token='), `the wrong token's page: ${JSON.stringify(refused)}`);
-  await wrong.screenshot({ path: `${artifacts}/4-wrong-token.png`, fullPage: true });
+  await screenshot(wrong, artifacts, '4-wrong-token');
 
   check(dialogs.length === 0, `a script ran from a report: ${dialogs.join(', ')}`);
-  check(problems.length === 0, `the page reported: ${problems.join(' | ')}`);
+  checkNoProblems(problems);
   console.log(JSON.stringify({ ok: true, rows, ja: ja.heading, escaped }));
 } catch (error) {
-  console.error(`progress board browser check failed: ${error.message}`);
-  if (problems.length) console.error(`the page also reported: ${problems.join(' | ')}`);
-  process.exitCode = 1;
+  reportFailure('progress board browser check', error, problems);
 } finally {
   await browser.close();
 }

@@ -6,7 +6,7 @@
 // Usage: node customers.mjs UI_URL ARTIFACT_DIR NAMESPACE START_MS END_MS COMPANY
 //   COMPANY is the customer the API ranks first over the window (the one a fault hit).
 // Exits 0 when every check passed (printing one JSON line); otherwise says what failed, exits 1.
-import { chromium } from 'playwright-core';
+import { check, checkNoErrorBox, checkNoProblems, collectProblems, jsonApi, launchChromium, reportFailure, screenshot } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [uiUrl, artifacts, namespace, start, end, company] = process.argv.slice(2);
@@ -16,16 +16,7 @@ if (!uiUrl || !artifacts || !namespace || !/^\d+$/.test(start || '') || !/^\d+$/
 }
 mkdirSync(artifacts, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function apiGet(path) {
-  const response = await fetch(`${uiUrl}${path}`);
-  const body = await response.json();
-  check(response.ok, `GET ${path} answered ${response.status}: ${JSON.stringify(body)}`);
-  return body;
-}
+const apiGet = jsonApi(uiUrl);
 
 /** "1,234" as the page writes counts, back to a number. */
 const count = (text) => Number(String(text).replace(/[^\d]/g, ''));
@@ -33,26 +24,15 @@ const count = (text) => Number(String(text).replace(/[^\d]/g, ''));
 const range = `start=${start}&end=${end}`;
 const ns = `namespace=${encodeURIComponent(namespace)}`;
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const problems = [];
 let expectRefusal = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    // The browser logs the 400 of the refused "slower than" the script asks for on purpose.
-    if (expectRefusal && /status of 400/.test(message.text())) return;
-    problems.push(`console error: ${message.text()}`);
-  });
-  const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
-  const noErrorBox = async (where) => {
-    const boxes = await page.locator('.error-box').allInnerTexts();
-    check(boxes.length === 0, `${where} shows an error: ${boxes.join(' | ')}`);
-  };
+  // The browser logs the 400 of the refused "slower than" the script asks for on purpose.
+  collectProblems(page, problems, (text) => expectRefusal && /status of 400/.test(text));
+  const shot = (name) => screenshot(page, artifacts, name);
+  const noErrorBox = (where) => checkNoErrorBox(page, where);
   /** The customers table as the page shows it, by column header. */
   const tableRows = () => page.$$eval('#customers-table', ([table]) => {
     // textContent: the headers are shown in capitals, which innerText would give.
@@ -162,7 +142,7 @@ try {
   await shot('6-bad-input');
   expectRefusal = false;
 
-  check(problems.length === 0, `the page reported: ${problems.join(' | ')}`);
+  checkNoProblems(problems);
   console.log(JSON.stringify({
     ok: true,
     first: rows[0].customer,
@@ -171,9 +151,7 @@ try {
     failing,
   }));
 } catch (error) {
-  console.error(`customers view check failed: ${error.message}`);
-  if (problems.length) console.error(`the page also reported: ${problems.join(' | ')}`);
-  process.exitCode = 1;
+  reportFailure('customers view check', error, problems);
 } finally {
   await browser.close();
 }

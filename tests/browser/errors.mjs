@@ -7,7 +7,7 @@
 //                attribute row is tracedojo.user.tier = gold, and the checkout route's row
 //                says which other spellings are the same.
 // Exits 0 when every check passed (printing one JSON line); otherwise says what failed, exits 1.
-import { chromium } from 'playwright-core';
+import { check, checkNoErrorBox, checkNoProblems, collectProblems, jsonApi, launchChromium, reportFailure, screenshot } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [uiUrl, artifacts, namespace, mode] = process.argv.slice(2);
@@ -20,29 +20,14 @@ mkdirSync(artifacts, { recursive: true });
 const TIER = { key: 'tracedojo.user.tier', value: 'gold' };
 const ROUTE = { key: 'http.route', value: '/checkout' };
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const apiGet = jsonApi(uiUrl);
 
-async function apiGet(path) {
-  const response = await fetch(`${uiUrl}${path}`);
-  const body = await response.json();
-  check(response.ok, `GET ${path} answered ${response.status}: ${JSON.stringify(body)}`);
-  return body;
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const problems = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-  });
-  const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+  collectProblems(page, problems);
+  const shot = (name) => screenshot(page, artifacts, name);
 
   // What the page will show: the same window (the view's default, 15 minutes) and namespace.
   const api = await apiGet(`/api/errors?since=15m&namespace=${encodeURIComponent(namespace)}`);
@@ -51,8 +36,7 @@ try {
   await page.waitForFunction((ns) => document.getElementById('namespace')?.value === ns, namespace);
   await page.waitForSelector('#errors-summary .stat');
   await page.waitForSelector('#root-causes tbody tr');
-  const boxes = await page.locator('.error-box').allInnerTexts();
-  check(boxes.length === 0, `the Errors view shows an error: ${boxes.join(' | ')}`);
+  await checkNoErrorBox(page, 'the Errors view');
   const summary = await page.locator('#errors-summary').innerText();
   check(summary.includes(String(api.failing_traces)), `the summary does not show the ${api.failing_traces} failing traces: ${summary}`);
   const cause = await page.locator('#root-causes tbody tr').first().innerText();
@@ -93,12 +77,10 @@ try {
     await shot('2-ranked');
   }
 
-  check(problems.length === 0, `the page reported: ${problems.join(' | ')}`);
+  checkNoProblems(problems);
   console.log(JSON.stringify({ ok: true, mode, namespace, failing_traces: api.failing_traces, shown }));
 } catch (error) {
-  console.error(`errors view check (${mode}) failed: ${error.message}`);
-  if (problems.length) console.error(`the page also reported: ${problems.join(' | ')}`);
-  process.exitCode = 1;
+  reportFailure(`errors view check (${mode})`, error, problems);
 } finally {
   await browser.close();
 }

@@ -6,7 +6,7 @@
 // exception hold markup: the panel shows it as text. Saves screenshots.
 // Usage: node explain.mjs UI_URL ARTIFACT_DIR FAILING_TRACE_ID MARKUP_TRACE_ID
 // Exits 0 when every check passed (printing one JSON line); otherwise says what failed, exits 1.
-import { chromium } from 'playwright-core';
+import { check, checkNoErrorBox, checkNoProblems, collectProblems, jsonApi, launchChromium, reportFailure, screenshot } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [uiUrl, artifacts, traceId, markupTraceId] = process.argv.slice(2);
@@ -16,23 +16,11 @@ if (!uiUrl || !artifacts || !traceId || !markupTraceId) {
 }
 mkdirSync(artifacts, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function apiGet(path) {
-  const response = await fetch(`${uiUrl}${path}`);
-  const body = await response.json();
-  check(response.ok, `GET ${path} answered ${response.status}: ${JSON.stringify(body)}`);
-  return body;
-}
+const apiGet = jsonApi(uiUrl);
 
 const explanation = (id, lang) => apiGet(`/api/traces/${id}/explain?lang=${lang}`);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const problems = [];
 
 /** A page in a browser set to `locale`, reporting its errors into `problems`. */
@@ -40,10 +28,7 @@ async function openPage(locale) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: uiUrl });
   const page = await context.newPage();
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-  });
+  collectProblems(page, problems);
   return page;
 }
 
@@ -73,14 +58,14 @@ try {
   const en = await explanation(traceId, 'en');
   const ja = await explanation(traceId, 'ja');
   check(en.first_failure, `the trace has no failure to link to: ${JSON.stringify(en)}`);
-  const shot = (page, name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+  const shot = (page, name) => screenshot(page, artifacts, name);
 
   // An English browser: English first, then 日本語.
   const page = await openPage('en-US');
   await explainTrace(page, traceId, 'en');
   check(await page.locator('input[name="explain-lang"][value="en"]').isChecked(), 'English is not chosen in an English browser');
   sameSentences(await shown(page), en.summary, 'English');
-  check((await page.locator('.error-box').count()) === 0, 'the page shows an error');
+  await checkNoErrorBox(page, 'the page');
   await shot(page, '1-explained-en');
 
   await page.locator('input[name="explain-lang"][value="ja"]').check();
@@ -128,12 +113,10 @@ try {
   check(injected === 0, `the panel holds ${injected} elements made from span text`);
   await shot(page, '5-escaped');
 
-  check(problems.length === 0, `the page reported: ${problems.join(' | ')}`);
+  checkNoProblems(problems);
   console.log(JSON.stringify({ ok: true, trace_id: traceId, first_failure: ja.first_failure.span_id, top_span: selected, en: en.summary, ja: ja.summary }));
 } catch (error) {
-  console.error(`explain check failed: ${error.message}`);
-  if (problems.length) console.error(`the page also reported: ${problems.join(' | ')}`);
-  process.exitCode = 1;
+  reportFailure('explain check', error, problems);
 } finally {
   await browser.close();
 }

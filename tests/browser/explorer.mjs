@@ -4,7 +4,7 @@
 // Expects the explorer to hold a checkout trace of the shop (approved card), a declined one,
 // and the span of service "escape-check" whose name and attribute hold markup.
 // Exits 0 when every check passed (printing one JSON line); otherwise says what failed, exits 1.
-import { chromium } from 'playwright-core';
+import { check, checkNoErrorBox, checkNoProblems, collectDialogs, collectProblems, jsonApi, launchChromium, reportFailure, screenshot } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [uiUrl, artifacts] = process.argv.slice(2);
@@ -18,43 +18,19 @@ const CHECKOUT = 'POST /api/checkout';
 const HOSTILE_VALUE = '<script>alert("x")</script>';
 const HOSTILE_NAME = 'GET /<img src=x onerror=alert(1)>';
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const apiGet = jsonApi(uiUrl);
 
-async function apiGet(path) {
-  const response = await fetch(`${uiUrl}${path}`);
-  const body = await response.json();
-  check(response.ok, `GET ${path} answered ${response.status}: ${JSON.stringify(body)}`);
-  return body;
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const problems = [];
 let expectRefusal = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const dialogs = [];
-  page.on('dialog', async (dialog) => {
-    dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-  // A script error, a refused inline style or script (CSP) or a failed request shows here.
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    // The browser logs the 400 of the refused search the test makes on purpose.
-    if (expectRefusal && /status of 400/.test(message.text())) return;
-    problems.push(`console error: ${message.text()}`);
-  });
-  const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
-  const noErrorBox = async (where) => {
-    const boxes = await page.locator('.error-box').allInnerTexts();
-    check(boxes.length === 0, `${where} shows an error: ${boxes.join(' | ')}`);
-  };
+  collectDialogs(page, dialogs);
+  // The browser logs the 400 of the refused search the test makes on purpose.
+  collectProblems(page, problems, (text) => expectRefusal && /status of 400/.test(text));
+  const shot = (name) => screenshot(page, artifacts, name);
+  const noErrorBox = (where) => checkNoErrorBox(page, where);
   // Waits until the results on the page answer this search (not an earlier one).
   const searched = async (fields) => {
     const query = new URLSearchParams(fields).toString();
@@ -310,7 +286,7 @@ try {
   expectRefusal = false;
 
   check(dialogs.length === 0, `a script ran from span data: ${dialogs.join(', ')}`);
-  check(problems.length === 0, `the page reported: ${problems.join(' | ')}`);
+  checkNoProblems(problems);
 
   console.log(JSON.stringify({
     ok: true,
@@ -332,9 +308,7 @@ try {
     range_refusal: rangeRefusal,
   }));
 } catch (error) {
-  console.error(`explorer browser check failed: ${error.message}`);
-  if (problems.length) console.error(`the page also reported: ${problems.join(' | ')}`);
-  process.exitCode = 1;
+  reportFailure('explorer browser check', error, problems);
 } finally {
   await browser.close();
 }

@@ -5,7 +5,7 @@
 //   MODE markup:  the backend answers with markup, shown as text in the badge's title;
 //   MODE working: the backend takes the spans (the badge is green with a count).
 // Exits 0 when every check passed (printing one JSON line); otherwise says what failed, exits 1.
-import { chromium } from 'playwright-core';
+import { check, checkNoProblems, collectDialogs, collectProblems, launchChromium, reportFailure, screenshot } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [uiUrl, artifacts, mode] = process.argv.slice(2);
@@ -21,10 +21,6 @@ const MARKUP = '<img src=x onerror=alert(1)><b>no</b>';
 // asks for the status every 5 s while Live is on).
 const SHOWN = 30000;
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
 async function exportsNow() {
   const response = await fetch(`${uiUrl}/api/status`);
   const body = await response.json();
@@ -33,22 +29,13 @@ async function exportsNow() {
   return body.exports[0];
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const problems = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const dialogs = [];
-  page.on('dialog', async (dialog) => {
-    dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-  });
+  collectDialogs(page, dialogs);
+  collectProblems(page, problems);
 
   await page.goto(`${uiUrl}/#/search`);
   await page.waitForFunction(() => /\d+ spans/.test(document.getElementById('status').textContent));
@@ -102,15 +89,13 @@ try {
     check(api.failing === false, `the API says the exports fail: ${JSON.stringify(api)}`);
     result.sent = sent;
   }
-  await page.screenshot({ path: `${artifacts}/${SHOTS[mode]}.png`, fullPage: true });
+  await screenshot(page, artifacts, SHOTS[mode]);
 
   check(dialogs.length === 0, `a script ran from a failure message: ${dialogs.join(', ')}`);
-  check(problems.length === 0, `the page reported: ${problems.join(' | ')}`);
+  checkNoProblems(problems);
   console.log(JSON.stringify(result));
 } catch (error) {
-  console.error(`export health browser check failed: ${error.message}`);
-  if (problems.length) console.error(`the page also reported: ${problems.join(' | ')}`);
-  process.exitCode = 1;
+  reportFailure('export health browser check', error, problems);
 } finally {
   await browser.close();
 }

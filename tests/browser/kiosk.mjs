@@ -9,7 +9,7 @@
 // Usage: node kiosk.mjs ARTIFACT_DIR TRACEDOJO_BINARY ARG...   (the showcase's arguments; they
 // must include --kiosk-listen 127.0.0.1:PORT)
 // Exits 0 when every check passed (printing one JSON line); otherwise says what failed, exits 1.
-import { chromium } from 'playwright-core';
+import { check, launchChromium } from './lib.mjs';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 
@@ -24,10 +24,6 @@ const kioskUrl = `http://${listen}`;
 // Long enough for the shop to start and for an act's first traces to arrive and settle, on a
 // machine busy with other tests too (a minute was once not enough for an act's pick).
 const WAIT = 120000;
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
 
 /** Starts the showcase; resolves once it prints the kiosk's address. */
 function startShowcase() {
@@ -129,10 +125,7 @@ async function checkAct(page, index, lang, shots) {
 }
 
 let showcase = await startShowcase();
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const results = { ok: false, acts: [], screenshots: [] };
 try {
   const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });

@@ -6,7 +6,7 @@
 // Expects the explorer to hold the shop's checkouts (POST /api/checkout at the frontend), one
 // of them TRACE_ID, whose payment span logged "payment approved".
 // Exits 0 when every check passed (printing one JSON line); otherwise says what failed, exits 1.
-import { chromium } from 'playwright-core';
+import { check, checkNoErrorBox, checkNoProblems, collectProblems, jsonApi, launchChromium, reportFailure, screenshot } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [uiUrl, artifacts, traceId] = process.argv.slice(2);
@@ -19,34 +19,16 @@ mkdirSync(artifacts, { recursive: true });
 const CHECKOUT = 'POST /api/checkout';
 const LOGGED = 'payment approved';
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const apiGet = jsonApi(uiUrl);
 
-async function apiGet(path) {
-  const response = await fetch(`${uiUrl}${path}`);
-  const body = await response.json();
-  check(response.ok, `GET ${path} answered ${response.status}: ${JSON.stringify(body)}`);
-  return body;
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 const problems = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   // A script error, a style or script the policy refused, or a failed request shows here.
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-  });
-  const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
-  const noErrorBox = async (where) => {
-    const boxes = await page.locator('.error-box').allInnerTexts();
-    check(boxes.length === 0, `${where} shows an error: ${boxes.join(' | ')}`);
-  };
+  collectProblems(page, problems);
+  const shot = (name) => screenshot(page, artifacts, name);
+  const noErrorBox = (where) => checkNoErrorBox(page, where);
   // The drawn length of an SVG element (0 for one that draws nothing).
   const drawnLength = (selector) => page.$$eval(selector, (nodes) => nodes.map((n) => (n.getTotalLength ? n.getTotalLength() : 0)));
 
@@ -194,7 +176,7 @@ try {
   check(readout.length === Math.min(8, series.series.length) + 1 && readout.some((t) => /^frontend: [\d.]+\/s$/.test(t)),
     `the readout at the newest bucket says ${readout.join(' | ')}`);
 
-  check(problems.length === 0, `the page reported: ${problems.join(' | ')}`);
+  checkNoProblems(problems);
   console.log(JSON.stringify({
     ok: true,
     dots: dots.length,
@@ -207,9 +189,7 @@ try {
     readout,
   }));
 } catch (error) {
-  console.error(`explorer pictures check failed: ${error.message}`);
-  if (problems.length) console.error(`the page also reported: ${problems.join(' | ')}`);
-  process.exitCode = 1;
+  reportFailure('explorer pictures check', error, problems);
 } finally {
   await browser.close();
 }

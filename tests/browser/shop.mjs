@@ -1,7 +1,7 @@
 // Clicks through the shop in Debian's headless Chromium, as a person would, and saves a
 // screenshot of every page. Usage: node shop.mjs SHOP_URL ARTIFACT_DIR
 // Exits 0 when every step worked; otherwise prints what failed and exits 1.
-import { chromium } from 'playwright-core';
+import { check, collectDialogs, launchChromium, screenshot } from './lib.mjs';
 import { mkdirSync } from 'node:fs';
 
 const [shopUrl, artifacts] = process.argv.slice(2);
@@ -11,22 +11,12 @@ if (!shopUrl || !artifacts) {
 }
 mkdirSync(artifacts, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   const dialogs = [];
-  page.on('dialog', async (dialog) => {
-    dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-  const shot = (name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
+  collectDialogs(page, dialogs);
+  const shot = (name) => screenshot(page, artifacts, name);
 
   // Home: a grid of products and the user's segment in the header.
   await page.goto(shopUrl);

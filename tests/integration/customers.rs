@@ -17,6 +17,7 @@ use crate::support;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::otlp_json::now_nanos;
 use crate::support::{ExplorerProcess, Shop, client, set_fault};
 use serde_json::{Value, json};
 
@@ -89,10 +90,7 @@ async fn a_fault_on_one_companys_users_puts_that_company_first() {
     let _ = std::fs::remove_dir_all(&artifacts);
     let kit = support::browser_kit("explorer customers browser test");
     let shop = Shop::start_with(&["--load-rate", LOAD_RATE, "--participant", NAMESPACE], &[]);
-    let explorer = shop
-        .explorer
-        .clone()
-        .expect("up starts the explorer by default");
+    let explorer = shop.explorer_url();
     set_fault(
         &shop,
         json!({"fault": {"kind": "errors", "service": "catalog", "status": 503},
@@ -255,10 +253,7 @@ async fn a_fault_on_one_companys_users_puts_that_company_first() {
 
 /// A request of one span, in OTLP/HTTP JSON: a SERVER span with a tier and a company.
 fn request_span(n: u8, tier: &str, company: &str, failed: bool) -> Value {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos();
+    let now = now_nanos();
     json!({
         "resource": {"attributes": [
             {"key": "service.name", "value": {"stringValue": "storefront"}}
@@ -289,13 +284,7 @@ async fn explore_groups_customers_by_the_attribute_it_is_given() {
     .zip(1u8..)
     .map(|((tier, company, failed), n)| request_span(n, tier, company, failed))
     .collect();
-    let response = client()
-        .post(format!("{}/v1/traces", explorer.http))
-        .json(&json!({"resourceSpans": spans}))
-        .send()
-        .await
-        .expect("POST /v1/traces");
-    assert_eq!(response.status(), 200);
+    explorer.send_traces(&json!({"resourceSpans": spans})).await;
     let (_, by_tier) = support::poll_json(
         &format!("{}/api/customers", explorer.ui),
         Duration::from_secs(10),

@@ -53,10 +53,7 @@ const COMPENSATION: [(&str, &str); 2] = [
 /// A shop with its background load; its explorer's URL.
 fn shop() -> (Shop, String) {
     let shop = Shop::start_with(&["--load-rate", LOAD_RATE], &[]);
-    let explorer = shop
-        .explorer
-        .clone()
-        .expect("up starts the explorer by default");
+    let explorer = shop.explorer_url();
     (shop, explorer)
 }
 

@@ -19,34 +19,17 @@
 
 use crate::support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::support::{ExplorerProcess, Shop, buy, buy_approved, clear_fault, client, poll_json};
+use crate::support::otlp_json::{now_nanos, traces_body};
+use crate::support::{
+    ExplorerProcess, Shop, buy, buy_approved, clear_fault, client, poll_json, set_preset,
+};
 use serde_json::{Value, json};
 
 /// How long the shop's spans may take to reach the explorer (their batches leave every 100 ms).
 const ARRIVAL: Duration = Duration::from_secs(60);
 const DECLINED_CARD: &str = "4000000000000002";
-
-/// Sets a preset through the fault control API; returns its faults' ids. Like
-/// `support::set_fault`, it returns once every service runs the new plan.
-async fn set_preset(shop: &Shop, name: &str) -> Vec<u64> {
-    let response = client()
-        .post(format!("{}/api/faults/presets/{name}", shop.control))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["pending"], json!([]), "not applied everywhere: {body}");
-    body["ids"]
-        .as_array()
-        .expect("ids")
-        .iter()
-        .map(|id| id.as_u64().expect("an id"))
-        .collect()
-}
 
 /// The newest checkout's trace, once the explorer holds `count` checkouts and that one whole.
 async fn newest_checkout(explorer: &str, count: usize) -> String {
@@ -62,15 +45,7 @@ async fn newest_checkout(explorer: &str, count: usize) -> String {
         .as_str()
         .expect("a trace id")
         .to_owned();
-    let url = format!("{explorer}/api/traces/{id}");
-    let (code, trace) = poll_json(&url, ARRIVAL, |code, trace| {
-        code == 200 && support::trace_is_whole(trace)
-    })
-    .await;
-    assert!(
-        code == 200 && support::trace_is_whole(&trace),
-        "trace {id} is not whole after {ARRIVAL:?}: {trace}"
-    );
+    support::wait_for_whole_trace(explorer, &id, ARRIVAL).await;
     id
 }
 
@@ -121,36 +96,26 @@ fn segment(body: &Value) -> Vec<String> {
 /// A trace whose span name and exception hold markup, in OTLP/HTTP JSON: the page must show
 /// them as text.
 fn hostile_trace(trace_id: &str) -> Value {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    json!({"resourceSpans": [{
-        "resource": {"attributes": [
-            {"key": "service.name", "value": {"stringValue": "escape-check"}}
-        ]},
-        "scopeSpans": [{
-            "scope": {"name": "explain-browser-test"},
-            "spans": [{
-                "traceId": trace_id, "spanId": "e8a1e8a1e8a1e8a1",
-                "name": "GET /<img src=x onerror=alert(1)>", "kind": 2,
-                "startTimeUnixNano": (now - 9_000_000).to_string(),
-                "endTimeUnixNano": now.to_string(),
-                "status": {"code": 2},
-                "attributes": [
-                    {"key": "http.response.status_code", "value": {"intValue": "500"}}
-                ],
-                "events": [{
-                    "name": "exception", "timeUnixNano": (now - 1_000_000).to_string(),
-                    "attributes": [
-                        {"key": "exception.type", "value": {"stringValue": "<b>Markup</b>"}},
-                        {"key": "exception.message",
-                         "value": {"stringValue": "<script>alert(\"x\")</script>"}}
-                    ]
-                }]
-            }]
+    let now = now_nanos();
+    let span = json!({
+        "traceId": trace_id, "spanId": "e8a1e8a1e8a1e8a1",
+        "name": "GET /<img src=x onerror=alert(1)>", "kind": 2,
+        "startTimeUnixNano": (now - 9_000_000).to_string(),
+        "endTimeUnixNano": now.to_string(),
+        "status": {"code": 2},
+        "attributes": [
+            {"key": "http.response.status_code", "value": {"intValue": "500"}}
+        ],
+        "events": [{
+            "name": "exception", "timeUnixNano": (now - 1_000_000).to_string(),
+            "attributes": [
+                {"key": "exception.type", "value": {"stringValue": "<b>Markup</b>"}},
+                {"key": "exception.message",
+                 "value": {"stringValue": "<script>alert(\"x\")</script>"}}
+            ]
         }]
-    }]})
+    });
+    traces_body("escape-check", "explain-browser-test", vec![span])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,13 +311,7 @@ async fn a_trace_is_explained_in_plain_words_in_english_and_japanese() {
         return;
     };
     let hostile = "e8a1e8a1e8a1e8a1e8a1e8a1e8a1e8a1";
-    let response = client()
-        .post(format!("{}/v1/traces", explorer.http))
-        .json(&hostile_trace(hostile))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    explorer.send_traces(&hostile_trace(hostile)).await;
     let artifacts = kit.root.join("tests/artifacts/explorer-explain");
     // No screenshot of an earlier run may stand in for this one's.
     let _ = std::fs::remove_dir_all(&artifacts);

@@ -1,31 +1,22 @@
 //! `tracedojo explore` as a person runs it: it says where it listens, stores what an app sends
 //! it, stops cleanly on SIGTERM, and answers bad input with one clear line and no panic.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::support::{ExplorerProcess, client, failure_line, poll_json};
+use crate::support::otlp_json::{now_nanos, traces_body};
+use crate::support::{ExplorerProcess, failure_line, poll_json};
 use serde_json::{Value, json};
 
 /// One span in OTLP/HTTP JSON, as any OpenTelemetry SDK can send it.
 fn one_span(trace_id: &str) -> Value {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    json!({"resourceSpans": [{
-        "resource": {"attributes": [
-            {"key": "service.name", "value": {"stringValue": "explore-cli-test"}}
-        ]},
-        "scopeSpans": [{
-            "scope": {"name": "explore-cli-test"},
-            "spans": [{
-                "traceId": trace_id, "spanId": "eee19b7ec3c1b174", "name": "GET /hello",
-                "kind": 2,
-                "startTimeUnixNano": (now - 5_000_000).to_string(),
-                "endTimeUnixNano": now.to_string()
-            }]
-        }]
-    }]})
+    let now = now_nanos();
+    let span = json!({
+        "traceId": trace_id, "spanId": "eee19b7ec3c1b174", "name": "GET /hello",
+        "kind": 2,
+        "startTimeUnixNano": (now - 5_000_000).to_string(),
+        "endTimeUnixNano": now.to_string()
+    });
+    traces_body("explore-cli-test", "explore-cli-test", vec![span])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,13 +52,7 @@ async fn explore_prints_where_it_listens_stores_spans_and_stops_on_sigterm() {
     );
 
     let trace_id = "5b8efff798038103d269b633813fc60c";
-    let response = client()
-        .post(format!("{}/v1/traces", explorer.http))
-        .json(&one_span(trace_id))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    explorer.send_traces(&one_span(trace_id)).await;
     let counted = |status: &Value| {
         status["spans_stored"].as_u64().unwrap_or(0) >= 1
             || status["spans_received"].as_u64().unwrap_or(0) >= 1

@@ -16,8 +16,9 @@
 
 use crate::support;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use crate::support::otlp_json::{now_nanos, traces_body};
 use crate::support::{ExplorerProcess, Shop, buy, buy_approved, client, poll_json, set_fault};
 use serde_json::{Value, json};
 
@@ -26,27 +27,17 @@ const ARRIVAL: Duration = Duration::from_secs(60);
 
 /// The span with markup in its name and an attribute, in OTLP/HTTP JSON.
 fn hostile_span() -> Value {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    json!({"resourceSpans": [{
-        "resource": {"attributes": [
-            {"key": "service.name", "value": {"stringValue": "escape-check"}}
-        ]},
-        "scopeSpans": [{
-            "scope": {"name": "explorer-browser-test"},
-            "spans": [{
-                "traceId": "e5ca9ec7e5ca9ec7e5ca9ec7e5ca9ec7", "spanId": "e5ca9ec7e5ca9ec7",
-                "name": "GET /<img src=x onerror=alert(1)>", "kind": 2,
-                "startTimeUnixNano": (now - 7_000_000).to_string(),
-                "endTimeUnixNano": now.to_string(),
-                "attributes": [
-                    {"key": "xss.payload", "value": {"stringValue": "<script>alert(\"x\")</script>"}}
-                ]
-            }]
-        }]
-    }]})
+    let now = now_nanos();
+    let span = json!({
+        "traceId": "e5ca9ec7e5ca9ec7e5ca9ec7e5ca9ec7", "spanId": "e5ca9ec7e5ca9ec7",
+        "name": "GET /<img src=x onerror=alert(1)>", "kind": 2,
+        "startTimeUnixNano": (now - 7_000_000).to_string(),
+        "endTimeUnixNano": now.to_string(),
+        "attributes": [
+            {"key": "xss.payload", "value": {"stringValue": "<script>alert(\"x\")</script>"}}
+        ]
+    });
+    traces_body("escape-check", "explorer-browser-test", vec![span])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,13 +79,7 @@ async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
     let (status, body) = buy_approved(&shop, "explorer-ui-approved", baggage).await;
     assert!(status < 300, "the approved checkout: {status} {body}");
 
-    let response = client()
-        .post(format!("{}/v1/traces", explorer.http))
-        .json(&hostile_span())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    explorer.send_traces(&hostile_span()).await;
 
     // Wait until both checkouts have arrived whole, so the page and the API agree.
     let started = Instant::now();
@@ -112,15 +97,7 @@ async fn a_person_can_find_a_checkout_and_read_its_trace_in_the_explorer() {
     );
     for summary in found["traces"].as_array().unwrap() {
         let id = summary["trace_id"].as_str().unwrap();
-        let url = format!("{}/api/traces/{id}", explorer.ui);
-        let (code, trace) = poll_json(&url, ARRIVAL, |code, trace| {
-            code == 200 && support::trace_is_whole(trace)
-        })
-        .await;
-        assert!(
-            code == 200 && support::trace_is_whole(&trace),
-            "trace {id} is not whole after {ARRIVAL:?}: {trace}"
-        );
+        support::wait_for_whole_trace(&explorer.ui, id, ARRIVAL).await;
     }
     // The shipping worker's trace of the approved order, whose span links to the checkout.
     let worker = format!(
@@ -278,10 +255,7 @@ async fn the_errors_page_names_the_customers_a_fault_hits() {
     // No screenshot of an earlier run may stand in for this one's.
     let _ = std::fs::remove_dir_all(kit.root.join("tests/artifacts/explorer-errors"));
     let shop = Shop::start_with(&["--no-load", "--participant", NAMESPACE], &[]);
-    let explorer = shop
-        .explorer
-        .clone()
-        .expect("up starts the explorer by default");
+    let explorer = shop.explorer_url();
     set_fault(
         &shop,
         json!({"fault": {"kind": "errors", "service": "checkout", "status": 500},

@@ -27,10 +27,7 @@ fn names(rows: &Value, field: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_explorer_shows_which_customers_a_fault_hits_and_where_it_starts() {
     let shop = Shop::start(&[]);
-    let explorer = shop
-        .explorer
-        .clone()
-        .expect("up starts the explorer by default");
+    let explorer = shop.explorer_url();
     set_fault(
         &shop,
         json!({"fault": {"kind": "errors", "service": "checkout", "status": 503,

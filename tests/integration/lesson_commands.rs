@@ -24,6 +24,8 @@
 //!   by the test keeps its data (`tracedojo-data`, the default of both `up` and `workshop`), so
 //!   it finds that shop as a participant's does; `start` must succeed, `check` may say "not
 //!   yet" (exit 1) but must run (never 2, never a panic);
+//! - `tracedojo report ...`: the same way, finding the shop's explorer as a participant's does;
+//!   it must make its report (exit 0);
 //! - `tracedojo up ...`: as printed plus `--base-port 0 --data-dir DIR`, until it has written
 //!   DIR/running.json, then Ctrl-C (SIGINT): it must exit 0 and remove that file;
 //! - `tracedojo doctor ...`: against the OTLP receiver, which must take every signal (exit 0);
@@ -467,6 +469,7 @@ fn lesson_commands() -> Vec<Distinct> {
 enum Family {
     WorkshopStart,
     WorkshopCheck,
+    Report,
     Up,
     Doctor,
     PythonService,
@@ -529,6 +532,7 @@ fn classify(command: &str) -> Result<Family, String> {
     match argv.as_slice() {
         ["tracedojo", "workshop", "start", _lesson] => Ok(Family::WorkshopStart),
         ["tracedojo", "workshop", "check", _lesson, ..] => Ok(Family::WorkshopCheck),
+        ["tracedojo", "report", ..] => Ok(Family::Report),
         ["tracedojo", "up", ..] => Ok(Family::Up),
         ["tracedojo", "doctor", ..] => Ok(Family::Doctor),
         [PRINTED_PYTHON, script, EXAMPLE_SERVICE_PORT]
@@ -539,7 +543,7 @@ fn classify(command: &str) -> Result<Family, String> {
         ["pip", "install", "-r", _requirements] => Ok(Family::PipInstall),
         [SETUP_SCRIPT] => Ok(Family::SetupPython),
         _ => Err(format!(
-            "no rule runs this kind of command: add one to tests/integration/lesson_commands.rs, or list it in RUN_ELSEWHERE with where it runs (rules: tracedojo workshop start|check N, tracedojo up, tracedojo doctor, {PRINTED_PYTHON} workshop/examples/SCRIPT {EXAMPLE_SERVICE_PORT}, pip install -r FILE, {SETUP_SCRIPT})"
+            "no rule runs this kind of command: add one to tests/integration/lesson_commands.rs, or list it in RUN_ELSEWHERE with where it runs (rules: tracedojo workshop start|check N, tracedojo report, tracedojo up, tracedojo doctor, {PRINTED_PYTHON} workshop/examples/SCRIPT {EXAMPLE_SERVICE_PORT}, pip install -r FILE, {SETUP_SCRIPT})"
         )),
     }
 }
@@ -733,7 +737,9 @@ impl Rig {
 
     fn run(&self, family: Family, distinct: &Distinct) -> Outcome {
         match family {
-            Family::WorkshopStart | Family::WorkshopCheck => self.workshop(family, distinct),
+            Family::WorkshopStart | Family::WorkshopCheck | Family::Report => {
+                self.workshop(family, distinct)
+            }
             Family::Up => self.up(distinct),
             Family::Doctor => self.doctor(distinct),
             Family::PythonService => self.python_service(distinct),
@@ -744,7 +750,8 @@ impl Rig {
     }
 
     /// As printed, where the shop was started: it finds the shop through the data directory
-    /// `up` wrote, in the language of the lesson that first prints it.
+    /// `up` wrote, in the language of the lesson that first prints it (`workshop` and
+    /// `report` commands).
     fn workshop(&self, family: Family, distinct: &Distinct) -> Outcome {
         let words = Words::of(&distinct.command);
         let mut command = Command::new(BIN);
@@ -1031,6 +1038,7 @@ fn the_markup_rule_takes_backticks_and_indented_lines_and_refuses_a_bare_command
         Ok(Family::WorkshopCheck)
     );
     assert_eq!(classify("A=1 tracedojo up --participant x"), Ok(Family::Up));
+    assert_eq!(classify("tracedojo report --lang ja"), Ok(Family::Report));
     assert!(classify("tracedojo explore").is_err());
     assert!(classify("cargo build").is_err());
 }
@@ -1078,7 +1086,10 @@ fn every_command_a_lesson_prints_runs() {
             &[],
         );
         for (command, family) in commands.iter().zip(&families) {
-            if matches!(family, Family::WorkshopStart | Family::WorkshopCheck) {
+            if matches!(
+                family,
+                Family::WorkshopStart | Family::WorkshopCheck | Family::Report
+            ) {
                 outcomes.insert(command.command.clone(), rig.run(*family, command));
             }
         }

@@ -20,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, Shop, client};
+use crate::support::{BIN, Shop, client, set_preset};
 use serde_json::Value;
 
 /// Journeys per second of the background load: a few checkouts a second.
@@ -106,22 +106,6 @@ fn checkout(report: &Value) -> Option<Value> {
         .iter()
         .find(|i| i["service"] == "frontend" && i["operation"] == CHECKOUT)
         .cloned()
-}
-
-async fn set_preset(shop: &Shop, name: &str) {
-    let response = client()
-        .post(format!("{}/api/faults/presets/{name}", shop.control))
-        .send()
-        .await
-        .expect("control API");
-    let status = response.status();
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(
-        body["pending"],
-        serde_json::json!([]),
-        "not applied everywhere: {body}"
-    );
 }
 
 async fn clear_faults(shop: &Shop) {

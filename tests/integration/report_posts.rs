@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -20,7 +20,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use crate::support::{BIN, ExplorerProcess, client, failure_line, temp_dir};
+use crate::support::otlp_json::{now_nanos, traces_body};
+use crate::support::{BIN, ExplorerProcess, failure_line, temp_dir};
 
 /// What the receiver got: the path, the body and the Authorization header of each request.
 type Received = Arc<Mutex<Vec<(String, Value, Option<String>)>>>;
@@ -74,13 +75,6 @@ async fn start_receiver(fail_first: usize) -> (String, Received) {
     (format!("http://{addr}"), receiver.received)
 }
 
-fn now_nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
 /// `count` requests to `operation` of service `api`, each its own trace, `failing` of them
 /// with status ERROR, as OTLP/HTTP JSON.
 fn requests(operation: &str, count: usize, failing: usize, seed: u8) -> Value {
@@ -101,20 +95,7 @@ fn requests(operation: &str, count: usize, failing: usize, seed: u8) -> Value {
             span
         })
         .collect();
-    json!({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]},
-        "scopeSpans": [{"scope": {"name": "report-posts-test"}, "spans": spans}]
-    }]})
-}
-
-async fn send(explorer: &ExplorerProcess, body: &Value) {
-    let response = client()
-        .post(format!("{}/v1/traces", explorer.http))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    traces_body("api", "report-posts-test", spans)
 }
 
 /// The bodies of requests of `kind` answered 200 so far are the ones after the failures;
@@ -153,7 +134,7 @@ async fn posts_say_only_what_is_new_and_survive_a_failing_webhook() {
     let output = dir.join("report.json");
     // The webhook fails three times: all of round one's tries.
     let (receiver, received) = start_receiver(3).await;
-    send(&explorer, &requests("GET /a", 30, 10, 1)).await;
+    explorer.send_traces(&requests("GET /a", 30, 10, 1)).await;
 
     let webhook = format!("{receiver}/hooks/T000-SECRET");
     let mut child = tokio::process::Command::new(BIN)
@@ -185,7 +166,7 @@ async fn posts_say_only_what_is_new_and_survive_a_failing_webhook() {
         "three tries of the chat message"
     );
     // Before round two: GET /b starts failing.
-    send(&explorer, &requests("GET /b", 30, 10, 2)).await;
+    explorer.send_traces(&requests("GET /b", 30, 10, 2)).await;
 
     let status = tokio::time::timeout(Duration::from_secs(90), child.wait())
         .await

@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod otlp_json;
 pub mod postgres;
 
 use std::io::{BufRead, BufReader};
@@ -269,6 +270,13 @@ impl Shop {
         shop
     }
 
+    /// The explorer's URL, of a shop started without `--no-explorer`.
+    pub fn explorer_url(&self) -> String {
+        self.explorer
+            .clone()
+            .expect("up starts the explorer by default")
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -519,6 +527,18 @@ impl ExplorerProcess {
         }
     }
 
+    /// POSTs `body`, OTLP/HTTP JSON (see [`otlp_json`]), to the explorer's `/v1/traces`,
+    /// which must take it.
+    pub async fn send_traces(&self, body: &Value) {
+        let response = client()
+            .post(format!("{}/v1/traces", self.http))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    }
+
     /// SIGTERM and wait; returns whether it exited cleanly (status 0).
     pub fn stop(&mut self) -> bool {
         terminate(&mut self.child)
@@ -631,30 +651,41 @@ pub async fn shop_with_receiver(args: &[&str]) -> (Shop, tracedojo_explorer::Rec
 /// service runs the new plan (or after a second, naming those that do not yet): none may be
 /// left pending.
 pub async fn set_fault(shop: &Shop, spec: Value) -> u64 {
-    let response = client()
+    let request = client()
         .post(format!("{}/api/faults", shop.control))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["pending"], json!([]), "not applied everywhere: {body}");
+        .json(&spec);
+    let body = plan_changed(request, 201).await;
     body["id"].as_u64().unwrap()
+}
+
+/// Sets a preset's faults through the control API and returns their ids; as with
+/// [`set_fault`], every service runs the new plan when it returns.
+pub async fn set_preset(shop: &Shop, name: &str) -> Vec<u64> {
+    let request = client().post(format!("{}/api/faults/presets/{name}", shop.control));
+    let body = plan_changed(request, 201).await;
+    body["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|id| id.as_u64().expect("an id"))
+        .collect()
 }
 
 /// Clears a fault; as with [`set_fault`], every service runs the new plan when it returns.
 pub async fn clear_fault(shop: &Shop, id: u64) {
-    let response = client()
-        .delete(format!("{}/api/faults/{id}", shop.control))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
+    let request = client().delete(format!("{}/api/faults/{id}", shop.control));
+    plan_changed(request, 200).await;
+}
+
+/// Sends a change of the fault plan, which must be answered `status` with no service left
+/// pending; returns the answer's body.
+async fn plan_changed(request: reqwest::RequestBuilder, status: u16) -> Value {
+    let response = request.send().await.unwrap();
+    let answered = response.status();
     let body: Value = response.json().await.unwrap();
-    assert_eq!(status, 200, "{body}");
+    assert_eq!(answered, status, "{body}");
     assert_eq!(body["pending"], json!([]), "not applied everywhere: {body}");
+    body
 }
 
 /// A span's duration in milliseconds.
@@ -695,6 +726,20 @@ pub fn alive(pid: u32) -> bool {
         && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .unwrap_or_default()
             .contains(") Z ")
+}
+
+/// Polls the explorer at `explorer` until it holds trace `id` whole (see [`trace_is_whole`]),
+/// which it must within `timeout`.
+pub async fn wait_for_whole_trace(explorer: &str, id: &str, timeout: Duration) {
+    let url = format!("{explorer}/api/traces/{id}");
+    let (code, trace) = poll_json(&url, timeout, |code, trace| {
+        code == 200 && trace_is_whole(trace)
+    })
+    .await;
+    assert!(
+        code == 200 && trace_is_whole(&trace),
+        "trace {id} is not whole after {timeout:?}: {trace}"
+    );
 }
 
 /// Whether an explorer API trace (`/api/traces/ID`) is whole: every span of it has its parent, and every CLIENT call that got an answer has the

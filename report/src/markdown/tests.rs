@@ -20,6 +20,8 @@ fn english_says_what_why_and_where() {
         "`SELECT id FROM search_terms WHERE term = $1 | 'x'`",
         "## Customers affected (last 5 minutes)",
         "| Contoso \\| \\<b\\> | 40 | 6 | 15% | 120 ms |",
+        "## Endpoints judged (requests)\n\n| endpoint | last hour | last 5 minutes | burn rate |",
+        "| frontend GET /api/products | 900 | 80 | 0.3 |",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
@@ -39,6 +41,7 @@ fn japanese_says_the_same() {
         "`tracedojo.user.tier=gold`（エラー率 48%、それ以外は 0.20%）",
         "中央値が 0.20 ms から 1.4 ms に急増（7 倍）",
         "## 影響を受けた顧客（直近 5 分）",
+        "## 評価したエンドポイント（リクエスト数）\n\n| エンドポイント | 直近 1 時間 | 直近 5 分 | バーンレート |",
         "直近のペースでは 30 日分のエラーバジェットが 8 日で尽きます。",
         "payment `POST /payments` 80%（1.6 秒）",
         "コード: `tracedojo_frontend::api::checkout`（[services/frontend/src/api.rs](https://example.com/tree/main/services/frontend/src/api.rs)）",
