@@ -9,7 +9,7 @@ use crate::query::explain::{self, Lang, NotInTrace, Request};
 use crate::query::params::BadParameter;
 use crate::store::table::unhex;
 
-use super::{ApiError, ApiState, Pairs, Params, run};
+use super::{ApiError, ApiState, Pairs, Params, run, trace_id_of};
 
 pub(super) const PARAMETERS: &[&str] = &["lang", "span", "objective"];
 
@@ -18,12 +18,7 @@ pub(super) async fn explain_trace(
     Path(trace_id): Path<String>,
     Query(pairs): Query<Pairs>,
 ) -> Result<Response, ApiError> {
-    let id = unhex::<16>(&trace_id).ok_or_else(|| {
-        BadParameter::new(
-            "trace_id",
-            format!("{trace_id:?} is not a trace id: give 32 hex digits"),
-        )
-    })?;
+    let id = trace_id_of(&trace_id)?;
     let params = Params::new(pairs, PARAMETERS)?;
     let lang = Lang::parse(params.get("lang"))?;
     let span = params

@@ -439,16 +439,21 @@ async fn find_traces(
     .await
 }
 
+/// The trace id of a path: 32 hex digits.
+fn trace_id_of(text: &str) -> Result<[u8; 16], BadParameter> {
+    unhex::<16>(text).ok_or_else(|| {
+        BadParameter::new(
+            "trace_id",
+            format!("{text:?} is not a trace id: give 32 hex digits"),
+        )
+    })
+}
+
 async fn one_trace(
     State(state): State<ApiState>,
     Path(trace_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = unhex::<16>(&trace_id).ok_or_else(|| {
-        BadParameter::new(
-            "trace_id",
-            format!("{trace_id:?} is not a trace id: give 32 hex digits"),
-        )
-    })?;
+    let id = trace_id_of(&trace_id)?;
     run_with_logs(&state.store, move |table, logs| match table.trace(&id) {
         Some(entry) => {
             let view = trace::trace_view(table, entry, &logs.of_trace(&id));
@@ -561,6 +566,6 @@ async fn error_analysis(
 
 async fn unknown(Path(rest): Path<String>) -> ApiError {
     ApiError::NotFound(format!(
-        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/namespaces, /api/traces, /api/traces/ID, /api/service-map, /api/red, /api/red/series, /api/errors, /api/customers"
+        "no API endpoint /api/{rest}; see explorer/API.md: /api/status, /api/services, /api/namespaces, /api/traces, /api/traces/ID, /api/traces/ID/explain, /api/service-map, /api/red, /api/red/series, /api/errors, /api/customers"
     ))
 }
