@@ -4,9 +4,9 @@
 //!
 //! They are one test binary so that the workspace links it once, and so that tests that mostly
 //! wait (for a shop to start, a fault to show, a browser to draw) overlap one another. Run one
-//! subject with `cargo test --test integration faults::`. Two tests that load the machine
-//! heavily are binaries of their own (`showcase_symptoms`, `workshop_code`), so that cargo runs
-//! them alone.
+//! subject with `cargo test --test integration faults::`. Three tests that load the machine
+//! heavily are binaries of their own (`showcase_symptoms`, `workshop_code`, `report_phases`),
+//! so that cargo runs them alone.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -34,7 +34,6 @@ mod participant;
 mod postgres;
 mod propagators;
 mod reliability;
-mod report;
 mod report_posts;
 mod retention;
 mod shop_traces;

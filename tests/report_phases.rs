@@ -16,12 +16,15 @@
 //! One shop for every phase: a phase's report reads a long window (two minutes) that still
 //! holds the phase before it, and a short one (30 s) that no longer does, so a fault cleared
 //! stops being reported; the query phases compare the short window with the period before it.
-//! Traffic stays on loopback and is bounded: the load runs only while the shop does.
+//! Traffic stays on loopback and is bounded: the load runs only while the shop does. A test
+//! binary of its own: its shop's load would slow the integration tests running beside it.
 
 use std::time::{Duration, Instant};
 
-use crate::support::{BIN, Shop, client, set_preset};
+mod support;
+
 use serde_json::Value;
+use support::{BIN, Shop, client, set_preset};
 
 /// Journeys per second of the background load: a few checkouts a second.
 const LOAD_RATE: &str = "20";
