@@ -1,5 +1,6 @@
 //! Telemetry turned into OTLP request bodies, once per batch whatever the number of
 //! destinations: protobuf always, JSON only when a destination asked for `http/json`.
+//! Spans, the bulk of it, have a protobuf writer of their own (see [`super::span_proto`]).
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -53,13 +54,31 @@ impl Payload {
     }
 }
 
+/// A batch of spans. Without a JSON destination (the usual case) the protobuf is written
+/// straight from the span data ([`super::span_proto`]); with one, both encodings come from
+/// `opentelemetry-proto`'s messages, [`spans_request`].
 pub fn spans(
-    mut batch: Vec<SpanData>,
+    batch: Vec<SpanData>,
     resource: &ResourceAttributesWithSchema,
     json: bool,
 ) -> Result<Payload, ExportFailure> {
-    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
     let items = batch.len() as u64;
+    if !json {
+        return Ok(Payload {
+            proto: Bytes::from(super::span_proto::encode_request(&batch, resource)),
+            json: None,
+            items,
+        });
+    }
+    Payload::from_message(&spans_request(batch, resource), items, json)
+}
+
+/// The general path: `opentelemetry-proto`'s request message for a batch of spans.
+pub fn spans_request(
+    mut batch: Vec<SpanData>,
+    resource: &ResourceAttributesWithSchema,
+) -> ExportTraceServiceRequest {
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
     for span in &mut batch {
         for event in &mut span.events.events {
             // `tracing-opentelemetry` adds the `tracing` level and module to every span event;
@@ -69,10 +88,9 @@ pub fn spans(
                 .retain(|kv| !matches!(kv.key.as_str(), "level" | "target"));
         }
     }
-    let request = ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
         resource_spans: group_spans_by_resource_and_scope(batch, resource),
-    };
-    Payload::from_message(&request, items, json)
+    }
 }
 
 pub fn metrics(metrics: &ResourceMetrics, json: bool) -> Result<Payload, ExportFailure> {

@@ -5,7 +5,8 @@
 //!
 //! - **encode once** ([`spans`]): each batch of spans is encoded once and the same bytes go to
 //!   every destination, each on its own thread and queue ([`worker`]), so a silent backend
-//!   never holds up the explorer and the shop never waits for either;
+//!   never holds up the explorer and the shop never waits for either; the protobuf is written
+//!   straight from the SDK's span data ([`span_proto`]), with no message objects in between;
 //! - **plain words** ([`failure`], [`classify`]): a failed export becomes "key rejected (401)",
 //!   "endpoint path wrong (404 ...)", "TLS problem: unknown CA" ..., the same words in
 //!   `tracedojo doctor`, in `up`'s warnings and in `/health`;
@@ -23,6 +24,7 @@ pub mod proxy;
 pub mod sender;
 pub mod settings;
 pub mod signals;
+pub mod span_proto;
 pub mod spans;
 pub mod stats;
 #[cfg(test)]
