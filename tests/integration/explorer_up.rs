@@ -334,11 +334,12 @@ async fn an_unreachable_explorer_costs_the_backend_nothing_and_is_counted_apart(
         .unwrap_or_else(|e| panic!("the backend lost the span: {e}"));
 
     let health_url = format!("{}/health", payment.url);
+    // The backend stores the span before it answers, and the service counts the batch as
+    // exported only when the answer arrives: wait for both counts, not just the failure.
     let (_, health) = poll_json(&health_url, ARRIVAL, |_, health| {
-        health["telemetry"]["explorer"]["failed_batches"]
-            .as_u64()
-            .unwrap_or(0)
-            > 0
+        let count = |value: &Value| value.as_u64().unwrap_or(0);
+        count(&health["telemetry"]["explorer"]["failed_batches"]) > 0
+            && count(&health["telemetry"]["spans_exported"]) > 0
     })
     .await;
     let telemetry = &health["telemetry"];
