@@ -672,8 +672,7 @@ async fn throughput(args: &Args) -> anyhow::Result<()> {
     // "telemetry off" line, split by process. The last figure is the same ratio as above in
     // CPU rather than checkouts: steadier, since it does not depend on how fully a run kept
     // both cores busy.
-    let median = |values: Vec<f64>| {
-        let mut values = values;
+    let median = |mut values: Vec<f64>| {
         values.sort_by(f64::total_cmp);
         values.get(values.len() / 2).copied().unwrap_or(0.0)
     };

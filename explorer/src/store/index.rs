@@ -108,7 +108,7 @@ type Lists = HashMap<u64, VecDeque<u64>, BuildHasherDefault<PassThrough>>;
 /// Pairs of numbers already well spread (a key is a hash, a trace a sequence number): one
 /// multiply per number instead of SipHash, which showed in the explorer's profile under load.
 #[derive(Debug, Default)]
-pub struct PairHasher(u64);
+struct PairHasher(u64);
 
 impl Hasher for PairHasher {
     fn finish(&self) -> u64 {

@@ -4,8 +4,8 @@
 //! against) first builds `opentelemetry-proto`'s message types — a `String` for every
 //! attribute key and value, a `Vec` for every id — and then lets prost encode them. Spans are
 //! the bulk of what the services send, so for them this module writes the same wire format
-//! directly: lengths are computed from the data, and nothing is allocated per span or
-//! attribute. Only the envelope (the resource and each instrumentation scope, a handful per
+//! directly: each span into one buffer kept for the batch, the lengths of its attributes,
+//! events and links computed from the data, and nothing allocated per span or attribute. Only the envelope (the resource and each instrumentation scope, a handful per
 //! batch) goes through prost.
 //!
 //! Field numbers and the proto3 rule "default values are not written" follow
@@ -48,16 +48,18 @@ pub fn encode_request(batch: &[SpanData], resource: &ResourceAttributesWithSchem
     };
     put_message(&mut resource_spans, 1, &envelope.encode_to_vec());
     let mut scope_spans = Vec::new();
+    // A span's length comes first on the wire: each span is written here, then copied out
+    // behind its length (one copy of a few hundred bytes, instead of a second pass that
+    // works the length out field by field).
+    let mut span_body = Vec::with_capacity(1024);
     for (scope, spans) in scopes {
         scope_spans.clear();
         let proto_scope = ProtoScope::from((scope, None));
         put_message(&mut scope_spans, 1, &proto_scope.encode_to_vec());
         for span in spans {
-            put_tag(&mut scope_spans, 2, LEN);
-            put_varint(&mut scope_spans, span_len(span) as u64);
-            let before = scope_spans.len();
-            put_span(&mut scope_spans, span);
-            debug_assert_eq!(scope_spans.len() - before, span_len(span));
+            span_body.clear();
+            put_span(&mut span_body, span);
+            put_message(&mut scope_spans, 2, &span_body);
         }
         put_string(&mut scope_spans, 3, scope.schema_url().unwrap_or_default());
         put_message(&mut resource_spans, 2, &scope_spans);
@@ -74,11 +76,11 @@ pub fn encode_request(batch: &[SpanData], resource: &ResourceAttributesWithSchem
 }
 
 fn put_span(out: &mut Vec<u8>, span: &SpanData) {
-    put_bytes(out, 1, &span.span_context.trace_id().to_bytes());
-    put_bytes(out, 2, &span.span_context.span_id().to_bytes());
+    put_message(out, 1, &span.span_context.trace_id().to_bytes());
+    put_message(out, 2, &span.span_context.span_id().to_bytes());
     put_string(out, 3, &span.span_context.trace_state().header());
     if span.parent_span_id != SpanId::INVALID {
-        put_bytes(out, 4, &span.parent_span_id.to_bytes());
+        put_message(out, 4, &span.parent_span_id.to_bytes());
     }
     put_string(out, 5, &span.name);
     put_tag(out, 6, VARINT);
@@ -103,8 +105,8 @@ fn put_span(out: &mut Vec<u8>, span: &SpanData) {
     for link in span.links.iter() {
         put_tag(out, 13, LEN);
         put_varint(out, link_len(link) as u64);
-        put_bytes(out, 1, &link.span_context.trace_id().to_bytes());
-        put_bytes(out, 2, &link.span_context.span_id().to_bytes());
+        put_message(out, 1, &link.span_context.trace_id().to_bytes());
+        put_message(out, 2, &link.span_context.span_id().to_bytes());
         put_string(out, 3, &link.span_context.trace_state().header());
         for kv in &link.attributes {
             put_key_value(out, 4, kv);
@@ -129,38 +131,6 @@ fn put_span(out: &mut Vec<u8>, span: &SpanData) {
     );
 }
 
-fn span_len(span: &SpanData) -> usize {
-    let mut len = bytes_len(1, 16) + bytes_len(2, 8);
-    len += string_len(3, &span.span_context.trace_state().header());
-    if span.parent_span_id != SpanId::INVALID {
-        len += bytes_len(4, 8);
-    }
-    len += string_len(5, &span.name);
-    len += tag_len(6) + varint_len(kind_number(&span.span_kind));
-    len += fixed64_len(7, nanos(span.start_time)) + fixed64_len(8, nanos(span.end_time));
-    len += span
-        .attributes
-        .iter()
-        .map(|kv| message_len(9, key_value_len(kv)))
-        .sum::<usize>();
-    len += uint_len(10, u64::from(span.dropped_attributes_count));
-    len += span
-        .events
-        .iter()
-        .map(|event| message_len(11, event_len(event)))
-        .sum::<usize>();
-    len += uint_len(12, u64::from(span.events.dropped_count));
-    len += span
-        .links
-        .iter()
-        .map(|link| message_len(13, link_len(link)))
-        .sum::<usize>();
-    len += uint_len(14, u64::from(span.links.dropped_count));
-    let (code, message) = status_of(&span.status);
-    len += message_len(15, status_len(code, message));
-    len + tag_len(16) + 4
-}
-
 fn event_attributes(event: &opentelemetry::trace::Event) -> impl Iterator<Item = &KeyValue> {
     event
         .attributes
@@ -178,8 +148,8 @@ fn event_len(event: &opentelemetry::trace::Event) -> usize {
 }
 
 fn link_len(link: &opentelemetry::trace::Link) -> usize {
-    bytes_len(1, 16)
-        + bytes_len(2, 8)
+    message_len(1, 16)
+        + message_len(2, 8)
         + string_len(3, &link.span_context.trace_state().header())
         + link
             .attributes
@@ -380,14 +350,6 @@ fn put_message(out: &mut Vec<u8>, field: u32, body: &[u8]) {
     put_tag(out, field, LEN);
     put_varint(out, body.len() as u64);
     out.extend_from_slice(body);
-}
-
-fn put_bytes(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    put_message(out, field, bytes);
-}
-
-fn bytes_len(field: u32, len: usize) -> usize {
-    message_len(field, len)
 }
 
 /// A string field, left out when empty (proto3's default).

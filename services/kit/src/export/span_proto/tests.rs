@@ -89,7 +89,7 @@ fn a_server_span_with_the_usual_attributes() {
         KeyValue::new("http.response.status_code", 201_i64),
         KeyValue::new("server.port", 8085_i64),
         KeyValue::new("url.query", ""),
-        KeyValue::new("tracedojo.user.company", "株式会社コンテソ"),
+        KeyValue::new("tracedojo.user.company", "株式会社コントソ"),
     ];
     assert_same_request(vec![server], &resource());
 }
